@@ -1,0 +1,5 @@
+"""Allow `python -m rempart`."""
+
+from rempart.cli.main import main
+
+main()

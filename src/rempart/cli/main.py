@@ -1,0 +1,24 @@
+"""`rempart`: the command-line entry point; each command group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from rempart.cli import bench_cmd, demo_cmd, import_cmd, keys_cmd, synth_cmd
+
+app = typer.Typer(
+    name="rempart",
+    help="Coverage verification for third-party-payment health insurance.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("demo")(demo_cmd.demo)
+app.command("synth")(synth_cmd.synth)
+app.command("import")(import_cmd.import_files)
+app.add_typer(keys_cmd.app, name="keys")
+app.add_typer(bench_cmd.app, name="bench")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Loading insurer and provider files: validation, all-or-nothing application."""

@@ -1,0 +1,1 @@
+"""The insured population: insurers, guarantees, contracts, beneficiaries."""

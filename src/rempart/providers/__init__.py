@@ -1,0 +1,1 @@
+"""Provider organisations and the professionals who work in them."""

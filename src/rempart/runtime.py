@@ -1,0 +1,36 @@
+"""The runtime: settings turned into live backends (engine, vault, clock), in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from rempart.clock import Clock, SystemClock
+from rempart.settings import Settings
+from rempart.storage.engine import make_engine
+from rempart.storage.migrate import upgrade
+from rempart.vault import Keyring, Vault
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    vault: Vault
+    clock: Clock = field(default_factory=SystemClock)
+
+    @classmethod
+    def open(cls, settings: Settings, *, clock: Clock | None = None,
+             create_keys: bool = False, migrate: bool = True) -> Runtime:
+        """Load the keyring (creating it first if asked and absent) and migrate the schema."""
+        if create_keys and not settings.key_file.exists():
+            Keyring.generate().save(settings.key_file)
+        vault = Vault(Keyring.load(settings.key_file))
+        engine = make_engine(settings)
+        if migrate:
+            upgrade(engine)
+        return cls(settings=settings, engine=engine, vault=vault, clock=clock or SystemClock())
+
+    def close(self) -> None:
+        self.engine.dispose()

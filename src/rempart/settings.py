@@ -1,0 +1,44 @@
+"""Settings: the one place where backends and paths are chosen.
+
+Read from the environment (REMPART_*) with explicit overrides from the CLI. The
+embedded default is a data directory holding a SQLite database and a key file; a
+PostgreSQL URL moves storage to a server.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATA_DIR = Path("rempart-data")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    key_file: Path
+
+    @classmethod
+    def load(cls, *, data_dir: Path | None = None, **overrides: Any) -> Settings:
+        env = os.environ
+        directory = data_dir or Path(env.get("REMPART_DATA_DIR", str(DEFAULT_DATA_DIR)))
+        url = env.get("REMPART_DATABASE_URL") or f"sqlite:///{directory / 'rempart.db'}"
+        key_file = Path(env.get("REMPART_KEY_FILE", str(directory / "keyring.json")))
+        settings = cls(data_dir=directory, database_url=normalise_database_url(url),
+                       key_file=key_file)
+        return replace(settings, **overrides) if overrides else settings
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever driver the URL names (or none)."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
