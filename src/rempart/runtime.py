@@ -34,3 +34,9 @@ class Runtime:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -17,7 +17,8 @@ console = Console(stderr=True)
 
 DataDirOption = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Instance directory (default ./rempart-data or $REMPART_DATA_DIR)."),
+    typer.Option("--data-dir",
+                 help="Instance directory (default ./rempart-data or $REMPART_DATA_DIR)."),
 ]
 
 

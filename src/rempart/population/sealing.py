@@ -69,9 +69,23 @@ def contract_index(vault: Vault, amc_number: str, contract_number: str,
                        version=version)
 
 
-def content_mac(vault: Vault, values: list[str], version: int | None = None) -> bytes:
-    """A keyed fingerprint of a row's content: re-importing an unchanged row is a no-op."""
-    return vault.index(CONTENT_PURPOSE, *values, version=version)
+def beneficiary_content_mac(vault: Vault, person: PersonFields, *, rank: int,
+                            contract_id: int, version: int | None = None) -> bytes:
+    """Keyed fingerprint of a beneficiary row: re-importing an unchanged row is a no-op.
+
+    Key rotation recomputes it from the same inputs, so importer and rotation agree.
+    """
+    return vault.index(CONTENT_PURPOSE + b":beneficiary", *person.as_strings(), str(rank),
+                       str(contract_id), version=version)
+
+
+def contract_content_mac(vault: Vault, *, number: str, tier: str, start_date: dt.date,
+                         end_date: dt.date | None, third_party: bool,
+                         version: int | None = None) -> bytes:
+    """Keyed fingerprint of a contract row (see beneficiary_content_mac)."""
+    return vault.index(CONTENT_PURPOSE + b":contract", number.strip().upper(), tier,
+                       start_date.isoformat(), end_date.isoformat() if end_date else "",
+                       "1" if third_party else "0", version=version)
 
 
 def seal_person(vault: Vault, person: PersonFields, *, member_idx: bytes) -> bytes:

@@ -19,4 +19,4 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    command.upgrade(alembic_config(engine), "head")
+    command.upgrade(alembic_config(engine), "heads")
