@@ -8,11 +8,14 @@ PostgreSQL URL moves storage to a server.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from rempart.auth.config import AuthSettings
+
 DEFAULT_DATA_DIR = Path("rempart-data")
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,13 @@ class Settings:
     data_dir: Path
     database_url: str
     key_file: Path
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    # Requests with a larger body are refused with 413 before they are read.
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Only an explicit override turns this on: it enables the demo identity header.
+    demo_mode: bool = False
+    # Checkpoint signing key, kept out of the database; None means <data_dir>/audit-signing.key.
+    audit_signing_key_file: Path | None = None
 
     @classmethod
     def load(cls, *, data_dir: Path | None = None, **overrides: Any) -> Settings:
@@ -28,8 +38,13 @@ class Settings:
         url = env.get("REMPART_DATABASE_URL") or f"sqlite:///{directory / 'rempart.db'}"
         key_file = Path(env.get("REMPART_KEY_FILE", str(directory / "keyring.json")))
         settings = cls(data_dir=directory, database_url=normalise_database_url(url),
-                       key_file=key_file)
+                       key_file=key_file, auth=AuthSettings.from_env(env))
         return replace(settings, **overrides) if overrides else settings
+
+    @property
+    def audit_signing_key(self) -> Path:
+        explicit = self.audit_signing_key_file or os.environ.get("REMPART_AUDIT_SIGNING_KEY_FILE")
+        return Path(explicit) if explicit else self.data_dir / "audit-signing.key"
 
     @property
     def is_sqlite(self) -> bool:

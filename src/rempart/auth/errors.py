@@ -1,0 +1,133 @@
+"""Authentication errors. The edges turn them into HTTP answers and exit codes.
+
+Messages are safe to show and to log: they never carry a login, a password, a code, a
+token or any other secret, and never say whether an account exists.
+"""
+
+from __future__ import annotations
+
+from rempart.core.errors import RempartError
+
+
+class AuthError(RempartError):
+    """Base of authentication and authorisation errors."""
+
+
+class InvalidCredentials(AuthError):
+    """Wrong login or password: one answer for both, so accounts cannot be enumerated."""
+
+    def __init__(self) -> None:
+        super().__init__("login or password incorrect")
+
+
+class LoginThrottled(AuthError):
+    """Too many recent failures: try again after a bounded delay (never a lockout)."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, int(retry_after + 0.999))
+        super().__init__(f"too many attempts: try again in {self.retry_after} s")
+
+
+class AccountSuspended(AuthError):
+    def __init__(self) -> None:
+        super().__init__("this account is suspended: contact your organisation's administrator")
+
+
+class WeakPassword(AuthError):
+    """A new password refused by the policy; `reason` is a stable code for the edges."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+class InvalidSecondFactor(AuthError):
+    """A TOTP code, recovery code or passkey assertion that is wrong, reused or expired."""
+
+    def __init__(self, method: str, reason: str = "not accepted") -> None:
+        self.method = method
+        self.reason = reason
+        super().__init__(f"{method}: {reason}")
+
+
+class SecondFactorRequired(AuthError):
+    """The session has not passed a second factor (or must pass one again)."""
+
+    def __init__(self, message: str = "a second factor is required") -> None:
+        super().__init__(message)
+
+
+class PasskeyRequired(SecondFactorRequired):
+    def __init__(self) -> None:
+        super().__init__("operator accounts must use a passkey")
+
+
+class StepUpRequired(SecondFactorRequired):
+    """The session is valid but its client changed: prove a second factor again."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"step-up required: {reason}")
+
+
+class SessionInvalid(AuthError):
+    """No such session, ended, expired, or presented by another client."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"session not valid: {reason}")
+
+
+class NotPermitted(AuthError):
+    def __init__(self, action: str) -> None:
+        self.action = action
+        super().__init__(f"not permitted: {action}")
+
+
+class InvitationInvalid(AuthError):
+    """Unknown, used or expired invitation: one answer for the three."""
+
+    def __init__(self) -> None:
+        super().__init__("this invitation is not valid (unknown, already used or expired)")
+
+
+class AccountConflict(AuthError):
+    def __init__(self) -> None:
+        super().__init__("an account with this login already exists")
+
+
+class NotFound(AuthError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} not found")
+
+
+class InvalidInput(AuthError):
+    """A malformed or oversized field; the message names the field, never its value."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class ClientAuthFailed(AuthError):
+    """OAuth client authentication failed (RFC 6749 `invalid_client`)."""
+
+    def __init__(self) -> None:
+        super().__init__("invalid_client: client authentication failed")
+
+
+class InvalidDpopProof(AuthError):
+    """RFC 9449 `invalid_dpop_proof`; the reason names the failed check."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"invalid_dpop_proof: {reason}")
+
+
+class InvalidAccessToken(AuthError):
+    """RFC 6750 `invalid_token`; the reason names the failed check."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"invalid_token: {reason}")

@@ -1,0 +1,107 @@
+"""Delivering the outbox by e-mail: a `MailSender` protocol, an SMTP sender, a dispatcher.
+
+Messages are in French, then English. A login alert says when and from what kind of
+browser, and what to do if it was not the owner; it contains no link, so that a
+phishing copy of it is easy to tell apart. Failures are recorded by exception type
+only: an SMTP error text can quote the recipient address.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Protocol
+
+from rempart.auth.outbox import NotificationKind, Outbox, OutboxEntry
+
+
+class MailSender(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class SmtpMailSender:
+    def __init__(self, *, host: str, port: int = 25, starttls: bool = False,
+                 timeout: float = 10.0) -> None:
+        self._host = host
+        self._port = port
+        self._starttls = starttls
+        self._timeout = timeout
+
+    def send(self, message: EmailMessage) -> None:
+        with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
+            if self._starttls:
+                smtp.starttls()
+            smtp.send_message(message)
+
+
+_TEXTS: dict[NotificationKind, tuple[str, str]] = {
+    NotificationKind.NEW_DEVICE_LOGIN: (
+        "Nouvelle connexion à votre compte / New sign-in to your account",
+        "Une connexion à votre compte rempart a eu lieu le {at} (UTC) depuis un appareil "
+        "que nous ne connaissions pas : {device}, adresse {address}.\n"
+        "Si ce n'était pas vous, ouvrez le portail vous-même (sans suivre de lien), "
+        "terminez cette session et prévenez l'administrateur de votre organisation.\n\n"
+        "Your rempart account was signed in to on {at} (UTC) from a device we had not seen: "
+        "{device}, address {address}.\n"
+        "If this was not you, open the portal yourself (do not follow any link), end that "
+        "session and tell your organisation's administrator.\n",
+    ),
+    NotificationKind.FACTOR_ADDED: (
+        "Nouveau second facteur / New second factor",
+        "Un second facteur ({method}) a été ajouté à votre compte le {at} (UTC). Si ce "
+        "n'était pas vous, prévenez l'administrateur de votre organisation.\n\n"
+        "A second factor ({method}) was added to your account on {at} (UTC). If this was "
+        "not you, tell your organisation's administrator.\n",
+    ),
+    NotificationKind.INVITATION: (
+        "Invitation au portail rempart / Invitation to the rempart portal",
+        "Vous êtes invité(e) à créer votre compte : {link}\nCe lien expire le {expires} "
+        "(UTC) et ne sert qu'une fois.\n\n"
+        "You are invited to create your account: {link}\nThis link expires on {expires} "
+        "(UTC) and works once.\n",
+    ),
+}
+
+
+class _Missing(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def render(entry: OutboxEntry, *, mail_from: str) -> EmailMessage:
+    subject, body = _TEXTS[entry.kind]
+    message = EmailMessage()
+    message["From"] = mail_from
+    message["To"] = entry.recipient
+    message["Subject"] = subject
+    message.set_content(body.format_map(_Missing(entry.payload)))
+    return message
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    sent: int
+    failed: int
+
+
+class OutboxDispatcher:
+    def __init__(self, *, outbox: Outbox, sender: MailSender, mail_from: str,
+                 max_attempts: int = 5) -> None:
+        self._outbox = outbox
+        self._sender = sender
+        self._mail_from = mail_from
+        self._max_attempts = max_attempts
+
+    def deliver(self, *, limit: int = 100) -> DeliveryReport:
+        sent = failed = 0
+        for entry in self._outbox.pending(limit=limit, max_attempts=self._max_attempts):
+            try:
+                self._sender.send(render(entry, mail_from=self._mail_from))
+            except (OSError, smtplib.SMTPException) as exc:
+                self._outbox.mark_failed(entry.id, type(exc).__name__)
+                failed += 1
+            else:
+                self._outbox.mark_sent(entry.id)
+                sent += 1
+        return DeliveryReport(sent=sent, failed=failed)

@@ -1,0 +1,114 @@
+"""Wiring: every authentication service built once from the runtime, for the edges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rempart.auth.access_tokens import AccessTokens
+from rempart.auth.accounts import AccountService
+from rempart.auth.api_auth import ApiAuthService
+from rempart.auth.api_clients import ApiClientService
+from rempart.auth.blocklist import PasswordRangeSource
+from rempart.auth.challenges import ChallengeStore
+from rempart.auth.config import AuthSettings
+from rempart.auth.devices import KnownDevices
+from rempart.auth.dpop import DpopVerifier
+from rempart.auth.enrolment import EnrolmentService
+from rempart.auth.events import LogEventSink, SecurityEventSink
+from rempart.auth.invitations import InvitationService
+from rempart.auth.login import LoginService
+from rempart.auth.outbox import Outbox
+from rempart.auth.passkeys import PasskeyService
+from rempart.auth.passwords import PasswordHasher, PasswordPolicy
+from rempart.auth.recovery import RecoveryCodes
+from rempart.auth.replay import DbReplayCache
+from rempart.auth.second_factor import SecondFactorService
+from rempart.auth.session_store import DbSessionStore, SessionStore
+from rempart.auth.sessions import SessionService
+from rempart.auth.signing_keys import SigningKeys
+from rempart.auth.throttle import LoginThrottle
+from rempart.auth.throttle_storage import make_limiter
+from rempart.auth.totp import TotpService
+from rempart.runtime import Runtime
+
+
+@dataclass
+class AuthServices:
+    settings: AuthSettings
+    events: SecurityEventSink
+    hasher: PasswordHasher
+    policy: PasswordPolicy
+    session_store: SessionStore
+    accounts: AccountService
+    invitations: InvitationService
+    sessions: SessionService
+    devices: KnownDevices
+    outbox: Outbox
+    totp: TotpService
+    passkeys: PasskeyService
+    recovery: RecoveryCodes
+    login_throttle: LoginThrottle
+    second_factor: SecondFactorService
+    login: LoginService
+    enrolment: EnrolmentService
+    api_clients: ApiClientService
+    api_auth: ApiAuthService
+
+    @classmethod
+    def build(cls, runtime: Runtime, *, events: SecurityEventSink | None = None,
+              settings: AuthSettings | None = None,
+              blocklist: PasswordRangeSource | None = None,
+              session_store: SessionStore | None = None,
+              accept_url: str = "/invitation/") -> AuthServices:
+        cfg = settings or runtime.settings.auth
+        sink = events or LogEventSink()
+        engine, vault, clock = runtime.engine, runtime.vault, runtime.clock
+        limiter = make_limiter(cfg.throttle_storage, clock)
+        hasher = PasswordHasher(cfg)
+        policy = PasswordPolicy(cfg, blocklist)
+        store = session_store or DbSessionStore(engine)
+        accounts = AccountService(engine=engine, vault=vault, clock=clock, hasher=hasher,
+                                  policy=policy, sessions=store, events=sink)
+        outbox = Outbox(engine=engine, vault=vault, clock=clock)
+        sessions = SessionService(store=store, accounts=accounts, settings=cfg, clock=clock,
+                                  events=sink)
+        devices = KnownDevices(engine=engine, clock=clock)
+        totp = TotpService(engine=engine, vault=vault, clock=clock, settings=cfg)
+        challenges = ChallengeStore(engine=engine, clock=clock,
+                                    lifetime_seconds=cfg.webauthn_challenge_seconds)
+        passkeys = PasskeyService(engine=engine, clock=clock, settings=cfg,
+                                  challenges=challenges)
+        recovery = RecoveryCodes(engine=engine, clock=clock)
+        login_throttle = LoginThrottle(limiter=limiter, clock=clock, settings=cfg)
+        second_factor = SecondFactorService(
+            sessions=sessions, accounts=accounts, totp=totp, passkeys=passkeys,
+            recovery=recovery, devices=devices, outbox=outbox,
+            throttle=LoginThrottle(limiter=limiter, clock=clock, settings=cfg,
+                                   namespace="second-factor"),
+            clock=clock, events=sink)
+        login = LoginService(engine=engine, vault=vault, clock=clock, hasher=hasher,
+                             max_password_length=cfg.password_max_length,
+                             throttle=login_throttle, sessions=sessions, accounts=accounts,
+                             devices=devices, passkeys=passkeys, second_factor=second_factor,
+                             events=sink)
+        enrolment = EnrolmentService(sessions=sessions, second_factor=second_factor,
+                                     accounts=accounts, totp=totp, passkeys=passkeys,
+                                     recovery=recovery, outbox=outbox, settings=cfg,
+                                     clock=clock, events=sink)
+        invitations = InvitationService(engine=engine, vault=vault, clock=clock, hasher=hasher,
+                                        policy=policy, outbox=outbox, events=sink,
+                                        lifetime_seconds=cfg.invitation_seconds,
+                                        accept_url=accept_url)
+        api_clients = ApiClientService(engine=engine, clock=clock, events=sink)
+        tokens = AccessTokens(keys=SigningKeys(engine=engine, vault=vault, clock=clock),
+                              clock=clock, settings=cfg)
+        dpop = DpopVerifier(settings=cfg, clock=clock,
+                            replay=DbReplayCache(engine=engine, clock=clock))
+        api_auth = ApiAuthService(clients=api_clients, tokens=tokens, dpop=dpop, clock=clock,
+                                  events=sink)
+        return cls(settings=cfg, events=sink, hasher=hasher, policy=policy,
+                   session_store=store, accounts=accounts, invitations=invitations,
+                   sessions=sessions, devices=devices, outbox=outbox, totp=totp,
+                   passkeys=passkeys, recovery=recovery, login_throttle=login_throttle,
+                   second_factor=second_factor, login=login, enrolment=enrolment,
+                   api_clients=api_clients, api_auth=api_auth)

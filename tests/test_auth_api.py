@@ -1,0 +1,330 @@
+"""API clients: OAuth 2.0 client credentials with DPoP-bound, short-lived tokens."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey, OctKey
+
+from auth_support import BACKENDS, AuthEnv, DpopClient, fresh, shared_env
+from rempart.auth.api_clients import RegisteredClient
+from rempart.auth.dpop import normalise_htu
+from rempart.auth.errors import (
+    ClientAuthFailed,
+    InvalidAccessToken,
+    InvalidDpopProof,
+    InvalidInput,
+    NotPermitted,
+)
+from rempart.auth.events import EventKind
+from rempart.auth.roles import Role
+
+TOKEN_URL = "https://api.rempart.example/oauth/token"
+CHECK_URL = "https://api.rempart.example/v1/checks"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_env(request: pytest.FixtureRequest,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthEnv]:
+    yield from shared_env(request, tmp_path_factory)
+
+
+@pytest.fixture
+def env(module_env: AuthEnv) -> AuthEnv:
+    return fresh(module_env)
+
+
+@dataclass
+class Software:
+    """Practice software: its registered client and its DPoP key."""
+
+    env: AuthEnv
+    registered: RegisteredClient
+    dpop: DpopClient
+
+    def token(self) -> str:
+        issued = self.env.auth.api_auth.token(
+            grant_type="client_credentials", client_id=self.registered.info.client_id,
+            client_secret=self.registered.client_secret,
+            dpop_proof=self.dpop.proof("POST", TOKEN_URL), method="POST", url=TOKEN_URL)
+        return issued.access_token
+
+    def call(self, token: str, *, proof: str | None = None, scheme: str = "DPoP",
+             method: str = "POST", url: str = CHECK_URL) -> int:
+        principal = self.env.auth.api_auth.authenticate(
+            authorization=f"{scheme} {token}",
+            dpop_proof=proof or self.dpop.proof(method, url, access_token=token),
+            method=method, url=url, address="198.51.100.9")
+        return principal.organisation_id
+
+
+@pytest.fixture
+def software(env: AuthEnv) -> Software:
+    admin_id, _ = env.account(role=Role.ORGANISATION_ADMIN)
+    registered = env.auth.api_clients.register(
+        actor=env.auth.accounts.get(admin_id).actor, organisation_id=env.org_id,
+        name="Logiciel d'officine")
+    return Software(env=env, registered=registered, dpop=DpopClient(env.clock))
+
+
+def claims_of(token: str) -> dict[str, object]:
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+# -- the happy path ---------------------------------------------------------------------------
+
+
+def test_a_token_is_short_lived_and_bound_to_the_clients_key(software: Software) -> None:
+    issued = software.env.auth.api_auth.token(
+        grant_type="client_credentials", client_id=software.registered.info.client_id,
+        client_secret=software.registered.client_secret,
+        dpop_proof=software.dpop.proof("POST", TOKEN_URL), method="POST", url=TOKEN_URL)
+    assert issued.token_type == "DPoP"
+    assert issued.expires_in == 300
+    claims = claims_of(issued.access_token)
+    assert claims["cnf"] == {"jkt": software.dpop.key.thumbprint()}
+    assert claims["org"] == software.env.org_id
+    assert software.call(issued.access_token) == software.env.org_id
+    kinds = software.env.events.kinds()
+    assert EventKind.API_TOKEN_ISSUED in kinds
+    assert software.registered.client_secret not in repr(software.env.events.events)
+
+
+def test_each_request_needs_its_own_proof(software: Software) -> None:
+    token = software.token()
+    for _ in range(3):
+        software.call(token)
+
+
+# -- the copied token (scenario S9) ----------------------------------------------------------
+
+
+def test_a_token_copied_to_another_machine_is_useless(software: Software) -> None:
+    token = software.token()
+    thief = DpopClient(software.env.clock)
+    with pytest.raises(InvalidDpopProof) as caught:
+        software.call(token, proof=thief.proof("POST", CHECK_URL, access_token=token))
+    assert caught.value.reason == "proof key is not the key the token is bound to"
+    refused = software.env.events.of_kind(EventKind.API_REQUEST_REFUSED)
+    assert refused[-1].address == "198.51.100.9"
+    assert token not in repr(software.env.events.events)
+
+
+def test_a_replayed_proof_is_refused(software: Software) -> None:
+    token = software.token()
+    proof = software.dpop.proof("POST", CHECK_URL, access_token=token)
+    software.call(token, proof=proof)
+    with pytest.raises(InvalidDpopProof) as caught:
+        software.call(token, proof=proof)
+    assert caught.value.reason == "proof replayed (jti already used)"
+
+
+def test_a_replayed_token_request_proof_is_refused(software: Software) -> None:
+    proof = software.dpop.proof("POST", TOKEN_URL)
+    kwargs = {"grant_type": "client_credentials",
+              "client_id": software.registered.info.client_id,
+              "client_secret": software.registered.client_secret, "dpop_proof": proof,
+              "method": "POST", "url": TOKEN_URL}
+    software.env.auth.api_auth.token(**kwargs)
+    with pytest.raises(InvalidDpopProof):
+        software.env.auth.api_auth.token(**kwargs)
+
+
+def test_the_bearer_scheme_is_refused_for_a_bound_token(software: Software) -> None:
+    token = software.token()
+    with pytest.raises(InvalidAccessToken) as caught:
+        software.call(token, scheme="Bearer")
+    assert "DPoP" in caught.value.reason
+
+
+# -- token validity --------------------------------------------------------------------------
+
+
+def test_an_expired_token_is_refused(software: Software) -> None:
+    token = software.token()
+    software.env.clock.advance(301)
+    with pytest.raises(InvalidAccessToken) as caught:
+        software.call(token)
+    assert caught.value.reason == "expired"
+
+
+def test_a_forged_token_is_refused(software: Software) -> None:
+    token = software.token()
+    header, _, signature = token.split(".")
+    claims = claims_of(token)
+    claims["org"] = software.env.other_org_id
+    forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=")
+    forged = f"{header}.{forged_payload.decode()}.{signature}"
+    with pytest.raises(InvalidAccessToken) as caught:
+        software.call(forged)
+    assert caught.value.reason == "signature does not verify"
+
+
+def test_a_token_signed_by_another_key_is_refused(software: Software) -> None:
+    token = software.token()
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    outsider = ECKey.generate_key("P-256", private=True)
+    minted = jwt.encode(header, claims_of(token), outsider, algorithms=["ES256"],
+                        default_type=None)
+    with pytest.raises(InvalidAccessToken):
+        software.call(minted)
+
+
+@pytest.mark.parametrize("token", ["", "abc", "a.b.c", "x" * 5000])
+def test_malformed_tokens_are_refused(software: Software, token: str) -> None:
+    with pytest.raises(InvalidAccessToken):
+        software.call(token, proof=software.dpop.proof("POST", CHECK_URL))
+
+
+def test_a_revoked_client_loses_its_tokens_at_once(software: Software) -> None:
+    env = software.env
+    token = software.token()
+    admin_id, _ = env.account(role=Role.ORGANISATION_ADMIN)
+    env.auth.api_clients.revoke(actor=env.auth.accounts.get(admin_id).actor,
+                                client_id=software.registered.info.client_id)
+    with pytest.raises(InvalidAccessToken) as caught:
+        software.call(token)
+    assert caught.value.reason == "client revoked"
+    with pytest.raises(ClientAuthFailed):
+        software.token()
+
+
+# -- proof validity ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"method": "GET"}, "htm does not match the request method"),
+    ({"url": "https://api.rempart.example/v1/claims"}, "htu does not match the request URL"),
+    ({"url": "https://evil.example/v1/checks"}, "htu does not match the request URL"),
+    ({"iat_offset": -120}, "iat outside the accepted window"),
+    ({"iat_offset": 120}, "iat outside the accepted window"),
+    ({"header": {"typ": "JWT"}}, "typ is not dpop+jwt"),
+    ({"claims": {"ath": "AAAA"}}, "ath does not match the access token"),
+    ({"claims": {"jti": 42}}, "jti missing or malformed"),
+    ({"no_ath": True}, "ath does not match the access token"),
+])
+def test_proofs_that_do_not_match_the_request_are_refused(
+        software: Software, change: dict[str, object], reason: str) -> None:
+    token = software.token()
+    proof = software.dpop.proof(
+        str(change.get("method", "POST")), str(change.get("url", CHECK_URL)),
+        access_token=None if change.get("no_ath") else token,
+        iat_offset=float(change.get("iat_offset", 0)),
+        header=change.get("header"), claims=change.get("claims"))
+    with pytest.raises(InvalidDpopProof) as caught:
+        software.call(token, proof=proof)
+    assert caught.value.reason == reason
+
+
+def test_a_proof_carrying_a_private_key_is_refused(software: Software) -> None:
+    token = software.token()
+    proof = software.dpop.proof("POST", CHECK_URL, access_token=token,
+                                header={"jwk": software.dpop.key.as_dict(private=True)})
+    with pytest.raises(InvalidDpopProof) as caught:
+        software.call(token, proof=proof)
+    assert caught.value.reason == "jwk must be a public key"
+
+
+def test_a_symmetric_or_unsigned_proof_is_refused(software: Software) -> None:
+    token = software.token()
+    secret = OctKey.generate_key(256)
+    hs = jwt.encode({"typ": "dpop+jwt", "alg": "HS256", "jwk": secret.as_dict()},
+                    {"jti": "x", "htm": "POST", "htu": CHECK_URL}, secret,
+                    algorithms=["HS256"], default_type=None)
+    with pytest.raises(InvalidDpopProof) as caught:
+        software.call(token, proof=hs)
+    assert caught.value.reason == "alg not accepted"
+    unsigned = hs.rsplit(".", 1)[0].replace(hs.split(".")[0], base64.urlsafe_b64encode(
+        b'{"typ":"dpop+jwt","alg":"none"}').rstrip(b"=").decode()) + "."
+    with pytest.raises(InvalidDpopProof):
+        software.call(token, proof=unsigned)
+
+
+def test_a_proof_signed_by_another_key_than_its_jwk_is_refused(software: Software) -> None:
+    token = software.token()
+    other = DpopClient(software.env.clock)
+    proof = other.proof("POST", CHECK_URL, access_token=token,
+                        header={"jwk": software.dpop.key.as_dict(private=False)})
+    with pytest.raises(InvalidDpopProof) as caught:
+        software.call(token, proof=proof)
+    assert caught.value.reason == "signature does not verify"
+
+
+@pytest.mark.parametrize("proof", [None, "", "not-a-jws", "a.b.c", "x" * 9000])
+def test_missing_or_malformed_proofs_are_refused(software: Software, proof: str | None) -> None:
+    token = software.token()
+    with pytest.raises(InvalidDpopProof):
+        software.env.auth.api_auth.authenticate(authorization=f"DPoP {token}",
+                                                dpop_proof=proof, method="POST", url=CHECK_URL)
+
+
+def test_htu_comparison_ignores_case_default_port_query_and_fragment() -> None:
+    assert normalise_htu("HTTPS://API.Example:443/v1/checks?x=1#f") == (
+        "https://api.example/v1/checks")
+    assert normalise_htu("http://localhost:8000") == "http://localhost:8000/"
+    assert normalise_htu("https://a.example/A") != normalise_htu("https://a.example/a")
+
+
+# -- the token endpoint and client management ------------------------------------------------
+
+
+def test_client_authentication_failures_look_alike(software: Software) -> None:
+    auth = software.env.auth.api_auth
+    answers = []
+    for client_id, secret in [(software.registered.info.client_id, "wrong-secret"),
+                              ("rc_" + "0" * 32, software.registered.client_secret),
+                              ("x" * 500, "whatever")]:
+        with pytest.raises(ClientAuthFailed) as caught:
+            auth.token(grant_type="client_credentials", client_id=client_id,
+                       client_secret=secret, dpop_proof=software.dpop.proof("POST", TOKEN_URL),
+                       method="POST", url=TOKEN_URL)
+        answers.append(str(caught.value))
+    assert len(set(answers)) == 1
+    refused = software.env.events.of_kind(EventKind.API_TOKEN_REFUSED)
+    assert len(refused) == 3
+    assert "wrong-secret" not in repr(refused)
+
+
+def test_only_the_client_credentials_grant_is_served(software: Software) -> None:
+    with pytest.raises(InvalidInput):
+        software.env.auth.api_auth.token(
+            grant_type="password", client_id=software.registered.info.client_id,
+            client_secret=software.registered.client_secret,
+            dpop_proof=software.dpop.proof("POST", TOKEN_URL), method="POST", url=TOKEN_URL)
+
+
+def test_a_token_request_without_a_proof_is_refused(software: Software) -> None:
+    with pytest.raises(InvalidDpopProof):
+        software.env.auth.api_auth.token(
+            grant_type="client_credentials", client_id=software.registered.info.client_id,
+            client_secret=software.registered.client_secret, dpop_proof=None,
+            method="POST", url=TOKEN_URL)
+
+
+def test_clients_are_managed_per_organisation(env: AuthEnv) -> None:
+    admin_id, _ = env.account(role=Role.ORGANISATION_ADMIN)
+    admin = env.auth.accounts.get(admin_id).actor
+    user = env.auth.accounts.get(env.account()[0]).actor
+    with pytest.raises(NotPermitted):
+        env.auth.api_clients.register(actor=admin, organisation_id=env.other_org_id, name="x")
+    with pytest.raises(NotPermitted):
+        env.auth.api_clients.register(actor=user, organisation_id=env.org_id, name="x")
+    with pytest.raises(InvalidInput):
+        env.auth.api_clients.register(actor=admin, organisation_id=env.org_id, name=" ")
+    mine = env.auth.api_clients.register(actor=admin, organisation_id=env.org_id, name="LGO")
+    listed = env.auth.api_clients.for_organisation(actor=admin, organisation_id=env.org_id)
+    assert mine.info in listed
+    other_admin_id, _ = env.account(role=Role.ORGANISATION_ADMIN, org=env.other_org_id)
+    with pytest.raises(NotPermitted):
+        env.auth.api_clients.revoke(actor=env.auth.accounts.get(other_admin_id).actor,
+                                    client_id=mine.info.client_id)
+    operator_id, _ = env.account(role=Role.OPERATOR_ADMIN)
+    env.auth.api_clients.revoke(actor=env.auth.accounts.get(operator_id).actor,
+                                client_id=mine.info.client_id)
+    assert env.auth.api_clients.active(mine.info.client_id) is None
