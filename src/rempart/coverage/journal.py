@@ -1,0 +1,97 @@
+"""Group commit of checks: each check's row and its disclosure, many checks per commit.
+
+A check's writes are append-only (nothing it writes is read back by another check), so
+they need not each pay for a transaction. On an event loop, `write_async` queues the
+row and the disclosure and waits; one flush per loop turn takes everything queued
+meanwhile into a single transaction (one multi-row insert per table, one commit) and
+then releases every waiting check. Under load a commit carries many checks; alone, a
+check commits at once. A check's answer is only returned once its rows are committed
+(or fails with the commit's error), so no answer ever goes out unrecorded.
+
+The flush runs on the loop itself for SQLite (a commit there is local CPU work, and a
+second thread would only fight the loop for the GIL) and in a worker thread with a
+database server (`offload`), whose commit waits on the network and the server's disk
+while the loop goes on serving. One flush at a time: checks queued during a flush go
+into the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, insert
+
+from rempart.coverage.models import Check
+from rempart.disclosure import Disclosure, DisclosureRecorder
+
+MAX_BATCH = 500
+_INSERT_CHECKS = insert(Check)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCheck:
+    row: dict[str, Any]
+    disclosure: Disclosure
+
+
+class CheckJournal:
+    def __init__(self, *, engine: Engine, recorder: DisclosureRecorder, offload: bool,
+                 max_batch: int = MAX_BATCH) -> None:
+        self._engine = engine
+        self._recorder = recorder
+        self._offload = offload
+        self._max_batch = max_batch
+        self._queued: list[tuple[PendingCheck, asyncio.Future[None]]] = []
+        self._flushing = False
+        self._flush_task: asyncio.Task[None] | None = None  # held: the loop keeps weak refs
+
+    def write(self, pending: PendingCheck) -> None:
+        """Commit one check's writes now (for synchronous callers)."""
+        self._commit([pending])
+
+    async def write_async(self, pending: PendingCheck) -> None:
+        """Queue a check's writes for the next group commit and wait for it."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._queued.append((pending, done))
+        if not self._flushing:
+            self._flushing = True
+            self._flush_task = loop.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        try:
+            while self._queued:
+                batch = self._queued[:self._max_batch]
+                del self._queued[:self._max_batch]
+                checks = [pending for pending, _ in batch]
+                try:
+                    if self._offload:
+                        await asyncio.to_thread(self._commit, checks)
+                    else:
+                        self._commit(checks)
+                except Exception as exc:  # every waiting check learns it was not recorded
+                    _settle(batch, exc)
+                else:
+                    _settle(batch, None)
+        finally:
+            self._flushing = False
+
+    def _commit(self, checks: Sequence[PendingCheck]) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(_INSERT_CHECKS, [pending.row for pending in checks])
+            self._recorder.record(conn, [pending.disclosure for pending in checks])
+
+
+def _settle(batch: list[tuple[PendingCheck, asyncio.Future[None]]],
+            error: Exception | None) -> None:
+    for _, done in batch:
+        if done.done():  # the waiting request was cancelled (client gone)
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)

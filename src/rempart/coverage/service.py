@@ -1,0 +1,174 @@
+"""The check service: look up through the vault, decide in the pure rules, record, answer.
+
+Every check does the same work whatever its outcome: the same two queries, one
+decryption (of a dummy row when nothing matched), the same comparisons, the same two
+inserts (through the journal's group commit). A negative answer carries nothing but its
+reference, whatever the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import Engine
+
+from rempart.clock import Clock
+from rempart.core.calculation import Bill
+from rempart.core.care import CareCategory
+from rempart.coverage import check_store, ledger
+from rempart.coverage.answers import (
+    MAX_PAGE_SIZE,
+    CalculationAnswer,
+    CheckAnswer,
+    CheckSummary,
+    GuaranteeView,
+    Page,
+    as_utc,
+)
+from rempart.coverage.errors import UnknownReference
+from rempart.coverage.journal import CheckJournal, PendingCheck
+from rempart.coverage.matching import Matcher
+from rempart.coverage.query import CheckRequest, validate_request
+from rempart.coverage.references import new_reference
+from rempart.coverage.rules import (
+    NEUTRAL_PERIOD_MONTHS,
+    CheckOutcome,
+    GuaranteeRow,
+    allowance_window,
+    decide_check,
+    latest_guarantee,
+    remaining_allowance,
+)
+from rempart.disclosure import Disclosure, DisclosureEvent, DisclosureRecorder, Requester
+from rempart.vault import Vault
+
+NO_BENEFICIARY = -1  # matches no row: the allowance query still runs on a miss
+
+
+class CheckService:
+    def __init__(self, *, engine: Engine, vault: Vault, clock: Clock,
+                 recorder: DisclosureRecorder, offload: bool = False) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._recorder = recorder
+        self._matcher = Matcher(vault)
+        self._journal = CheckJournal(engine=engine, recorder=recorder, offload=offload)
+        self._offload = offload
+
+    def check(self, *, requester: Requester, request: CheckRequest) -> CheckAnswer:
+        """Answer whether the presented person is covered for the category on the date."""
+        answer, pending = self._look_up(requester, request)
+        self._journal.write(pending)
+        return answer
+
+    async def check_async(self, *, requester: Requester, request: CheckRequest) -> CheckAnswer:
+        """The same check for an event loop: the write joins the journal's next commit.
+
+        The look-up runs inline on SQLite (a local call shorter than a hop to a thread)
+        and in a worker thread with a database server (`offload`); so does the
+        journal's commit.
+        """
+        if self._offload:
+            answer, pending = await asyncio.to_thread(self._look_up, requester, request)
+        else:
+            answer, pending = self._look_up(requester, request)
+        await self._journal.write_async(pending)
+        return answer
+
+    def _look_up(self, requester: Requester,
+                 request: CheckRequest) -> tuple[CheckAnswer, PendingCheck]:
+        now = self._clock.now()
+        query = validate_request(request, today=now.date())
+        identity = self._matcher.identity_indexes(query)
+        member = self._matcher.member_indexes(query)
+        reference = new_reference()
+        with self._engine.connect() as conn:
+            candidates = check_store.find_candidates(
+                conn, identity=identity, member=member, category=query.category.value,
+                care_date=query.care_date)
+            found = self._matcher.match(candidates, query)
+            guarantee = latest_guarantee(found.guarantees) if found else None
+            outcome = decide_check(matched=found is not None,
+                                   contract=found.contract if found else None,
+                                   guarantee=guarantee, care_date=query.care_date)
+            covered = outcome is CheckOutcome.COVERED
+            applied = guarantee if covered else None
+            months = (applied.period_months if applied and applied.has_allowance
+                      else None) or NEUTRAL_PERIOD_MONTHS
+            start, end = allowance_window(query.care_date, months)
+            used = check_store.allowance_used(
+                conn, beneficiary_id=found.beneficiary_id if found else NO_BENEFICIARY,
+                category=query.category.value, start=start, end=end)
+        third_party = bool(applied and found and applied.third_party
+                           and found.contract_third_party)
+        answer = CheckAnswer(
+            reference=reference, covered=covered, category=query.category,
+            care_date=query.care_date, checked_at=now, third_party_payment=third_party,
+            guarantee=_view(applied, used) if applied else None)
+        row = {
+            "reference": reference,
+            "organisation_id": requester.organisation_id,
+            "account_id": requester.account_id,
+            "professional_id": requester.professional_id,
+            "beneficiary_id": found.beneficiary_id if found else None,
+            "guarantee_id": applied.id if applied else None,
+            "category": query.category.value,
+            "care_date": query.care_date,
+            "outcome": outcome.value,
+            "covered": covered,
+            "third_party": third_party,
+            "created_at": now,
+        }
+        disclosure = Disclosure(
+            event=DisclosureEvent.CHECK, occurred_at=now, requester=requester,
+            person_id=found.beneficiary_id if found and covered else None,
+            fields=answer.disclosed_fields, reference=reference)
+        return answer, PendingCheck(row=row, disclosure=disclosure)
+
+    def calculate(self, *, requester: Requester, reference: str,
+                  bill: Bill) -> CalculationAnswer:
+        """Split a bill under the guarantee that the provider's own check found."""
+        now = self._clock.now()
+        with self._engine.begin() as conn:
+            stored = check_store.find_own_check(conn, reference=reference,
+                                                organisation_id=requester.organisation_id)
+            if stored is None:
+                raise UnknownReference("check")
+            guarantee = stored.guarantee if stored.covered else None
+            remaining = None
+            if guarantee is not None and stored.beneficiary_id is not None:
+                remaining = ledger.remaining_on(
+                    conn, guarantee=guarantee, beneficiary_id=stored.beneficiary_id,
+                    category=stored.category, care_date=stored.care_date)
+            split = ledger.split_under(bill, guarantee, remaining)
+            fields: tuple[str, ...] = ()
+            if guarantee is not None:
+                fields = ("amc_cents",) if remaining is None else (
+                    "amc_cents", "allowance_remaining_cents")
+            self._recorder.record(conn, [Disclosure(
+                event=DisclosureEvent.CALCULATION, occurred_at=now, requester=requester,
+                person_id=stored.beneficiary_id if fields else None, fields=fields,
+                reference=reference)])
+        return CalculationAnswer(
+            reference=reference, billed_cents=split.billed_cents, amo_cents=split.amo_cents,
+            amc_cents=split.amc_cents, patient_cents=split.patient_cents,
+            allowance_remaining_cents=split.allowance_remaining_cents)
+
+    def list_checks(self, *, requester: Requester, limit: int,
+                    after: str | None = None) -> Page[CheckSummary]:
+        """The organisation's own checks, newest first."""
+        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        with self._engine.connect() as conn:
+            rows = check_store.list_own_checks(
+                conn, organisation_id=requester.organisation_id, limit=limit + 1, after=after)
+        items = [CheckSummary(reference=r[0], category=CareCategory(r[1]), care_date=r[2],
+                              covered=r[3], checked_at=as_utc(r[4])) for r in rows[:limit]]
+        next_cursor = items[-1].reference if len(rows) > limit else None
+        return Page(items=items, next_cursor=next_cursor)
+
+
+def _view(guarantee: GuaranteeRow, used_cents: int) -> GuaranteeView:
+    return GuaranteeView(
+        kind=guarantee.kind, rate_bp=guarantee.rate_bp, amount_cents=guarantee.amount_cents,
+        allowance_period_months=guarantee.period_months if guarantee.has_allowance else None,
+        allowance_remaining_cents=remaining_allowance(guarantee, used_cents))

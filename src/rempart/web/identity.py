@@ -1,0 +1,110 @@
+"""The identity seam: who is asking, as one object built by one pluggable source.
+
+Every route gets its `ProviderIdentity` from the app's `IdentitySource` and from
+nowhere else, so the authentication issue replaces one object (sessions and
+sender-constrained tokens) without touching a route. Until then:
+
+- `StaticIdentity` answers one fixed identity (tests and tools);
+- `DemoHeaderIdentity` trusts an `X-Rempart-Demo-Organisation` header. It is a demo
+  convenience that anyone could forge, so it can only be built from settings that
+  explicitly say demo mode, and is never a default.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from sqlalchemy import Engine, select
+from starlette.requests import Request
+
+from rempart.core.errors import RempartError
+from rempart.providers.models import Organisation
+from rempart.settings import Settings
+
+DEMO_HEADER = "x-rempart-demo-organisation"
+
+
+class NotAuthenticated(RempartError):
+    """No acceptable identity came with the request."""
+
+    def __init__(self) -> None:
+        super().__init__("authentication required")
+
+
+class DemoModeRequired(RempartError):
+    def __init__(self) -> None:
+        super().__init__("the demo identity header is only available in demo mode")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderIdentity:
+    """An authenticated provider; satisfies `rempart.disclosure.Requester`."""
+
+    account_id: int | None
+    organisation_id: int
+    professional_id: int | None
+    profession: str | None
+    session_id: str | None
+    client_address: str | None
+    device_id: str | None
+
+
+class IdentitySource(Protocol):
+    async def identify(self, request: Request) -> ProviderIdentity:
+        """The identity behind the request, or raise NotAuthenticated."""
+        ...
+
+
+def client_address(request: Request) -> str | None:
+    """The peer's IP address, or None when the transport gave something else."""
+    host = request.client.host if request.client else None
+    if host is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+class StaticIdentity:
+    """Always the same provider, seen from the request's own address."""
+
+    def __init__(self, identity: ProviderIdentity) -> None:
+        self._identity = identity
+
+    async def identify(self, request: Request) -> ProviderIdentity:
+        return replace(self._identity, client_address=client_address(request))
+
+
+class DemoHeaderIdentity:
+    """The organisation named by a header (its internal id): demo mode only."""
+
+    def __init__(self, *, settings: Settings, engine: Engine) -> None:
+        if not settings.demo_mode:
+            raise DemoModeRequired
+        self._engine = engine
+        self._professions: dict[int, str] = {}
+
+    async def identify(self, request: Request) -> ProviderIdentity:
+        raw = request.headers.get(DEMO_HEADER, "")
+        if not raw.isdigit() or len(raw) > 9:
+            raise NotAuthenticated
+        organisation_id = int(raw)
+        profession = self._profession(organisation_id)
+        return ProviderIdentity(
+            account_id=None, organisation_id=organisation_id, professional_id=None,
+            profession=profession, session_id=None, client_address=client_address(request),
+            device_id=None)
+
+    def _profession(self, organisation_id: int) -> str:
+        profession = self._professions.get(organisation_id)
+        if profession is None:
+            with self._engine.connect() as conn:
+                profession = conn.execute(select(Organisation.profession).where(
+                    Organisation.id == organisation_id)).scalar_one_or_none()
+            if profession is None:
+                raise NotAuthenticated
+            self._professions[organisation_id] = profession
+        return profession

@@ -1,0 +1,88 @@
+"""Group commit of checks: concurrent checks share commits; a failed commit fails them all."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select, text
+
+from checks_support import Population, build_population, make_app
+from rempart.coverage.models import Check
+from rempart.coverage.query import CheckRequest
+from rempart.coverage.service import CheckService
+from rempart.disclosure.models import DisclosureRow
+from rempart.runtime import Runtime
+
+
+@pytest.fixture
+def population(runtime: Runtime) -> Population:
+    return build_population(runtime)
+
+
+@pytest.fixture
+def service(runtime: Runtime, population: Population) -> CheckService:
+    return make_app(runtime, population).state.check_service  # type: ignore[no-any-return]
+
+
+def requests(population: Population, count: int) -> list[CheckRequest]:
+    people = [population.alice, population.stranger, population.bob, population.leo]
+    made = []
+    for i in range(count):
+        body = people[i % len(people)].payload(("pharmacy", "optical")[i % 2])
+        made.append(CheckRequest(
+            nir=body["nir"], birth_date=dt.date.fromisoformat(body["birth_date"]),
+            birth_rank=body["birth_rank"], amc_number=body["amc_number"],
+            member_number=body["member_number"], category=body["category"],
+            care_date=dt.date.fromisoformat(body["care_date"])))
+    return made
+
+
+def test_concurrent_checks_share_commits_and_are_all_recorded(
+        service: CheckService, population: Population, runtime: Runtime) -> None:
+    commits = []
+
+    def count(conn: Any) -> None:
+        commits.append(1)
+
+    event.listen(runtime.engine, "commit", count)
+    try:
+        requester = population.identity()
+
+        async def run_all() -> list[Any]:
+            return await asyncio.gather(*(service.check_async(requester=requester, request=r)
+                                          for r in requests(population, 64)))
+
+        answers = asyncio.run(run_all())
+    finally:
+        event.remove(runtime.engine, "commit", count)
+    assert len({a.reference for a in answers}) == 64
+    assert sum(a.covered for a in answers) == 32  # Alice and Leo, both categories
+    with runtime.engine.connect() as conn:
+        stored = set(conn.execute(select(Check.reference)).scalars())
+        recorded = set(conn.execute(select(DisclosureRow.reference)).scalars())
+    assert stored == recorded == {a.reference for a in answers}
+    assert 1 <= len(commits) < 64
+    print(f"64 concurrent checks: {len(commits)} commits")
+
+
+def test_a_failed_commit_fails_every_check_in_it(service: CheckService,
+                                                 population: Population,
+                                                 runtime: Runtime) -> None:
+    with runtime.engine.begin() as conn:
+        conn.execute(text("DROP TABLE disclosures"))
+    requester = population.identity()
+
+    async def run_all() -> list[Any]:
+        return await asyncio.gather(
+            *(service.check_async(requester=requester, request=r)
+              for r in requests(population, 8)), return_exceptions=True)
+
+    outcomes = asyncio.run(run_all())
+    assert all(isinstance(outcome, Exception) for outcome in outcomes)
+    with pytest.raises(Exception, match="disclosures"):
+        service.check(requester=requester, request=requests(population, 1)[0])
+    with runtime.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Check)).scalar_one() == 0
