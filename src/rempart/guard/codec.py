@@ -1,0 +1,40 @@
+"""Profiles and sessions to and from JSON, for state kept outside the process (Redis)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from rempart.guard.decision import Evidence
+from rempart.guard.profile import AccountProfile, PendingCheck, RateWindows, SessionState
+
+
+def dump(state: AccountProfile | SessionState) -> bytes:
+    # orjson serialises (slotted) dataclasses, nested ones included.
+    return orjson.dumps(state)
+
+
+def load_account(blob: bytes) -> AccountProfile:
+    data: dict[str, Any] = orjson.loads(blob)
+    data["rates"] = {name: RateWindows(**w) for name, w in data["rates"].items()}
+    return AccountProfile(**data)
+
+
+def load_session(blob: bytes) -> SessionState:
+    data: dict[str, Any] = orjson.loads(blob)
+    for name in ("novelty", "pending", "composition"):
+        data[name] = [Evidence(**e) for e in data[name]]
+    data["near_keys"] = {k: (int(v[0]), float(v[1])) for k, v in data["near_keys"].items()}
+    return SessionState(**data)
+
+
+def dump_pending(account_id: str, check: PendingCheck) -> bytes:
+    return orjson.dumps([account_id, check])
+
+
+def load_pending(blob: bytes) -> tuple[str, PendingCheck]:
+    account_id, data = orjson.loads(blob)
+    origin = data["origin"]
+    data["origin"] = None if origin is None else (str(origin[0]), str(origin[1]), origin[2])
+    return str(account_id), PendingCheck(**data)

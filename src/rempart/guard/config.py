@@ -1,0 +1,81 @@
+"""Guard settings, and the one place where its backends are chosen.
+
+REMPART_GUARD_STORAGE picks where counters and profiles live: `memory://` (the
+default: one machine) or `redis://host:port/db` (several machines share them).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from rempart.clock import Clock
+from rempart.guard.alerts import AlertSink
+from rempart.guard.errors import GuardConfigError
+from rempart.guard.guard import CLAIM_WINDOW_S, Guard
+from rempart.guard.peers import PeerProfiles
+from rempart.guard.state import GuardState, MemoryGuardState
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    storage_uri: str = "memory://"
+    key_prefix: str = "rempart-guard"
+    timezone: str = "Europe/Paris"
+    claim_window_s: int = CLAIM_WINDOW_S
+    # How long a Redis command may take before the check fails closed.
+    redis_timeout_s: float = 0.5
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GuardSettings:
+        env = os.environ if env is None else env
+        settings = cls(
+            storage_uri=env.get("REMPART_GUARD_STORAGE", cls.storage_uri),
+            key_prefix=env.get("REMPART_GUARD_PREFIX", cls.key_prefix),
+            timezone=env.get("REMPART_GUARD_TIMEZONE", cls.timezone),
+            claim_window_s=_int(env, "REMPART_GUARD_CLAIM_WINDOW_S", cls.claim_window_s),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not (self.storage_uri == "memory://" or self.storage_uri.startswith(REDIS_SCHEMES)):
+            raise GuardConfigError("REMPART_GUARD_STORAGE must be memory:// or a redis:// URI")
+        if self.claim_window_s <= 0:
+            raise GuardConfigError("REMPART_GUARD_CLAIM_WINDOW_S must be positive")
+        if not self.key_prefix or ":" in self.key_prefix:
+            raise GuardConfigError("REMPART_GUARD_PREFIX must be a non-empty word without ':'")
+
+    @property
+    def uses_redis(self) -> bool:
+        return self.storage_uri.startswith(REDIS_SCHEMES)
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise GuardConfigError(f"{name} must be an integer") from exc
+
+
+def build_state(settings: GuardSettings, clock: Clock) -> GuardState:
+    settings.validate()
+    if settings.uses_redis:
+        from rempart.guard.redis_state import RedisGuardState
+
+        return RedisGuardState.connect(settings.storage_uri, prefix=settings.key_prefix,
+                                       timeout_s=settings.redis_timeout_s)
+    return MemoryGuardState(clock)
+
+
+def build_guard(settings: GuardSettings, *, clock: Clock, alerts: AlertSink,
+                profiles: PeerProfiles | None = None) -> Guard:
+    return Guard(state=build_state(settings, clock), profiles=profiles or PeerProfiles.default(),
+                 clock=clock, alerts=alerts, timezone=settings.timezone,
+                 claim_window_s=settings.claim_window_s)

@@ -1,0 +1,78 @@
+"""What the guard is told about a check: who asks, from where, and what the lookup found.
+
+Nothing here is personal data about a patient: a person is only an opaque,
+pseudonymous key (a blind index) and a département.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+from rempart.core.care import Profession
+from rempart.guard.errors import InvalidCheckContext
+
+EntityId = int | str
+
+
+class Channel(enum.StrEnum):
+    PORTAL = "portal"
+    API = "api"
+
+
+class SizeClass(enum.StrEnum):
+    """How big the organisation is; peer groups are (profession, size class)."""
+
+    SOLO = "solo"
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckContext:
+    """One coverage check as seen before the lookup."""
+
+    account_id: EntityId
+    organisation_id: EntityId
+    session_id: str
+    profession: Profession
+    size_class: SizeClass
+    departement: str
+    address: str
+    device_id: str
+    at: dt.datetime
+    channel: Channel = Channel.PORTAL
+    postcode: str | None = None
+    # Autonomous system number of the address, where the edge knows it.
+    network: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise InvalidCheckContext("at", "must be timezone-aware")
+        if not self.session_id:
+            raise InvalidCheckContext("session_id", "must not be empty")
+
+
+@dataclass(frozen=True, slots=True)
+class LookupOutcome:
+    """What the lookup found, before anything is disclosed.
+
+    `person_key` is set when a record matched, fully or (near miss) in part: an opaque
+    per-person key such as the identity blind index, never an identifier itself.
+    `check_reference` is the reference a claim will quote, for matched checks.
+    """
+
+    matched: bool
+    person_key: str | None = None
+    departement: str | None = None
+    near_miss: bool = False
+    covered: bool = False
+    check_reference: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.matched and self.near_miss:
+            raise InvalidCheckContext("near_miss", "a matched lookup is not a near miss")
+        if self.matched and not self.person_key:
+            raise InvalidCheckContext("person_key", "required when the lookup matched")

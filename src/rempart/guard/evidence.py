@@ -1,0 +1,192 @@
+"""The behaviour model's features: each turns what it sees into surprisal and a reason.
+
+Every feature compares a count with what this account usually does (its own learnt
+history shrunk towards its peer group), with margins for honest variation: rates
+are judged against 1.5x the usual rate plus one point (see judged_rate); volumes against twice the
+usual, over-dispersed (a quasi-Poisson with variance λ + λ²/10, since busy days
+exist). Rates are looked at over three horizons — this session, the account's last
+~24 checks, its last ~190 — and the most surprising one is kept, less 1.6 bits for
+having looked three times.
+"""
+
+from __future__ import annotations
+
+import math
+
+from rempart.guard.decision import Evidence
+from rempart.guard.peers import PeerPrior
+from rempart.guard.profile import AccountProfile, RateWindows, SessionState
+from rempart.guard.stats import binomial_tail_bits, poisson_tail_bits, regularity_bits
+
+RATE_MARGIN = 1.5
+RATE_SLACK = 0.01
+VOLUME_MARGIN = 2.0
+DISPERSION = 10.0
+WINDOW_PENALTY = math.log2(3)
+REPORT_ABOVE = 3.0
+BURST_FLOOR_PER_MINUTE = 0.5
+# Timing: machine-like below this coefficient of variation, judged over this many
+# intervals at least.
+REFERENCE_CV = 0.6
+MIN_INTERVALS = 12
+SESSIONS_BEFORE_NOVELTY = 3
+# Each step-up asked and not passed lately counts this much against a new session.
+UNRESOLVED_STEP_UP_BITS = 8.0
+
+_RATE_WORDING = {
+    "new": "{k} of {n} patients {where} never seen by this {noun} before",
+    "far": "{k} of {n} patients {where} live over 200 km from this {noun}",
+    "fail": "{k} of {n} checks {where} matched no one",
+    "near_miss": "{k} of {n} checks {where} nearly matched someone (right number, wrong details)",
+    "unclaimed": "{k} of {n} covered checks {where} were never followed by a claim",
+}
+
+
+def usual_rate(name: str, windows: RateWindows, prior: PeerPrior, profile: AccountProfile) -> float:
+    base = prior.rates[name]
+    if name == "new":
+        # A young account's memory of its patients is empty, so to it nearly every
+        # patient is new; the usual share falls to the peer's as the memory fills.
+        filled = 1.0 - math.exp(-profile.learned_matched / (2.0 * prior.weekly_checks))
+        base = 1.0 - (1.0 - base) * filled
+    return windows.baseline(base)
+
+
+def judged_rate(usual: float) -> float:
+    """The rate a feature is judged against: 1.5x the usual plus a point, or, for a
+    feature that is usually near-certain (a hospital desk sees mostly new patients),
+    its opposite shrunk to a third — never below the usual itself."""
+    return min(usual * RATE_MARGIN + RATE_SLACK, 1.0 - (1.0 - usual) / 3.0)
+
+
+def rate_evidence(name: str, *, session_hits: int, session_trials: int, windows: RateWindows,
+                  usual: float, noun: str) -> Evidence | None:
+    judged = judged_rate(usual)
+    best, where, hits, trials = 0.0, "", 0.0, 0.0
+    # Most checks of most accounts are below the judged rate everywhere: skip the maths.
+    for h, t, label in ((float(session_hits), float(session_trials), "in this session"),
+                        (windows.short_hits, windows.short_trials, "among the account's latest"),
+                        (windows.long_hits, windows.long_trials, "among the account's latest")):
+        if h > judged * t:
+            bits = binomial_tail_bits(h, t, judged)
+            if bits > best:
+                best, where, hits, trials = bits, label, h, t
+    best -= WINDOW_PENALTY
+    if best < REPORT_ABOVE:
+        return None
+    text = _RATE_WORDING[name].format(k=round(hits), n=round(trials), where=where, noun=noun)
+    share = 100.0 * hits / trials
+    return Evidence(name, best, f"{text} ({share:.0f} %; usual {100 * usual:.0f} %)")
+
+
+def usual_and_judged(profile: AccountProfile, prior: PeerPrior) -> dict[str, tuple[float, float]]:
+    """Per feature, the usual rate and the rate it is judged against."""
+    found = {}
+    for name, windows in profile.rates.items():
+        usual = usual_rate(name, windows, prior, profile)
+        found[name] = (usual, judged_rate(usual))
+    return found
+
+
+def composition_evidence(profile: AccountProfile, session: SessionState, prior: PeerPrior,
+                         usual: dict[str, tuple[float, float]]) -> list[Evidence]:
+    rates = profile.rates
+    found = []
+    for name, hits, trials in (("new", session.new, session.matched),
+                               ("far", session.far, session.far_known),
+                               ("fail", session.fail, session.checks),
+                               ("near_miss", session.near, session.checks),
+                               ("unclaimed", 0, 0)):
+        windows = rates[name]
+        judged = usual[name][1]
+        # The usual case: nothing above the judged rate anywhere, nothing to compute.
+        if (hits <= judged * trials and windows.short_hits <= judged * windows.short_trials
+                and windows.long_hits <= judged * windows.long_trials):
+            continue
+        item = rate_evidence(name, session_hits=hits, session_trials=trials, windows=windows,
+                             usual=usual[name][0], noun=prior.noun)
+        if item is not None:
+            found.append(item)
+    return found
+
+
+def _quasi_poisson_bits(count: float, expected: float) -> float:
+    judged = expected * VOLUME_MARGIN
+    dispersion = 1.0 + judged / DISPERSION
+    return poisson_tail_bits(count / dispersion, judged / dispersion)
+
+
+def volume_evidence(*, expected_hour: float, expected_day: float, hour_count: float,
+                    day_count: float, minute_count: float, noun: str,
+                    when: str) -> list[Evidence]:
+    per_minute = max(expected_hour / 60.0, BURST_FLOOR_PER_MINUTE)
+    if (hour_count <= VOLUME_MARGIN * expected_hour and day_count <= VOLUME_MARGIN * expected_day
+            and minute_count <= VOLUME_MARGIN * per_minute):
+        return []  # the usual case: within twice the usual everywhere
+    found = []
+    bits = _quasi_poisson_bits(hour_count, expected_hour)
+    if bits >= REPORT_ABOVE:
+        found.append(Evidence("volume.hour", bits, (
+            f"{hour_count:.0f} checks in the last hour, {hour_count / expected_hour:.0f}x "
+            f"this {noun}'s usual {expected_hour:.1f} around {when}")))
+    bits = _quasi_poisson_bits(day_count, expected_day)
+    if bits >= REPORT_ABOVE:
+        found.append(Evidence("volume.day", bits, (
+            f"{day_count:.0f} checks in the last 24 h, {day_count / expected_day:.0f}x "
+            f"this {noun}'s usual {expected_day:.0f}")))
+    bits = _quasi_poisson_bits(minute_count, per_minute)
+    if bits >= REPORT_ABOVE:
+        found.append(Evidence("volume.burst", bits, (
+            f"{minute_count:.0f} checks in one minute from this session; "
+            f"this {noun} usually makes {per_minute:.1f} a minute at this time")))
+    return found
+
+
+def timing_evidence(session: SessionState) -> list[Evidence]:
+    count = len(session.intervals)
+    if count < MIN_INTERVALS:
+        return []
+    mean = session.interval_sum / count
+    variance = (session.interval_sq - session.interval_sum * mean) / (count - 1)
+    if variance >= (REFERENCE_CV * mean) ** 2:
+        return []  # at least as irregular as the bar: nothing to compute
+    bits, cv = regularity_bits(count, session.interval_sum, session.interval_sq,
+                               reference_cv=REFERENCE_CV, min_count=MIN_INTERVALS)
+    if bits < REPORT_ABOVE:
+        return []
+    return [Evidence("timing", bits, (
+        f"checks arrive every {mean:.1f} s with machine-like regularity "
+        f"(variation {cv:.2f} over {count} intervals; people are irregular)"))]
+
+
+def novelty_evidence(profile: AccountProfile, prior: PeerPrior, *, device: str,
+                     block: str) -> list[Evidence]:
+    """Standing evidence for a session opened from a device or network this account
+    has not used (only once the account has a few sessions of its own)."""
+    if profile.sessions < SESSIONS_BEFORE_NOVELTY:
+        return []
+    device_rate, block_rate = profile.novelty_rates(prior)
+    parts, bits = [], 0.0
+    if device not in profile.devices:
+        bits -= math.log2(device_rate)
+        parts.append(f"a device (usually {100 * device_rate:.1f} % of its sessions)")
+    if block not in profile.blocks:
+        bits -= math.log2(block_rate)
+        parts.append(f"a network (usually {100 * block_rate:.1f} %)")
+    if not parts:
+        return []
+    return [Evidence("novelty", bits,
+                     "session opened from " + " and ".join(parts) +
+                     f" this {prior.noun} has not used before")]
+
+
+
+def history_evidence(profile: AccountProfile, ts: float, noun: str) -> list[Evidence]:
+    """Standing evidence for a session of an account whose recent sessions were asked
+    to step up and never did: what an attacker who cannot pass it leaves behind."""
+    unresolved = profile.unresolved_step_ups(ts)
+    if unresolved < 0.9:
+        return []
+    return [Evidence("history", UNRESOLVED_STEP_UP_BITS * unresolved, (
+        f"{unresolved:.0f} recent sessions of this {noun} were asked for a second factor "
+        "and never gave it"))]

@@ -1,0 +1,351 @@
+"""The exfiltration guard: asked before each check and again before its answer leaves.
+
+    decision = guard.before_check(ctx)            # limits, session binding, volume, timing
+    ... lookup ...
+    decision = guard.after_lookup(ctx, outcome)   # who the patient is, failures, claims
+    if not decision.discloses: withhold the answer (429 / step-up / 401 / 403)
+
+and told when claims arrive (on_claim), when a user stepped up (on_step_up), when a
+session ends (end_session) and when an operator restores an account. Everything is
+computed from the check's time (the injected clock) and the inputs, so a run is
+reproducible. It learns from a covered check only once its claim arrives (see
+rempart.guard.learning), and from nothing it refused.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from rempart.clock import Clock
+from rempart.guard import limits_check as lim
+from rempart.guard.alerts import Alert, AlertSink
+from rempart.guard.campaign import CampaignWatch
+from rempart.guard.ceilings import Ceilings, LimitPolicy, ceilings_for
+from rempart.guard.context import CheckContext, EntityId, LookupOutcome
+from rempart.guard.decision import Action, Decision, Evidence
+from rempart.guard.evidence import (
+    composition_evidence,
+    history_evidence,
+    novelty_evidence,
+    timing_evidence,
+    usual_and_judged,
+    volume_evidence,
+)
+from rempart.guard.ladder import Assessment, LadderPolicy, assess, rung
+from rempart.guard.learning import Learner
+from rempart.guard.netblock import address_block
+from rempart.guard.peers import PeerPrior, PeerProfiles
+from rempart.guard.profile import AccountProfile, SessionState
+from rempart.guard.state import GuardState
+from rempart.guard.timeslots import LocalSlots
+
+CLAIM_WINDOW_S = 2 * 86400
+MAX_INTERVAL_GAP_S = 900.0
+CACHE_MAX = 100_000
+
+
+class StepUpFactor(enum.StrEnum):
+    PASSKEY = "passkey"
+    TOTP = "totp"
+
+
+class Guard:
+    def __init__(self, *, state: GuardState, profiles: PeerProfiles, clock: Clock,
+                 alerts: AlertSink, limits: LimitPolicy | None = None,
+                 ladder: LadderPolicy | None = None, timezone: str = "Europe/Paris",
+                 claim_window_s: float = CLAIM_WINDOW_S) -> None:
+        self._state = state
+        self._profiles = profiles
+        self._clock = clock
+        self._alerts = alerts
+        self._limits = limits or LimitPolicy()
+        self._ladder = ladder or LadderPolicy()
+        self._slots = LocalSlots(timezone)
+        self._campaign = CampaignWatch(state.windows)
+        self._hourly_cache: dict[
+            str, tuple[float, PeerPrior, Ceilings, dict[str, tuple[float, float]]]] = {}
+        self._claim_window_s = claim_window_s
+        self._learner = Learner(state=state, slots=self._slots, claim_window_s=claim_window_s)
+
+    # -- the check path ----------------------------------------------------------------
+
+    def before_check(self, ctx: CheckContext) -> Decision:
+        ts = ctx.at.timestamp()
+        prior = self._profiles.prior(ctx.profession, ctx.size_class)
+        block = address_block(ctx.address)
+        profile, session = self._load(ctx, ts, prior, block)
+        session.note_attempt(ts, MAX_INTERVAL_GAP_S)
+        decision = self._standing(ctx, profile, session, block)
+        if decision is None:
+            decision = self._judge_before(ctx, ts, prior, profile, session, block)
+            self._record(ctx, profile, session, decision)
+        self._save(ctx, profile, session)
+        return decision
+
+    def after_lookup(self, ctx: CheckContext, outcome: LookupOutcome) -> Decision:
+        ts = ctx.at.timestamp()
+        prior = self._profiles.prior(ctx.profession, ctx.size_class)
+        block = address_block(ctx.address)
+        profile, session = self._load(ctx, ts, prior, block)
+        standing = self._standing(ctx, profile, session, block)
+        if standing is not None:  # suspended meanwhile: the answer must not leave
+            self._save(ctx, profile, session)
+            return standing
+        new, far = self._learner.observe(ctx, ts, outcome, profile, session)
+        novel = session.is_novel
+        self._campaign.record(novel=novel, matched=outcome.matched, far=far, ts=ts)
+        session.composition = self._composition(ctx, ts, prior, profile, session)
+        evidence = [*session.novelty, *session.pending, *session.composition,
+                    *self._pooled(novel, ts)]
+        if outcome.near_miss and outcome.person_key:
+            repeats = session.note_near_miss(outcome.person_key, ts)
+            if repeats >= 2:
+                evidence.append(Evidence("near_miss.repeat", 10.0 * (repeats - 1), (
+                    f"the same person nearly matched {repeats} times in this session "
+                    "with different details")))
+        limit = lim.LimitVerdict(Action.ALLOW, 0.0, ())
+        if not outcome.matched:
+            raw = self._state.windows.hit(lim.failure_keys(ctx, block, self._limits), ts)
+            breaches = lim.failure_breaches(lim.Counts.failures_from(raw),
+                                            self._hourly(ctx, ts, prior, profile)[0],
+                                            self._limits)
+            limit = lim.verdict(breaches, self._limits)
+        decision = self._decide(ts, profile, session, assess(evidence, self._ladder), limit)
+        if decision.discloses:
+            self._learner.after_allowed(
+                ctx, ts, outcome, profile, session, block, new, far,
+                unremarkable=decision.score < self._ladder.learn_below + session.credit)
+        self._record(ctx, profile, session, decision)
+        self._save(ctx, profile, session)
+        return decision
+
+    # -- what other services tell the guard --------------------------------------------
+
+    def on_claim(self, *, check_reference: str, account_id: EntityId | None = None) -> bool:
+        """A claim quoted this check: it was real care. The check is learnt from now (see
+        PendingCheck). False if it was not pending (unknown, already claimed, claimed by
+        another account, or its claim window had passed)."""
+        found = self._state.settle_claim(check_reference)
+        if found is None:
+            return False
+        owner, check = found
+        if account_id is not None and str(account_id) != owner:
+            # Not this account's check: leave it pending for its own claim.
+            self._state.add_pending_claim(owner, check_reference,
+                                          check.ts + self._claim_window_s, check)
+            return False
+        profile = self._state.account(owner)
+        if profile is not None:
+            self._learner.claimed(profile, check)
+            self._state.save_account(owner, profile)
+        return True
+
+    def on_step_up(self, *, session_id: str, factor: StepUpFactor) -> None:
+        """The user proved presence with a fresh second factor. The session adopts the
+        device or network it moved to, and its current score becomes a credit: the next
+        step-up needs that much more evidence; a passkey, which cannot be phished, earns
+        a step-up's worth more. The suspensions still apply."""
+        session = self._state.session(session_id)
+        if session is None or session.suspended:
+            return
+        session.step_up_required = False
+        session.step_up_reasons = []
+        session.refused = 0
+        bonus = self._ladder.step_up if factor is StepUpFactor.PASSKEY else 0.0
+        session.credit = max(session.credit, session.last_score + bonus)
+        if session.rebind is not None:
+            device, block, network = session.rebind
+            session.device, session.block = str(device), str(block)
+            session.network = network
+            session.rebind = None
+        profile = self._state.account(session.account_id)
+        if profile is not None:
+            profile.note_step_up(self._clock.now().timestamp(), passed=True)
+            profile.untaint(session.device, session.block)
+            self._state.save_account(session.account_id, profile)
+        self._state.save_session(session_id, session)
+
+    def end_session(self, *, session_id: str) -> None:
+        self._state.drop_session(session_id)
+
+    def restore_account(self, *, account_id: EntityId) -> None:
+        """An operator lifted a suspension (after the owner renewed their credentials):
+        start the account's recent windows, step-up history and tainted devices afresh."""
+        key = str(account_id)
+        profile = self._state.account(key)
+        if profile is not None:
+            profile.suspended = False
+            profile.suspension = []
+            profile.forget_recent()
+            profile.step_ups_asked = profile.step_ups_passed = 0.0
+            profile.tainted.clear()
+            self._state.save_account(key, profile)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _load(self, ctx: CheckContext, ts: float, prior: PeerPrior,
+              block: str) -> tuple[AccountProfile, SessionState]:
+        account_id = str(ctx.account_id)
+        found, session = self._state.load_pair(account_id, ctx.session_id)
+        profile = found or AccountProfile.new(ts)
+        if session is None or session.account_id != account_id:
+            session = SessionState(account_id=account_id, device=ctx.device_id, block=block,
+                                   network=ctx.network, started=ts, last=ts)
+            session.novelty = [*novelty_evidence(profile, prior, device=ctx.device_id,
+                                                 block=block),
+                               *history_evidence(profile, ts, prior.noun)]
+            if profile.is_tainted(ctx.device_id, block, ts):
+                # Where a step-up went unanswered, the next session is asked again first.
+                session.step_up_required = True
+                session.step_up_reasons = [
+                    "this device or network was last used in a session of this account that "
+                    "was asked for a second factor and never gave it"]
+        profile.last = max(profile.last, ts)
+        return profile, session
+
+    def _hourly(self, ctx: CheckContext, ts: float, prior: PeerPrior,
+                profile: AccountProfile) -> tuple[Ceilings, dict[str, tuple[float, float]]]:
+        """An account's ceilings and usual rates, recomputed once an hour of the clock
+        (habits move slowly), in a cache local to this process."""
+        key = str(ctx.account_id)
+        hour = ts // 3600
+        found = self._hourly_cache.get(key)
+        if found is None or found[0] != hour or found[1] is not prior:
+            if len(self._hourly_cache) >= CACHE_MAX:
+                self._hourly_cache.clear()
+            found = (hour, prior, ceilings_for(self._limits, prior, profile),
+                     usual_and_judged(profile, prior))
+            self._hourly_cache[key] = found
+        return found[2], found[3]
+
+    def _composition(self, ctx: CheckContext, ts: float, prior: PeerPrior,
+                     profile: AccountProfile, session: SessionState) -> list[Evidence]:
+        _, usual = self._hourly(ctx, ts, prior, profile)
+        return composition_evidence(profile, session, prior, usual)
+
+    def _pooled(self, novel: bool, ts: float) -> list[Evidence]:
+        """Evidence from the whole platform, for sessions from a new device or network."""
+        found = self._campaign.evidence(ts) if novel else None
+        return [] if found is None else [found]
+
+    def _save(self, ctx: CheckContext, profile: AccountProfile, session: SessionState) -> None:
+        self._state.save_pair(str(ctx.account_id), profile, ctx.session_id, session)
+
+    def _standing(self, ctx: CheckContext, profile: AccountProfile, session: SessionState,
+                  block: str) -> Decision | None:
+        """Decisions that stand whatever this check looks like."""
+        if profile.suspended:
+            session.suspended = True
+            return Decision(Action.SUSPEND_ACCOUNT, list(profile.suspension))
+        if session.suspended:
+            return Decision(Action.SUSPEND_SESSION, ["this session was suspended"])
+        moved = []
+        if ctx.device_id != session.device:
+            moved.append("the session moved to another device")
+        if block != session.block:
+            moved.append("the session moved to another network (address block)")
+        elif ctx.network and session.network and ctx.network != session.network:
+            moved.append("the session moved to another network (operator)")
+        if moved and not session.step_up_required:
+            ts = ctx.at.timestamp()
+            profile.note_step_up(ts, passed=False)
+            profile.taint(ts, device=ctx.device_id if ctx.device_id != session.device else None,
+                          block=block if block != session.block else None)
+            session.step_up_required = True
+            session.refused += 1
+            session.step_up_reasons = moved
+            session.rebind = [ctx.device_id, block, ctx.network]
+            decision = Decision(Action.STEP_UP, moved)
+            self._record(ctx, profile, session, decision)
+            return decision
+        if session.step_up_required and session.refused >= self._ladder.refused_limit:
+            session.suspended = True
+            decision = Decision(Action.SUSPEND_SESSION, [
+                *session.step_up_reasons,
+                f"{session.refused} attempts while a step-up was pending"])
+            self._record(ctx, profile, session, decision)
+            return decision
+        return None
+
+    def _judge_before(self, ctx: CheckContext, ts: float, prior: PeerPrior,
+                      profile: AccountProfile, session: SessionState, block: str) -> Decision:
+        windows = self._state.windows
+        policy = self._limits
+        counts = lim.Counts.from_check(windows.hit(lim.check_keys(ctx, block, policy), ts))
+        ceilings = self._hourly(ctx, ts, prior, profile)[0]
+        breaches = (lim.check_breaches(counts, ceilings, policy, prior.noun)
+                    + lim.failure_breaches(counts.failures, ceilings, policy))
+        session.counts = [counts.session_minute, counts.account_hour, counts.account_day]
+        slot, _ = self._slots.slot(ts)
+        expected_hour, expected_day = profile.expected_volume(ts, slot, prior)
+        session.pending = [
+            *volume_evidence(expected_hour=expected_hour, expected_day=expected_day,
+                             hour_count=counts.account_hour, day_count=counts.account_day,
+                             minute_count=counts.session_minute, noun=prior.noun,
+                             when=self._slots.label(ts)),
+            *timing_evidence(session)]
+        if session.attempts == 1:
+            # A new session of an account whose recent checks already look wrong is
+            # judged on them before it reads anything; later checks of the session
+            # reuse what their last lookup showed.
+            session.composition = self._composition(ctx, ts, prior, profile, session)
+        evidence = [*session.novelty, *session.pending, *session.composition,
+                    *self._pooled(session.is_novel, ts)]
+        return self._decide(ts, profile, session, assess(evidence, self._ladder),
+                            lim.verdict(breaches, policy))
+
+    def _decide(self, ts: float, profile: AccountProfile, session: SessionState,
+                assessment: Assessment, limit: lim.LimitVerdict) -> Decision:
+        model = rung(assessment, credit=session.credit, policy=self._ladder)
+        action = max(model, limit.action)
+        reasons = [*limit.reasons, *assessment.reasons()]
+        session.last_score = assessment.score
+        pending = session.step_up_required
+        if pending and action < Action.STEP_UP:
+            # Still waiting for the second factor: the evidence may grow, not the trust.
+            action = Action.STEP_UP
+            reasons = [*session.step_up_reasons,
+                       *(r for r in reasons if r not in session.step_up_reasons)]
+        first_ask = action is Action.STEP_UP and session.refused == 0
+        if first_ask and profile.unresolved_step_ups(ts) + 1 >= self._ladder.unresolved_limit:
+            action = Action.SUSPEND_ACCOUNT
+            reasons = [*reasons, f"{profile.unresolved_step_ups(ts) + 1:.0f} sessions of this "
+                                 "account were asked for a second factor lately and never gave it"]
+        if action is Action.STEP_UP:
+            if not pending:
+                session.step_up_required = True
+                session.step_up_reasons = reasons
+            if first_ask:
+                profile.note_step_up(ts, passed=False)
+                self._taint(ts, profile, session)
+            session.refused += 1
+        elif action is Action.SUSPEND_SESSION:
+            session.suspended = True
+            # Counts against the account's next sessions like an unanswered step-up.
+            profile.note_step_up(ts, passed=False)
+            self._taint(ts, profile, session)
+        elif action is Action.SUSPEND_ACCOUNT:
+            session.suspended = True
+            profile.suspended = True
+            profile.suspension = ["account suspended pending review", *reasons]
+        return Decision(action, reasons, round(assessment.score, 1),
+                        limit.delay_s if action is Action.SLOW_DOWN else 0.0,
+                        assessment.evidence)
+
+    @staticmethod
+    def _taint(ts: float, profile: AccountProfile, session: SessionState) -> None:
+        """Mark the session's device, and its network unless the account works from it
+        (an attacker on the practice's own network must not lock the practice out)."""
+        profile.taint(ts, device=session.device,
+                      block=None if session.block in profile.blocks else session.block)
+
+    def _record(self, ctx: CheckContext, profile: AccountProfile, session: SessionState,
+                decision: Decision) -> None:
+        """Raise an alert when a session climbs to a higher rung (step-up and above)."""
+        if decision.action >= Action.STEP_UP and decision.action > session.max_action:
+            self._alerts.emit(Alert(
+                account_id=ctx.account_id, organisation_id=ctx.organisation_id,
+                session_id=ctx.session_id, action=decision.action,
+                reasons=tuple(decision.reasons), score=decision.score, at=ctx.at,
+                channel=ctx.channel))
+        session.max_action = max(session.max_action, int(decision.action))

@@ -1,0 +1,141 @@
+"""Applying the rate ceilings: which scopes are over, and what the ladder says about it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rempart.guard.ceilings import Ceilings, LimitPolicy
+from rempart.guard.context import CheckContext
+from rempart.guard.counters import HIGH
+from rempart.guard.decision import Action
+
+
+@lru_cache(maxsize=65536)
+def counter_key(kind: str, value: str) -> str:
+    """Counter keys never hold a session id or an address in clear."""
+    return kind + ":" + hashlib.blake2b(value.encode(), digest_size=10).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    what: str
+    count: float
+    ceiling: float
+    window_s: int
+    # Whether hammering through this ceiling ends the session (own scopes only).
+    own: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LimitVerdict:
+    action: Action
+    delay_s: float
+    reasons: tuple[str, ...]
+
+
+def check_keys(ctx: CheckContext, block: str,
+               policy: LimitPolicy) -> tuple[tuple[str, int, int], ...]:
+    """Count the check in each scope, and read the session's failures."""
+    return _check_keys(ctx.session_id, str(ctx.account_id), str(ctx.organisation_id),
+                       ctx.address, block, policy)
+
+
+@lru_cache(maxsize=65536)
+def _check_keys(session_id: str, account_id: str, organisation_id: str, address: str,
+                block: str, policy: LimitPolicy) -> tuple[tuple[str, int, int], ...]:
+    account = counter_key("a", account_id)
+    return ((counter_key("s", session_id), policy.session_window_s, 1),
+            (counter_key("fs", session_id), policy.failure_session_window_s, 0),
+            (account, policy.hour_window_s, 1),
+            (account, policy.day_window_s, 1),
+            (counter_key("o", organisation_id), policy.hour_window_s, 1),
+            (counter_key("ip", address), policy.hour_window_s, 1),
+            (counter_key("b", block), policy.hour_window_s, 1))
+
+
+def failure_keys(ctx: CheckContext, block: str, policy: LimitPolicy) -> list[tuple[str, int, int]]:
+    """Count a failed match: the session's own counter, and the high half of the hourly
+    counters of the account, organisation, address and block."""
+    return [(counter_key("fs", ctx.session_id), policy.failure_session_window_s, 1),
+            (counter_key("a", str(ctx.account_id)), policy.hour_window_s, HIGH),
+            (counter_key("o", str(ctx.organisation_id)), policy.hour_window_s, HIGH),
+            (counter_key("ip", ctx.address), policy.hour_window_s, HIGH),
+            (counter_key("b", block), policy.hour_window_s, HIGH)]
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Sliding counts for one check: checks per scope, and failed matches per scope."""
+
+    session_minute: float
+    account_hour: float
+    account_day: float
+    organisation_hour: float
+    address_hour: float
+    block_hour: float
+    failures: tuple[float, float, float, float, float]
+
+    @classmethod
+    def from_check(cls, raw: list[tuple[float, float]]) -> Counts:
+        session, session_fail, hour, day, org, address, block = raw
+        return cls(session[0], hour[0], day[0], org[0], address[0], block[0],
+                   (session_fail[0], hour[1], org[1], address[1], block[1]))
+
+    @staticmethod
+    def failures_from(raw: list[tuple[float, float]]) -> tuple[float, ...]:
+        session_fail, hour, org, address, block = raw
+        return (session_fail[0], hour[1], org[1], address[1], block[1])
+
+
+def check_breaches(counts: Counts, c: Ceilings, policy: LimitPolicy, noun: str) -> list[Breach]:
+    # Most checks breach nothing: compare first, word the reasons only for a breach.
+    pairs = ((counts.session_minute, c.session_minute), (counts.account_hour, c.account_hour),
+             (counts.account_day, c.account_day), (counts.organisation_hour, c.organisation_hour),
+             (counts.address_hour, c.address_hour), (counts.block_hour, c.block_hour))
+    over = [i for i, (count, ceiling) in enumerate(pairs) if count > ceiling]
+    if not over:
+        return []
+    wording = [(f"checks from this session in {policy.session_window_s // 60} min",
+                policy.session_window_s, True),
+               (f"checks from this account in 1 h (ceiling for this {noun})",
+                policy.hour_window_s, True),
+               (f"checks from this account in 24 h (ceiling for this {noun})",
+                policy.day_window_s, True),
+               ("checks from this organisation in 1 h", policy.hour_window_s, False),
+               ("checks from this address in 1 h", policy.hour_window_s, False),
+               ("checks from this address block in 1 h", policy.hour_window_s, False)]
+    return [Breach(wording[i][0], pairs[i][0], pairs[i][1], wording[i][1], wording[i][2])
+            for i in over]
+
+
+def failure_breaches(failures: tuple[float, ...], c: Ceilings,
+                     policy: LimitPolicy) -> list[Breach]:
+    # A failure ceiling is reached at the count itself: the next attempt waits.
+    ceilings = (c.fail_session, c.fail_account, c.fail_organisation, c.fail_address,
+                c.fail_block)
+    over = [i for i, (count, ceiling) in enumerate(zip(failures, ceilings, strict=True))
+            if count >= ceiling]
+    if not over:
+        return []
+    wording = [(f"failed matches from this session in {policy.failure_session_window_s // 60} "
+                "min", policy.failure_session_window_s),
+               ("failed matches from this account in 1 h", policy.hour_window_s),
+               ("failed matches from this organisation in 1 h", policy.hour_window_s),
+               ("failed matches from this address in 1 h", policy.hour_window_s),
+               ("failed matches from this address block in 1 h", policy.hour_window_s)]
+    return [Breach(wording[i][0], failures[i], ceilings[i], wording[i][1], False) for i in over]
+
+
+def verdict(breaches: list[Breach], policy: LimitPolicy) -> LimitVerdict:
+    if not breaches:
+        return LimitVerdict(Action.ALLOW, 0.0, ())
+    reasons = tuple(f"{b.count:.0f} {b.what}; ceiling {b.ceiling:.0f}" for b in breaches)
+    if any(b.own and b.count >= policy.hammer_factor * b.ceiling for b in breaches):
+        return LimitVerdict(Action.SUSPEND_SESSION, 0.0, (
+            *reasons, "the session kept going at several times its ceiling while told to "
+                      "slow down"))
+    # Wait until the sliding window has let enough of its count go.
+    delay = max(b.window_s * (b.count - b.ceiling + 1) / b.count for b in breaches)
+    return LimitVerdict(Action.SLOW_DOWN, max(1.0, round(delay, 1)), reasons)

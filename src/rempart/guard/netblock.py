@@ -1,0 +1,24 @@
+"""Address blocks: the /24 (IPv4) or /64 (IPv6) an address belongs to.
+
+One household or practice usually sits in one block, and an attacker renting many
+addresses often gets neighbours, so limits and session binding look at the block.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+
+
+@lru_cache(maxsize=65536)
+def address_block(address: str) -> str:
+    """The block of an address, as text. A value that is no IP address (a test client's
+    host name, a Unix socket) is its own block, so it is still limited and bound."""
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return f"host:{address}"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = 24 if ip.version == 4 else 64
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))

@@ -1,0 +1,337 @@
+"""The behaviour model's memory: one bounded profile per account, one state per session.
+
+An account profile holds, in a fixed size whatever the traffic:
+- for each binary feature (new patient, patient far away, failed match, near miss,
+  check never claimed), exponentially weighted counts over three horizons: a
+  baseline learnt only from allowed, unremarkable traffic (so an attacker cannot
+  train it quickly), and short and long recent windows fed by every check;
+- an hour-of-week histogram of learnt checks, decaying with a four-week half-life;
+- the daily peaks of the last four weeks (for calibrated rate ceilings);
+- the devices, address blocks and networks it has used recently.
+A new account starts empty and is judged against its peer group's prior, which its
+own history outweighs as it accumulates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from rempart.guard.decision import Evidence
+from rempart.guard.peers import HOURS_PER_WEEK, RATE_NAMES, PeerPrior
+from rempart.guard.stats import decay_factor
+
+SHORT_HALF_LIFE = 24.0      # checks
+LONG_HALF_LIFE = 192.0      # checks
+BASE_HALF_LIFE = 2000.0     # learnt checks
+PRIOR_WEIGHT = 50.0         # the peer prior counts as this many checks of evidence
+SESSION_PRIOR_WEIGHT = 20.0  # ...and as this many sessions for device/network novelty
+HOURS_HALF_LIFE_S = 28 * 86400.0
+WEEK_S = 7 * 86400.0
+PEAK_DAYS = 28
+MAX_DEVICES = 16
+MAX_BLOCKS = 32
+MAX_NETWORKS = 16
+MAX_TAINTED = 32
+TAINT_S = 7 * 86400.0
+MAX_INTERVALS = 32
+MAX_NEAR_KEYS = 64
+NEAR_MISS_SPAN_S = 1800.0
+
+_SHORT = decay_factor(SHORT_HALF_LIFE)
+_LONG = decay_factor(LONG_HALF_LIFE)
+_BASE = decay_factor(BASE_HALF_LIFE)
+_HOURS_RATE = math.log(2.0) / HOURS_HALF_LIFE_S
+_STEP_UP_RATE = math.log(2.0) / (7 * 86400.0)
+
+
+@dataclass(slots=True)
+class RateWindows:
+    """One binary feature, counted as (hits, trials) over three horizons."""
+
+    base_hits: float = 0.0
+    base_trials: float = 0.0
+    short_hits: float = 0.0
+    short_trials: float = 0.0
+    long_hits: float = 0.0
+    long_trials: float = 0.0
+
+    def observe(self, hit: bool) -> None:
+        h = 1.0 if hit else 0.0
+        self.short_hits = self.short_hits * _SHORT + h
+        self.short_trials = self.short_trials * _SHORT + 1.0
+        self.long_hits = self.long_hits * _LONG + h
+        self.long_trials = self.long_trials * _LONG + 1.0
+
+    def learn(self, hit: bool) -> None:
+        self.base_hits = self.base_hits * _BASE + (1.0 if hit else 0.0)
+        self.base_trials = self.base_trials * _BASE + 1.0
+
+    def baseline(self, prior: float) -> float:
+        """The usual rate: own learnt history, shrunk towards the peer prior."""
+        return (self.base_hits + PRIOR_WEIGHT * prior) / (self.base_trials + PRIOR_WEIGHT)
+
+    def forget_recent(self) -> None:
+        self.short_hits = self.short_trials = self.long_hits = self.long_trials = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCheck:
+    """A covered check awaiting its claim, with what the session did since its previous
+    covered check. All of it is learnt from only when the claim arrives: a claim is
+    the label real care gives for free, and scraping never earns one, so it never
+    trains the model (the limits' daily peaks are the one exception)."""
+
+    ts: float
+    new: bool
+    far: bool | None
+    # Checks of the session since its previous covered check: failed, nearly matched.
+    failures: int = 0
+    near_misses: int = 0
+    # The device, block and network of a session's first covered check, to be known.
+    origin: tuple[str, str, str | None] | None = None
+
+
+def _remember(known: dict[str, float], key: str, ts: float, cap: int) -> bool:
+    """Mark `key` seen at `ts`; True if it was new. Forgets the stalest beyond `cap`."""
+    is_new = key not in known
+    known[key] = ts
+    if len(known) > cap:
+        del known[min(known, key=known.__getitem__)]
+    return is_new
+
+
+@dataclass(slots=True)
+class AccountProfile:
+    created: float
+    last: float
+    rates: dict[str, RateWindows] = field(
+        default_factory=lambda: {name: RateWindows() for name in RATE_NAMES})
+    hours_raw: list[float] = field(default_factory=lambda: [0.0] * HOURS_PER_WEEK)
+    hours_ref: float = 0.0
+    hours_total_raw: float = 0.0
+    learned_checks: int = 0
+    learned_matched: int = 0
+    peak_day: int = -1
+    peaks_today: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    peaks_history: list[list[float]] = field(default_factory=list)
+    # Element-wise maximum of peaks_history, kept so that ceilings cost three max().
+    peaks_high: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    # (UTC hour, expected checks in the hour, in the 24 h): recomputed once an hour.
+    volume_cache: list[float] = field(default_factory=lambda: [-1.0, 0.0, 0.0])
+    devices: dict[str, float] = field(default_factory=dict)
+    blocks: dict[str, float] = field(default_factory=dict)
+    networks: dict[str, float] = field(default_factory=dict)
+    sessions: float = 0.0
+    new_device_sessions: float = 0.0
+    new_block_sessions: float = 0.0
+    # Step-ups asked of this account's sessions and passed, decayed over a week.
+    step_ups_asked: float = 0.0
+    step_ups_passed: float = 0.0
+    step_ups_ts: float = 0.0
+    # Devices ("d:...") and blocks ("b:...") of sessions asked for a second factor that
+    # never gave it, with when: a new session from one of them is asked again at once.
+    tainted: dict[str, float] = field(default_factory=dict)
+    suspended: bool = False
+    suspension: list[str] = field(default_factory=list)
+
+    @classmethod
+    def new(cls, ts: float) -> AccountProfile:
+        return cls(created=ts, last=ts, hours_ref=ts)
+
+    # -- volume: the hour-of-week histogram --------------------------------------------
+
+    def learn_hour(self, ts: float, slot: int) -> None:
+        weight = math.exp(_HOURS_RATE * (ts - self.hours_ref))
+        if weight > 1e12:  # rescale so the stored weights stay finite
+            for i, v in enumerate(self.hours_raw):
+                self.hours_raw[i] = v / weight
+            self.hours_total_raw /= weight
+            self.hours_ref, weight = ts, 1.0
+        self.hours_raw[slot] += weight
+        self.hours_total_raw += weight
+
+    def expected_volume(self, ts: float, slot: int, prior: PeerPrior) -> tuple[float, float]:
+        """(checks usually made in the hour, in the 24 h) ending at `ts`.
+
+        The week's volume is own decayed checks over own decayed exposure, with one
+        week of the peer prior mixed in; its shape over the week likewise. The hour
+        takes the busiest of its neighbouring slots (opening times drift), and both
+        figures have a floor so that an unusual but honest hour (night duty, a cluster of
+        customers at a small practice) is not a surprise in itself. Computed once per
+        hour of the clock: habits move slowly.
+        """
+        hour_key = float(ts // 3600)
+        cache = self.volume_cache
+        if cache[0] == hour_key:
+            return cache[1], cache[2]
+        scale = math.exp(-_HOURS_RATE * (ts - self.hours_ref))
+        total = self.hours_total_raw * scale
+        age = max(ts - self.created, 0.0)
+        exposure_weeks = -math.expm1(-_HOURS_RATE * age) / _HOURS_RATE / WEEK_S
+        weekly = (total + prior.weekly_checks) / (exposure_weeks + 1.0)
+        mass = total + prior.weekly_checks
+
+        def share(s: int) -> float:
+            s %= HOURS_PER_WEEK
+            return (self.hours_raw[s] * scale + prior.weekly_checks * prior.shape[s]) / mass
+
+        hour = weekly * max(share(slot - 1), share(slot), share(slot + 1))
+        day = weekly * sum(share(slot - i) for i in range(24))
+        # Floors: a quarter of the round-the-clock average, and for the hour an eighth of
+        # the peer group's busiest hour (a low-volume practice has honest clusters).
+        hour_floor = max(0.25 * weekly / HOURS_PER_WEEK, prior.per_hour / 8.0)
+        result = max(hour, hour_floor), max(day, 0.25 * weekly / 7.0)
+        self.volume_cache = [hour_key, *result]
+        return result
+
+    # -- calibrated ceilings: daily peaks ----------------------------------------------
+
+    def learn_peaks(self, day: int, minute: float, hour: float, whole_day: float) -> None:
+        if day != self.peak_day:
+            if self.peak_day >= 0 and any(self.peaks_today):
+                self.peaks_history.append(list(self.peaks_today))
+                del self.peaks_history[:-PEAK_DAYS]
+                self.peaks_high = [max(r[i] for r in self.peaks_history) for i in range(3)]
+            self.peak_day = day
+            self.peaks_today = [0.0, 0.0, 0.0]
+        today = self.peaks_today
+        today[0] = max(today[0], minute)
+        today[1] = max(today[1], hour)
+        today[2] = max(today[2], whole_day)
+
+    def own_peaks(self) -> tuple[float, float, float]:
+        """The highest minute (one session), hour and day of the last four weeks."""
+        high, today = self.peaks_high, self.peaks_today
+        return (max(high[0], today[0]), max(high[1], today[1]), max(high[2], today[2]))
+
+    # -- devices and networks ----------------------------------------------------------
+
+    def learn_session(self, device: str, block: str, network: str | None, ts: float) -> None:
+        """Count a session that was allowed to work, and remember where it came from."""
+        seasoned = self.sessions >= 1.0
+        new_device = _remember(self.devices, device, ts, MAX_DEVICES)
+        new_block = _remember(self.blocks, block, ts, MAX_BLOCKS)
+        if network:
+            _remember(self.networks, network, ts, MAX_NETWORKS)
+        if seasoned:
+            self.new_device_sessions += new_device
+            self.new_block_sessions += new_block
+        self.sessions += 1.0
+
+    def novelty_rates(self, prior: PeerPrior) -> tuple[float, float]:
+        """How often this account's sessions come from a new device, a new block."""
+        n = self.sessions + SESSION_PRIOR_WEIGHT
+        return ((self.new_device_sessions + SESSION_PRIOR_WEIGHT * prior.new_device) / n,
+                (self.new_block_sessions + SESSION_PRIOR_WEIGHT * prior.new_block) / n)
+
+    def note_step_up(self, ts: float, *, passed: bool) -> None:
+        decay = math.exp(-max(ts - self.step_ups_ts, 0.0) * _STEP_UP_RATE)
+        self.step_ups_asked *= decay
+        self.step_ups_passed *= decay
+        self.step_ups_ts = ts
+        if passed:
+            self.step_ups_passed += 1.0
+        else:
+            self.step_ups_asked += 1.0
+
+    def taint(self, ts: float, *, device: str | None = None, block: str | None = None) -> None:
+        if device is not None:
+            _remember(self.tainted, "d:" + device, ts, MAX_TAINTED)
+        if block is not None:
+            _remember(self.tainted, "b:" + block, ts, MAX_TAINTED)
+
+    def untaint(self, device: str, block: str) -> None:
+        self.tainted.pop("d:" + device, None)
+        self.tainted.pop("b:" + block, None)
+
+    def is_tainted(self, device: str, block: str, ts: float) -> bool:
+        for key in ("d:" + device, "b:" + block):
+            when = self.tainted.get(key)
+            if when is not None and ts - when < TAINT_S:
+                return True
+        return False
+
+    def unresolved_step_ups(self, ts: float) -> float:
+        """Step-ups asked and never passed lately: sessions an attacker abandoned."""
+        decay = math.exp(-max(ts - self.step_ups_ts, 0.0) * _STEP_UP_RATE)
+        return max(self.step_ups_asked - self.step_ups_passed, 0.0) * decay
+
+    def forget_recent(self) -> None:
+        for windows in self.rates.values():
+            windows.forget_recent()
+
+
+@dataclass(slots=True)
+class SessionState:
+    account_id: str
+    device: str
+    block: str
+    network: str | None
+    started: float
+    last: float
+    attempts: int = 0
+    novelty: list[Evidence] = field(default_factory=list)
+    checks: int = 0
+    matched: int = 0
+    new: int = 0
+    far_known: int = 0
+    far: int = 0
+    fail: int = 0
+    near: int = 0
+    intervals: list[float] = field(default_factory=list)
+    interval_sum: float = 0.0
+    interval_sq: float = 0.0
+    near_keys: dict[str, tuple[int, float]] = field(default_factory=dict)
+    step_up_required: bool = False
+    step_up_reasons: list[str] = field(default_factory=list)
+    # Device/block/network the session moved to, adopted once the user steps up.
+    rebind: list[str | None] | None = None
+    # Failed and nearly matched checks not yet attached to a covered check.
+    unsettled_failures: int = 0
+    unsettled_near: int = 0
+    origin_sent: bool = False
+    credit: float = 0.0
+    suspended: bool = False
+    max_action: int = 0
+    refused: int = 0
+    last_score: float = 0.0
+    # Evidence from the last before_check (volume, timing), reused by after_lookup.
+    pending: list[Evidence] = field(default_factory=list)
+    # Evidence about the session's patients, from its last lookup.
+    composition: list[Evidence] = field(default_factory=list)
+    # Sliding counts at the last before_check: session minute, account hour, account day.
+    counts: list[float] = field(default_factory=list)
+
+    @property
+    def is_novel(self) -> bool:
+        """Opened from a device or network its (seasoned) account had not used."""
+        return any(e.feature == "novelty" for e in self.novelty)
+
+    def note_attempt(self, ts: float, max_gap: float) -> None:
+        """Record the interval since the previous attempt (pauses longer than `max_gap`,
+        a lunch break, are not part of the rhythm)."""
+        if self.attempts:
+            gap = ts - self.last
+            if 0.0 <= gap <= max_gap:
+                self.intervals.append(gap)
+                self.interval_sum += gap
+                self.interval_sq += gap * gap
+                if len(self.intervals) > MAX_INTERVALS:
+                    old = self.intervals.pop(0)
+                    self.interval_sum -= old
+                    self.interval_sq -= old * old
+        self.attempts += 1
+        self.last = max(self.last, ts)
+
+    def note_near_miss(self, person_key: str, ts: float) -> int:
+        """How many times this person nearly matched in this session within
+        NEAR_MISS_SPAN_S: a prober guesses in quick succession; an old card mistyped
+        at each monthly visit is not a probe."""
+        count, first = self.near_keys.get(person_key, (0, ts))
+        if ts - first > NEAR_MISS_SPAN_S:
+            count, first = 0, ts
+        self.near_keys[person_key] = (count + 1, first)
+        if len(self.near_keys) > MAX_NEAR_KEYS:
+            del self.near_keys[next(iter(self.near_keys))]
+        return count + 1

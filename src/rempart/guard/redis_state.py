@@ -1,0 +1,176 @@
+"""Guard state shared by several machines through Redis.
+
+Counters go through `limits`' RedisStorage (pipelined, see rempart.guard.counters);
+profiles and sessions are JSON values, patients a bitmap per account, pending claims
+a sorted set per account. Every Redis failure becomes GuardUnavailable, so the check
+fails closed. Two machines updating the same account at the same instant may lose
+one of the two updates to its learnt profile: acceptable for statistics that move
+by one check in hundreds; counters, which enforce the ceilings, are atomic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import redis
+from limits.storage import RedisStorage
+
+from rempart.guard import codec
+from rempart.guard.counters import SlidingWindows
+from rempart.guard.errors import GuardUnavailable
+from rempart.guard.limits_check import counter_key
+from rempart.guard.patients import FILTER_BITS, GENERATION_S, generation, positions
+from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
+from rempart.guard.state import MAX_PENDING_PER_ACCOUNT, SESSION_IDLE_S
+
+ACCOUNT_TTL_S = 180 * 86400
+T = TypeVar("T")
+
+
+def _raw(value: object) -> bytes:
+    """redis-py types replies loosely; the guard's values are bytes or text."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    raise GuardUnavailable("reading a reply of an unexpected type")
+
+
+class RedisGuardState:
+    def __init__(self, client: redis.Redis, storage: RedisStorage, *, prefix: str) -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._windows = SlidingWindows(storage)
+
+    @classmethod
+    def connect(cls, uri: str, *, prefix: str, timeout_s: float = 0.5) -> RedisGuardState:
+        options: dict[str, float] = {"socket_timeout": timeout_s,
+                                     "socket_connect_timeout": timeout_s}
+        client = redis.Redis.from_url(uri, **options)
+        storage = RedisStorage(uri, key_prefix=f"{prefix}-limits", wrap_exceptions=True,
+                               socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        return cls(client, storage, prefix=prefix)
+
+    @property
+    def windows(self) -> SlidingWindows:
+        return self._windows
+
+    def _call(self, operation: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except redis.RedisError as exc:
+            raise GuardUnavailable(operation) from exc
+
+    def _key(self, kind: str, *parts: str) -> str:
+        return ":".join((self._prefix, kind, *parts))
+
+    def account(self, account_id: str) -> AccountProfile | None:
+        blob = self._call("profile read", lambda: self._redis.get(self._key("acct", account_id)))
+        return None if blob is None else codec.load_account(_raw(blob))
+
+    def save_account(self, account_id: str, profile: AccountProfile) -> None:
+        self._call("profile write", lambda: self._redis.set(
+            self._key("acct", account_id), codec.dump(profile), ex=ACCOUNT_TTL_S))
+
+    def _session_key(self, session_id: str) -> str:
+        return self._key("sess", counter_key("s", session_id))
+
+    def session(self, session_id: str) -> SessionState | None:
+        blob = self._call("session read", lambda: self._redis.get(self._session_key(session_id)))
+        return None if blob is None else codec.load_session(_raw(blob))
+
+    def save_session(self, session_id: str, session: SessionState) -> None:
+        self._call("session write", lambda: self._redis.set(
+            self._session_key(session_id), codec.dump(session), ex=SESSION_IDLE_S))
+
+    def drop_session(self, session_id: str) -> None:
+        self._call("session drop", lambda: self._redis.delete(self._session_key(session_id)))
+
+    def load_pair(self, account_id: str,
+                  session_id: str) -> tuple[AccountProfile | None, SessionState | None]:
+        blobs = self._call("state read", lambda: self._redis.mget(
+            [self._key("acct", account_id), self._session_key(session_id)]))
+        account, session = blobs
+        return (None if account is None else codec.load_account(_raw(account)),
+                None if session is None else codec.load_session(_raw(session)))
+
+    def save_pair(self, account_id: str, profile: AccountProfile, session_id: str,
+                  session: SessionState) -> None:
+        def run() -> None:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.set(self._key("acct", account_id), codec.dump(profile), ex=ACCOUNT_TTL_S)
+            pipe.set(self._session_key(session_id), codec.dump(session), ex=SESSION_IDLE_S)
+            pipe.execute()
+
+        self._call("state write", run)
+
+    def patient_seen(self, account_id: str, person_key: str, ts: float) -> bool:
+        bits = positions(account_id, person_key)
+        gen = generation(ts)
+
+        def run() -> list[int]:
+            pipe = self._redis.pipeline(transaction=False)
+            for g in (gen, gen - 1):
+                for b in bits:
+                    pipe.getbit(self._key("pat", account_id, str(g)), b)
+            return list(pipe.execute())
+
+        found = self._call("patient read", run)
+        return all(found[:len(bits)]) or all(found[len(bits):])
+
+    def remember_patient(self, account_id: str, person_key: str, ts: float) -> None:
+        key = self._key("pat", account_id, str(generation(ts)))
+        bits = positions(account_id, person_key)
+
+        def run() -> None:
+            pipe = self._redis.pipeline(transaction=False)
+            for b in bits:
+                pipe.setbit(key, b % FILTER_BITS, 1)
+            pipe.expire(key, 2 * GENERATION_S + 86400)
+            pipe.execute()
+
+        self._call("patient write", run)
+
+    def add_pending_claim(self, account_id: str, reference: str, deadline: float,
+                          check: PendingCheck) -> None:
+        queue = self._key("pc", account_id)
+
+        def run() -> None:
+            pipe = self._redis.pipeline(transaction=False)
+            # Relative expiry: the guard's clock may be a drill's, not the server's.
+            pipe.set(self._key("pr", reference), codec.dump_pending(account_id, check),
+                     ex=int(deadline - check.ts) + 86400)
+            pipe.zadd(queue, {reference: deadline})
+            # Beyond the cap, the oldest pending checks are forgotten, not counted.
+            pipe.zremrangebyrank(queue, 0, -MAX_PENDING_PER_ACCOUNT - 1)
+            pipe.expire(queue, ACCOUNT_TTL_S)
+            pipe.execute()
+
+        self._call("claim write", run)
+
+    def settle_claim(self, reference: str) -> tuple[str, PendingCheck] | None:
+        blob = self._call("claim read", lambda: self._redis.getdel(self._key("pr", reference)))
+        if blob is None:
+            return None
+        account_id, check = codec.load_pending(_raw(blob))
+        self._call("claim write", lambda: self._redis.zrem(self._key("pc", account_id),
+                                                           reference))
+        return account_id, check
+
+    def matured_claims(self, account_id: str, ts: float) -> int:
+        queue = self._key("pc", account_id)
+
+        def run() -> int:
+            refs = [_raw(r).decode() for r in self._redis.zrangebyscore(queue, "-inf", ts)]
+            if not refs:
+                return 0
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.zrem(queue, *refs)
+            for ref in refs:
+                pipe.delete(self._key("pr", ref))
+            replies = pipe.execute()
+            # Only those still pending (not claimed meanwhile) count as unclaimed.
+            return sum(1 for r in replies[1:] if r)
+
+        return self._call("claim maturity", run)

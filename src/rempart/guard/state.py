@@ -1,0 +1,155 @@
+"""Where the guard keeps what it learns: the GuardState protocol and its memory backend.
+
+One machine keeps everything in process (MemoryGuardState); several machines share
+it through Redis (rempart.guard.redis_state). Either way the state per account and
+per session is bounded, idle sessions are forgotten, and pending claims are capped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, deque
+from typing import Protocol
+
+from rempart.clock import Clock
+from rempart.guard.counters import ClockedMemoryStorage, SlidingWindows
+from rempart.guard.patients import PatientFilter, generation, positions
+from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
+
+SESSION_IDLE_S = 12 * 3600
+MAX_SESSIONS = 200_000
+MAX_PENDING_PER_ACCOUNT = 5_000
+
+
+class GuardState(Protocol):
+    """Everything the guard reads and writes, per account, session and pending claim."""
+
+    @property
+    def windows(self) -> SlidingWindows: ...
+
+    def account(self, account_id: str) -> AccountProfile | None: ...
+
+    def save_account(self, account_id: str, profile: AccountProfile) -> None: ...
+
+    def session(self, session_id: str) -> SessionState | None: ...
+
+    def save_session(self, session_id: str, session: SessionState) -> None: ...
+
+    def drop_session(self, session_id: str) -> None: ...
+
+    def load_pair(self, account_id: str,
+                  session_id: str) -> tuple[AccountProfile | None, SessionState | None]:
+        """account() and session() together (one round trip where it matters)."""
+        ...
+
+    def save_pair(self, account_id: str, profile: AccountProfile, session_id: str,
+                  session: SessionState) -> None:
+        """save_account() and save_session() together."""
+        ...
+
+    def patient_seen(self, account_id: str, person_key: str, ts: float) -> bool: ...
+
+    def remember_patient(self, account_id: str, person_key: str, ts: float) -> None: ...
+
+    def add_pending_claim(self, account_id: str, reference: str, deadline: float,
+                          check: PendingCheck) -> None: ...
+
+    def settle_claim(self, reference: str) -> tuple[str, PendingCheck] | None:
+        """Remove a pending check reference; its account and what was seen, if pending."""
+        ...
+
+    def matured_claims(self, account_id: str, ts: float) -> int:
+        """Remove and count this account's pending checks whose claim window has passed."""
+        ...
+
+
+class MemoryGuardState:
+    """In-process state for one machine. Not shared: use Redis when scaling out.
+
+    Safe to call from several threads; two checks of one account at the same instant
+    may each update its statistics from the same starting point (one update lost),
+    which moves a figure by one check in hundreds."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._windows = SlidingWindows(ClockedMemoryStorage(clock))
+        self._accounts: dict[str, AccountProfile] = {}
+        self._sessions: OrderedDict[str, SessionState] = OrderedDict()
+        self._saves = 0
+        self._lock = threading.Lock()
+        self._patients: dict[str, PatientFilter] = {}
+        self._pending: dict[str, tuple[str, PendingCheck]] = {}
+        self._pending_by_account: dict[str, deque[tuple[float, str]]] = {}
+
+    @property
+    def windows(self) -> SlidingWindows:
+        return self._windows
+
+    def account(self, account_id: str) -> AccountProfile | None:
+        return self._accounts.get(account_id)
+
+    def save_account(self, account_id: str, profile: AccountProfile) -> None:
+        self._accounts[account_id] = profile
+
+    def session(self, session_id: str) -> SessionState | None:
+        return self._sessions.get(session_id)
+
+    def save_session(self, session_id: str, session: SessionState) -> None:
+        sessions = self._sessions
+        with self._lock:  # the web app calls from several threads
+            sessions[session_id] = session
+            sessions.move_to_end(session_id)
+            self._saves += 1
+            if self._saves % 64:
+                return
+            # Sessions are kept in order of last use: forget the idle ones at the front.
+            while sessions:
+                oldest_id, oldest = next(iter(sessions.items()))
+                if oldest.last >= session.last - SESSION_IDLE_S and len(sessions) <= MAX_SESSIONS:
+                    break
+                del sessions[oldest_id]
+
+    def drop_session(self, session_id: str) -> None:
+        with self._lock:
+            self._sessions.pop(session_id, None)
+
+    def load_pair(self, account_id: str,
+                  session_id: str) -> tuple[AccountProfile | None, SessionState | None]:
+        return self._accounts.get(account_id), self._sessions.get(session_id)
+
+    def save_pair(self, account_id: str, profile: AccountProfile, session_id: str,
+                  session: SessionState) -> None:
+        self._accounts[account_id] = profile
+        self.save_session(session_id, session)
+
+    def patient_seen(self, account_id: str, person_key: str, ts: float) -> bool:
+        found = self._patients.get(account_id)
+        return found is not None and found.seen(positions(account_id, person_key), generation(ts))
+
+    def remember_patient(self, account_id: str, person_key: str, ts: float) -> None:
+        found = self._patients.get(account_id)
+        if found is None:
+            found = self._patients[account_id] = PatientFilter()
+        found.add(positions(account_id, person_key), generation(ts))
+
+    def add_pending_claim(self, account_id: str, reference: str, deadline: float,
+                          check: PendingCheck) -> None:
+        queue = self._pending_by_account.get(account_id)
+        if queue is None:
+            queue = self._pending_by_account[account_id] = deque()
+        queue.append((deadline, reference))
+        self._pending[reference] = (account_id, check)
+        if len(queue) > MAX_PENDING_PER_ACCOUNT:
+            _, dropped = queue.popleft()
+            self._pending.pop(dropped, None)
+
+    def settle_claim(self, reference: str) -> tuple[str, PendingCheck] | None:
+        return self._pending.pop(reference, None)
+
+    def matured_claims(self, account_id: str, ts: float) -> int:
+        queue = self._pending_by_account.get(account_id)
+        matured = 0
+        while queue and queue[0][0] <= ts:
+            _, reference = queue.popleft()
+            if self._pending.pop(reference, None) is not None:
+                matured += 1
+        return matured

@@ -1,0 +1,207 @@
+"""The guard's parts: address blocks, distances, peers, settings, counters, patient
+memory, serialisation, local time slots and the ladder."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rempart.clock import ManualClock
+from rempart.core.care import Profession
+from rempart.guard import Action, Evidence, GuardConfigError, GuardSettings, SizeClass, codec
+from rempart.guard.counters import HIGH, ClockedMemoryStorage, SlidingWindows
+from rempart.guard.geo import distance_km, is_far, normalise_departement
+from rempart.guard.ladder import LadderPolicy, assess, rung
+from rempart.guard.netblock import address_block
+from rempart.guard.patients import GENERATION_S, PatientFilter, generation, positions
+from rempart.guard.peers import PeerProfiles
+from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
+from rempart.guard.timeslots import LocalSlots
+
+T0 = dt.datetime(2025, 3, 3, 8, 0, tzinfo=dt.UTC)
+
+
+def test_address_blocks() -> None:
+    assert address_block("192.0.2.77") == "192.0.2.0/24"
+    assert address_block("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+    assert address_block("::ffff:192.0.2.9") == "192.0.2.0/24"
+    assert address_block("testclient") == "host:testclient"
+
+
+def test_distances_between_departements() -> None:
+    paris_marseille = distance_km("75", "13")
+    assert paris_marseille is not None
+    assert 600 < paris_marseille < 720
+    assert distance_km("75", "75") == 0.0
+    assert is_far("75", "92") is False
+    assert is_far("29", "06") is True
+    assert distance_km("75", "99") is None
+    assert is_far("75", "xx") is None
+    assert normalise_departement("1") == "01"
+    assert normalise_departement("2a") == "2A"
+    assert distance_km("2a", "2B") is not None
+
+
+def test_every_peer_group_has_a_prior_with_a_whole_week() -> None:
+    peers = PeerProfiles.default()
+    for profession in Profession:
+        for size in SizeClass:
+            prior = peers.prior(profession, size)
+            assert abs(sum(prior.shape) - 1.0) < 1e-9
+            assert prior.weekly_checks > 0
+            assert all(0 < rate < 1 for rate in prior.rates.values())
+    small = peers.prior(Profession.PHARMACY, SizeClass.SMALL)
+    large = peers.prior(Profession.PHARMACY, SizeClass.LARGE)
+    assert large.per_hour > small.per_hour
+
+
+def test_a_malformed_peer_table_is_refused() -> None:
+    with pytest.raises(GuardConfigError, match="no row for profession"):
+        PeerProfiles({})
+    row = {"noun": "x", "checks_per_open_day": 1, "days": [0], "hours": [9, 10],
+           "closed_share": 0.1, "new": 0.1, "far": 0.1, "fail": 0.1, "near_miss": 0.1,
+           "unclaimed": 0.1, "per_minute": 1, "per_hour": 1, "new_device": 0.1,
+           "new_block": 0.1}
+    table = {p.value: row for p in Profession}
+    PeerProfiles(table)
+    with pytest.raises(GuardConfigError, match="malformed row for pharmacy"):
+        PeerProfiles({**table, "pharmacy": {k: v for k, v in row.items() if k != "far"}})
+    with pytest.raises(GuardConfigError, match="opening hour"):
+        PeerProfiles({**table, "pharmacy": {**row, "hours": [9, 9]}})
+
+
+def test_settings_from_the_environment() -> None:
+    assert GuardSettings.from_env({}) == GuardSettings()
+    settings = GuardSettings.from_env({"REMPART_GUARD_STORAGE": "redis://127.0.0.1:6379/2",
+                                       "REMPART_GUARD_CLAIM_WINDOW_S": "3600"})
+    assert settings.uses_redis
+    assert settings.claim_window_s == 3600
+    with pytest.raises(GuardConfigError, match="REMPART_GUARD_STORAGE"):
+        GuardSettings.from_env({"REMPART_GUARD_STORAGE": "memcached://x"})
+    with pytest.raises(GuardConfigError, match="must be an integer"):
+        GuardSettings.from_env({"REMPART_GUARD_CLAIM_WINDOW_S": "two days"})
+    with pytest.raises(GuardConfigError, match="positive"):
+        GuardSettings.from_env({"REMPART_GUARD_CLAIM_WINDOW_S": "0"})
+    with pytest.raises(GuardConfigError, match="PREFIX"):
+        GuardSettings.from_env({"REMPART_GUARD_PREFIX": "a:b"})
+
+
+def test_sliding_windows_follow_the_injected_clock() -> None:
+    clock = ManualClock(T0)
+    windows = SlidingWindows(ClockedMemoryStorage(clock))
+    key = [("k", 60, 1)]
+    peek = [("k", 60, 0)]
+    counts = []
+    for _ in range(10):
+        counts.append(windows.hit(key, clock.now().timestamp())[0][0])
+        clock.advance(1)
+    assert counts[-1] >= 10 - 1e-9  # every hit is inside the minute
+    clock.advance(60)
+    slid = windows.hit(peek, clock.now().timestamp())[0][0]
+    assert 0 < slid < 10  # part of the previous bucket still weighs in
+    clock.advance(120)
+    assert windows.hit(peek, clock.now().timestamp()) == [(0.0, 0.0)]
+
+
+def test_one_counter_carries_checks_and_failures() -> None:
+    clock = ManualClock(T0)
+    windows = SlidingWindows(ClockedMemoryStorage(clock))
+    ts = clock.now().timestamp()
+    for _ in range(7):
+        windows.hit([("scope", 3600, 1)], ts)
+    for _ in range(3):
+        windows.hit([("scope", 3600, HIGH)], ts)
+    assert windows.hit([("scope", 3600, 0)], ts) == [(7.0, 3.0)]
+
+
+@given(st.lists(st.floats(0, 300), min_size=1, max_size=60))
+def test_a_sliding_count_never_exceeds_the_hits_of_two_windows(gaps: list[float]) -> None:
+    clock = ManualClock(T0)
+    windows = SlidingWindows(ClockedMemoryStorage(clock))
+    times: list[float] = []
+    for gap in gaps:
+        clock.advance(gap)
+        ts = clock.now().timestamp()
+        times.append(ts)
+        count = windows.hit([("k", 60, 1)], ts)[0][0]
+        assert count >= sum(1 for t in times if t >= (ts // 60) * 60) - 1e-9
+        assert count <= sum(1 for t in times if t > ts - 120) + 1e-9
+
+
+def test_patient_memory_remembers_for_two_generations() -> None:
+    memory = PatientFilter()
+    gen = generation(T0.timestamp())
+    memory.add(positions("a1", "person-1"), gen)
+    assert memory.seen(positions("a1", "person-1"), gen)
+    assert memory.seen(positions("a1", "person-1"), gen + 1)
+    memory.add(positions("a1", "person-2"), gen + 2)
+    assert not memory.seen(positions("a1", "person-1"), gen + 2)
+    # The same person in another account is another set of bits.
+    assert positions("a1", "person-1") != positions("a2", "person-1")
+    assert generation(T0.timestamp() + GENERATION_S) == gen + 1
+
+
+def test_patient_memory_false_positives_stay_rare() -> None:
+    memory = PatientFilter()
+    for i in range(4000):
+        memory.add(positions("a", f"seen-{i}"), 0)
+    false = sum(memory.seen(positions("a", f"other-{i}"), 0) for i in range(4000))
+    print(f"false 'seen' among 4000 new patients after 4000 known: {false}")
+    assert false < 200
+
+
+def test_profiles_and_sessions_survive_serialisation() -> None:
+    profile = AccountProfile.new(T0.timestamp())
+    profile.rates["far"].observe(True)
+    profile.rates["fail"].learn(False)
+    profile.learn_hour(T0.timestamp() + 10, 9)
+    profile.learn_peaks(1, 3.0, 20.0, 100.0)
+    profile.learn_session("dev", "192.0.2.0/24", "AS3215", T0.timestamp())
+    profile.note_step_up(T0.timestamp(), passed=False)
+    assert codec.load_account(codec.dump(profile)) == profile
+    session = SessionState("a1", "dev", "192.0.2.0/24", None, T0.timestamp(), T0.timestamp(),
+                           novelty=[Evidence("novelty", 9.0, "why")])
+    session.note_attempt(T0.timestamp() + 5, 900)
+    session.note_near_miss("pk", T0.timestamp())
+    session.rebind = ["d2", "b2", None]
+    assert codec.load_session(codec.dump(session)) == session
+    pending = PendingCheck(1.5, True, None, 2, 1, ("dev", "blk", None))
+    assert codec.load_pending(codec.dump_pending("a1", pending)) == ("a1", pending)
+
+
+def test_local_slots_follow_paris_time() -> None:
+    slots = LocalSlots()
+    winter = dt.datetime(2025, 3, 3, 8, 30, tzinfo=dt.UTC).timestamp()  # Monday 09:30 CET
+    summer = dt.datetime(2025, 7, 7, 8, 30, tzinfo=dt.UTC).timestamp()  # Monday 10:30 CEST
+    assert slots.slot(winter)[0] == 9
+    assert slots.slot(summer)[0] == 10
+    assert slots.label(winter) == "Monday 09:00"
+    with pytest.raises(GuardConfigError):
+        LocalSlots("Mars/Olympus_Mons")
+
+
+def test_the_ladder() -> None:
+    policy = LadderPolicy()
+
+    def decide(*items: tuple[str, float], credit: float = 0.0) -> Action:
+        evidence = [Evidence(feature, bits, feature) for feature, bits in items]
+        return rung(assess(evidence, policy), credit=credit, policy=policy)
+
+    assert decide(("far", 10.0)) is Action.ALLOW
+    assert decide(("far", 21.0)) is Action.STEP_UP
+    # One family counts once, however many of its features speak.
+    assert decide(("volume.hour", 13.0), ("volume.burst", 13.0)) is Action.ALLOW
+    assert decide(("volume.hour", 13.0), ("fail", 13.0)) is Action.STEP_UP
+    assert decide(("far", 21.0), credit=10.0) is Action.ALLOW
+    # Who the patients are can only ask for a step-up, however extreme.
+    assert decide(("far", 60.0), ("new", 60.0), ("novelty", 60.0)) is Action.STEP_UP
+    # Nor can a new computer during an attack elsewhere on the platform.
+    assert decide(("novelty", 30.0), ("campaign", 30.0)) is Action.STEP_UP
+    assert decide(("far", 30.0), ("fail", 30.0)) is Action.SUSPEND_SESSION
+    assert decide(("far", 30.0), ("fail", 30.0), ("timing", 20.0)) is Action.SUSPEND_ACCOUNT
+    assessment = assess([Evidence("fail", 3.0, "small"), Evidence("far", 9.0, "kept")], policy)
+    assert assessment.reasons() == ["kept"]
+    assert assessment.score == pytest.approx(5.0)

@@ -1,0 +1,74 @@
+"""The guard's statistics: conservative tails (never more surprised than the exact tail)."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rempart.guard.stats import (
+    binomial_tail_bits,
+    normal_lower_tail_bits,
+    poisson_tail_bits,
+    regularity_bits,
+)
+
+
+def exact_poisson_bits(k: int, lam: float) -> float:
+    # Summed from k upwards (not 1 - the rest), so that tiny tails keep their precision.
+    tail = math.fsum(math.exp(-lam + i * math.log(lam) - math.lgamma(i + 1))
+                     for i in range(k, k + 400))
+    return -math.log2(max(tail, 1e-300))
+
+
+def exact_binomial_bits(k: int, n: int, p: float) -> float:
+    tail = sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k, n + 1))
+    return -math.log2(max(tail, 1e-300))
+
+
+@given(st.integers(0, 60), st.floats(0.05, 40.0))
+def test_poisson_surprisal_never_exceeds_the_exact_tail(k: int, lam: float) -> None:
+    assert poisson_tail_bits(k, lam) <= exact_poisson_bits(k, lam) + 1e-6
+
+
+@given(st.integers(1, 60), st.data(), st.floats(0.001, 0.999))
+def test_binomial_surprisal_never_exceeds_the_exact_tail(n: int, data: st.DataObject,
+                                                        p: float) -> None:
+    k = data.draw(st.integers(0, n))
+    assert binomial_tail_bits(k, n, p) <= exact_binomial_bits(k, n, p) + 1e-6
+
+
+@given(st.floats(0.1, 50.0), st.integers(0, 200), st.integers(0, 200))
+def test_poisson_surprisal_grows_with_the_count(lam: float, a: int, b: int) -> None:
+    low, high = sorted((a, b))
+    assert poisson_tail_bits(low, lam) <= poisson_tail_bits(high, lam) + 1e-9
+    if low <= lam:
+        assert poisson_tail_bits(low, lam) == 0.0
+
+
+def test_extreme_counts_are_capped_not_infinite() -> None:
+    assert poisson_tail_bits(10_000, 0.001) == 60.0
+    assert binomial_tail_bits(500, 500, 0.0001) == 60.0
+    assert normal_lower_tail_bits(-50.0) == 60.0
+    assert normal_lower_tail_bits(0.5) == 0.0
+
+
+def test_machine_regular_timing_is_surprising_and_human_timing_is_not() -> None:
+    rng = random.Random(7)
+    regular = [30.0 + rng.uniform(-0.5, 0.5) for _ in range(20)]
+    bits, cv = regularity_bits(len(regular), sum(regular), sum(x * x for x in regular),
+                               reference_cv=0.6, min_count=12)
+    assert cv < 0.05
+    assert bits > 30
+    surprised = 0
+    for seed in range(200):
+        rng = random.Random(seed)
+        human = [rng.expovariate(1 / 120) for _ in range(rng.randint(12, 32))]
+        bits, _ = regularity_bits(len(human), sum(human), sum(x * x for x in human),
+                                  reference_cv=0.6, min_count=12)
+        surprised += bits > 6
+    print(f"exponential (human-like) sessions with > 6 bits of regularity: {surprised}/200")
+    assert surprised <= 2
+    assert regularity_bits(5, 5.0, 5.0, reference_cv=0.6, min_count=12) == (0.0, 1.0)
