@@ -28,6 +28,12 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # Only an explicit override turns this on: it enables the demo identity header.
     demo_mode: bool = False
+    # Portal cookies carry Secure and the __Host- prefix. Only a plain-HTTP loopback
+    # instance (the demo, tests) turns this off; see docs/portal.md.
+    cookie_secure: bool = True
+    # Only an explicit override turns this on: it adds the benchmark's bare look-up
+    # endpoint, which answers whether rows match (an oracle, for measurements only).
+    bench_endpoints: bool = False
     # Checkpoint signing key, kept out of the database; None means <data_dir>/audit-signing.key.
     audit_signing_key_file: Path | None = None
 
@@ -38,7 +44,8 @@ class Settings:
         url = env.get("REMPART_DATABASE_URL") or f"sqlite:///{directory / 'rempart.db'}"
         key_file = Path(env.get("REMPART_KEY_FILE", str(directory / "keyring.json")))
         settings = cls(data_dir=directory, database_url=normalise_database_url(url),
-                       key_file=key_file, auth=AuthSettings.from_env(env))
+                       key_file=key_file, auth=AuthSettings.from_env(env),
+                       cookie_secure=env.get("REMPART_COOKIE_SECURE", "1") not in ("0", "false"))
         return replace(settings, **overrides) if overrides else settings
 
     @property

@@ -1,6 +1,7 @@
 """create_app: the ASGI application over a runtime, with one identity seam.
 
-    app = create_app(runtime, identity_source=StaticIdentity(identity))
+    app = create_app(runtime)  # sessions for the portal, DPoP tokens for the API
+    app = create_app(runtime, identity_source=StaticIdentity(identity))  # tests, tools
 
 Services are built here once; routes read them from app.state. The body cap and
 request ids are plain ASGI middleware around everything, so even a refused request gets
@@ -11,17 +12,25 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from rempart.audit import AuditLog
+from rempart.audit.recorder import AuditDisclosureRecorder
+from rempart.auth.services import AuthServices
+from rempart.bench.bare_api import install_bench_endpoints
 from rempart.coverage import api as coverage_api
 from rempart.coverage import fhir_api
+from rempart.coverage.check_endpoint import install_fast_check_route
 from rempart.coverage.claims import ClaimService
 from rempart.coverage.service import CheckService
-from rempart.disclosure import DatabaseDisclosureRecorder, DisclosureRecorder
+from rempart.disclosure import DisclosureRecorder
+from rempart.member.web import install_member_area
+from rempart.portal.wiring import build_auth, install_authentication
 from rempart.runtime import Runtime
 from rempart.web.body_limit import BodySizeLimitMiddleware
 from rempart.web.errors import install_error_handlers
 from rempart.web.identity import IdentitySource
 from rempart.web.openapi import install_openapi
 from rempart.web.request_id import RequestIdMiddleware
+from rempart.web.security_headers import SecurityHeadersMiddleware
 
 API_DESCRIPTION = (
     "Coverage checks, calculations and claims for third-party payment. A check answers "
@@ -31,13 +40,15 @@ API_DESCRIPTION = (
 )
 
 
-def create_app(runtime: Runtime, *, identity_source: IdentitySource,
-               recorder: DisclosureRecorder | None = None) -> FastAPI:
+def create_app(runtime: Runtime, *, identity_source: IdentitySource | None = None,
+               recorder: DisclosureRecorder | None = None,
+               auth: AuthServices | None = None) -> FastAPI:
     app = FastAPI(title="rempart", version="1", description=API_DESCRIPTION,
                   openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs",
                   redoc_url=None)
-    recorder = recorder or DatabaseDisclosureRecorder()
-    app.state.identity_source = identity_source
+    # Every disclosure is an audit entry, committed with the answer it records.
+    app.state.audit_log = audit = AuditLog(engine=runtime.engine, clock=runtime.clock)
+    recorder = recorder or AuditDisclosureRecorder(audit=audit)
     app.state.clock = runtime.clock
     app.state.offload_blocking = not runtime.settings.is_sqlite
     app.state.check_service = CheckService(engine=runtime.engine, vault=runtime.vault,
@@ -47,8 +58,17 @@ def create_app(runtime: Runtime, *, identity_source: IdentitySource,
                                            recorder=recorder)
     app.include_router(coverage_api.router)
     app.include_router(fhir_api.router)
+    install_fast_check_route(app)  # first of all routes: the hot path
+    install_member_area(app, runtime, audit=audit)
     install_error_handlers(app)
+    authenticated = install_authentication(
+        app, runtime=runtime, auth=auth or build_auth(runtime),
+        check_service=app.state.check_service, claim_service=app.state.claim_service)
+    app.state.identity_source = identity_source or authenticated
+    if runtime.settings.bench_endpoints:  # an oracle: only by explicit setting
+        install_bench_endpoints(app, runtime)
     install_openapi(app)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -1,0 +1,133 @@
+"""The organisation admin's page: the organisation's accounts (suspend, reactivate),
+invitations, and the practice-software API clients (register, revoke).
+
+Registering or revoking an API client needs a second factor passed within the last
+minutes (require_recent_second_factor): an older session is sent to step up first.
+A new client's secret and a new invitation's link are shown once, on the answer page.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import RedirectResponse, Response
+
+from rempart.auth.access import require_recent_second_factor
+from rempart.auth.errors import AccountConflict, InvalidInput, NotPermitted
+from rempart.auth.roles import Role
+from rempart.auth.tokens import ContactFields
+from rempart.portal.access import CSRF_FIELD, PortalUser, SignedIn, portal_of, require_csrf
+from rempart.portal.i18n import Translator, language_of
+from rempart.web.forms import RawForm, parse_form, raw_form
+
+router = APIRouter(prefix="/portal/admin", include_in_schema=False)
+Form = Annotated[RawForm, Depends(raw_form)]
+CSRF_ONLY = {CSRF_FIELD: 128}
+INVITE_FIELDS = {"email": 254, "display_name": 200, "role": 32, CSRF_FIELD: 128}
+CLIENT_FIELDS = {"name": 100, CSRF_FIELD: 128}
+INVITABLE = (Role.PROVIDER_USER, Role.ORGANISATION_ADMIN)
+
+
+def _organisation(user: PortalUser) -> int:
+    if user.account.role is not Role.ORGANISATION_ADMIN or user.account.organisation_id is None:
+        raise NotPermitted("administer an organisation")
+    return user.account.organisation_id
+
+
+def _admin_page(request: Request, user: PortalUser, *, status: int = 200,
+                **context: Any) -> Response:
+    portal = portal_of(request)
+    organisation_id = _organisation(user)
+    members = [(view, portal.auth.accounts.contact(view.id))
+               for view in portal.auth.accounts.in_organisation(organisation_id)]
+    clients = portal.auth.api_clients.for_organisation(actor=user.actor,
+                                                       organisation_id=organisation_id)
+    values: dict[str, Any] = {"invitation": None, "registered": None, "error": None}
+    values.update(context)
+    return portal.templates.page(request, "admin.html", status=status, account=user.account,
+                                 csrf=user.csrf, section="admin", members=members,
+                                 clients=clients, roles=[r.value for r in INVITABLE],
+                                 **values)
+
+
+def _require_recent(request: Request, user: PortalUser) -> None:
+    portal = portal_of(request)
+    require_recent_second_factor(user.view, now=portal.clock.now(),
+                                 within_seconds=portal.auth.settings.recent_auth_seconds)
+
+
+@router.get("")
+def admin_page(request: Request, user: SignedIn) -> Response:
+    return _admin_page(request, user)
+
+
+@router.post("/invitations")
+def invite(request: Request, raw: Form, user: SignedIn) -> Response:
+    portal = portal_of(request)
+    form = parse_form(raw, limits=INVITE_FIELDS)
+    require_csrf(request, user.session, form.get(CSRF_FIELD))
+    organisation_id = _organisation(user)
+    t = Translator(language_of(request))
+    role = form.get("role", "")
+    if role not in {r.value for r in INVITABLE}:
+        return _admin_page(request, user, status=400, error=t("error.field",
+                                                              field=t("field.role")))
+    try:
+        issued = portal.auth.invitations.invite(
+            actor=user.actor, contact=ContactFields(form.get("email", "").strip(),
+                                                    form.get("display_name", "").strip()),
+            role=Role(role), organisation_id=organisation_id)
+    except InvalidInput as exc:
+        return _admin_page(request, user, status=400,
+                           error=t("error.field", field=t(f"field.{exc.field}")))
+    except AccountConflict:
+        return _admin_page(request, user, status=409, error=t("admin.account_exists"))
+    link = f"{request.base_url}portal/invitation/{issued.token}"
+    return _admin_page(request, user, invitation={"link": link, "expires": issued.expires_at})
+
+
+@router.post("/accounts/{account_id}/{action}")
+def manage_account(request: Request, account_id: int, action: str, raw: Form,
+                   user: SignedIn) -> Response:
+    portal = portal_of(request)
+    form = parse_form(raw, limits=CSRF_ONLY)
+    require_csrf(request, user.session, form.get(CSRF_FIELD))
+    _organisation(user)
+    if action == "suspend" and account_id != user.account.id:
+        portal.auth.accounts.suspend(actor=user.actor, account_id=account_id,
+                                     reason="organisation_admin")
+    elif action == "reactivate":
+        portal.auth.accounts.reactivate(actor=user.actor, account_id=account_id)
+    else:
+        raise NotPermitted(f"{action[:20]} this account")
+    notice = "account_suspended" if action == "suspend" else "account_reactivated"
+    return RedirectResponse(f"/portal/admin?notice={notice}", 303)
+
+
+@router.post("/api-clients")
+def register_client(request: Request, raw: Form, user: SignedIn) -> Response:
+    portal = portal_of(request)
+    form = parse_form(raw, limits=CLIENT_FIELDS)
+    require_csrf(request, user.session, form.get(CSRF_FIELD))
+    organisation_id = _organisation(user)
+    _require_recent(request, user)
+    t = Translator(language_of(request))
+    try:
+        registered = portal.auth.api_clients.register(
+            actor=user.actor, organisation_id=organisation_id, name=form.get("name", ""))
+    except InvalidInput:
+        return _admin_page(request, user, status=400,
+                           error=t("error.field", field=t("field.client_name")))
+    return _admin_page(request, user, registered=registered)
+
+
+@router.post("/api-clients/{client_id}/revoke")
+def revoke_client(request: Request, client_id: str, raw: Form, user: SignedIn) -> Response:
+    portal = portal_of(request)
+    form = parse_form(raw, limits=CSRF_ONLY)
+    require_csrf(request, user.session, form.get(CSRF_FIELD))
+    _organisation(user)
+    _require_recent(request, user)
+    portal.auth.api_clients.revoke(actor=user.actor, client_id=client_id[:40])
+    return RedirectResponse("/portal/admin?notice=client_revoked", 303)

@@ -1,0 +1,258 @@
+"""Login, logout, the second factor, enrolment and invitations: the portal's own
+authentication pages. Each route calls one service and maps its answer (docs/auth.md).
+
+Passkeys come first on every page; TOTP is offered as the phishable fallback. The
+JavaScript half of the passkey ceremonies lives in webauthn_routes.py and static/.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import RedirectResponse, Response
+
+from rempart.auth.errors import (
+    AccountSuspended,
+    InvalidCredentials,
+    InvalidInput,
+    InvalidSecondFactor,
+    InvitationInvalid,
+    LoginThrottled,
+    WeakPassword,
+)
+from rempart.auth.session_store import SessionLevel
+from rempart.auth.tokens import new_token
+from rempart.portal.access import (
+    CSRF_FIELD,
+    AnySession,
+    portal_of,
+    require_anonymous_csrf,
+    require_csrf,
+    safe_next,
+)
+from rempart.portal.i18n import LANGUAGES, Translator, language_of
+from rempart.portal.qr import qr_data_uri
+from rempart.web.auth_identity import PortalSession
+from rempart.web.cookies import client_info
+from rempart.web.forms import RawForm, parse_form, raw_form
+from rempart.web.identity import client_address
+
+router = APIRouter(prefix="/portal", include_in_schema=False)
+Form = Annotated[RawForm, Depends(raw_form)]
+
+TOKEN = 128
+LOGIN_FIELDS = {"login": 254, "password": 256, CSRF_FIELD: TOKEN}
+CODE_FIELDS = {"code": 32, "next": 200, CSRF_FIELD: TOKEN}
+CSRF_ONLY = {CSRF_FIELD: TOKEN}
+INVITATION_FIELDS = {"password": 256, "password_again": 256, CSRF_FIELD: TOKEN}
+
+
+@router.get("/")
+def home() -> Response:
+    return RedirectResponse("/portal/check", 303)
+
+
+# -- login and logout ------------------------------------------------------------------
+
+
+def _anonymous_page(request: Request, template: str, *, status: int = 200,
+                    headers: dict[str, str] | None = None, **context: Any) -> Response:
+    """A page with anonymous forms: it carries a double-submit CSRF token."""
+    portal = portal_of(request)
+    token = portal.cookies.csrf_cookie(request) or new_token()
+    response = portal.templates.page(request, template, status=status, csrf=token,
+                                     headers=headers, **context)
+    portal.cookies.set_csrf(response, token)
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    return _anonymous_page(request, "login.html", section="login")
+
+
+@router.post("/login")
+def login(request: Request, raw: Form) -> Response:
+    portal = portal_of(request)
+    form = parse_form(raw, limits=LOGIN_FIELDS)
+    require_anonymous_csrf(request, form.get(CSRF_FIELD))
+    t = Translator(language_of(request))
+    try:
+        result = portal.auth.login.password_login(
+            login=form.get("login", ""), password=form.get("password", ""),
+            client=client_info(request, portal.cookies, ensure_device=True),
+            previous_token=portal.cookies.session_token(request))
+    except InvalidCredentials:
+        return _anonymous_page(request, "login.html", status=401, error=t("login.invalid"))
+    except LoginThrottled as exc:
+        return _anonymous_page(request, "login.html", status=429,
+                               error=t("login.throttled", seconds=exc.retry_after),
+                               headers={"retry-after": str(exc.retry_after)})
+    except AccountSuspended:
+        return _anonymous_page(request, "login.html", status=403, error=t("login.suspended"))
+    except InvalidInput as exc:
+        return _anonymous_page(request, "login.html", status=400,
+                               error=t("error.field", field=t(f"field.{exc.field}")))
+    target = "/portal/enrol" if result.must_enrol else "/portal/second-factor"
+    response = RedirectResponse(target, 303)
+    portal.cookies.set_session(response, result.session)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, raw: Form, session: AnySession) -> Response:
+    portal = portal_of(request)
+    form = parse_form(raw, limits=CSRF_ONLY)
+    require_csrf(request, session, form.get(CSRF_FIELD))
+    portal.auth.sessions.logout(token=session.token, client=session.client)
+    response = RedirectResponse("/portal/login?notice=signed_out", 303)
+    portal.cookies.clear_session(response)
+    return response
+
+
+@router.get("/lang/{language}")
+def switch_language(request: Request, language: str, next: str | None = None) -> Response:
+    response = RedirectResponse(safe_next(next), 303)
+    if language in LANGUAGES:
+        portal_of(request).cookies.set_language(response, language)
+    return response
+
+
+# -- the second factor -----------------------------------------------------------------
+
+
+def _second_factor_page(request: Request, session: PortalSession, *, next_path: str,
+                        status: int = 200, error: str | None = None) -> Response:
+    portal = portal_of(request)
+    methods = portal.auth.second_factor.methods(session.view.account.id)
+    if not methods:
+        return RedirectResponse("/portal/enrol", 303)
+    return portal.templates.page(
+        request, "second_factor.html", status=status,
+        csrf=portal.auth.sessions.csrf_token(session.token), methods=methods,
+        next_path=next_path, step_up=session.view.level is SessionLevel.STEP_UP,
+        error=error, section="second_factor")
+
+
+@router.get("/second-factor")
+def second_factor_page(request: Request, session: AnySession,
+                       next: str | None = None) -> Response:
+    return _second_factor_page(request, session, next_path=safe_next(next))
+
+
+@router.post("/second-factor/{method}")
+def second_factor(request: Request, method: str, raw: Form, session: AnySession) -> Response:
+    portal = portal_of(request)
+    form = parse_form(raw, limits=CODE_FIELDS)
+    require_csrf(request, session, form.get(CSRF_FIELD))
+    next_path = safe_next(form.get("next"))
+    t = Translator(language_of(request))
+    complete = {"totp": portal.auth.second_factor.complete_totp,
+                "recovery": portal.auth.second_factor.complete_recovery}.get(method)
+    if complete is None:
+        return _second_factor_page(request, session, next_path=next_path, status=404)
+    try:
+        issued = complete(session_token=session.token, client=session.client,
+                          code=form.get("code", ""))
+    except (InvalidSecondFactor, InvalidInput):
+        return _second_factor_page(request, session, next_path=next_path, status=400,
+                                   error=t(f"second_factor.refused_{method}"))
+    except LoginThrottled as exc:
+        return _second_factor_page(request, session, next_path=next_path, status=429,
+                                   error=t("login.throttled", seconds=exc.retry_after))
+    response = RedirectResponse(next_path, 303)
+    portal.cookies.set_session(response, issued)
+    return response
+
+
+# -- enrolment ---------------------------------------------------------------------------
+
+
+def _enrol_page(request: Request, session: PortalSession, *, status: int = 200,
+                error: str | None = None) -> Response:
+    portal = portal_of(request)
+    account = session.view.account
+    first = not portal.auth.second_factor.methods(account.id)
+    return portal.templates.page(
+        request, "enrol.html", status=status,
+        csrf=portal.auth.sessions.csrf_token(session.token), first=first,
+        totp_allowed=not account.role.is_operator, error=error, section="enrol",
+        account=account if session.view.is_full else None)
+
+
+@router.get("/enrol")
+def enrol_page(request: Request, session: AnySession) -> Response:
+    return _enrol_page(request, session)
+
+
+@router.post("/enrol/totp")
+def begin_totp(request: Request, raw: Form, session: AnySession) -> Response:
+    portal = portal_of(request)
+    form = parse_form(raw, limits=CSRF_ONLY)
+    require_csrf(request, session, form.get(CSRF_FIELD))
+    enrolment = portal.auth.enrolment.begin_totp(session_token=session.token,
+                                                 client=session.client)
+    secret = enrolment.secret
+    return portal.templates.page(
+        request, "enrol_totp.html", csrf=portal.auth.sessions.csrf_token(session.token),
+        secret_groups=[secret[i:i + 4] for i in range(0, len(secret), 4)], secret=secret,
+        uri=enrolment.provisioning_uri, qr=qr_data_uri(enrolment.provisioning_uri),
+        section="enrol")
+
+
+@router.post("/enrol/totp/confirm")
+def confirm_totp(request: Request, raw: Form, session: AnySession) -> Response:
+    portal = portal_of(request)
+    form = parse_form(raw, limits=CODE_FIELDS)
+    require_csrf(request, session, form.get(CSRF_FIELD))
+    t = Translator(language_of(request))
+    try:
+        result = portal.auth.enrolment.confirm_totp(session_token=session.token,
+                                                    client=session.client,
+                                                    code=form.get("code", ""))
+    except (InvalidSecondFactor, InvalidInput):
+        return _enrol_page(request, session, status=400, error=t("enrol.totp_refused"))
+    token = result.session.token if result.session else session.token
+    next_path = "/portal/check" if result.session else "/portal/security?notice=factor_added"
+    response: Response
+    if result.recovery_codes:
+        response = portal.templates.page(
+            request, "recovery_codes.html", codes=result.recovery_codes, next_path=next_path,
+            csrf=portal.auth.sessions.csrf_token(token), account=session.view.account)
+    else:
+        response = RedirectResponse(next_path, 303)
+    if result.session is not None:
+        portal.cookies.set_session(response, result.session)
+    return response
+
+
+# -- invitations -------------------------------------------------------------------------
+
+
+@router.get("/invitation/{token}")
+def invitation_page(request: Request, token: str) -> Response:
+    return _anonymous_page(request, "invitation.html", token=token[:TOKEN])
+
+
+@router.post("/invitation/{token}")
+def accept_invitation(request: Request, token: str, raw: Form) -> Response:
+    portal = portal_of(request)
+    form = parse_form(raw, limits=INVITATION_FIELDS)
+    require_anonymous_csrf(request, form.get(CSRF_FIELD))
+    t = Translator(language_of(request))
+    password = form.get("password", "")
+    if password != form.get("password_again", ""):
+        return _anonymous_page(request, "invitation.html", status=400, token=token[:TOKEN],
+                               error=t("invitation.mismatch"))
+    try:
+        portal.auth.invitations.accept(token=token, password=password,
+                                       address=client_address(request))
+    except InvitationInvalid:
+        return _anonymous_page(request, "invitation.html", status=400, token=token[:TOKEN],
+                               error=t("invitation.invalid"))
+    except WeakPassword as exc:
+        key = f"password.{exc.reason}"
+        return _anonymous_page(request, "invitation.html", status=400, token=token[:TOKEN],
+                               error=t(key) if t.has(key) else str(exc))
+    return RedirectResponse("/portal/login?notice=account_created", 303)

@@ -1,0 +1,46 @@
+"""The app built from the environment, for a server started by name, one per worker:
+
+    uvicorn --factory rempart.web.asgi:create_app_from_environment
+
+Settings come from REMPART_* as everywhere (`Settings.load`). Two switches exist only
+as explicit environment values, never as defaults:
+
+- REMPART_DEMO_MODE=1: the demo identity header (`DemoHeaderIdentity`), which anyone
+  can forge; `rempart demo` and the benchmark set it, on loopback only;
+- REMPART_BENCH_ENDPOINTS=1: the benchmark's bare look-up endpoint, an oracle.
+
+The schema is not migrated here: several workers would race to do it, and whoever
+starts the server (demo, benchmark, deployment) migrates first.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+from rempart.runtime import Runtime
+from rempart.settings import Settings
+from rempart.web.app import create_app
+from rempart.web.identity import DemoHeaderIdentity, IdentitySource
+
+DEMO_MODE_ENV = "REMPART_DEMO_MODE"
+BENCH_ENDPOINTS_ENV = "REMPART_BENCH_ENDPOINTS"
+
+
+def settings_from_environment() -> Settings:
+    env = os.environ
+    return Settings.load(demo_mode=env.get(DEMO_MODE_ENV) == "1",
+                         bench_endpoints=env.get(BENCH_ENDPOINTS_ENV) == "1")
+
+
+def create_app_from_environment() -> FastAPI:
+    runtime = Runtime.open(settings_from_environment(), migrate=False)
+    return create_app(runtime, identity_source=identity_source_for(runtime))
+
+
+def identity_source_for(runtime: Runtime) -> IdentitySource | None:
+    """The demo header in demo mode; otherwise None: the app's real authentication."""
+    if runtime.settings.demo_mode:
+        return DemoHeaderIdentity(settings=runtime.settings, engine=runtime.engine)
+    return None

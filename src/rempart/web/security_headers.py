@@ -1,0 +1,57 @@
+"""Security headers on every answer, as plain ASGI middleware.
+
+The content security policy allows only the app's own scripts, styles and images (no
+inline script, no third-party origin) and no framing; the referrer never leaves the
+site; MIME sniffing is off. Portal pages and the token endpoint are also marked
+`no-store`, since they may carry personal data or secrets.
+
+FastAPI's interactive API documentation page loads Swagger UI from a CDN with an
+inline script, so that one page gets no CSP (its other headers stay): it shows no
+personal data and the portal never links to it.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+_ALWAYS: list[tuple[bytes, bytes]] = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
+]
+_CSP = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode("ascii"))
+_NO_STORE = (b"cache-control", b"no-store")
+NO_CSP_PATHS = frozenset({"/api/v1/docs"})
+NO_STORE_PREFIXES = ("/portal/", "/oauth/")
+STATIC_PREFIX = "/portal/static/"
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        extra = list(_ALWAYS)
+        if path not in NO_CSP_PATHS:
+            extra.append(_CSP)
+        no_store = path.startswith(NO_STORE_PREFIXES) and not path.startswith(STATIC_PREFIX)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if not (no_store and k.lower() == b"cache-control")]
+                message["headers"] = [*headers, *extra, *([_NO_STORE] if no_store else [])]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,246 @@
+"""The API behind real authentication: OAuth 2.0 client credentials with DPoP tokens.
+
+No credentials, a session cookie, a copied token without its key, a forged, expired or
+revoked token, a replayed proof: each is a 401 that names the failed check, is reported
+as a security event without the token, and discloses nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey
+from sqlalchemy import func, select
+
+from auth_support import DpopClient
+from portal_support import BACKENDS, BASE_URL, Browser, PortalEnv, fresh, shared_portal
+from rempart.auth.events import EventKind
+from rempart.auth.roles import Role
+from rempart.coverage.models import Check
+from test_fhir import eligibility_request
+
+TOKEN_URL = f"{BASE_URL}/oauth/token"
+CHECKS_URL = f"{BASE_URL}/api/v1/checks"
+FHIR_URL = f"{BASE_URL}/fhir/r4/CoverageEligibilityRequest/$submit"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_env(request: pytest.FixtureRequest,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalEnv]:
+    yield from shared_portal(request, tmp_path_factory)
+
+
+@pytest.fixture
+def env(module_env: PortalEnv) -> PortalEnv:
+    return fresh(module_env)
+
+
+@pytest.fixture
+def browser(env: PortalEnv) -> Browser:
+    return env.browser(address="203.0.113.7")
+
+
+@dataclasses.dataclass
+class Software:
+    env: PortalEnv
+    browser: Browser
+    client_id: str
+    secret: str
+    dpop: DpopClient
+    admin_id: int
+
+    def token_response(self, *, proof: str | None = None, **form: str) -> httpx.Response:
+        data = {"grant_type": "client_credentials", "client_id": self.client_id,
+                "client_secret": self.secret, **form}
+        headers = {"dpop": proof if proof is not None else self.dpop.proof("POST", TOKEN_URL)}
+        return self.browser.post("/oauth/token", data=data, headers=headers)
+
+    def token(self) -> str:
+        answer = self.token_response()
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["access_token"])
+
+    def check(self, token: str, *, key: DpopClient | None = None, scheme: str = "DPoP",
+              proof: str | None = None, body: dict[str, Any] | None = None,
+              ) -> httpx.Response:
+        signer = key or self.dpop
+        headers = {"authorization": f"{scheme} {token}",
+                   "dpop": proof or signer.proof("POST", CHECKS_URL, access_token=token)}
+        return self.browser.post("/api/v1/checks", headers=headers,
+                                 json=body or self.env.population.alice.payload())
+
+
+@pytest.fixture
+def software(env: PortalEnv, browser: Browser) -> Software:
+    admin_id, _ = env.account(role=Role.ORGANISATION_ADMIN)
+    registered = env.auth.api_clients.register(
+        actor=env.auth.accounts.get(admin_id).actor,
+        organisation_id=env.population.organisation_ids[0], name="Logiciel d'officine")
+    return Software(env=env, browser=browser, client_id=registered.info.client_id,
+                    secret=registered.client_secret, dpop=DpopClient(env.clock),
+                    admin_id=admin_id)
+
+
+def checks_recorded(env: PortalEnv) -> int:
+    with env.runtime.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(Check)).scalar_one())
+
+
+def assert_refused(answer: httpx.Response, error: str) -> None:
+    assert answer.status_code == 401, answer.text
+    assert answer.headers["www-authenticate"].startswith("DPoP ")
+    assert f'error="{error}"' in answer.headers["www-authenticate"]
+
+
+def test_without_credentials_the_api_is_401(env: PortalEnv, browser: Browser) -> None:
+    before = checks_recorded(env)
+    answer = browser.post("/api/v1/checks", json=env.population.alice.payload())
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "not_authenticated"
+    assert answer.headers["www-authenticate"].startswith('DPoP algs="ES256')
+    fhir = browser.post("/fhir/r4/CoverageEligibilityRequest/$submit",
+                        json=eligibility_request(env.population.alice))
+    assert fhir.status_code == 401
+    assert fhir.json()["resourceType"] == "OperationOutcome"
+    assert browser.get("/api/v1/checks").status_code == 401
+    assert checks_recorded(env) == before
+
+
+def test_a_portal_session_is_not_an_api_credential(env: PortalEnv) -> None:
+    signed_in, _, _, _ = env.signed_in()
+    before = checks_recorded(env)
+    assert signed_in.get("/portal/check").status_code == 200
+    answer = signed_in.post("/api/v1/checks", json=env.population.alice.payload())
+    assert answer.status_code == 401
+    assert checks_recorded(env) == before
+
+
+def test_a_dpop_bound_token_checks_coverage(env: PortalEnv, software: Software) -> None:
+    issued = software.token_response()
+    assert issued.status_code == 200
+    assert issued.headers["cache-control"] == "no-store"
+    body = issued.json()
+    assert body["token_type"] == "DPoP"
+    assert body["expires_in"] == env.auth.settings.access_token_seconds
+    token = body["access_token"]
+    answer = software.check(token)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["covered"] is True
+    listed = software.browser.get("/api/v1/checks", headers={
+        "authorization": f"DPoP {token}",
+        "dpop": software.dpop.proof("GET", CHECKS_URL, access_token=token)})
+    assert [i["reference"] for i in listed.json()["items"]] == [answer.json()["reference"]]
+    fhir = software.browser.post(
+        "/fhir/r4/CoverageEligibilityRequest/$submit",
+        json=eligibility_request(env.population.alice),
+        headers={"authorization": f"DPoP {token}",
+                 "dpop": software.dpop.proof("POST", FHIR_URL, access_token=token)})
+    assert fhir.status_code == 200
+    assert fhir.json()["outcome"] == "complete"
+    assert env.events.of_kind(EventKind.API_TOKEN_ISSUED)
+
+
+def test_client_secret_basic_is_accepted(software: Software) -> None:
+    answer = software.browser.post(
+        "/oauth/token", data={"grant_type": "client_credentials"},
+        auth=(software.client_id, software.secret),
+        headers={"dpop": software.dpop.proof("POST", TOKEN_URL)})
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_copied_token_without_its_key_is_refused(env: PortalEnv,
+                                                   software: Software) -> None:
+    token = software.token()
+    before = checks_recorded(env)
+    thief = DpopClient(env.clock)  # another machine: another key
+    assert_refused(software.check(token, key=thief), "invalid_dpop_proof")
+    assert_refused(software.check(token, scheme="Bearer"), "invalid_token")
+    bare = software.browser.post("/api/v1/checks", json=env.population.alice.payload(),
+                                 headers={"authorization": f"DPoP {token}"})
+    assert_refused(bare, "invalid_dpop_proof")
+    assert checks_recorded(env) == before
+    refused = env.events.of_kind(EventKind.API_REQUEST_REFUSED)
+    assert len(refused) == 3
+    for event in refused:
+        assert token not in repr(event)
+        assert event.address == "203.0.113.7"
+
+
+def test_forged_expired_revoked_tokens_and_replayed_proofs_are_refused(
+        env: PortalEnv, software: Software) -> None:
+    token = software.token()
+    before = checks_recorded(env)
+    # Forged: the same claims signed by a key that is not the service's.
+    header, claims = _parts(token)
+    forged = jwt.encode(header, claims, ECKey.generate_key("P-256", private=True),
+                        algorithms=["ES256"], default_type=None)
+    assert_refused(software.check(forged), "invalid_token")
+    # Replayed: the very same proof twice.
+    proof = software.dpop.proof("POST", CHECKS_URL, access_token=token)
+    assert software.check(token, proof=proof).status_code == 201
+    assert_refused(software.check(token, proof=proof), "invalid_dpop_proof")
+    # A proof for another URL.
+    elsewhere = software.dpop.proof("POST", f"{BASE_URL}/api/v1/claims", access_token=token)
+    assert_refused(software.check(token, proof=elsewhere), "invalid_dpop_proof")
+    # Expired.
+    env.clock.advance(env.auth.settings.access_token_seconds + 1)
+    answer = software.check(token)
+    assert_refused(answer, "invalid_token")
+    assert "expired" in answer.json()["error"]["message"]
+    # Revoked: a fresh token stops working at once.
+    fresh_token = software.token()
+    admin = env.auth.accounts.get(software.admin_id)
+    env.auth.api_clients.revoke(actor=admin.actor, client_id=software.client_id)
+    assert_refused(software.check(fresh_token), "invalid_token")
+    assert checks_recorded(env) == before + 1
+
+
+def _parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def part(text: str) -> dict[str, Any]:
+        return dict(json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))))
+
+    head, body, _ = token.split(".")
+    return part(head), part(body)
+
+
+@pytest.mark.parametrize(("form", "proof", "status", "error"), [
+    ({"client_secret": "not-the-secret"}, None, 401, "invalid_client"),
+    ({"client_id": "rc_unknown"}, None, 401, "invalid_client"),
+    ({"grant_type": "password"}, None, 400, "unsupported_grant_type"),
+    ({}, "", 400, "invalid_dpop_proof"),
+    ({}, "not.a.proof", 400, "invalid_dpop_proof"),
+])
+def test_the_token_endpoint_refuses_clearly(software: Software, form: dict[str, str],
+                                            proof: str | None, status: int,
+                                            error: str) -> None:
+    answer = software.token_response(proof=proof, **form)
+    assert answer.status_code == status
+    assert answer.json()["error"] == error
+    assert answer.headers["cache-control"] == "no-store"
+    assert "access_token" not in answer.json()
+    for event in software.env.events.events:
+        assert software.secret not in repr(event)
+
+
+def test_malformed_token_requests_are_invalid_requests(software: Software) -> None:
+    browser = software.browser
+    as_json = browser.post("/oauth/token", json={"grant_type": "client_credentials"})
+    assert (as_json.status_code, as_json.json()["error"]) == (400, "invalid_request")
+    twice = browser.post("/oauth/token", content=b"grant_type=a&grant_type=b",
+                         headers={"content-type": "application/x-www-form-urlencoded"})
+    assert (twice.status_code, twice.json()["error"]) == (400, "invalid_request")
+    binary = browser.post("/oauth/token", content=b"grant_type=\xff\xfe",
+                          headers={"content-type": "application/x-www-form-urlencoded"})
+    assert (binary.status_code, binary.json()["error"]) == (400, "invalid_request")
+    huge = browser.post("/oauth/token", data={"grant_type": "client_credentials",
+                                              "client_secret": secrets.token_hex(600)})
+    assert (huge.status_code, huge.json()["error"]) == (400, "invalid_request")
+    assert not software.env.events.of_kind(EventKind.API_TOKEN_ISSUED)
