@@ -24,6 +24,8 @@ from rempart.core.errors import InvalidIdentifier
 _NIR_SEX_DIGITS = frozenset("123478")
 _FINESS_RE = re.compile(r"^(?:\d{2}|2A|2B)\d{7}$")
 _RPPS_RE = re.compile(r"^\d{11}$")
+# Already compact (as in insurer files): stdnum's clean-up step is most of its cost.
+_COMPACT_NIR_RE = re.compile(r"[0-9]{5}(?:[0-9]{2}|2A|2B)[0-9]{8}")  # ASCII digits only
 
 
 def _nir_month_ok(month: str) -> bool:
@@ -34,10 +36,16 @@ def _nir_month_ok(month: str) -> bool:
 
 def validate_nir(value: str) -> str:
     """Return the compact 15-character NIR (13 characters and the key) or raise."""
-    try:
-        number = stdnum_nir.validate(value)
-    except ValidationError as exc:
-        raise InvalidIdentifier("NIR", _reason(exc)) from None
+    if _COMPACT_NIR_RE.fullmatch(value):
+        # The same checks as stdnum_nir.validate once compacted, the key by stdnum itself.
+        number = value
+        if stdnum_nir.calc_check_digits(number) != number[13:]:
+            raise InvalidIdentifier("NIR", "bad check digits")
+    else:
+        try:
+            number = stdnum_nir.validate(value)
+        except ValidationError as exc:
+            raise InvalidIdentifier("NIR", _reason(exc)) from None
     if number[0] not in _NIR_SEX_DIGITS:
         raise InvalidIdentifier("NIR", "first digit is not a valid sex code")
     if not _nir_month_ok(number[3:5]):

@@ -7,7 +7,7 @@ read), so the two can never disagree on normalisation or field order.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 
 from rempart.vault import Vault
 
@@ -34,7 +34,10 @@ class PersonFields:
     departement: str
 
     def as_strings(self) -> list[str]:
-        return [v.isoformat() if isinstance(v, dt.date) else str(v) for v in astuple(self)]
+        # Field by field: dataclasses.astuple deep-copies and cost 30 µs a row on import.
+        return [self.nir, self.birth_date.isoformat(), str(self.birth_rank), self.last_name,
+                self.first_name, self.marital_status, self.member_number, self.postcode,
+                self.departement]
 
     @classmethod
     def from_strings(cls, values: list[str]) -> PersonFields:

@@ -1,0 +1,245 @@
+"""Bulk reads and writes of contracts and beneficiaries, one class per database driver.
+
+The members import works batch by batch on the driver connection underneath the
+file's SQLAlchemy transaction: `executemany` on SQLite, `COPY` and `= ANY(array)`
+look-ups on PostgreSQL. Ids are assigned by the importer while it holds the tables
+locked, so a whole batch can be written without a round trip per row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar, Protocol
+
+from sqlalchemy import Connection
+
+SEEN_TABLE = "rempart_import_seen"
+# Keys per look-up query. SQLite look-ups always bind one of a few list sizes (padding
+# with a repeated key): every distinct size would be another prepared statement kept in
+# the driver's cache, each holding its bound keys, and memory would grow with the file.
+_LOOKUP_SIZES = (16, 256, 4096)
+
+ContractRow = tuple[int, bytes, bytes, str, dt.date, dt.date | None, bool]
+"""id, number_idx, content_mac, tier, start_date, end_date, third_party"""
+
+CONTRACT_COLUMNS = ("id", "insurer_id", "number_idx", "key_version", "sealed", "content_mac",
+                    "tier", "start_date", "end_date", "third_party", "updated_at")
+MEMBER_COLUMNS = ("id", "insurer_id", "contract_id", "rank", "member_idx", "identity_idx",
+                  "key_version", "sealed", "content_mac", "updated_at")
+_CONTRACT_UPDATE = ("tier", "start_date", "end_date", "third_party", "content_mac",
+                    "updated_at")
+_MEMBER_UPDATE = ("contract_id", "rank", "identity_idx", "key_version", "sealed",
+                  "content_mac", "updated_at")
+
+# Statements built once from the constant names above (no value is ever spliced in).
+_INSERT_CONTRACTS = (f"INSERT INTO contracts ({', '.join(CONTRACT_COLUMNS)}) "  # noqa: S608
+                     f"VALUES ({', '.join('?' * len(CONTRACT_COLUMNS))})")
+_INSERT_MEMBERS = (f"INSERT INTO beneficiaries ({', '.join(MEMBER_COLUMNS)}) "  # noqa: S608
+                   f"VALUES ({', '.join('?' * len(MEMBER_COLUMNS))})")
+_UPDATE_CONTRACTS = ("UPDATE contracts SET "  # noqa: S608
+                     + ", ".join(f"{c} = ?" for c in _CONTRACT_UPDATE) + " WHERE id = ?")
+_UPDATE_MEMBERS = ("UPDATE beneficiaries SET "  # noqa: S608
+                   + ", ".join(f"{c} = ?" for c in _MEMBER_UPDATE) + " WHERE id = ?")
+_FIND_CONTRACTS = ("SELECT id, number_idx, content_mac, tier, start_date, end_date, third_party "
+                   "FROM contracts WHERE insurer_id = ? AND number_idx IN ({marks})")
+_FIND_MEMBERS = ("SELECT id, member_idx, content_mac FROM beneficiaries "
+                 "WHERE insurer_id = ? AND member_idx IN ({marks})")
+_PG_FIND_SEEN = ("SELECT idx, mac FROM " + SEEN_TABLE  # noqa: S608
+                 + " WHERE kind = %s AND insurer_id = %s AND idx = ANY(%s)")
+_FIND_SEEN = ("SELECT idx, mac FROM " + SEEN_TABLE  # noqa: S608
+              + " WHERE kind = ? AND insurer_id = ? AND idx IN ({marks})")
+
+
+class Bulk(Protocol):
+    now: Any  # the file's timestamp, as the driver takes it
+
+    def start(self) -> tuple[int, int]:
+        """Lock the population tables; return the next free contract and beneficiary ids."""
+
+    def finish(self, next_contract_id: int, next_member_id: int) -> None: ...
+
+    def find_contracts(self, insurer_id: int, keys: Sequence[bytes]) -> list[ContractRow]: ...
+
+    def find_members(self, insurer_id: int, keys: Sequence[bytes]
+                     ) -> list[tuple[int, bytes, bytes]]: ...
+
+    def find_seen(self, kind: int, insurer_id: int, keys: Sequence[bytes]
+                  ) -> dict[bytes, bytes]: ...
+
+    def add_seen(self, rows: Sequence[tuple[int, int, bytes, bytes]]) -> None: ...
+
+    def insert_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
+
+    def update_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
+
+    def insert_members(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
+
+    def update_members(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
+
+
+def bulk_for(conn: Connection, now: dt.datetime) -> Bulk:
+    if conn.dialect.name == "sqlite":
+        return SqliteBulk(conn, now)
+    return PostgresBulk(conn, now)
+
+
+def _padded_chunks(keys: Sequence[bytes]) -> Iterable[tuple[str, list[bytes]]]:
+    """(placeholders, keys) per query, keys padded to the next size of _LOOKUP_SIZES."""
+    largest = _LOOKUP_SIZES[-1]
+    for start in range(0, len(keys), largest):
+        chunk = list(keys[start:start + largest])
+        size = next(s for s in _LOOKUP_SIZES if s >= len(chunk))
+        chunk.extend(chunk[-1:] * (size - len(chunk)))
+        yield ",".join("?" * size), chunk
+
+
+class SqliteBulk:
+    """SQLite: the file's transaction is BEGIN IMMEDIATE, so it holds the write lock."""
+
+    def __init__(self, conn: Connection, now: dt.datetime) -> None:
+        self._db: Any = conn.connection.driver_connection
+        # The same text SQLAlchemy writes for DateTime on SQLite, so readers see no difference.
+        self.now = now.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+    def start(self) -> tuple[int, int]:
+        db = self._db
+        if not db.in_transaction:
+            db.execute("BEGIN IMMEDIATE")
+        db.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages stay in memory
+        db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {SEEN_TABLE} (kind INTEGER NOT NULL, "
+                   "insurer_id INTEGER NOT NULL, idx BLOB NOT NULL, mac BLOB NOT NULL, "
+                   "PRIMARY KEY (kind, insurer_id, idx)) WITHOUT ROWID")
+        db.execute("DELETE FROM " + SEEN_TABLE)  # noqa: S608 (a constant name)
+        (contract_max,) = db.execute("SELECT coalesce(max(id), 0) FROM contracts").fetchone()
+        (member_max,) = db.execute("SELECT coalesce(max(id), 0) FROM beneficiaries").fetchone()
+        return contract_max + 1, member_max + 1
+
+    def finish(self, next_contract_id: int, next_member_id: int) -> None:
+        self._db.execute(f"DROP TABLE IF EXISTS temp.{SEEN_TABLE}")
+        self._db.execute("PRAGMA cache_size=-2000")
+
+    def _find(self, sql: str, insurer_id: int, keys: Sequence[bytes]) -> list[Any]:
+        found: list[Any] = []
+        for marks, chunk in _padded_chunks(keys):
+            found.extend(self._db.execute(sql.format(marks=marks), (insurer_id, *chunk)))
+        return found
+
+    def find_contracts(self, insurer_id: int, keys: Sequence[bytes]) -> list[ContractRow]:
+        rows = self._find(_FIND_CONTRACTS, insurer_id, keys)
+        return [(r[0], r[1], r[2], r[3], dt.date.fromisoformat(r[4]),
+                 dt.date.fromisoformat(r[5]) if r[5] else None, bool(r[6])) for r in rows]
+
+    def find_members(self, insurer_id: int, keys: Sequence[bytes]
+                     ) -> list[tuple[int, bytes, bytes]]:
+        return self._find(_FIND_MEMBERS, insurer_id, keys)
+
+    def find_seen(self, kind: int, insurer_id: int, keys: Sequence[bytes]) -> dict[bytes, bytes]:
+        found: dict[bytes, bytes] = {}
+        for marks, chunk in _padded_chunks(keys):
+            found.update(self._db.execute(_FIND_SEEN.format(marks=marks),
+                                          (kind, insurer_id, *chunk)))
+        return found
+
+    def add_seen(self, rows: Sequence[tuple[int, int, bytes, bytes]]) -> None:
+        self._db.executemany("INSERT INTO " + SEEN_TABLE  # noqa: S608 (a constant name)
+                             + " VALUES (?, ?, ?, ?)", rows)
+
+    def insert_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        # Dates as SQLAlchemy writes them on SQLite (ISO text), columns 7 and 8.
+        self._db.executemany(_INSERT_CONTRACTS, (
+            (*r[:7], r[7].isoformat(), r[8].isoformat() if r[8] else None, *r[9:])
+            for r in rows))
+
+    def update_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self._db.executemany(_UPDATE_CONTRACTS, (
+            (r[0], r[1].isoformat(), r[2].isoformat() if r[2] else None, *r[3:])
+            for r in rows))
+
+    def insert_members(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self._db.executemany(_INSERT_MEMBERS, rows)
+
+    def update_members(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self._db.executemany(_UPDATE_MEMBERS, rows)
+
+
+class PostgresBulk:
+    """PostgreSQL: COPY for new rows, array look-ups, tables locked against other writers."""
+
+    _TYPES: ClassVar[dict[str, str]] = {
+        "id": "int4", "insurer_id": "int4", "contract_id": "int4", "rank": "int2",
+        "key_version": "int2", "tier": "text", "start_date": "date", "end_date": "date",
+        "third_party": "bool", "updated_at": "timestamptz"}
+
+    def __init__(self, conn: Connection, now: dt.datetime) -> None:
+        self._db: Any = conn.connection.driver_connection
+        self.now = now
+
+    def start(self) -> tuple[int, int]:
+        with self._db.cursor() as cur:
+            # Readers (coverage checks) go on; a second import waits for this one.
+            cur.execute("LOCK TABLE contracts, beneficiaries IN SHARE ROW EXCLUSIVE MODE")
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {SEEN_TABLE} (kind int NOT NULL, "
+                        "insurer_id int NOT NULL, idx bytea NOT NULL, mac bytea NOT NULL, "
+                        "PRIMARY KEY (kind, insurer_id, idx)) ON COMMIT DROP")
+            cur.execute("SELECT coalesce(max(id), 0) FROM contracts")
+            (contract_max,) = cur.fetchone()
+            cur.execute("SELECT coalesce(max(id), 0) FROM beneficiaries")
+            (member_max,) = cur.fetchone()
+        return contract_max + 1, member_max + 1
+
+    def finish(self, next_contract_id: int, next_member_id: int) -> None:
+        with self._db.cursor() as cur:
+            for table, next_id in (("contracts", next_contract_id),
+                                   ("beneficiaries", next_member_id)):
+                # The next default id follows the ids this import assigned itself.
+                cur.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, %s)",
+                            (table, max(next_id - 1, 1), next_id > 1))
+            cur.execute(f"DROP TABLE IF EXISTS {SEEN_TABLE}")
+
+    def _find(self, sql: str, *params: Any) -> list[Any]:
+        with self._db.cursor() as cur:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+
+    def find_contracts(self, insurer_id: int, keys: Sequence[bytes]) -> list[ContractRow]:
+        return self._find("SELECT id, number_idx, content_mac, tier, start_date, end_date, "
+                          "third_party FROM contracts WHERE insurer_id = %s AND "
+                          "number_idx = ANY(%s)", insurer_id, list(keys))
+
+    def find_members(self, insurer_id: int, keys: Sequence[bytes]
+                     ) -> list[tuple[int, bytes, bytes]]:
+        return self._find("SELECT id, member_idx, content_mac FROM beneficiaries WHERE "
+                          "insurer_id = %s AND member_idx = ANY(%s)", insurer_id, list(keys))
+
+    def find_seen(self, kind: int, insurer_id: int, keys: Sequence[bytes]) -> dict[bytes, bytes]:
+        return dict(self._find(_PG_FIND_SEEN, kind, insurer_id, list(keys)))
+
+    def add_seen(self, rows: Sequence[tuple[int, int, bytes, bytes]]) -> None:
+        self._copy(SEEN_TABLE, ("kind", "insurer_id", "idx", "mac"), rows,
+                   ["int4", "int4", "bytea", "bytea"])
+
+    def _copy(self, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]],
+              types: list[str]) -> None:
+        with self._db.cursor() as cur, cur.copy(
+                f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+
+    def _types(self, columns: Sequence[str]) -> list[str]:
+        return [self._TYPES.get(c, "bytea") for c in columns]
+
+    def insert_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self._copy("contracts", CONTRACT_COLUMNS, rows, self._types(CONTRACT_COLUMNS))
+
+    def insert_members(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self._copy("beneficiaries", MEMBER_COLUMNS, rows, self._types(MEMBER_COLUMNS))
+
+    def update_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        with self._db.cursor() as cur:
+            cur.executemany(_UPDATE_CONTRACTS.replace("?", "%s"), rows)
+
+    def update_members(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        with self._db.cursor() as cur:
+            cur.executemany(_UPDATE_MEMBERS.replace("?", "%s"), rows)

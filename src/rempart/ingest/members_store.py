@@ -1,0 +1,249 @@
+"""Applying prepared members rows batch by batch, with memory that does not grow with the file.
+
+Natural keys are (insurer, member_idx) for a beneficiary and (insurer, number_idx) for
+a contract. Whether a key already appeared earlier in the same file is answered by the
+database itself: rows this file inserted have ids from the file's first new id on,
+and stored rows this file touched are noted in a temporary table. So a duplicate
+member, a contract whose rows disagree, or a contract both changed and terminated is
+caught however far apart its rows are, and only the current batch is ever in memory.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rempart.ingest.bulk import Bulk, ContractRow
+from rempart.ingest.errors import Problems
+from rempart.ingest.members import ContractPart, MemberRow, TerminateRow
+from rempart.population.sealing import (
+    beneficiary_content_mac,
+    contract_content_mac,
+    seal_contract_number,
+)
+from rempart.vault import Vault
+
+_SEEN_CONTRACT = 1
+_SEEN_MEMBER = 2
+_TERMINATED = b"terminated"  # the seen-mark of a contract ended by this file
+
+
+@dataclass
+class MembersOutcome:
+    contracts_inserted: int = 0
+    contracts_updated: int = 0
+    contracts_terminated: int = 0
+    members_inserted: int = 0
+    members_updated: int = 0
+    members_unchanged: int = 0
+
+
+def _contract_field_disagreeing(a: ContractPart, b: ContractPart) -> str:
+    for name, column in (("tier", "tier"), ("start_date", "contract_start"),
+                         ("end_date", "contract_end"), ("third_party", "third_party")):
+        if getattr(a, name) != getattr(b, name):
+            return column
+    return "contract_number"
+
+
+class MembersApplier:
+    def __init__(self, *, bulk: Bulk, vault: Vault, problems: Problems) -> None:
+        self._bulk = bulk
+        self._vault = vault
+        self._problems = problems
+        self._first_contract_id, self._first_member_id = bulk.start()
+        self._next_contract_id = self._first_contract_id
+        self._next_member_id = self._first_member_id
+        self.outcome = MembersOutcome()
+
+    def finish(self) -> None:
+        self._bulk.finish(self._next_contract_id, self._next_member_id)
+
+    def apply(self, batch: Sequence[MemberRow | TerminateRow]) -> None:
+        members = [r for r in batch if isinstance(r, MemberRow)]
+        ends = [r for r in batch if isinstance(r, TerminateRow)]
+        contract_ids = self._resolve_contracts(members, ends)
+        self._apply_members(members, contract_ids)
+
+    # -- contracts -----------------------------------------------------------
+
+    def _stated_contracts(self, members: list[MemberRow]
+                          ) -> dict[tuple[int, bytes], tuple[ContractPart, int]]:
+        """Each contract of the batch as its first row states it; later rows must agree."""
+        stated: dict[tuple[int, bytes], tuple[ContractPart, int]] = {}
+        for row in members:
+            key = (row.contract.insurer_id, row.contract.number_idx)
+            first = stated.get(key)
+            if first is None:
+                stated[key] = (row.contract, row.line)
+            elif first[0].content_mac != row.contract.content_mac:
+                self._problems.add(row.line,
+                                   _contract_field_disagreeing(first[0], row.contract),
+                                   f"disagrees with line {first[1]} on the same contract")
+        return stated
+
+    def _ending_contracts(self, ends: list[TerminateRow],
+                          stated: dict[tuple[int, bytes], tuple[ContractPart, int]]
+                          ) -> dict[tuple[int, bytes], TerminateRow]:
+        ending: dict[tuple[int, bytes], TerminateRow] = {}
+        for end in ends:
+            key = (end.insurer_id, end.number_idx)
+            if key in ending:
+                self._problems.add(end.line, "contract_number",
+                                   f"contract already terminated on line {ending[key].line}")
+            elif key in stated:
+                self._problems.add(end.line, "contract_number",
+                                   f"contract also changed on line {stated[key][1]} of this file")
+            else:
+                ending[key] = end
+        return ending
+
+    def _resolve_contracts(self, members: list[MemberRow], ends: list[TerminateRow]
+                           ) -> dict[tuple[int, bytes], int]:
+        """Insert, update or terminate this batch's contracts; return their ids."""
+        problems = self._problems
+        stated = self._stated_contracts(members)
+        ending = self._ending_contracts(ends, stated)
+        ids: dict[tuple[int, bytes], int] = {}
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
+        seen_new: list[tuple[int, int, bytes, bytes]] = []
+        bulk, vault, version = self._bulk, self._vault, self._vault.current_version
+        for insurer_id, keys in _by_insurer([*stated, *ending]).items():
+            stored = {r[1]: r for r in bulk.find_contracts(insurer_id, keys)}
+            seen = bulk.find_seen(_SEEN_CONTRACT, insurer_id,
+                                  [k for k, r in stored.items() if r[0] < self._first_contract_id])
+            for idx in keys:
+                key = (insurer_id, idx)
+                old = stored.get(idx)
+                if key in stated:
+                    part, line = stated[key]
+                    if old is None:
+                        ids[key] = contract_id = self._take_contract_id()
+                        inserts.append((contract_id, insurer_id, idx, version,
+                                        seal_contract_number(vault, part.number, number_idx=idx),
+                                        part.content_mac, part.tier, part.start_date,
+                                        part.end_date, part.third_party, bulk.now))
+                        continue
+                    earlier = self._earlier_mark(old, seen)
+                    if earlier == _TERMINATED:
+                        problems.add(line, "contract_number",
+                                     "contract also terminated earlier in this file")
+                    elif earlier is not None and earlier != part.content_mac:
+                        problems.add(line, "contract_number", "contract fields disagree with an "
+                                     "earlier row of the same contract in this file")
+                    else:
+                        ids[key] = old[0]
+                        if earlier is None:
+                            seen_new.append((_SEEN_CONTRACT, insurer_id, idx, part.content_mac))
+                            if old[2] != part.content_mac:
+                                self.outcome.contracts_updated += 1
+                                updates.append((part.tier, part.start_date, part.end_date,
+                                                part.third_party, part.content_mac, bulk.now,
+                                                old[0]))
+                else:
+                    self._terminate(ending[key], old, seen, updates, seen_new)
+        bulk.insert_contracts(inserts)
+        bulk.update_contracts(updates)
+        bulk.add_seen(seen_new)
+        self.outcome.contracts_inserted += len(inserts)
+        return ids
+
+    def _earlier_mark(self, old: ContractRow, seen: dict[bytes, bytes]) -> bytes | None:
+        """The mark an earlier row of this file left on a stored contract, if any."""
+        if old[0] >= self._first_contract_id:
+            return old[2]  # inserted by this file: its content_mac is the earlier rows'
+        return seen.get(old[1])
+
+    def _terminate(self, end: TerminateRow, old: ContractRow | None, seen: dict[bytes, bytes],
+                   updates: list[tuple[Any, ...]],
+                   seen_new: list[tuple[int, int, bytes, bytes]]) -> None:
+        if old is None:
+            self._problems.add(end.line, "contract_number", "unknown contract for this insurer")
+            return
+        if self._earlier_mark(old, seen) is not None:
+            self._problems.add(end.line, "contract_number",
+                               "contract also appears earlier in this file")
+            return
+        _id, idx, mac, tier, start, _end, third_party = old
+        if end.end_date < start:
+            self._problems.add(end.line, "contract_end", "is before the contract's start")
+            return
+        seen_new.append((_SEEN_CONTRACT, end.insurer_id, idx, _TERMINATED))
+        new_mac = contract_content_mac(self._vault, number=end.number, tier=tier,
+                                       start_date=start, end_date=end.end_date,
+                                       third_party=third_party)
+        if new_mac != mac:
+            updates.append((tier, start, end.end_date, third_party, new_mac, self._bulk.now,
+                            old[0]))
+            self.outcome.contracts_terminated += 1
+
+    def _take_contract_id(self) -> int:
+        self._next_contract_id += 1
+        return self._next_contract_id - 1
+
+    # -- beneficiaries -------------------------------------------------------
+
+    def _apply_members(self, members: list[MemberRow],
+                       contract_ids: dict[tuple[int, bytes], int]) -> None:
+        problems = self._problems
+        first_line: dict[tuple[int, bytes], int] = {}
+        ready: list[MemberRow] = []
+        for row in members:
+            key = (row.contract.insurer_id, row.member_idx)
+            if key in first_line:
+                problems.add(row.line, "member_number",
+                             f"same member as line {first_line[key]} of this file")
+                continue
+            first_line[key] = row.line
+            if (row.contract.insurer_id, row.contract.number_idx) in contract_ids:
+                ready.append(row)
+        bulk, vault, version = self._bulk, self._vault, self._vault.current_version
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
+        seen_new: list[tuple[int, int, bytes, bytes]] = []
+        by_insurer: dict[int, list[MemberRow]] = defaultdict(list)
+        for row in ready:
+            by_insurer[row.contract.insurer_id].append(row)
+        for insurer_id, rows in by_insurer.items():
+            keys = [r.member_idx for r in rows]
+            stored = {r[1]: r for r in bulk.find_members(insurer_id, keys)}
+            seen = bulk.find_seen(_SEEN_MEMBER, insurer_id,
+                                  [k for k, r in stored.items() if r[0] < self._first_member_id])
+            for row in rows:
+                contract_id = contract_ids[(insurer_id, row.contract.number_idx)]
+                mac = beneficiary_content_mac(vault, row.person, rank=row.rank,
+                                              contract_id=contract_id)
+                old = stored.get(row.member_idx)
+                if old is None:
+                    inserts.append((self._take_member_id(), insurer_id, contract_id, row.rank,
+                                    row.member_idx, row.identity_idx, version, row.sealed, mac,
+                                    bulk.now))
+                elif old[0] >= self._first_member_id or row.member_idx in seen:
+                    problems.add(row.line, "member_number",
+                                 "same member as an earlier row of this file")
+                else:
+                    seen_new.append((_SEEN_MEMBER, insurer_id, row.member_idx, b""))
+                    if old[2] == mac:
+                        self.outcome.members_unchanged += 1
+                    else:
+                        updates.append((contract_id, row.rank, row.identity_idx, version,
+                                        row.sealed, mac, bulk.now, old[0]))
+        bulk.insert_members(inserts)
+        bulk.update_members(updates)
+        bulk.add_seen(seen_new)
+        self.outcome.members_inserted += len(inserts)
+        self.outcome.members_updated += len(updates)
+
+    def _take_member_id(self) -> int:
+        self._next_member_id += 1
+        return self._next_member_id - 1
+
+
+def _by_insurer(keys: list[tuple[int, bytes]]) -> dict[int, list[bytes]]:
+    grouped: dict[int, list[bytes]] = defaultdict(list)
+    for insurer_id, idx in keys:
+        grouped[insurer_id].append(idx)
+    return grouped
