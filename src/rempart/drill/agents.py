@@ -1,0 +1,125 @@
+"""HTTP clients that play providers and attackers against the in-process app.
+
+Each agent has its own network address (the ASGI transport's client tuple), its own
+browser or software identity and, for practice software, its own DPoP key. Everything
+goes through the app's real HTTP interface; nothing here labels a request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from typing import Any
+
+import httpx
+from joserfc import jwt
+from joserfc.jwk import ECKey
+
+from rempart.clock import ManualClock
+
+BASE_URL = "https://rempart.test"
+TOKEN_URL = f"{BASE_URL}/oauth/token"
+CHECKS_URL = f"{BASE_URL}/api/v1/checks"
+CLAIMS_URL = f"{BASE_URL}/api/v1/claims"
+SOFTWARE_AGENT = "LogicielOfficine/7.2 (rempart-api)"
+BROWSER_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+                 "(KHTML, like Gecko) Chrome/131.0 Safari/537.36")
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class DpopKey:
+    """A practice software's private key, which signs one DPoP proof per request."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self._clock = clock
+        self._key = ECKey.generate_key("P-256", private=True)
+
+    def proof(self, method: str, url: str, *, access_token: str | None = None) -> str:
+        body: dict[str, Any] = {"jti": secrets.token_urlsafe(12), "htm": method, "htu": url,
+                                "iat": int(self._clock.now().timestamp())}
+        if access_token is not None:
+            digest = hashlib.sha256(access_token.encode()).digest()
+            body["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+        head = {"typ": "dpop+jwt", "alg": "ES256", "jwk": self._key.as_dict(private=False)}
+        return jwt.encode(head, body, self._key, algorithms=["ES256"], default_type=None)
+
+
+def http_client(app: Any, *, address: str, agent: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 443)),
+                             base_url=BASE_URL, headers={"user-agent": agent},
+                             follow_redirects=False)
+
+
+class ApiAgent:
+    """Practice software holding client credentials and a DPoP key (or a stolen token)."""
+
+    def __init__(self, app: Any, clock: ManualClock, *, address: str, client_id: str,
+                 secret: str) -> None:
+        self.http = http_client(app, address=address, agent=SOFTWARE_AGENT)
+        self.key = DpopKey(clock)
+        self._client_id = client_id
+        self._secret = secret
+        self.token: str | None = None
+        self._clock = clock
+        self._token_until = 0.0
+
+    async def ensure_token(self) -> int:
+        """Fetch an access token when none is held or it is about to expire."""
+        if self.token is not None and self._clock.monotonic() < self._token_until:
+            return 200
+        answer = await self.http.post("/oauth/token", data={
+            "grant_type": "client_credentials", "client_id": self._client_id,
+            "client_secret": self._secret}, headers={"dpop": self.key.proof("POST", TOKEN_URL)})
+        if answer.status_code == 200:
+            body = answer.json()
+            self.token = str(body["access_token"])
+            self._token_until = self._clock.monotonic() + int(body.get("expires_in", 300)) - 30
+        else:
+            self.token = None
+        return answer.status_code
+
+    async def check(self, payload: dict[str, object]) -> httpx.Response:
+        status = await self.ensure_token()
+        if self.token is None:
+            return httpx.Response(status)
+        return await post_with_token(self.http, self.key, self.token, CHECKS_URL, payload)
+
+    async def claim(self, payload: dict[str, object]) -> httpx.Response:
+        await self.ensure_token()
+        if self.token is None:
+            return httpx.Response(401)
+        return await post_with_token(self.http, self.key, self.token, CLAIMS_URL, payload)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+async def post_with_token(http: httpx.AsyncClient, key: DpopKey, token: str, url: str,
+                          payload: dict[str, object]) -> httpx.Response:
+    headers = {"authorization": f"DPoP {token}",
+               "dpop": key.proof("POST", url, access_token=token)}
+    return await http.post(url.removeprefix(BASE_URL), headers=headers, json=payload)
+
+
+async def portal_password_login(http: httpx.AsyncClient, *, login: str,
+                                password: str) -> httpx.Response:
+    """The portal's login form, as a browser posts it (CSRF double submit included)."""
+    page = await http.get("/portal/login")
+    found = _CSRF.search(page.text)
+    token = found.group(1) if found else ""
+    return await http.post("/portal/login", data={"csrf_token": token, "login": login,
+                                                  "password": password},
+                           headers={"origin": BASE_URL})
+
+
+def disclosed(answer: httpx.Response) -> bool:
+    """Any positive coverage data reached the caller: a 2xx answer saying covered."""
+    if not 200 <= answer.status_code < 300:
+        return False
+    try:
+        body = answer.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("covered") is True

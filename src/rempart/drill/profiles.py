@@ -1,0 +1,32 @@
+"""Honest providers' orders of magnitude, per profession (issue 6).
+
+A pharmacy sees about 450-530 visits an opening day; a minority are new third-party
+payments that need a check (renewals reuse a recent answer). Opticians and dentists see a
+few to a few dozen patients; a hospital's admissions office, hundreds of admissions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Profile:
+    category: str  # the care category of its checks
+    open_days: frozenset[int]  # weekday numbers, Monday = 0
+    opens_h: float  # UTC hours (France is UTC+1 in March)
+    closes_h: float
+    visits: tuple[int, int]  # per opening day
+    check_share: float  # the share of visits that need a check
+    regular_share: float  # the share of checks for recurring patients
+
+
+PROFILES: dict[str, Profile] = {
+    "pharmacy": Profile("pharmacy", frozenset(range(6)), 7.5, 18.5, (450, 530), 0.08, 0.7),
+    "optician": Profile("optical", frozenset(range(1, 6)), 8.5, 18.0, (3, 25), 0.8, 0.2),
+    "dentist": Profile("dental", frozenset(range(5)), 7.5, 17.5, (8, 30), 0.6, 0.5),
+    "hospital": Profile("hospital", frozenset(range(7)), 6.0, 20.0, (100, 300), 0.3, 0.1),
+}
+BUSY_DAY_SHARE = 0.1  # a minority of days carry half as much again
+CLAIM_SHARE = 0.95  # nearly every covered check is followed by a claim
+TYPO_SHARE = 0.03  # a mistyped date of birth, retried a minute later

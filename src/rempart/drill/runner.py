@@ -1,0 +1,181 @@
+"""Run the drill: one fresh instance per scenario (so that one attack's traces do not
+help or hinder another's), honest providers beside every attacker, scores kept outside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import tempfile
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rempart.audit import Checkpointer, SigningKey, TrustedKeys
+from rempart.auth.events import MemoryEventSink
+from rempart.drill import attacks_api, attacks_portal
+from rempart.drill.attack_base import AttackContext
+from rempart.drill.honest import HonestProvider
+from rempart.drill.options import SCENARIOS, DrillOptions
+from rempart.drill.profiles import PROFILES
+from rempart.drill.scheduler import run_actors
+from rempart.drill.scoring import AttackLog, LegitLog
+from rempart.drill.stolen_copy import run_stolen_copy
+from rempart.drill.tamper import run_tamper_drill
+from rempart.drill.world import START, Account, World, build_world, open_account
+
+ATTACK_STARTS_H = 9.0  # the attack begins on the first morning, opening hours
+ALERT_KINDS = frozenset({"login_throttled", "second_factor_failed", "step_up_required",
+                         "session_refused", "api_token_refused", "api_request_refused",
+                         "account_suspended"})
+Attack = Callable[[AttackContext, dt.datetime], AsyncIterator[dt.datetime]]
+
+ATTACKS: dict[str, Attack] = {
+    "S1": lambda ctx, until: attacks_portal.s1_password_only(ctx),
+    "S2": lambda ctx, until: attacks_portal.s2_stuffing(ctx),
+    "S3": lambda ctx, until: attacks_portal.s3_aitm(ctx),
+    "S4": lambda ctx, until: attacks_api.s4_low_and_slow(ctx, until=until),
+    "S5": lambda ctx, until: attacks_api.s5_distributed(ctx, until=until),
+    "S6": lambda ctx, until: attacks_api.s6_probing(ctx, until=until),
+    "S9": lambda ctx, until: attacks_api.s9_copied_token(ctx),
+}
+
+
+def run_drill(options: DrillOptions, *, workdir: Path | None = None,
+              on_stage: Callable[[str], None] | None = None) -> dict[str, Any]:
+    stage = on_stage or (lambda _text: None)
+    with tempfile.TemporaryDirectory(prefix="rempart-drill-") as tmp:
+        base = workdir or Path(tmp)
+        scenarios: dict[str, Any] = {}
+        legit = LegitLog()
+        timelines: dict[str, list[tuple[float, int]]] = {}
+        for n, scenario in enumerate(options.scenarios):
+            if scenario in ("S7", "S8"):
+                continue
+            stage(f"{scenario}: {SCENARIOS[scenario]}")
+            score, log, timeline = _http_scenario(options, scenario, base / scenario, seed=n)
+            scenarios[scenario] = score
+            timelines[scenario] = timeline
+            _merge(legit, log, scenario)
+        artefacts = [s for s in ("S7", "S8") if s in options.scenarios]
+        if artefacts:
+            stage(", ".join(artefacts) + ": the stolen copies")
+            scenarios.update(_artefact_scenarios(options, artefacts, base / "artefacts"))
+    return {"seed": options.seed, "days": options.days, "population": options.population,
+            "honest_accounts_per_run": options.accounts,
+            "guard": "off" if options.baseline else "not wired into the check path",
+            "simulated_start": START.isoformat(), "scenarios": scenarios,
+            "legit": legit.score(), "timelines": timelines}
+
+
+def _merge(total: LegitLog, log: LegitLog, scenario: str) -> None:
+    total.accounts |= {f"{scenario}:{a}" for a in log.accounts}
+    total.friction |= {f"{scenario}:{a}" for a in log.friction}
+    total.suspended |= {f"{scenario}:{a}" for a in log.suspended}
+    total.checks += log.checks
+    total.claims += log.claims
+    total.claims_accepted += log.claims_accepted
+    total.covered += log.covered
+
+
+def _open_world(options: DrillOptions, workdir: Path, *,
+                seed: int) -> tuple[World, list[Account], MemoryEventSink]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    events = MemoryEventSink()
+    world = build_world(workdir=workdir, people=options.population, seed=options.seed,
+                        events=events)
+    rng = random.Random(options.seed * 1009 + seed)
+    served = [o for o in world.organisations if o[1] in PROFILES] or world.organisations
+    weights = [8 if o[1] == "pharmacy" else 1 for o in served]
+    chosen = rng.choices(served, weights=weights, k=options.accounts)
+    accounts = [open_account(world, number=i + 1, organisation=org)
+                for i, org in enumerate(chosen)]
+    return world, accounts, events
+
+
+def _http_scenario(options: DrillOptions, scenario: str, workdir: Path, *,
+                   seed: int) -> tuple[dict[str, Any], LegitLog, list[tuple[float, int]]]:
+    world, accounts, events = _open_world(options, workdir, seed=seed)
+    try:
+        rng = random.Random(f"{options.seed}/{scenario}")
+        begin = world.clock.now()
+        until = dt.datetime.combine(begin.date(), dt.time(), tzinfo=dt.UTC) + dt.timedelta(
+            days=options.days)
+        legit = LegitLog()
+        honest = [HonestProvider(world, account, rng=random.Random(rng.random()),
+                                 days=options.days, log=legit,
+                                 address=f"10.2.{i // 250}.{i % 250 + 1}",
+                                 starts_on_day=options.days - 1 if i == 1 else 0,
+                                 moves_on_day=max(1, options.days // 2) if i == 2 else None)
+                  for i, account in enumerate(accounts)]
+        attack_log = AttackLog()
+        attack_start = dt.datetime.combine(begin.date(), dt.time(), tzinfo=dt.UTC) + \
+            dt.timedelta(hours=ATTACK_STARTS_H)
+        ctx = AttackContext(world=world, rng=rng, victims=accounts[3:] + accounts[:3],
+                            start=attack_start, log=attack_log)
+        actors = [h.run(begin) for h in honest] + [ATTACKS[scenario](ctx, until)]
+        asyncio.run(_drive(world, actors, honest, until))
+        score = attack_log.score()
+        _events_detection(score, attack_log, events)
+        score["legit"] = legit.score()
+        return score, legit, attack_log.timeline
+    finally:
+        world.close()
+
+
+async def _drive(world: World, actors: list[AsyncIterator[dt.datetime]],
+                 honest: list[HonestProvider], until: dt.datetime) -> None:
+    try:
+        await run_actors(world.clock, actors, until=until)
+    finally:
+        for actor in actors:
+            await actor.aclose()  # type: ignore[attr-defined]
+        for provider in honest:
+            await provider.close()
+
+
+def _events_detection(score: dict[str, Any], log: AttackLog,
+                      events: MemoryEventSink) -> None:
+    """An alert about one of the attacker's addresses or accounts counts as detection."""
+    if log.started is None:
+        return
+    attacker_addresses = ("203.0.",)
+    moments = [e.at for e in events.events
+               if e.kind.value in ALERT_KINDS and e.at >= log.started
+               and (e.address or "").startswith(attacker_addresses)]
+    if moments:
+        first = log.seconds(min(moments))
+        current = score["time_to_detect_s"]
+        score["time_to_detect_s"] = first if current is None else min(current, first)
+
+
+def _artefact_scenarios(options: DrillOptions, wanted: Sequence[str],
+                        workdir: Path) -> dict[str, Any]:
+    world, accounts, _events = _open_world(options, workdir, seed=99)
+    try:
+        legit = LegitLog()
+        honest = [HonestProvider(world, account, rng=random.Random(i), days=1, log=legit,
+                                 address=f"10.2.0.{i + 1}") for i, account in enumerate(accounts)]
+        begin = world.clock.now()
+        until = dt.datetime.combine(begin.date(), dt.time(), tzinfo=dt.UTC) + dt.timedelta(
+            days=1)
+        asyncio.run(_drive(world, [h.run(begin) for h in honest], honest, until))
+        key = SigningKey.generate()
+        Checkpointer(engine=world.runtime.engine, clock=world.clock, signing_key=key,
+                     max_entries=100).checkpoint()
+        scores: dict[str, Any] = {}
+        database = world.database
+        with world.runtime.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(FULL)")
+        if "S7" in wanted:
+            files = [database, database.with_name(database.name + "-wal")]
+            scores["S7"] = run_stolen_copy(files=files,
+                                           people=world.members + world.outsiders).score()
+        if "S8" in wanted:
+            scores["S8"] = run_tamper_drill(database=database,
+                                            trusted=TrustedKeys([key.verify_key]),
+                                            workdir=workdir).score()
+        return scores
+    finally:
+        world.close()
