@@ -1,6 +1,7 @@
 """Honest providers: practice software checking local, often recurring patients in opening
-hours, claiming within two days, with typos, busy days, a new practice that starts
-late and a provider who moves to a new device (new key, new address) half-way."""
+hours, claiming within two days, with typos, busy days, holidays and days of leave, a
+new practice that starts late and a provider who moves to a new device (new key, new
+address) half-way."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from rempart.drill.agents import ApiAgent, disclosed
 from rempart.drill.profiles import (
     BUSY_DAY_SHARE,
     CLAIM_SHARE,
+    DAY_OFF_SHARE,
     PROFILES,
+    PUBLIC_HOLIDAYS,
     TYPO_SHARE,
     Profile,
 )
@@ -64,7 +67,7 @@ class HonestProvider:
         moments: list[dt.datetime] = []
         for day in range(self._starts, self._days):
             date = start.date() + dt.timedelta(days=day)
-            if date.weekday() not in self.profile.open_days:
+            if date.weekday() not in self.profile.open_days or self._closed(date):
                 continue
             low, high = self.profile.visits
             visits = self._rng.randint(low, high)
@@ -115,6 +118,12 @@ class HonestProvider:
     async def _claim(self, account: str, claim: dict[str, Any]) -> None:
         answer = await self.agent.claim(claim)
         self._log.claim(account=account, status=answer.status_code)
+
+    def _closed(self, date: dt.date) -> bool:
+        """Public holidays (except for hospitals) and the odd day of leave."""
+        if self.profile.category != "hospital" and (date.month, date.day) in PUBLIC_HOLIDAYS:
+            return True
+        return self._rng.random() < DAY_OFF_SHARE
 
     def _pick(self) -> Person:
         if self._rng.random() < self.profile.regular_share:

@@ -30,3 +30,7 @@ PROFILES: dict[str, Profile] = {
 BUSY_DAY_SHARE = 0.1  # a minority of days carry half as much again
 CLAIM_SHARE = 0.95  # nearly every covered check is followed by a claim
 TYPO_SHARE = 0.03  # a mistyped date of birth, retried a minute later
+DAY_OFF_SHARE = 0.03  # a practice closed for a day of leave now and then
+# Fixed-date French public holidays (month, day); hospitals stay open on them.
+PUBLIC_HOLIDAYS = frozenset({(1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11),
+                             (12, 25)})
