@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
+from audit_disclosures import disclosures_by_reference
 from checks_support import TODAY, AppClient, Population, build_population, make_app
 from rempart.coverage.models import Check
 from rempart.coverage.schemas import CheckOut
-from rempart.disclosure.models import DisclosureRow
 from rempart.runtime import Runtime
 
 
@@ -110,7 +110,6 @@ def test_every_check_is_stored_and_recorded(client: AppClient, population: Popul
     ended = client.post("/api/v1/checks", json=population.bob.payload()).json()
     with runtime.engine.connect() as conn:
         checks = {row.reference: row for row in conn.execute(select(Check)).all()}
-        disclosures = {row.reference: row for row in conn.execute(select(DisclosureRow)).all()}
     assert checks[covered["reference"]].beneficiary_id == population.alice.beneficiary_id
     assert checks[covered["reference"]].outcome == "covered"
     assert checks[missed["reference"]].beneficiary_id is None
@@ -119,16 +118,17 @@ def test_every_check_is_stored_and_recorded(client: AppClient, population: Popul
     assert checks[ended["reference"]].outcome == "contract_inactive"
     assert all(row.organisation_id == population.organisation_ids[0]
                for row in checks.values())
+    disclosures = disclosures_by_reference(runtime.engine)
     hit = disclosures[covered["reference"]]
     assert hit.event == "check.answered"
     assert hit.person_id == population.alice.beneficiary_id
-    assert hit.fields.split(",") == ["covered", "third_party_payment", "guarantee_kind",
-                                     "guarantee_rate_bp"]
+    assert hit.fields == ("covered", "guarantee_kind", "guarantee_rate_bp",
+                          "third_party_payment")
     assert (hit.account_id, hit.session_id, hit.device_id) == (100, "session-0", "device-0")
     for negative in (missed, ended):
         row = disclosures[negative["reference"]]
         assert row.person_id is None
-        assert row.fields == ""
+        assert row.fields == ()
 
 
 def test_own_checks_are_listed_newest_first_and_paginated(

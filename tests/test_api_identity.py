@@ -6,10 +6,9 @@ import dataclasses
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
 
+from audit_disclosures import recorded_disclosures
 from checks_support import AppClient, Population, build_population
-from rempart.disclosure.models import DisclosureRow
 from rempart.runtime import Runtime
 from rempart.web import DemoHeaderIdentity, create_app
 from rempart.web.identity import DEMO_HEADER, DemoModeRequired
@@ -42,8 +41,7 @@ def test_the_demo_header_names_the_organisation(demo_client: AppClient,
     response = demo_client.post("/api/v1/checks", json=population.alice.payload(),
                                 headers={DEMO_HEADER: str(organisation)})
     assert response.status_code == 201
-    with runtime.engine.connect() as conn:
-        row = conn.execute(select(DisclosureRow)).one()
+    [row] = recorded_disclosures(runtime.engine)
     assert row.organisation_id == organisation
     assert row.client_address == "127.0.0.1"
     listed = demo_client.get("/api/v1/checks", headers={DEMO_HEADER: str(organisation)})
@@ -59,5 +57,4 @@ def test_a_missing_or_unknown_organisation_is_not_authenticated(
                                     headers=headers)
         assert response.status_code == 401, header
         assert ErrorBody.model_validate(response.json()).error.code == "not_authenticated"
-    with runtime.engine.connect() as conn:
-        assert conn.execute(select(DisclosureRow)).all() == []
+    assert recorded_disclosures(runtime.engine) == []

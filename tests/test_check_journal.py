@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select, text
 
+from audit_disclosures import disclosures_by_reference
 from checks_support import Population, build_population, make_app
 from rempart.coverage.models import Check
 from rempart.coverage.query import CheckRequest
 from rempart.coverage.service import CheckService
-from rempart.disclosure.models import DisclosureRow
 from rempart.runtime import Runtime
 
 
@@ -62,7 +62,7 @@ def test_concurrent_checks_share_commits_and_are_all_recorded(
     assert sum(a.covered for a in answers) == 32  # Alice and Leo, both categories
     with runtime.engine.connect() as conn:
         stored = set(conn.execute(select(Check.reference)).scalars())
-        recorded = set(conn.execute(select(DisclosureRow.reference)).scalars())
+    recorded = set(disclosures_by_reference(runtime.engine))
     assert stored == recorded == {a.reference for a in answers}
     assert 1 <= len(commits) < 64
     print(f"64 concurrent checks: {len(commits)} commits")
@@ -72,7 +72,7 @@ def test_a_failed_commit_fails_every_check_in_it(service: CheckService,
                                                  population: Population,
                                                  runtime: Runtime) -> None:
     with runtime.engine.begin() as conn:
-        conn.execute(text("DROP TABLE disclosures"))
+        conn.execute(text("DROP TABLE audit_entries"))
     requester = population.identity()
 
     async def run_all() -> list[Any]:
@@ -82,7 +82,7 @@ def test_a_failed_commit_fails_every_check_in_it(service: CheckService,
 
     outcomes = asyncio.run(run_all())
     assert all(isinstance(outcome, Exception) for outcome in outcomes)
-    with pytest.raises(Exception, match="disclosures"):
+    with pytest.raises(Exception, match="audit_entries"):
         service.check(requester=requester, request=requests(population, 1)[0])
     with runtime.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Check)).scalar_one() == 0

@@ -25,8 +25,9 @@ class AuditEntry(Base):
     __tablename__ = "audit_entries"
     __table_args__ = (
         Index("ix_audit_entries_subject_id", "subject_id"),
-        Index("ix_audit_entries_account_id", "account_id"),
-        Index("ix_audit_entries_session_id", "session_id"),
+        # Breach scoping reads an account's or a session's entries within a window.
+        Index("ix_audit_entries_account_id_occurred_at_us", "account_id", "occurred_at_us"),
+        Index("ix_audit_entries_session_id_occurred_at_us", "session_id", "occurred_at_us"),
         Index("ix_audit_entries_occurred_at_us", "occurred_at_us"),
     )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rempart.audit import AuditLog
+from rempart.audit.security_sink import AuditSecurityEventSink
 from rempart.auth.access_tokens import AccessTokens
 from rempart.auth.accounts import AccountService
 from rempart.auth.api_auth import ApiAuthService
@@ -61,7 +63,9 @@ class AuthServices:
               session_store: SessionStore | None = None,
               accept_url: str = "/invitation/") -> AuthServices:
         cfg = settings or runtime.settings.auth
-        sink = events or LogEventSink()
+        # Every security event is an audit entry (and a log line); fail closed.
+        sink = events or AuditSecurityEventSink(
+            audit=AuditLog(engine=runtime.engine, clock=runtime.clock), forward_to=LogEventSink())
         engine, vault, clock = runtime.engine, runtime.vault, runtime.clock
         limiter = make_limiter(cfg.throttle_storage, clock)
         hasher = PasswordHasher(cfg)

@@ -2,6 +2,88 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+import orjson
 import typer
 
+from rempart.cli import scope_bench_cmd
+from rempart.cli.common import console, domain_errors
+
 app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
+app.command("scope")(scope_bench_cmd.bench_scope)
+
+
+@app.command("import")
+def bench_import(
+    people: Annotated[int, typer.Option("--people", min=1, help="Persons to generate.")],
+    seed: Annotated[int, typer.Option("--seed", help="Population seed.")] = 1,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", help="PostgreSQL server URL: a fresh database is created on it "
+                               "and dropped after. Default: a temporary SQLite file.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=0, help="Worker processes that validate and seal "
+                                 "(default 0: all in the main process).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Generate N persons, import them for real, and compare with a plain insert."""
+    from rempart.bench.import_bench import run_import_bench
+    from rempart.ingest.service import DEFAULT_WORKERS
+
+    with domain_errors():
+        figures = run_import_bench(
+            people=people, seed=seed, database_url=database_url,
+            workers=DEFAULT_WORKERS if workers is None else workers,
+            on_stage=lambda text: console.print(f"bench: {text}"))
+    if as_json:
+        typer.echo(orjson.dumps(figures.as_dict()).decode())
+        return
+    for name, value in figures.as_dict().items():
+        typer.echo(f"{name:>20}: {value}")
+
+
+@app.command("checks")
+def bench_checks(
+    people: Annotated[int, typer.Option("--people", min=1, help="Persons in the instance "
+                                        "(built once, then cached).")] = 1_000_000,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, max=8,
+        help="Server worker processes (1 measured best on SQLite: docs/performance.md).",
+    )] = 1,
+    seconds: Annotated[float, typer.Option("--seconds", min=0.5, max=600,
+                                           help="Measured seconds per phase.")] = 10.0,
+    warmup: Annotated[float, typer.Option("--warmup", min=0, max=60,
+                                          help="Unmeasured seconds before each phase.")] = 2.0,
+    connections: Annotated[int, typer.Option("--connections", min=1, max=1024,
+                                             help="Concurrent keep-alive connections.")] = 32,
+    server: Annotated[str, typer.Option("--server", help="uvicorn or granian.")] = "uvicorn",
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", help="PostgreSQL server URL: the instance's database is created "
+                               "on it once and kept. Default: SQLite.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", help="Where bench instances are cached (default <tmp>/rempart-bench).",
+    )] = None,
+    audit_off: Annotated[bool, typer.Option(
+        "--audit-off", help="Also measure the checks with the audit log off (a second "
+                            "server run): audit_on_off_ratio.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Checks per second over real HTTP, against the bare look-up, in one server run."""
+    from rempart.bench.checks_bench import BenchOptions, run_checks_bench
+
+    options = BenchOptions(people=people, workers=workers, seconds=seconds, warmup=warmup,
+                           connections=connections, server=server,
+                           database_url=database_url, data_dir=data_dir)
+    if audit_off:
+        options = options.with_audit_off()
+    with domain_errors():
+        figures = run_checks_bench(options, on_stage=lambda text: console.print(f"bench: {text}"))
+    if as_json:
+        typer.echo(orjson.dumps(figures).decode())
+        return
+    for name, value in figures.items():
+        if name != "phases":
+            typer.echo(f"{name:>22}: {value}")
+    for name, phase in figures["phases"].items():
+        typer.echo(f"{name:>22}: {orjson.dumps(phase).decode()}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
+from rempart.audit import AuditLog
+from rempart.audit.security_sink import record_operation
 from rempart.cli.common import DataDirOption, console, domain_errors, load_settings
 from rempart.population.rekey import KeyRotationIncomplete, Rekeyer
 from rempart.runtime import Runtime
@@ -43,7 +45,11 @@ def rotate(
 ) -> None:
     """Add a key version, re-seal every row under it while data stays readable, retire the old."""
     settings = load_settings(data_dir)
-    with domain_errors(), Runtime.open(settings) as runtime:
+    with domain_errors(), Runtime.open(settings) as runtime, \
+            AuditLog(engine=runtime.engine, clock=runtime.clock) as audit:
+        # Recorded before anything changes (fail closed), and again once done.
+        record_operation(audit, event="keys.rotation_started",
+                         detail={"from_version": runtime.vault.keyring.current})
         keyring = add_version(settings.key_file, now=runtime.clock.now())
         rekeyer = Rekeyer(engine=runtime.engine, vault=Vault(keyring))
         total = rekeyer.stale_rows()
@@ -56,6 +62,9 @@ def rotate(
             if rekeyer.stale_rows():
                 raise KeyRotationIncomplete("rows still use an old key version; not retiring")
             keyring = retire_old_versions(settings.key_file)
+        record_operation(audit, event="keys.rotated", detail={
+            "to_version": keyring.current, "contracts": report.contracts,
+            "beneficiaries": report.beneficiaries, "retired": retire})
     typer.echo(f"current key version {keyring.current}; re-sealed {report.contracts} contracts "
                f"and {report.beneficiaries} beneficiaries; versions kept: {keyring.versions}")
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from rempart.cli import bench_cmd, demo_cmd, import_cmd, keys_cmd, synth_cmd
+from rempart.cli import (
+    audit_cmd,
+    bench_cmd,
+    breach_cmd,
+    demo_cmd,
+    drill_cmd,
+    import_cmd,
+    insurers_cmd,
+    keys_cmd,
+    synth_cmd,
+)
 
 app = typer.Typer(
     name="rempart",
@@ -14,10 +24,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("demo")(demo_cmd.demo)
+app.command("drill")(drill_cmd.drill)
 app.command("synth")(synth_cmd.synth)
 app.command("import")(import_cmd.import_files)
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(bench_cmd.app, name="bench")
+app.add_typer(breach_cmd.app, name="breach")
+app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(insurers_cmd.app, name="insurers")
 
 
 def main() -> None:

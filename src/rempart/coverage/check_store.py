@@ -1,6 +1,8 @@
 """SQL of the check path: the candidate look-up, the allowance ledger, the check rows.
 
 Statements are built once at import, so SQLAlchemy's compiled cache serves every call.
+The check itself runs the look-up and the allowance query through `check_reads`
+(compiled once, on a raw driver connection); the functions here serve the other callers.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ _COLUMNS = (
 
 
 @functools.cache
-def _lookup(versions: int) -> Select[*tuple[Any, ...]]:
+def candidate_lookup(versions: int) -> Select[*tuple[Any, ...]]:
     """The look-up for a keyring of `versions` key versions (one index value per version).
 
     Plain bind parameters rather than an "expanding" IN: SQLAlchemy then caches the
@@ -70,7 +72,7 @@ def _lookup(versions: int) -> Select[*tuple[Any, ...]]:
     )
 
 
-_ALLOWANCE_USED = select(func.coalesce(func.sum(Claim.amc_cents), 0)).where(
+ALLOWANCE_USED = select(func.coalesce(func.sum(Claim.amc_cents), 0)).where(
     Claim.beneficiary_id == bindparam("beneficiary_id"),
     Claim.category == bindparam("category"),
     or_(*(Claim.status == status for status in CONSUMING)),  # not an expanding IN
@@ -114,31 +116,9 @@ class StoredCheck:
     guarantee: GuaranteeRow | None
 
 
-def find_candidates(conn: Connection, *, identity: list[bytes], member: list[bytes],
-                    category: str, care_date: dt.date) -> list[Candidate]:
-    params: dict[str, Any] = {"category": category, "care_date": care_date}
-    params.update({f"identity{i}": value for i, value in enumerate(identity)})
-    params.update({f"member{i}": value for i, value in enumerate(member)})
-    rows = conn.execute(_lookup(len(identity)), params).all()
-    by_id: dict[int, Candidate] = {}
-    for row in rows:
-        if row[0] is None:
-            continue  # the anchor row of a miss
-        candidate = by_id.get(row[0])
-        if candidate is None:
-            candidate = by_id[row[0]] = Candidate(
-                beneficiary_id=row[0], key_version=row[1], member_idx=row[2], sealed=row[3],
-                contract=ContractPeriod(start=row[4], end=row[5]), contract_third_party=row[6],
-                amc_number=row[7], guarantees=[])
-        guarantee = _guarantee(row, 8)
-        if guarantee is not None:
-            candidate.guarantees.append(guarantee)
-    return list(by_id.values())
-
-
 def allowance_used(conn: Connection, *, beneficiary_id: int, category: str,
                    start: dt.date, end: dt.date) -> int:
-    return int(conn.execute(_ALLOWANCE_USED, {
+    return int(conn.execute(ALLOWANCE_USED, {
         "beneficiary_id": beneficiary_id, "category": category, "start": start, "end": end,
     }).scalar_one())
 

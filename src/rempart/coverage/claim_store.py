@@ -14,7 +14,8 @@ from rempart.population.models import Beneficiary
 _COLUMNS = (Claim.reference, Check.reference, Claim.status, Claim.reason, Claim.category,
             Claim.care_date, Claim.billed_cents, Claim.base_tariff_cents, Claim.amo_rate_bp,
             Claim.amo_cents, Claim.amc_cents, Claim.patient_cents, Claim.received_at,
-            Claim.decided_at, Claim.paid_at)
+            Claim.decided_at, Claim.paid_at, Claim.beneficiary_id)
+BENEFICIARY_COLUMN = len(_COLUMNS) - 1  # after the view's columns: the person, for the audit
 _SELECT = select(*_COLUMNS).join(Check, Check.id == Claim.check_id)
 
 _LOCK_BENEFICIARY = (select(Beneficiary.id).where(Beneficiary.id == bindparam("id"))

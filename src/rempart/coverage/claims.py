@@ -26,6 +26,7 @@ from rempart.coverage.rules import ClaimStatus, RejectionReason, claim_rejection
 from rempart.disclosure import Disclosure, DisclosureEvent, DisclosureRecorder, Requester
 
 MAX_AMOUNT_CENTS = 10_000_000  # 100,000 euros: far above any single act
+CLAIM_FIELDS = ("claim_status", "claim_reason")  # what a claim's answer tells of the person
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,29 +111,39 @@ class ClaimService:
                 "amo_cents": split.amo_cents, "amc_cents": amc,
                 "patient_cents": bill.billed_cents - split.amo_cents - amc, "decided_at": now,
             })
+            row = claim_store.find_claim(conn, reference=reference, organisation_id=None)
+            # Last: the audit recorder holds the audit head until this transaction commits.
             self._recorder.record(conn, [Disclosure(
                 event=DisclosureEvent.CLAIM, occurred_at=now, requester=requester,
                 person_id=check.beneficiary_id if guarantee else None,
-                fields=("claim_status", "claim_reason") if guarantee else (),
-                reference=reference)])
-            row = claim_store.find_claim(conn, reference=reference, organisation_id=None)
+                fields=CLAIM_FIELDS if guarantee else (), reference=reference)])
         return _view(_found(row))
 
     def get(self, *, requester: Requester, reference: str) -> ClaimView:
-        with self._engine.connect() as conn:
-            row = claim_store.find_claim(conn, reference=reference,
-                                         organisation_id=requester.organisation_id)
-        return _view(_found(row))
+        with self._engine.begin() as conn:
+            row = _found(claim_store.find_claim(conn, reference=reference,
+                                                organisation_id=requester.organisation_id))
+            self._recorder.record(conn, [self._read(requester, row)])
+        return _view(row)
 
     def list_claims(self, *, requester: Requester, limit: int,
                     after: str | None = None) -> Page[ClaimView]:
         """The organisation's own claims, newest first."""
         limit = max(1, min(limit, MAX_PAGE_SIZE))
-        with self._engine.connect() as conn:
+        with self._engine.begin() as conn:
             rows = claim_store.list_own_claims(
                 conn, organisation_id=requester.organisation_id, limit=limit + 1, after=after)
+            self._recorder.record(conn, [self._read(requester, r) for r in rows[:limit]])
         items = [_view(r) for r in rows[:limit]]
         return Page(items=items, next_cursor=items[-1].reference if len(rows) > limit else None)
+
+    def _read(self, requester: Requester, row: AnyRow) -> Disclosure:
+        """A claim shown again to its provider is a disclosure too (`claim.read`)."""
+        person_id = row[claim_store.BENEFICIARY_COLUMN]
+        return Disclosure(event=DisclosureEvent.CLAIM_READ, occurred_at=self._clock.now(),
+                          requester=requester, person_id=person_id,
+                          fields=CLAIM_FIELDS if person_id is not None else (),
+                          reference=row[0])
 
     def mark_paid(self, *, reference: str) -> ClaimView:
         """The insurer paid an accepted claim (an operator's action, not a provider's)."""

@@ -8,27 +8,28 @@ then releases every waiting check. Under load a commit carries many checks; alon
 check commits at once. A check's answer is only returned once its rows are committed
 (or fails with the commit's error), so no answer ever goes out unrecorded.
 
-The flush runs on the loop itself for SQLite (a commit there is local CPU work, and a
-second thread would only fight the loop for the GIL) and in a worker thread with a
-database server (`offload`), whose commit waits on the network and the server's disk
-while the loop goes on serving. One flush at a time: checks queued during a flush go
-into the next one.
+With `offload` the flush runs in a worker thread, so the loop goes on serving while a
+commit waits: on a database server's network and disk, and on SQLite too, where a
+commit may wait for another worker process's write lock or a WAL checkpoint's writes
+(measured in docs/performance.md: with two SQLite workers, committing on the loop
+halved the throughput). Without it the flush runs on the loop. One flush at a time:
+checks queued during a flush go into the next one, so batches grow with the load.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Dialect, Engine, insert
 
 from rempart.coverage.models import Check
+from rempart.coverage.wal_checkpoints import WalCheckpointer
 from rempart.disclosure import Disclosure, DisclosureRecorder
 
 MAX_BATCH = 500
-_INSERT_CHECKS = insert(Check)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,8 @@ class CheckJournal:
         self._queued: list[tuple[PendingCheck, asyncio.Future[None]]] = []
         self._flushing = False
         self._flush_task: asyncio.Task[None] | None = None  # held: the loop keeps weak refs
+        self._insert = _CheckInsert(engine.dialect)
+        self._checkpoints = WalCheckpointer(engine)
 
     def write(self, pending: PendingCheck) -> None:
         """Commit one check's writes now (for synchronous callers)."""
@@ -77,13 +80,47 @@ class CheckJournal:
                     _settle(batch, exc)
                 else:
                     _settle(batch, None)
+                    self._checkpoints.run_when_due()
         finally:
             self._flushing = False
 
     def _commit(self, checks: Sequence[PendingCheck]) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(_INSERT_CHECKS, [pending.row for pending in checks])
+        with self._engine.connect() as conn, self._checkpoints.deferred(conn), conn.begin():
+            self._insert.execute(conn, [pending.row for pending in checks])
             self._recorder.record(conn, [pending.disclosure for pending in checks])
+
+
+class _CheckInsert:
+    """The checks' multi-row INSERT as driver SQL, compiled once for the engine's dialect.
+
+    Values go through SQLAlchemy's own bind processors for each column type (how SQLite
+    stores dates and booleans, for instance), so the rows are stored exactly as an ORM
+    or Core insert would store them, without the per-execution cost of Core.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        columns = [c for c in Check.__table__.columns if not c.primary_key]
+        compiled = insert(Check).compile(dialect=dialect,
+                                         column_keys=[c.key for c in columns])
+        self._sql = str(compiled)
+        positions = compiled.positiontup if compiled.positional else None
+        self._order: tuple[str, ...] | None = tuple(positions) if positions else None
+        self._processors: dict[str, Callable[[Any], Any]] = {}
+        for column in columns:
+            processor = column.type.bind_processor(dialect)
+            if processor is not None:
+                self._processors[column.key] = processor
+
+    def execute(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        processors = self._processors
+        converted = [{key: processors[key](value) if key in processors and value is not None
+                      else value for key, value in row.items()} for row in rows]
+        if self._order is None:
+            conn.exec_driver_sql(self._sql, converted)
+        else:
+            order = self._order
+            conn.exec_driver_sql(self._sql, [tuple(row[key] for key in order)
+                                             for row in converted])
 
 
 def _settle(batch: list[tuple[PendingCheck, asyncio.Future[None]]],

@@ -22,7 +22,10 @@ from rempart.storage.base import Base
 
 class Check(Base):
     __tablename__ = "checks"
-    __table_args__ = (Index("ix_checks_organisation_id_id", "organisation_id", "id"),)
+    __table_args__ = (
+        Index("ix_checks_organisation_id_id", "organisation_id", "id"),
+        Index("ix_checks_beneficiary_id", "beneficiary_id"),  # a person's own history
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference: Mapped[str] = mapped_column(String(32), unique=True)

@@ -25,6 +25,7 @@ from rempart.coverage.answers import (
     Page,
     as_utc,
 )
+from rempart.coverage.check_reads import CheckReads
 from rempart.coverage.errors import UnknownReference
 from rempart.coverage.journal import CheckJournal, PendingCheck
 from rempart.coverage.matching import Matcher
@@ -52,7 +53,9 @@ class CheckService:
         self._clock = clock
         self._recorder = recorder
         self._matcher = Matcher(vault)
-        self._journal = CheckJournal(engine=engine, recorder=recorder, offload=offload)
+        self._reads = CheckReads(engine)
+        # Commits always leave the loop: see CheckJournal and docs/performance.md.
+        self._journal = CheckJournal(engine=engine, recorder=recorder, offload=True)
         self._offload = offload
 
     def check(self, *, requester: Requester, request: CheckRequest) -> CheckAnswer:
@@ -65,8 +68,8 @@ class CheckService:
         """The same check for an event loop: the write joins the journal's next commit.
 
         The look-up runs inline on SQLite (a local call shorter than a hop to a thread)
-        and in a worker thread with a database server (`offload`); so does the
-        journal's commit.
+        and in a worker thread with a database server (`offload`); the journal's
+        commit always runs in a worker thread.
         """
         if self._offload:
             answer, pending = await asyncio.to_thread(self._look_up, requester, request)
@@ -82,23 +85,21 @@ class CheckService:
         identity = self._matcher.identity_indexes(query)
         member = self._matcher.member_indexes(query)
         reference = new_reference()
-        with self._engine.connect() as conn:
-            candidates = check_store.find_candidates(
-                conn, identity=identity, member=member, category=query.category.value,
-                care_date=query.care_date)
-            found = self._matcher.match(candidates, query)
-            guarantee = latest_guarantee(found.guarantees) if found else None
-            outcome = decide_check(matched=found is not None,
-                                   contract=found.contract if found else None,
-                                   guarantee=guarantee, care_date=query.care_date)
-            covered = outcome is CheckOutcome.COVERED
-            applied = guarantee if covered else None
-            months = (applied.period_months if applied and applied.has_allowance
-                      else None) or NEUTRAL_PERIOD_MONTHS
-            start, end = allowance_window(query.care_date, months)
-            used = check_store.allowance_used(
-                conn, beneficiary_id=found.beneficiary_id if found else NO_BENEFICIARY,
-                category=query.category.value, start=start, end=end)
+        candidates = self._reads.find(identity=identity, member=member,
+                                      category=query.category.value, care_date=query.care_date)
+        found = self._matcher.match(candidates, query)
+        guarantee = latest_guarantee(found.guarantees) if found else None
+        outcome = decide_check(matched=found is not None,
+                               contract=found.contract if found else None,
+                               guarantee=guarantee, care_date=query.care_date)
+        covered = outcome is CheckOutcome.COVERED
+        applied = guarantee if covered else None
+        months = (applied.period_months if applied and applied.has_allowance
+                  else None) or NEUTRAL_PERIOD_MONTHS
+        start, end = allowance_window(query.care_date, months)
+        used = self._reads.allowance_used(
+            beneficiary_id=found.beneficiary_id if found else NO_BENEFICIARY,
+            category=query.category.value, start=start, end=end)
         third_party = bool(applied and found and applied.third_party
                            and found.contract_third_party)
         answer = CheckAnswer(

@@ -1,8 +1,8 @@
 """The disclosure seam: every answer that reveals something about a person is recorded here.
 
-Services depend on the `DisclosureRecorder` protocol only; the database implementation
-writes plain rows, and the audit-log issue will put a hash-chained one behind the same
-protocol.
+Services depend on the `DisclosureRecorder` protocol only; the implementation is the
+audit log's (`rempart.audit.recorder.AuditDisclosureRecorder`), which writes each
+disclosure as a hash-chained entry in the caller's transaction.
 """
 
 from rempart.disclosure.recorder import (
@@ -11,10 +11,8 @@ from rempart.disclosure.recorder import (
     DisclosureRecorder,
     Requester,
 )
-from rempart.disclosure.store import DatabaseDisclosureRecorder
 
 __all__ = [
-    "DatabaseDisclosureRecorder",
     "Disclosure",
     "DisclosureEvent",
     "DisclosureRecorder",

@@ -43,6 +43,7 @@ class DisclosureEvent(enum.StrEnum):
     CHECK = "check.answered"
     CALCULATION = "check.calculated"
     CLAIM = "claim.submitted"
+    CLAIM_READ = "claim.read"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,9 @@ as explicit environment values, never as defaults:
 
 - REMPART_DEMO_MODE=1: the demo identity header (`DemoHeaderIdentity`), which anyone
   can forge; `rempart demo` and the benchmark set it, on loopback only;
-- REMPART_BENCH_ENDPOINTS=1: the benchmark's bare look-up endpoint, an oracle.
+- REMPART_BENCH_ENDPOINTS=1: the benchmark's bare look-up endpoint, an oracle; only
+  with it, REMPART_BENCH_AUDIT=off leaves disclosures unrecorded, for the benchmark's
+  audit-off comparison.
 
 The schema is not migrated here: several workers would race to do it, and whoever
 starts the server (demo, benchmark, deployment) migrates first.
@@ -19,6 +21,8 @@ import os
 
 from fastapi import FastAPI
 
+from rempart.bench.unrecorded import UnrecordedForBenchmark
+from rempart.disclosure import DisclosureRecorder
 from rempart.runtime import Runtime
 from rempart.settings import Settings
 from rempart.web.app import create_app
@@ -26,6 +30,7 @@ from rempart.web.identity import DemoHeaderIdentity, IdentitySource
 
 DEMO_MODE_ENV = "REMPART_DEMO_MODE"
 BENCH_ENDPOINTS_ENV = "REMPART_BENCH_ENDPOINTS"
+BENCH_AUDIT_ENV = "REMPART_BENCH_AUDIT"
 
 
 def settings_from_environment() -> Settings:
@@ -36,7 +41,15 @@ def settings_from_environment() -> Settings:
 
 def create_app_from_environment() -> FastAPI:
     runtime = Runtime.open(settings_from_environment(), migrate=False)
-    return create_app(runtime, identity_source=identity_source_for(runtime))
+    return create_app(runtime, identity_source=identity_source_for(runtime),
+                      recorder=recorder_for(runtime))
+
+
+def recorder_for(runtime: Runtime) -> DisclosureRecorder | None:
+    """None (the app's audit log) unless a benchmark asked for its audit-off side."""
+    if runtime.settings.bench_endpoints and os.environ.get(BENCH_AUDIT_ENV) == "off":
+        return UnrecordedForBenchmark()
+    return None
 
 
 def identity_source_for(runtime: Runtime) -> IdentitySource | None:

@@ -1,0 +1,38 @@
+"""The alerts table: what the security team must look at, with internal ids only.
+
+An alert names accounts, organisations, sessions and check references (which the
+operator already knows), an action and reasons; never a patient, a NIR or a name.
+Account and organisation ids are text because the guard's ids may be either kind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Float, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from rempart.auth.models import UtcDateTime
+from rempart.storage.base import Base
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_account_id_created_at", "account_id", "created_at"),
+        Index("ix_alerts_session_id_created_at", "session_id", "created_at"),
+        Index("ix_alerts_check_reference", "check_reference"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))  # "guard" or "member_report"
+    severity: Mapped[str] = mapped_column(String(10))
+    action: Mapped[str | None] = mapped_column(String(20))
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    organisation_id: Mapped[str | None] = mapped_column(String(64))
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(10))
+    score: Mapped[float | None] = mapped_column(Float)
+    reasons: Mapped[str] = mapped_column(Text)  # JSON list of sentences
+    check_reference: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -1,0 +1,179 @@
+"""Storing alerts: the guard's AlertSink backed by the alerts table, and the queries the
+operator's tools need (the first alert on some accounts, the open alerts).
+
+Each alert row is written together with an audit entry (`guard.alert`), the entry last
+in the transaction so that the audit head is held only for the commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import orjson
+import structlog
+from sqlalchemy import Connection, Engine, func, insert, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from rempart.alerts.models import AlertRow
+from rempart.audit import AuditError, AuditLog, AuditRecord
+from rempart.audit.records import TOKEN_PATTERN
+from rempart.guard.alerts import Alert
+
+log = structlog.get_logger(__name__)
+MAX_PENDING = 10_000  # alerts kept in memory while the database cannot take them
+
+
+class AlertSource(enum.StrEnum):
+    GUARD = "guard"
+    MEMBER_REPORT = "member_report"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    id: int
+    source: AlertSource
+    severity: str
+    action: str | None
+    account_id: str | None
+    organisation_id: str | None
+    session_id: str | None
+    channel: str | None
+    score: float | None
+    reasons: tuple[str, ...]
+    check_reference: str | None
+    created_at: dt.datetime
+
+
+_INSERT = insert(AlertRow)
+
+
+class AlertStore:
+    def __init__(self, *, engine: Engine) -> None:
+        self._engine = engine
+
+    @staticmethod
+    def insert(conn: Connection, *, source: AlertSource, severity: str, created_at: dt.datetime,
+               reasons: Sequence[str], action: str | None = None,
+               account_id: int | str | None = None, organisation_id: int | str | None = None,
+               session_id: str | None = None, channel: str | None = None,
+               score: float | None = None, check_reference: str | None = None) -> None:
+        conn.execute(_INSERT, {
+            "source": source.value, "severity": severity, "action": action,
+            "account_id": _text_id(account_id), "organisation_id": _text_id(organisation_id),
+            "session_id": session_id, "channel": channel, "score": score,
+            "reasons": orjson.dumps(list(reasons)).decode(), "check_reference": check_reference,
+            "created_at": created_at,
+        })
+
+    @staticmethod
+    def reported(conn: Connection, *, check_reference: str) -> bool:
+        """Whether a person already reported this check."""
+        found = conn.execute(select(func.count()).select_from(AlertRow).where(
+            AlertRow.source == AlertSource.MEMBER_REPORT.value,
+            AlertRow.check_reference == check_reference)).scalar_one()
+        return bool(found)
+
+    def first_alert_at(self, *, accounts: Sequence[int] = (), sessions: Sequence[str] = (),
+                       since: dt.datetime | None = None) -> dt.datetime | None:
+        """When the first alert on any of these accounts or sessions was raised."""
+        conditions = []
+        if accounts:
+            conditions.append(AlertRow.account_id.in_([str(a) for a in accounts]))
+        if sessions:
+            conditions.append(AlertRow.session_id.in_(list(sessions)))
+        if not conditions:
+            return None
+        query = select(func.min(AlertRow.created_at)).where(or_(*conditions))
+        if since is not None:
+            query = query.where(AlertRow.created_at >= since)
+        with self._engine.connect() as conn:
+            first = conn.execute(query).scalar_one_or_none()
+        if first is None:
+            return None
+        return first if first.tzinfo else first.replace(tzinfo=dt.UTC)
+
+    def recent(self, *, limit: int = 100) -> list[StoredAlert]:
+        """The newest alerts first."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(AlertRow).order_by(AlertRow.id.desc())
+                                .limit(max(1, min(limit, 1000)))).scalars().all()
+            return [_stored(row) for row in rows]
+
+
+class StoredAlertSink:
+    """The guard's AlertSink: each alert becomes a row and an audit entry.
+
+    It never raises for storage trouble (the guard's contract): an alert that cannot be
+    written is kept in memory, logged without its content, and written with the next one.
+    """
+
+    def __init__(self, *, engine: Engine, audit: AuditLog) -> None:
+        self._engine = engine
+        self._audit = audit
+        self._lock = threading.Lock()
+        self._pending: list[Alert] = []
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def emit(self, alert: Alert) -> None:
+        with self._lock:
+            self._pending.append(alert)
+            batch = list(self._pending)
+            try:
+                with self._engine.begin() as conn:
+                    for item in batch:
+                        _insert_guard_alert(conn, item)
+                    self._audit.append_in_transaction(conn, [_audit_record(a) for a in batch])
+            except (SQLAlchemyError, AuditError) as exc:
+                if len(self._pending) > MAX_PENDING:
+                    del self._pending[0]
+                log.warning("alert kept for a retry", error_type=type(exc).__name__,
+                            pending=len(self._pending))
+                return
+            self._pending.clear()
+
+
+def _insert_guard_alert(conn: Connection, alert: Alert) -> None:
+    AlertStore.insert(
+        conn, source=AlertSource.GUARD, severity=alert.severity, created_at=alert.at,
+        reasons=alert.reasons, action=alert.action.name.lower(), account_id=alert.account_id,
+        organisation_id=alert.organisation_id, session_id=alert.session_id,
+        channel=str(alert.channel), score=float(alert.score))
+
+
+def _audit_record(alert: Alert) -> AuditRecord:
+    return AuditRecord.create(
+        event="guard.alert", occurred_at=alert.at, account_id=_int_id(alert.account_id),
+        organisation_id=_int_id(alert.organisation_id),
+        session_id=alert.session_id if TOKEN_PATTERN.fullmatch(alert.session_id) else None,
+        detail={"action": alert.action.name.lower(), "severity": alert.severity,
+                "score": round(alert.score), "channel": str(alert.channel),
+                "reasons": len(alert.reasons)})
+
+
+def _int_id(value: int | str | None) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str) and value.isdigit() and 0 < len(value) < 19:
+        return int(value) or None
+    return None
+
+
+def _text_id(value: int | str | None) -> str | None:
+    return None if value is None else str(value)[:64]
+
+
+def _stored(row: AlertRow) -> StoredAlert:
+    reasons = orjson.loads(row.reasons) if row.reasons else []
+    return StoredAlert(
+        id=row.id, source=AlertSource(row.source), severity=row.severity, action=row.action,
+        account_id=row.account_id, organisation_id=row.organisation_id,
+        session_id=row.session_id, channel=row.channel, score=row.score,
+        reasons=tuple(str(r) for r in reasons), check_reference=row.check_reference,
+        created_at=row.created_at)

@@ -1,0 +1,99 @@
+"""`rempart bench checks`: one JSON object with the figures (their values are not judged),
+a real server that is gone afterwards, and a bare endpoint that only exists on request."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from checks_support import AppClient, Population, build_population, make_app
+from rempart.bench.load import LoadSpec
+from rempart.bench.unrecorded import UnrecordedForBenchmark
+from rempart.runtime import Runtime
+from rempart.web.asgi import recorder_for
+
+KEYS = {"checks_per_s", "p50_ms", "p99_ms", "bare_per_s", "ratio", "people", "workers",
+        "connections", "backend", "server", "phases", "server_pids", "checks_audit_off_per_s",
+        "audit_on_off_ratio", "load_average_before", "load_average_after"}
+
+
+def test_the_cli_prints_one_json_object_and_leaves_no_server(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rempart", "bench", "checks", "--people", "300", "--seconds",
+         "1", "--warmup", "0.5", "--workers", "1", "--connections", "4", "--audit-off",
+         "--data-dir", str(tmp_path), "--json"], capture_output=True, text=True, timeout=300,
+        check=False)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert set(figures) >= KEYS
+    assert figures["people"] == 300
+    assert (figures["backend"], figures["server"]) == ("sqlite", "uvicorn")
+    assert (figures["workers"], figures["connections"]) == (1, 4)
+    assert set(figures["phases"]) == {"checks", "bare", "checks_audit_off"}
+    assert figures["audit_on_off_ratio"] == pytest.approx(
+        figures["checks_per_s"] / figures["checks_audit_off_per_s"], abs=0.001)
+    assert len(figures["server_pids"]) == 2  # the audit-off side is a server of its own
+    checks, bare = figures["phases"]["checks"], figures["phases"]["bare"]
+    assert checks["errors"] == bare["errors"] == 0
+    assert set(checks["statuses"]) == {"201"}
+    assert set(bare["statuses"]) == {"200"}
+    assert checks["requests"] > 0
+    assert bare["requests"] > 0
+    assert figures["checks_per_s"] == checks["per_s"] > 0
+    assert figures["ratio"] == pytest.approx(figures["checks_per_s"] / figures["bare_per_s"],
+                                             abs=0.001)
+    assert 0 < checks["p50_ms"] <= figures["p99_ms"] == checks["p99_ms"]
+    for pid in figures["server_pids"]:
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pid, 0)  # neither the server nor any of its workers is left
+    # The instance is cached for the next run; the figures hold no personal data.
+    assert (tmp_path / "checks-sqlite-300" / "population" / "manifest.json").exists()
+    assert "nir" not in done.stdout.lower()
+
+
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"
+
+
+@pytest.fixture
+def population(runtime: Runtime) -> Population:
+    return build_population(runtime)
+
+
+def test_the_bare_endpoint_exists_only_when_the_settings_say_so(
+        runtime: Runtime, population: Population) -> None:
+    body = population.alice.payload()
+    with AppClient(make_app(runtime, population)) as client:
+        assert client.post("/bench/lookup", json=body).status_code == 404
+        assert "/bench/lookup" not in client.get("/api/v1/openapi.json").text
+    bench = dataclasses.replace(runtime, settings=dataclasses.replace(
+        runtime.settings, bench_endpoints=True))
+    with AppClient(make_app(bench, population)) as client:
+        assert client.post("/bench/lookup", json=body).json() == {"rows": 1}
+        stranger = population.stranger.payload()
+        assert client.post("/bench/lookup", json=stranger).json() == {"rows": 0}
+        assert "/bench/lookup" not in client.get("/api/v1/openapi.json").text
+
+
+def test_a_load_spec_survives_its_trip_through_json() -> None:
+    spec = LoadSpec(host="127.0.0.1", port=8000, requests=[b"POST / HTTP/1.1\r\n\r\n\xe9"],
+                    connections=3, seconds=1.5, warmup=0.0, max_requests=10)
+    assert LoadSpec.from_json(spec.to_json()) == spec
+
+
+def test_the_audit_stays_on_unless_a_benchmark_asks_with_its_endpoints_on(
+        runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REMPART_BENCH_AUDIT", "off")
+    assert recorder_for(runtime) is None  # a served instance always records
+    bench = dataclasses.replace(runtime, settings=dataclasses.replace(
+        runtime.settings, bench_endpoints=True))
+    assert isinstance(recorder_for(bench), UnrecordedForBenchmark)
+    monkeypatch.delenv("REMPART_BENCH_AUDIT")
+    assert recorder_for(bench) is None
