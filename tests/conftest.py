@@ -17,6 +17,7 @@ import pytest
 
 from rempart.runtime import Runtime
 from rempart.settings import Settings
+from settings_support import sqlite_settings
 
 POSTGRES_URL = os.environ.get(
     "REMPART_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -48,11 +49,6 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def sqlite_settings(data_dir: Path) -> Settings:
-    return Settings.load(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'rempart.db'}",
-                         key_file=data_dir / "keyring.json")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

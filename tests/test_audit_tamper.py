@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import Engine, text
 
 from audit_support import AuditBed, make_bed, tamper
-from conftest import sqlite_settings
 from rempart.audit import AuditRecord, Checkpoint, SigningKey, TrustedKeys, Verifier
 from rempart.audit.hashing import chain_hash, leaf_hash, merkle_root
 from rempart.audit.store import iter_entries
 from rempart.runtime import Runtime
 from rempart.settings import Settings
+from settings_support import sqlite_settings
 
 POSTGRES_URL = os.environ.get("REMPART_TEST_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/test")
