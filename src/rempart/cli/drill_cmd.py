@@ -37,7 +37,8 @@ def drill(
 ) -> None:
     """Replay the 2024 attack and its variants beside honest providers, and score both."""
     # Security events are logged with structlog; keep stdout for the one JSON object.
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    # Resolved at each log line, not now: a stderr captured for a test run is closed later.
+    structlog.configure(logger_factory=lambda *_: structlog.PrintLogger(file=sys.stderr))
     with domain_errors():
         options = make_options(scenarios=scenario, seed=seed, days=days,
                                population=population, accounts=accounts, baseline=baseline)
