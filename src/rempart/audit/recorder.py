@@ -37,17 +37,18 @@ class AuditDisclosureRecorder:
     def record(self, connection: Connection, disclosures: Sequence[Disclosure]) -> None:
         if not disclosures:
             return
-        insurers = insurers_of(connection, (d.person_id for d in disclosures))
-        records = [disclosure_record(d, insurers.get(d.person_id) if d.person_id else None)
+        insurers = insurers_of(connection, (d.person_id for d in disclosures
+                                            if d.insurer_amc is None))
+        records = [disclosure_record(d, d.insurer_amc or insurers.get(d.person_id or 0))
                    for d in disclosures]
         self._audit.append_in_transaction(connection, records)
 
 
 def insurers_of(connection: Connection, person_ids: Iterable[int | None]) -> dict[int, str]:
     """The insurer (AMC number) of each person, from the population tables."""
-    # Queried even when nobody matched (id 0 never exists): a check sends the same
-    # statements whatever its outcome, so its timing tells nothing (no oracle).
-    ids = sorted({pid for pid in person_ids if pid is not None}) or [0]
+    ids = sorted({pid for pid in person_ids if pid is not None})
+    if not ids:
+        return {}
     rows = connection.execute(_INSURERS, {"ids": ids}).all()
     return {int(row[0]): str(row[1]) for row in rows}
 

@@ -10,46 +10,15 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    ProgressColumn,
-    Task,
-    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.text import Text
 
 from rempart.bench.instance import LocalInstance, ensure_instance
 from rempart.cli.common import console
-from rempart.ingest.formats import FileKind
-from rempart.ingest.service import FileReport
+from rempart.cli.progress import ImportBars, PerSecond
 from rempart.settings import Settings
-
-
-class PerSecond(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f}/s" if speed else "", style="progress.data.speed")
-
-
-class _ImportBars:
-    """One bar per file being applied (rempart.ingest.service.ImportProgress)."""
-
-    def __init__(self, progress: Progress) -> None:
-        self._progress = progress
-        self._task: TaskID | None = None
-
-    def file_started(self, *, name: str, kind: FileKind, rows: int) -> None:
-        self._task = self._progress.add_task(f"importing {name}", total=rows)
-
-    def rows_done(self, count: int) -> None:
-        if self._task is not None:
-            self._progress.advance(self._task, count)
-
-    def file_finished(self, report: FileReport) -> None:
-        if self._task is not None:
-            self._progress.remove_task(self._task)
-            self._task = None
 
 
 def build_instance_with_progress(*, settings: Settings, people: int,
@@ -64,5 +33,5 @@ def build_instance_with_progress(*, settings: Settings, people: int,
 
         instance = ensure_instance(settings=settings, people=people, seed=seed,
                                    on_generated=generated,
-                                   import_progress=_ImportBars(progress))
+                                   import_progress=ImportBars(progress, report=False))
     return instance

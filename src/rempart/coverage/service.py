@@ -120,10 +120,12 @@ class CheckService:
             "third_party": third_party,
             "created_at": now,
         }
+        disclosed_person = found.beneficiary_id if found and covered else None
+        # A match compared the AMC number, so the recorder needs no look-up for it.
         disclosure = Disclosure(
             event=DisclosureEvent.CHECK, occurred_at=now, requester=requester,
-            person_id=found.beneficiary_id if found and covered else None,
-            fields=answer.disclosed_fields, reference=reference)
+            person_id=disclosed_person, fields=answer.disclosed_fields, reference=reference,
+            insurer_amc=query.amc_number if disclosed_person is not None else None)
         return answer, PendingCheck(row=row, disclosure=disclosure)
 
     def calculate(self, *, requester: Requester, reference: str,

@@ -58,6 +58,8 @@ class Disclosure:
     fields: tuple[str, ...]
     # The check or claim reference that the answer carried.
     reference: str | None
+    # The person's insurer (AMC number) when the caller already knows it; else looked up.
+    insurer_amc: str | None = None
 
 
 class DisclosureRecorder(Protocol):
