@@ -245,10 +245,12 @@ def test_guard_alerts_are_stored_and_audited_and_survive_an_outage(runtime: Runt
     with AuditLog(engine=runtime.engine, clock=runtime.clock) as audit:
         sink = StoredAlertSink(engine=runtime.engine, audit=audit)
         with runtime.engine.begin() as conn:
+            conn.execute(text("DROP TABLE alert_outbox"))
             conn.execute(text("DROP TABLE alerts"))
         sink.emit(_alert(runtime, 12))  # the database refuses: kept, not raised
         assert sink.pending == 1
         Base.metadata.tables["alerts"].create(runtime.engine)
+        Base.metadata.tables["alert_outbox"].create(runtime.engine)
         sink.emit(_alert(runtime, 13))
         assert sink.pending == 0
     with runtime.engine.connect() as conn:

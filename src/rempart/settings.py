@@ -36,6 +36,9 @@ class Settings:
     bench_endpoints: bool = False
     # Checkpoint signing key, kept out of the database; None means <data_dir>/audit-signing.key.
     audit_signing_key_file: Path | None = None
+    # Where alerts go as OCSF Detection Findings (rempart.alerts.webhook); None: nowhere,
+    # they wait in the outbox. Checked when the app starts: a malformed URL is refused.
+    alert_webhook_url: str | None = None
 
     @classmethod
     def load(cls, *, data_dir: Path | None = None, **overrides: Any) -> Settings:
@@ -45,7 +48,8 @@ class Settings:
         key_file = Path(env.get("REMPART_KEY_FILE", str(directory / "keyring.json")))
         settings = cls(data_dir=directory, database_url=normalise_database_url(url),
                        key_file=key_file, auth=AuthSettings.from_env(env),
-                       cookie_secure=env.get("REMPART_COOKIE_SECURE", "1") not in ("0", "false"))
+                       cookie_secure=env.get("REMPART_COOKIE_SECURE", "1") not in ("0", "false"),
+                       alert_webhook_url=env.get("REMPART_ALERT_WEBHOOK_URL") or None)
         return replace(settings, **overrides) if overrides else settings
 
     @property

@@ -3,13 +3,14 @@
 An alert names accounts, organisations, sessions and check references (which the
 operator already knows), an action and reasons; never a patient, a NIR or a name.
 Account and organisation ids are text because the guard's ids may be either kind.
+`alert_outbox` holds each alert's delivery to the operator's webhook (rempart.alerts.outbox).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rempart.auth.models import UtcDateTime
@@ -36,3 +37,22 @@ class AlertRow(Base):
     reasons: Mapped[str] = mapped_column(Text)  # JSON list of sentences
     check_reference: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # Set when an operator closes the alert in the security console (who: an account id).
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    resolved_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AlertOutboxRow(Base):
+    """One alert waiting for the webhook: written in the alert's own transaction, so an
+    alert stored is an alert that will be delivered, whatever happens to the process."""
+
+    __tablename__ = "alert_outbox"
+    __table_args__ = (Index("ix_alert_outbox_delivered_at_next_attempt_at",
+                            "delivered_at", "next_attempt_at"),)
+
+    alert_id: Mapped[int] = mapped_column(Integer, ForeignKey("alerts.id"), primary_key=True,
+                                          autoincrement=False)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(80))

@@ -1,8 +1,10 @@
 """Storing alerts: the guard's AlertSink backed by the alerts table, and the queries the
-operator's tools need (the first alert on some accounts, the open alerts).
+operator's tools need (the first alert on some accounts, the open alerts, an account's
+alerts, closing one).
 
 Each alert row is written together with an audit entry (`guard.alert`), the entry last
-in the transaction so that the audit head is held only for the commit.
+in the transaction so that the audit head is held only for the commit, and with its row
+in the webhook outbox (rempart.alerts.outbox): stored first, delivered after.
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import structlog
-from sqlalchemy import Connection, Engine, func, insert, or_, select
+from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session as DbSession
 
-from rempart.alerts.models import AlertRow
+from rempart.alerts.models import AlertOutboxRow, AlertRow
 from rempart.audit import AuditError, AuditLog, AuditRecord
 from rempart.audit.records import TOKEN_PATTERN
 from rempart.guard.alerts import Alert
@@ -46,9 +50,16 @@ class StoredAlert:
     reasons: tuple[str, ...]
     check_reference: str | None
     created_at: dt.datetime
+    resolved_at: dt.datetime | None = None
+    resolved_by: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
 
 
-_INSERT = insert(AlertRow)
+_INSERT = insert(AlertRow).returning(AlertRow.id)
+_ENQUEUE = insert(AlertOutboxRow)
 
 
 class AlertStore:
@@ -60,14 +71,19 @@ class AlertStore:
                reasons: Sequence[str], action: str | None = None,
                account_id: int | str | None = None, organisation_id: int | str | None = None,
                session_id: str | None = None, channel: str | None = None,
-               score: float | None = None, check_reference: str | None = None) -> None:
-        conn.execute(_INSERT, {
+               score: float | None = None, check_reference: str | None = None) -> int:
+        """Write an alert and queue it for the webhook, in the caller's transaction."""
+        alert_id: int = conn.execute(_INSERT, {
             "source": source.value, "severity": severity, "action": action,
             "account_id": _text_id(account_id), "organisation_id": _text_id(organisation_id),
             "session_id": session_id, "channel": channel, "score": score,
             "reasons": orjson.dumps(list(reasons)).decode(), "check_reference": check_reference,
             "created_at": created_at,
-        })
+        }).scalar_one()
+        conn.execute(_ENQUEUE, {"alert_id": alert_id, "attempts": 0,
+                                "next_attempt_at": created_at, "delivered_at": None,
+                                "last_error": None})
+        return alert_id
 
     @staticmethod
     def reported(conn: Connection, *, check_reference: str) -> bool:
@@ -98,10 +114,42 @@ class AlertStore:
 
     def recent(self, *, limit: int = 100) -> list[StoredAlert]:
         """The newest alerts first."""
-        with self._engine.connect() as conn:
-            rows = conn.execute(select(AlertRow).order_by(AlertRow.id.desc())
-                                .limit(max(1, min(limit, 1000)))).scalars().all()
-            return [_stored(row) for row in rows]
+        return self._newest(select(AlertRow), limit)
+
+    def open(self, *, limit: int = 100) -> list[StoredAlert]:
+        """Alerts no operator has closed yet, newest first."""
+        return self._newest(select(AlertRow).where(AlertRow.resolved_at.is_(None)), limit)
+
+    def for_account(self, account_id: int | str, *, limit: int = 100) -> list[StoredAlert]:
+        """One account's alerts, open or closed, newest first."""
+        return self._newest(select(AlertRow).where(AlertRow.account_id == _text_id(account_id)),
+                            limit)
+
+    def get(self, alert_id: int) -> StoredAlert | None:
+        with DbSession(self._engine) as db:
+            row = db.get(AlertRow, alert_id)
+            return stored_alert(row) if row is not None else None
+
+    def resolve(self, conn: Connection, *, alert_ids: Sequence[int], by: int,
+                at: dt.datetime) -> int:
+        """Close these alerts (those still open) in the caller's transaction; how many."""
+        if not alert_ids:
+            return 0
+        done = conn.execute(update(AlertRow).where(AlertRow.id.in_(list(alert_ids)),
+                                                   AlertRow.resolved_at.is_(None))
+                            .values(resolved_at=at, resolved_by=by))
+        return int(done.rowcount or 0)
+
+    def open_ids_for_account(self, conn: Connection, account_id: int | str) -> list[int]:
+        return list(conn.execute(select(AlertRow.id).where(
+            AlertRow.account_id == _text_id(account_id),
+            AlertRow.resolved_at.is_(None))).scalars())
+
+    def _newest(self, query: Any, limit: int) -> list[StoredAlert]:
+        with DbSession(self._engine) as db:
+            rows = db.scalars(query.order_by(AlertRow.id.desc())
+                              .limit(max(1, min(limit, 1000)))).all()
+            return [stored_alert(row) for row in rows]
 
 
 class StoredAlertSink:
@@ -111,9 +159,11 @@ class StoredAlertSink:
     written is kept in memory, logged without its content, and written with the next one.
     """
 
-    def __init__(self, *, engine: Engine, audit: AuditLog) -> None:
+    def __init__(self, *, engine: Engine, audit: AuditLog,
+                 on_stored: Callable[[], None] | None = None) -> None:
         self._engine = engine
         self._audit = audit
+        self._on_stored = on_stored  # e.g. the webhook worker's nudge
         self._lock = threading.Lock()
         self._pending: list[Alert] = []
 
@@ -137,6 +187,8 @@ class StoredAlertSink:
                             pending=len(self._pending))
                 return
             self._pending.clear()
+        if self._on_stored is not None:
+            self._on_stored()
 
 
 def _insert_guard_alert(conn: Connection, alert: Alert) -> None:
@@ -169,11 +221,11 @@ def _text_id(value: int | str | None) -> str | None:
     return None if value is None else str(value)[:64]
 
 
-def _stored(row: AlertRow) -> StoredAlert:
+def stored_alert(row: AlertRow) -> StoredAlert:
     reasons = orjson.loads(row.reasons) if row.reasons else []
     return StoredAlert(
         id=row.id, source=AlertSource(row.source), severity=row.severity, action=row.action,
         account_id=row.account_id, organisation_id=row.organisation_id,
         session_id=row.session_id, channel=row.channel, score=row.score,
         reasons=tuple(str(r) for r in reasons), check_reference=row.check_reference,
-        created_at=row.created_at)
+        created_at=row.created_at, resolved_at=row.resolved_at, resolved_by=row.resolved_by)

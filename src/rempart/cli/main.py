@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from rempart.cli import (
+    alerts_cmd,
     audit_cmd,
     bench_cmd,
     breach_cmd,
@@ -32,6 +33,7 @@ app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(breach_cmd.app, name="breach")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(insurers_cmd.app, name="insurers")
+app.add_typer(alerts_cmd.app, name="alerts")
 
 
 def main() -> None:

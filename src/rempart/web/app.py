@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from rempart.alerts.wiring import install_alert_delivery
 from rempart.audit import AuditLog
 from rempart.audit.recorder import AuditDisclosureRecorder
 from rempart.auth.services import AuthServices
@@ -46,6 +47,7 @@ def create_app(runtime: Runtime, *, identity_source: IdentitySource | None = Non
     app = FastAPI(title="rempart", version="1", description=API_DESCRIPTION,
                   openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs",
                   redoc_url=None)
+    install_alert_delivery(app, runtime)  # first: a malformed webhook refuses to start
     # Every disclosure is an audit entry, committed with the answer it records.
     app.state.audit_log = audit = AuditLog(engine=runtime.engine, clock=runtime.clock)
     recorder = recorder or AuditDisclosureRecorder(audit=audit)

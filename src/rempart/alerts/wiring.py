@@ -1,0 +1,47 @@
+"""Alert delivery in a served app: the webhook worker started and stopped with the app.
+
+`install_alert_delivery` checks the webhook configuration at once (a malformed URL stops
+the app from starting, with the reason), and registers the worker on the app's lifespan;
+without a webhook nothing runs and alerts wait in the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from rempart.alerts.outbox import AlertOutbox
+from rempart.alerts.webhook import DeliveryWorker, WebhookConfig, WebhookDelivery
+from rempart.runtime import Runtime
+
+
+def build_delivery(runtime: Runtime) -> WebhookDelivery | None:
+    """The configured webhook delivery, None without one; WebhookConfigError if malformed."""
+    config = WebhookConfig.parse(runtime.settings.alert_webhook_url)
+    if config is None:
+        return None
+    return WebhookDelivery(outbox=AlertOutbox(engine=runtime.engine, clock=runtime.clock),
+                           config=config)
+
+
+def install_alert_delivery(app: FastAPI, runtime: Runtime) -> None:
+    delivery = build_delivery(runtime)
+    worker = DeliveryWorker(delivery) if delivery is not None else None
+    app.state.alert_worker = worker
+    if worker is None or delivery is None:
+        return
+    previous = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        worker.start()
+        try:
+            async with previous(application):
+                yield
+        finally:
+            worker.stop()
+            delivery.close()
+
+    app.router.lifespan_context = lifespan
