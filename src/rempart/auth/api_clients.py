@@ -84,6 +84,22 @@ class ApiClientService:
             info = _info(row)
         self._emit(EventKind.API_CLIENT_REVOKED, info, actor)
 
+    def revoke_registered_by(self, *, actor: Actor, account_id: int) -> list[str]:
+        """Containment: revoke every active client an account registered (an attacker in
+        that account may have registered one); operators only. Returns the client ids."""
+        if not actor.role.is_operator:
+            raise NotPermitted("revoke another account's API clients")
+        now = self._clock.now()
+        with DbSession(self._engine) as db, db.begin():
+            rows = list(db.scalars(select(ApiClient).where(ApiClient.created_by == account_id,
+                                                           ApiClient.revoked_at.is_(None))))
+            for row in rows:
+                row.revoked_at = now
+            revoked = [_info(row) for row in rows]
+        for info in revoked:
+            self._emit(EventKind.API_CLIENT_REVOKED, info, actor)
+        return [info.client_id for info in revoked]
+
     def for_organisation(self, *, actor: Actor, organisation_id: int) -> list[ApiClientInfo]:
         if not can_manage_api_clients(actor, organisation_id=organisation_id):
             raise NotPermitted("see API clients of this organisation")

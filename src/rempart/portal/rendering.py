@@ -44,7 +44,7 @@ def when(moment: dt.datetime | dt.date | None) -> str:
 SECTION_PATHS = {"check": "/portal/check", "history": "/portal/history",
                  "security": "/portal/security", "admin": "/portal/admin",
                  "enrol": "/portal/enrol", "second_factor": "/portal/second-factor",
-                 "login": "/portal/login"}
+                 "login": "/portal/login", "console": "/portal/console"}
 
 
 class Templates:
@@ -63,6 +63,7 @@ class Templates:
             "csrf": csrf, "account": account, "signed_in": account is not None,
             "is_admin": account is not None and account.role in (
                 Role.ORGANISATION_ADMIN, Role.OPERATOR_ADMIN),
+            "is_operator": account is not None and account.role.is_operator,
             # Only notices named in the catalogue: the query never puts text on a page.
             "notice": t(notice_key) if t.has(notice_key) else None,
             "error": None, "section": None,

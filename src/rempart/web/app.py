@@ -17,6 +17,7 @@ from rempart.audit import AuditLog
 from rempart.audit.recorder import AuditDisclosureRecorder
 from rempart.auth.services import AuthServices
 from rempart.bench.bare_api import install_bench_endpoints
+from rempart.console.wiring import install_console
 from rempart.coverage import api as coverage_api
 from rempart.coverage import fhir_api
 from rempart.coverage.check_endpoint import install_fast_check_route
@@ -67,6 +68,9 @@ def create_app(runtime: Runtime, *, identity_source: IdentitySource | None = Non
         app, runtime=runtime, auth=auth or build_auth(runtime),
         check_service=app.state.check_service, claim_service=app.state.claim_service)
     app.state.identity_source = identity_source or authenticated
+    # After the guard, if any: the console tells it when an operator restores an account.
+    install_console(app, runtime=runtime, audit=audit, auth=app.state.auth,
+                    guard=getattr(app.state, "guard", None))
     if runtime.settings.bench_endpoints:  # an oracle: only by explicit setting
         install_bench_endpoints(app, runtime)
     install_openapi(app)

@@ -1,0 +1,146 @@
+"""The security console's service: what an operator sees and does about an account.
+
+    console.open_alerts(actor=...)                       alerts no one has closed
+    console.account(actor=..., account_id=...)           its facts, sessions, alerts, timeline
+    console.suspend_session(actor=..., session_id=...)   end one session
+    console.suspend_account(actor=..., account_id=...)   suspend, end its sessions, revoke the
+                                                         API clients it registered
+    console.restore_account(actor=..., account_id=...)   lift the suspension, tell the guard,
+                                                         close the account's open alerts
+    console.close_alert(actor=..., alert_id=...)
+
+Only operator accounts (security analyst, operator admin) may call it; who may act on
+whom is the auth domain's rule (`can_manage_account`). Each action is an audit entry
+`console.<action>` naming the operator (account_id) and the target, besides the auth
+domain's own events. The guard is optional: an app without one still contains and
+restores accounts, and the guard forgets nothing it was never told.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import Engine
+
+from rempart.alerts.store import AlertStore, StoredAlert
+from rempart.audit import AuditLog
+from rempart.audit.security_sink import record_operation
+from rempart.auth.accounts import AccountView
+from rempart.auth.client import ClientInfo
+from rempart.auth.errors import NotFound, NotPermitted
+from rempart.auth.roles import Actor, can_manage_account
+from rempart.auth.services import AuthServices
+from rempart.auth.sessions import SessionView
+from rempart.clock import Clock
+from rempart.console.timeline import TimelineItem, alert_items, audit_items, merged
+from rempart.guard.context import EntityId
+
+
+class AccountRestorer(Protocol):
+    """What the console needs of the guard (rempart.guard.guard.Guard satisfies it)."""
+
+    def restore_account(self, *, account_id: EntityId) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFile:
+    account: AccountView
+    sessions: list[SessionView]
+    alerts: list[StoredAlert]
+    timeline: list[TimelineItem]
+    manageable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Containment:
+    sessions_ended: int
+    clients_revoked: int
+
+
+@dataclass(frozen=True, slots=True)
+class Restoration:
+    alerts_closed: int
+    guard_restored: bool
+
+
+def require_operator(actor: Actor) -> None:
+    if not actor.role.is_operator:
+        raise NotPermitted("use the security console")
+
+
+class SecurityConsole:
+    def __init__(self, *, engine: Engine, clock: Clock, auth: AuthServices, alerts: AlertStore,
+                 audit: AuditLog, guard: AccountRestorer | None = None) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._auth = auth
+        self._alerts = alerts
+        self._audit = audit
+        self.guard = guard
+
+    def open_alerts(self, *, actor: Actor, limit: int = 200) -> list[StoredAlert]:
+        require_operator(actor)
+        return self._alerts.open(limit=limit)
+
+    def account(self, *, actor: Actor, account_id: int) -> AccountFile:
+        require_operator(actor)
+        view = self._auth.accounts.get(account_id)
+        alerts = self._alerts.for_account(account_id)
+        return AccountFile(
+            account=view, sessions=self._auth.sessions.list_for_account(account_id),
+            alerts=alerts,
+            timeline=merged(audit_items(self._engine, account_id), alert_items(alerts)),
+            manageable=can_manage_account(actor, role=view.role,
+                                          organisation_id=view.organisation_id))
+
+    def suspend_session(self, *, actor: Actor, session_id: int, client: ClientInfo) -> int:
+        """End one session; returns its account's id."""
+        require_operator(actor)
+        record = self._auth.session_store.by_id(session_id)
+        if record is None:
+            raise NotFound("session")
+        self._auth.sessions.end_as_admin(actor=actor, session_id=session_id, client=client)
+        self._record("console.session_suspended", actor, target_account=record.account_id,
+                     session=session_id)
+        return record.account_id
+
+    def suspend_account(self, *, actor: Actor, account_id: int) -> Containment:
+        require_operator(actor)
+        if account_id == actor.account_id:
+            raise NotPermitted("suspend your own account")
+        ended = self._auth.accounts.suspend(actor=actor, account_id=account_id,
+                                            reason="security_console")
+        revoked = self._auth.api_clients.revoke_registered_by(actor=actor,
+                                                              account_id=account_id)
+        self._record("console.account_suspended", actor, target_account=account_id,
+                     sessions_ended=len(ended), clients_revoked=len(revoked))
+        return Containment(sessions_ended=len(ended), clients_revoked=len(revoked))
+
+    def restore_account(self, *, actor: Actor, account_id: int) -> Restoration:
+        """Lift a suspension. Revoked API clients stay revoked: their secrets may be known
+        to whoever held the account, so its organisation registers new ones."""
+        require_operator(actor)
+        self._auth.accounts.reactivate(actor=actor, account_id=account_id)
+        if self.guard is not None:
+            self.guard.restore_account(account_id=account_id)
+        with self._engine.begin() as conn:
+            closed = self._alerts.resolve(
+                conn, alert_ids=self._alerts.open_ids_for_account(conn, account_id),
+                by=actor.account_id, at=self._clock.now())
+        self._record("console.account_restored", actor, target_account=account_id,
+                     alerts_closed=closed, guard=self.guard is not None)
+        return Restoration(alerts_closed=closed, guard_restored=self.guard is not None)
+
+    def close_alert(self, *, actor: Actor, alert_id: int) -> None:
+        require_operator(actor)
+        if self._alerts.get(alert_id) is None:
+            raise NotFound("alert")
+        with self._engine.begin() as conn:
+            self._alerts.resolve(conn, alert_ids=[alert_id], by=actor.account_id,
+                                 at=self._clock.now())
+        self._record("console.alert_closed", actor, alert=alert_id)
+
+    def _record(self, event: str, actor: Actor, **detail: int | bool) -> None:
+        record_operation(self._audit, event=event, account_id=actor.account_id,
+                         detail={"role": actor.role.value, **detail})
