@@ -19,6 +19,7 @@ from rempart.coverage.references import REFERENCE_PATTERN
 from rempart.member.errors import InvalidMemberLink, UnknownCheck
 from rempart.member.history import HistoryPage
 from rempart.member.service import MemberArea
+from rempart.member.throttle import MemberLimitUnavailable, MemberThrottled
 from rempart.web.dependencies import json_answer, run_blocking
 from rempart.web.identity import client_address
 from rempart.web.problems import ErrorBody, error_response
@@ -63,6 +64,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No valid member link (forged, expired, "
                                              "already used or unknown): one answer for all."},
     422: {"model": ErrorBody, "description": "Malformed request."},
+    429: {"model": ErrorBody, "description": "Too many links from this address or for this "
+                                             "member: wait Retry-After seconds."},
+    503: {"model": ErrorBody, "description": "The rate limits cannot be counted: refused."},
 }
 
 router = APIRouter(prefix="/api/v1/me", tags=["member"], responses=_ERRORS)
@@ -81,6 +85,8 @@ async def history(request: Request, authorization: Authorization = None) -> Resp
                                   client_address=client_address(request))
     except InvalidMemberLink:
         return _refused(request)
+    except (MemberThrottled, MemberLimitUnavailable) as exc:
+        return _busy(request, exc)
     return json_answer(_history_out(page))
 
 
@@ -97,6 +103,8 @@ async def report(body: ReportIn, request: Request,
                                   client_address=client_address(request))
     except InvalidMemberLink:
         return _refused(request)
+    except (MemberThrottled, MemberLimitUnavailable) as exc:
+        return _busy(request, exc)
     except UnknownCheck:
         return error_response(status=404, code="not_found", message="no such check",
                               request_id=request_id_of(request.scope))
@@ -114,6 +122,17 @@ def _refused(request: Request) -> Response:
                           message="the member link is not valid, has expired or was used",
                           request_id=request_id_of(request.scope),
                           headers={"WWW-Authenticate": 'Bearer realm="rempart-member"'})
+
+
+def _busy(request: Request, exc: MemberThrottled | MemberLimitUnavailable) -> Response:
+    if isinstance(exc, MemberThrottled):
+        return error_response(status=429, code="rate_limited", message=str(exc),
+                              request_id=request_id_of(request.scope),
+                              headers={"Retry-After": str(exc.retry_after)})
+    return error_response(status=503, code="unavailable",
+                          message="the member history is unavailable for a moment",
+                          request_id=request_id_of(request.scope),
+                          headers={"Retry-After": "30"})
 
 
 def _history_out(page: HistoryPage) -> dict[str, Any]:

@@ -92,6 +92,11 @@ TEXT: Final = MappingProxyType({
                 "health insurer's member area and open \"Who checked my cover\" again."),
     "unknown_check": ("Cette vérification ne figure pas dans votre historique.",
                       "This check is not in your history."),
+    "busy_title": ("Trop de demandes", "Too many requests"),
+    "busy": ("Trop de demandes depuis cette connexion ou pour cet adhérent. Réessayez dans "
+             "quelques minutes depuis l'espace adhérent de votre complémentaire santé.",
+             "Too many requests from this connection or for this member. Try again in a "
+             "few minutes from your complementary health insurer's member area."),
 })
 
 

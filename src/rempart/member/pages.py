@@ -27,6 +27,7 @@ from rempart.member.errors import InvalidMemberLink, MemberSessionExpired, Unkno
 from rempart.member.history import HistoryItem, HistoryPage, ItemKind
 from rempart.member.service import MemberArea
 from rempart.member.sessions import SESSION_SECONDS, MemberSessionView
+from rempart.member.throttle import MemberLimitUnavailable, MemberThrottled
 from rempart.response.rendering import local_datetime, utc_iso
 from rempart.web.dependencies import run_blocking
 from rempart.web.identity import client_address
@@ -79,6 +80,8 @@ async def enter(request: Request) -> Response:
                                     client_address=client_address(request))
     except InvalidMemberLink:
         return _message(lang, status=401, key="invalid")
+    except (MemberThrottled, MemberLimitUnavailable) as exc:
+        return _busy(lang, exc)
     response = RedirectResponse(f"/moi/historique?lang={lang}", status_code=303,
                                 headers=SECURITY_HEADERS)
     response.set_cookie(_cookie_name(request), opened.cookie, max_age=SESSION_SECONDS,
@@ -145,6 +148,17 @@ def _message(lang: str, *, status: int, key: str) -> HTMLResponse:
     text = labels.words(lang)
     return _render("message.html", status, lang=lang, title=text["invalid_title"],
                    message=text[key])
+
+
+def _busy(lang: str, exc: MemberThrottled | MemberLimitUnavailable) -> HTMLResponse:
+    """429 with Retry-After, or 503 when the limits cannot be counted (fail closed)."""
+    text = labels.words(lang)
+    throttled = isinstance(exc, MemberThrottled)
+    response = _render("message.html", 429 if throttled else 503, lang=lang,
+                       title=text["busy_title"], message=text["busy"])
+    response.headers["Retry-After"] = str(exc.retry_after if isinstance(exc, MemberThrottled)
+                                          else 30)
+    return response
 
 
 def _history(lang: str, view: MemberSessionView, page: HistoryPage,

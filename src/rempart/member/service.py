@@ -21,6 +21,7 @@ from rempart.member.history import HistoryPage, MemberHistory
 from rempart.member.links import LinkClaims, MemberLinkVerifier
 from rempart.member.people import resolve_member
 from rempart.member.sessions import MemberSessions, MemberSessionView, OpenedSession
+from rempart.member.throttle import MemberThrottle
 from rempart.vault import Vault
 
 HISTORY_FIELDS = ("care_category", "claim", "coverage")  # what a history page shows
@@ -34,7 +35,7 @@ class Channel(enum.StrEnum):
 class MemberArea:
     def __init__(self, *, engine: Engine, vault: Vault, clock: Clock, audit: AuditLog,
                  verifier: MemberLinkVerifier, sessions: MemberSessions,
-                 history: MemberHistory) -> None:
+                 history: MemberHistory, throttle: MemberThrottle | None = None) -> None:
         self._engine = engine
         self._vault = vault
         self._clock = clock
@@ -42,6 +43,7 @@ class MemberArea:
         self._verifier = verifier
         self._sessions = sessions
         self._history = history
+        self._throttle = throttle
 
     def enter(self, *, token: str, client_address: str | None) -> OpenedSession:
         """Verify a link (once) and open a short session on the person's history."""
@@ -80,6 +82,10 @@ class MemberArea:
 
     def _open_link(self, token: str, client_address: str | None,
                    channel: Channel) -> tuple[int, LinkClaims]:
+        # Before anything else: a flood is refused before it costs a signature check
+        # and an audit entry per link (MemberThrottled / MemberLimitUnavailable).
+        if self._throttle is not None:
+            self._throttle.hit(token=token, address=clean_address(client_address))
         try:
             link = self._verifier.verify(token)
             with self._engine.connect() as conn:
