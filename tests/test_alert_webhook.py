@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from typer.testing import CliRunner
 
 from rempart.alerts.outbox import AlertOutbox, retry_delay
 from rempart.alerts.store import AlertSource, AlertStore, StoredAlertSink
@@ -25,6 +26,7 @@ from rempart.alerts.webhook import (
     WebhookDelivery,
 )
 from rempart.audit import AuditLog
+from rempart.cli.main import app as cli
 from rempart.clock import ManualClock
 from rempart.guard.alerts import Alert
 from rempart.guard.context import Channel
@@ -216,3 +218,19 @@ def test_the_retry_delay_doubles_up_to_a_ceiling() -> None:
 class _NoJitter:
     def random(self) -> float:
         return 0.0
+
+
+def test_the_drain_command_delivers_what_waits(runtime: Runtime, receiver: Receiver,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    store_guard_alert(runtime.engine, ManualClock(START))
+    monkeypatch.setenv("REMPART_DATABASE_URL", runtime.settings.database_url)
+    data_dir = ["--data-dir", str(runtime.settings.data_dir)]
+    monkeypatch.setenv("REMPART_ALERT_WEBHOOK_URL", receiver.url)
+    failed = CliRunner().invoke(cli, ["alerts", "drain", *data_dir])  # answers 503 first
+    assert failed.exit_code == 1
+    assert "0 delivered, 1 failed, 1 waiting" in failed.output
+    monkeypatch.setenv("REMPART_ALERT_WEBHOOK_URL", "http://alerts.example/hook")
+    refused = CliRunner().invoke(cli, ["alerts", "drain", *data_dir])
+    assert refused.exit_code == 2
+    assert "must use https://" in refused.output
+    assert AlertOutbox(engine=runtime.engine, clock=ManualClock(START)).pending() == 1
