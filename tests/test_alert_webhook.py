@@ -3,6 +3,7 @@ against a real local HTTP server that fails then succeeds, and one that is not t
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import json
@@ -234,3 +235,30 @@ def test_the_drain_command_delivers_what_waits(runtime: Runtime, receiver: Recei
     assert refused.exit_code == 2
     assert "must use https://" in refused.output
     assert AlertOutbox(engine=runtime.engine, clock=ManualClock(START)).pending() == 1
+
+
+def test_the_served_app_delivers_by_itself_and_stops_its_worker(
+        tmp_path: Path, receiver: Receiver) -> None:
+    receiver.failures = 0
+    settings = dataclasses.replace(sqlite_settings(tmp_path), alert_webhook_url=receiver.url)
+    runtime = Runtime.open(settings, create_keys=True)
+    try:
+        app = create_app(runtime)
+
+        async def serve() -> None:  # what uvicorn does around the requests
+            async with app.router.lifespan_context(app):
+                app.state.alert_sink.emit(Alert(
+                    account_id="8", organisation_id="2", session_id="portal:5",
+                    action=Action.STEP_UP, reasons=REASONS, score=12.0, at=START,
+                    channel=Channel.API))
+                for _ in range(200):
+                    if receiver.bodies:
+                        break
+                    await asyncio.sleep(0.05)
+
+        asyncio.run(serve())
+        assert [body["unmapped"]["account_id"] for body in receiver.bodies] == ["8"]
+        assert receiver.bodies[0]["severity_id"] == 2
+        assert not any(t.name == "rempart-alert-webhook" for t in threading.enumerate())
+    finally:
+        runtime.close()

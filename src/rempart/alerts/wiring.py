@@ -1,8 +1,11 @@
-"""Alert delivery in a served app: the webhook worker started and stopped with the app.
+"""Alerts in a served app: the stored-alert sink and the webhook worker started and
+stopped with the app.
 
-`install_alert_delivery` checks the webhook configuration at once (a malformed URL stops
-the app from starting, with the reason), and registers the worker on the app's lifespan;
-without a webhook nothing runs and alerts wait in the outbox.
+`install_alerts` checks the webhook configuration at once (a malformed URL stops the app
+from starting, with the reason), puts on app.state the `alert_sink` (the AlertSink for the
+guard: stored, audited, queued, and the worker nudged) and the `alert_worker` (None
+without a webhook: alerts then wait in the outbox), and runs the worker on the app's
+lifespan.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from rempart.alerts.outbox import AlertOutbox
+from rempart.alerts.store import StoredAlertSink
 from rempart.alerts.webhook import DeliveryWorker, WebhookConfig, WebhookDelivery
+from rempart.audit import AuditLog
 from rempart.runtime import Runtime
 
 
@@ -26,10 +31,12 @@ def build_delivery(runtime: Runtime) -> WebhookDelivery | None:
                            config=config)
 
 
-def install_alert_delivery(app: FastAPI, runtime: Runtime) -> None:
+def install_alerts(app: FastAPI, runtime: Runtime, *, audit: AuditLog) -> None:
     delivery = build_delivery(runtime)
     worker = DeliveryWorker(delivery) if delivery is not None else None
     app.state.alert_worker = worker
+    app.state.alert_sink = StoredAlertSink(engine=runtime.engine, audit=audit,
+                                           on_stored=worker.nudge if worker else None)
     if worker is None or delivery is None:
         return
     previous = app.router.lifespan_context

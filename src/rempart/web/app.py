@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from rempart.alerts.wiring import install_alert_delivery
+from rempart.alerts.wiring import install_alerts
 from rempart.audit import AuditLog
 from rempart.audit.recorder import AuditDisclosureRecorder
 from rempart.auth.services import AuthServices
@@ -48,9 +48,9 @@ def create_app(runtime: Runtime, *, identity_source: IdentitySource | None = Non
     app = FastAPI(title="rempart", version="1", description=API_DESCRIPTION,
                   openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs",
                   redoc_url=None)
-    install_alert_delivery(app, runtime)  # first: a malformed webhook refuses to start
     # Every disclosure is an audit entry, committed with the answer it records.
     app.state.audit_log = audit = AuditLog(engine=runtime.engine, clock=runtime.clock)
+    install_alerts(app, runtime, audit=audit)  # first: a malformed webhook refuses to start
     recorder = recorder or AuditDisclosureRecorder(audit=audit)
     app.state.clock = runtime.clock
     app.state.offload_blocking = not runtime.settings.is_sqlite
