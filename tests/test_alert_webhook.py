@@ -262,3 +262,23 @@ def test_the_served_app_delivers_by_itself_and_stops_its_worker(
         assert not any(t.name == "rempart-alert-webhook" for t in threading.enumerate())
     finally:
         runtime.close()
+
+
+def test_two_processes_draining_one_outbox_post_each_alert_once(
+        runtime: Runtime, receiver: Receiver) -> None:
+    receiver.failures = 0
+    clock = ManualClock(START)
+    for account in range(1, 9):
+        store_guard_alert(runtime.engine, clock, str(account))
+    deliveries = [delivery_for(runtime.engine, clock, receiver.url) for _ in range(2)]
+    threads = [threading.Thread(target=d.drain) for d in deliveries]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for delivery in deliveries:
+        delivery.close()
+    uids = [body["finding_info"]["uid"] for body in receiver.bodies]
+    assert len(uids) == 8
+    assert len(set(uids)) == 8
+    assert AlertOutbox(engine=runtime.engine, clock=clock).pending() == 0

@@ -2,7 +2,9 @@
 
 A row is written with its alert (rempart.alerts.store), so nothing is lost when the
 webhook is down or the process stops: the next drain, in this process or another,
-finds it. A failed delivery is tried again after a delay that doubles with each attempt
+finds it. Delivery is at least once (a process that dies between the webhook's answer
+and the commit sends the alert again): receivers deduplicate on `finding_info.uid`.
+A failed delivery is tried again after a delay that doubles with each attempt
 (with jitter, so that many alerts held back by an outage do not all return at once), up
 to a ceiling; an alert is never dropped, only delayed.
 """
@@ -55,6 +57,18 @@ class AlertOutbox:
         with DbSession(self._engine) as db:
             return [PendingDelivery(alert=stored_alert(row), attempts=attempts)
                     for row, attempts in db.execute(query).all()]
+
+    def claim(self, alert_id: int, *, lease_s: float) -> bool:
+        """Take a due alert for one attempt: several processes (server workers, the CLI)
+        drain the same outbox, and only the one that moves its next attempt forward
+        posts it. A process that dies mid-attempt leaves it due again after the lease."""
+        now = self._clock.now()
+        with self._engine.begin() as conn:
+            taken = conn.execute(update(AlertOutboxRow).where(
+                AlertOutboxRow.alert_id == alert_id, AlertOutboxRow.delivered_at.is_(None),
+                AlertOutboxRow.next_attempt_at <= now).values(
+                next_attempt_at=now + dt.timedelta(seconds=lease_s)))
+            return bool(taken.rowcount)
 
     def delivered(self, alert_id: int) -> None:
         with self._engine.begin() as conn:

@@ -53,10 +53,6 @@ class StoredAlert:
     resolved_at: dt.datetime | None = None
     resolved_by: int | None = None
 
-    @property
-    def is_open(self) -> bool:
-        return self.resolved_at is None
-
 
 _INSERT = insert(AlertRow).returning(AlertRow.id)
 _ENQUEUE = insert(AlertOutboxRow)

@@ -31,6 +31,7 @@ DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_POLL_S = 2.0
 BATCH = 50
 MAX_URL = 2000
+LEASE_MARGIN_S = 30.0
 
 
 class WebhookConfigError(RempartError):
@@ -102,6 +103,9 @@ class WebhookDelivery:
         delivered = failed = 0
         with self._lock:  # one drain at a time: an alert is posted once per attempt
             for pending in self._outbox.due(limit=BATCH):
+                if not self._outbox.claim(pending.alert.id,
+                                          lease_s=self._config.timeout_s + LEASE_MARGIN_S):
+                    continue  # another process took it
                 body = orjson.dumps(detection_finding(pending.alert,
                                                       product_version=__version__))
                 error = self._post(body)
