@@ -48,9 +48,11 @@ def test_only_operators_with_a_passkey_reach_the_console(env: PortalEnv) -> None
     anonymous = env.browser()
     assert anonymous.get("/portal/console").headers["location"].startswith("/portal/login")
     operator, _ = operator_with_passkey(env)
+    assert operator.get("/portal/check").headers["location"] == "/portal/console"
     page = operator.get("/portal/console")
     assert page.status_code == 200
     assert 'href="/portal/console"' in page.text  # in the navigation
+    assert 'href="/portal/check"' not in page.text
 
 
 def test_an_analyst_sees_the_alert_suspends_and_restores_the_account(env: PortalEnv) -> None:

@@ -28,8 +28,8 @@ def test_an_analyst_contains_and_restores_an_account(live_portal: LivePortal,
     password_step(page, portal, email)
     page.wait_for_url("**/portal/enrol")
     page.click("#passkey-register")
-    page.wait_for_url("**/portal/check")  # operators get no recovery codes: passkey only
-    page.goto(f"{portal.url}/portal/console")
+    # Operators get no recovery codes (passkey only), and land on the console.
+    page.wait_for_url("**/portal/console")
     page.wait_for_selector("#alerts-table")
     row = page.locator("#alerts-table tbody tr").filter(has_text=f"n° {provider_id}")
     assert row.count() == 1

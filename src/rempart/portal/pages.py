@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from rempart.core.calculation import Bill
 from rempart.core.care import CareCategory
@@ -21,7 +21,15 @@ from rempart.coverage.claims import ClaimSubmission
 from rempart.coverage.errors import InvalidRequest, UnknownReference
 from rempart.coverage.query import CheckRequest
 from rempart.coverage.references import is_reference
-from rempart.portal.access import CSRF_FIELD, PortalUser, Provider, portal_of, require_csrf
+from rempart.portal.access import (
+    CSRF_FIELD,
+    PortalUser,
+    Provider,
+    SignedIn,
+    portal_of,
+    provider,
+    require_csrf,
+)
 from rempart.portal.errors import error_page
 from rempart.portal.fields import (
     FieldProblem,
@@ -70,8 +78,11 @@ def _check_page(request: Request, user: PortalUser, *, status: int = 200,
 
 
 @router.get("/check")
-def check_page(request: Request, user: Provider) -> Response:
-    return _check_page(request, user)
+def check_page(request: Request, user: SignedIn) -> Response:
+    if user.actor.role.is_operator:
+        # The portal's landing page after a login; an operator's is the security console.
+        return RedirectResponse("/portal/console", 303)
+    return _check_page(request, provider(user))
 
 
 @router.post("/check")
