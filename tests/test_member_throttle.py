@@ -79,7 +79,8 @@ def api(member: HttpsClient, token: str) -> Any:
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_links_about_one_member_are_limited_per_subject(
-        runtime: Runtime, population: Population, insurers: Insurers, storage: str) -> None:
+        runtime: Runtime, population: Population, insurers: Insurers, storage: str,
+        capfd: pytest.CaptureFixture[str]) -> None:
     app = member_app(runtime, population, storage, unique_limits())
     alice, carol = population.alice, population.carol
     with HttpsClient(app) as member:
@@ -100,6 +101,10 @@ def test_links_about_one_member_are_limited_per_subject(
         assert audit_count(runtime) == written
         # Another member from the same address is not held back.
         assert api(member, insurers.link(carol)).status_code == 200
+        logged = "".join(capfd.readouterr())
+        assert "member links throttled" in logged
+        for personal in (alice.member_number, alice.nir, forged):
+            assert personal not in logged
         if storage == "memory://":
             assert isinstance(runtime.clock, ManualClock)
             runtime.clock.advance(LIMITS.window_s + 1)
