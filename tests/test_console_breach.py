@@ -100,7 +100,8 @@ def test_an_analyst_scopes_a_breach_and_downloads_the_documents(env: PortalEnv) 
     assert console[-3:] == [("console.breach_run", operator_id),
                             ("console.breach_file", operator_id),
                             ("console.breach_file", operator_id)]
-    assert ("person.viewed", None) in events(env, "person.viewed")
+    # Alice's name, opened for her letter, is a disclosure to this operator.
+    assert ("person.viewed", operator_id) in events(env, "person.viewed")
 
 
 @pytest.mark.parametrize("fields", [

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,12 +63,15 @@ class BreachRun:
 
 class BreachRuns:
     def __init__(self, *, engine: Engine, clock: Clock, audit: AuditLog,
-                 accounts: AccountService, directory: PersonDirectory, root: Path) -> None:
+                 accounts: AccountService, directory_for: Callable[[int], PersonDirectory],
+                 root: Path) -> None:
+        """`directory_for(operator account id)` opens the persons' names for the letters,
+        each person opened audited in that operator's name."""
         self._clock = clock
         self._audit = audit
         self._accounts = accounts
         self._scoper = BreachScoper(engine=engine, clock=clock, audit=audit)
-        self._reporter = BreachReporter(directory=directory, clock=clock)
+        self._directory_for = directory_for
         self._root = root
 
     def run(self, *, actor: Actor, accounts: Sequence[int], organisations: Sequence[int],
@@ -85,7 +88,9 @@ class BreachRuns:
         run_id = secrets.token_hex(8)
         out = self._root / run_id
         self._scoper.export(scope=scope, out=out / "scope", account_id=actor.account_id)
-        summary = self._reporter.write_report(scope=scope, out=out / "report",
+        reporter = BreachReporter(directory=self._directory_for(actor.account_id),
+                                  clock=self._clock)
+        summary = reporter.write_report(scope=scope, out=out / "report",
                                               contact=contact or ContactPoint(),
                                               measures=tuple(measures)[:MAX_MEASURES])
         files = (f"scope/{JSON_NAME}", f"scope/{CSV_NAME}", *self._report_files(out))

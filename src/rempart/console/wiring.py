@@ -25,8 +25,9 @@ def install_console(app: FastAPI, *, runtime: Runtime, audit: AuditLog, auth: Au
                                         guard=guard)
     app.state.breach_runs = BreachRuns(
         engine=engine, clock=clock, audit=audit, accounts=auth.accounts,
-        directory=VaultDirectory(engine=engine, vault=runtime.vault, audit=audit,
-                                 purpose="breach_letters_console"),
+        directory_for=lambda operator: VaultDirectory(
+            engine=engine, vault=runtime.vault, audit=audit,
+            purpose="breach_letters_console", account_id=operator),
         root=runtime.settings.data_dir / RUNS_DIR)
     app.include_router(pages.router)
     app.include_router(breach_pages.router)

@@ -27,11 +27,12 @@ class VaultDirectory:
     """Satisfies `rempart.response.PersonDirectory`."""
 
     def __init__(self, *, engine: Engine, vault: Vault, audit: AuditLog,
-                 purpose: str = "breach_letters") -> None:
+                 purpose: str = "breach_letters", account_id: int | None = None) -> None:
         self._engine = engine
         self._vault = vault
         self._audit = audit
         self._purpose = purpose
+        self._account_id = account_id  # the operator opening the names, when known
 
     def addressees(self, person_ids: Sequence[int]) -> Mapping[int, Addressee]:
         found: dict[int, Addressee] = {}
@@ -48,7 +49,8 @@ class VaultDirectory:
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         self._audit.append_records([self._audit.record(
-            event="person.viewed", subject_id=row[0], fields=VIEWED_FIELDS,
+            event="person.viewed", account_id=self._account_id, subject_id=row[0],
+            fields=VIEWED_FIELDS,
             detail={"purpose": self._purpose, "amc": row[4]}) for row in rows])
         found = {}
         for person_id, sealed, version, member_idx, amc, insurer_name in rows:
