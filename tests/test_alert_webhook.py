@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import hashlib
+import hmac
 import json
 import socket
 import threading
@@ -46,12 +48,15 @@ class Receiver:
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.bodies: list[dict[str, Any]] = []
+        self.signed: list[tuple[bytes, str | None, str | None]] = []
         self.attempts = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
+                receiver.signed.append((body, self.headers.get("x-rempart-timestamp"),
+                                        self.headers.get("x-rempart-signature")))
                 receiver.attempts += 1
                 if receiver.attempts <= receiver.failures:
                     self.send_response(503)
@@ -94,8 +99,9 @@ def store_guard_alert(engine: Engine, clock: ManualClock, account: str = "17") -
             channel=Channel.PORTAL))
 
 
-def delivery_for(engine: Engine, clock: ManualClock, url: str) -> WebhookDelivery:
-    config = WebhookConfig.parse(url, timeout_s=2)
+def delivery_for(engine: Engine, clock: ManualClock, url: str,
+                 secret: str | None = None) -> WebhookDelivery:
+    config = WebhookConfig.parse(url, timeout_s=2, secret=secret)
     assert config is not None
     return WebhookDelivery(outbox=AlertOutbox(engine=engine, clock=clock), config=config)
 
@@ -200,6 +206,26 @@ def test_a_malformed_webhook_is_refused_at_start(url: str, tmp_path: Path) -> No
             create_app(runtime)
     finally:
         runtime.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_shared_secret_signs_each_request(runtime: Runtime, receiver: Receiver) -> None:
+    receiver.failures = 0
+    secret = "s" * 40
+    store_guard_alert(runtime.engine, ManualClock(START))
+    delivery = delivery_for(runtime.engine, ManualClock(START), receiver.url, secret)
+    assert delivery.drain().delivered == 1
+    delivery.close()
+    [(body, stamp, signature)] = receiver.signed
+    assert stamp is not None
+    expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256)
+    assert signature == f"v1={expected.hexdigest()}"
+    unsigned = WebhookConfig.parse(receiver.url)
+    assert unsigned is not None
+    assert "x-rempart-signature" not in unsigned.headers(body, now=0)
+    with pytest.raises(WebhookConfigError, match="at least 32 bytes"):
+        WebhookConfig.parse(receiver.url, secret="short")
+    assert secret not in repr(WebhookConfig.parse(receiver.url, secret=secret))
 
 
 def test_https_and_loopback_webhooks_are_accepted() -> None:

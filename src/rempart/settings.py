@@ -39,6 +39,8 @@ class Settings:
     # Where alerts go as OCSF Detection Findings (rempart.alerts.webhook); None: nowhere,
     # they wait in the outbox. Checked when the app starts: a malformed URL is refused.
     alert_webhook_url: str | None = None
+    # Shared with the receiver: each webhook request is signed with it (HMAC-SHA256).
+    alert_webhook_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, *, data_dir: Path | None = None, **overrides: Any) -> Settings:
@@ -49,7 +51,8 @@ class Settings:
         settings = cls(data_dir=directory, database_url=normalise_database_url(url),
                        key_file=key_file, auth=AuthSettings.from_env(env),
                        cookie_secure=env.get("REMPART_COOKIE_SECURE", "1") not in ("0", "false"),
-                       alert_webhook_url=env.get("REMPART_ALERT_WEBHOOK_URL") or None)
+                       alert_webhook_url=env.get("REMPART_ALERT_WEBHOOK_URL") or None,
+                       alert_webhook_secret=env.get("REMPART_ALERT_WEBHOOK_SECRET") or None)
         return replace(settings, **overrides) if overrides else settings
 
     @property

@@ -6,15 +6,21 @@
     worker = DeliveryWorker(delivery); worker.start(); ...; worker.stop()
 
 Each alert is POSTed alone as JSON; any 2xx answer delivers it, anything else (a
-refusal, a time-out, no answer) leaves it in the outbox for a later try. What is logged
+refusal, a time-out, no answer) leaves it in the outbox for a later try. With a shared
+secret, each request is signed so that the receiver knows it comes from rempart:
+`X-Rempart-Timestamp: <unix seconds>` and
+`X-Rempart-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`. What is logged
 about a failure is the alert id and the kind of failure, never the payload.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
@@ -31,6 +37,7 @@ DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_POLL_S = 2.0
 BATCH = 50
 MAX_URL = 2000
+MIN_SECRET_BYTES = 32
 LEASE_MARGIN_S = 30.0
 
 
@@ -42,10 +49,11 @@ class WebhookConfigError(RempartError):
 class WebhookConfig:
     url: str
     timeout_s: float = DEFAULT_TIMEOUT_S
+    secret: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def parse(cls, url: str | None, *, timeout_s: float = DEFAULT_TIMEOUT_S,
-              ) -> WebhookConfig | None:
+              secret: str | None = None) -> WebhookConfig | None:
         """None when no webhook is configured; WebhookConfigError when the URL is unusable.
 
         HTTPS is required, except to a loopback address (a local relay, tests): alerts
@@ -71,7 +79,20 @@ class WebhookConfig:
                                      "http is accepted only to a loopback address)")
         if not 0 < timeout_s <= 60:
             raise WebhookConfigError("the webhook time-out must be between 0 and 60 seconds")
-        return cls(url=url, timeout_s=timeout_s)
+        if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
+            raise WebhookConfigError(f"REMPART_ALERT_WEBHOOK_SECRET must be at least "
+                                     f"{MIN_SECRET_BYTES} bytes")
+        return cls(url=url, timeout_s=timeout_s,
+                   secret=secret.encode() if secret is not None else None)
+
+    def headers(self, body: bytes, *, now: float) -> dict[str, str]:
+        headers = {"content-type": "application/json"}
+        if self.secret is not None:
+            stamp = str(int(now))
+            mac = hmac.new(self.secret, stamp.encode() + b"." + body, hashlib.sha256)
+            headers |= {"x-rempart-timestamp": stamp,
+                        "x-rempart-signature": f"v1={mac.hexdigest()}"}
+        return headers
 
 
 def _loopback(host: str) -> bool:
@@ -127,7 +148,7 @@ class WebhookDelivery:
     def _post(self, body: bytes) -> str | None:
         try:
             answer = self._client.post(self._config.url, content=body,
-                                       headers={"content-type": "application/json"})
+                                       headers=self._config.headers(body, now=time.time()))
         except httpx.HTTPError as exc:
             return type(exc).__name__
         return None if answer.is_success else f"http {answer.status_code}"

@@ -24,7 +24,8 @@ from rempart.runtime import Runtime
 
 def build_delivery(runtime: Runtime) -> WebhookDelivery | None:
     """The configured webhook delivery, None without one; WebhookConfigError if malformed."""
-    config = WebhookConfig.parse(runtime.settings.alert_webhook_url)
+    config = WebhookConfig.parse(runtime.settings.alert_webhook_url,
+                                 secret=runtime.settings.alert_webhook_secret)
     if config is None:
         return None
     return WebhookDelivery(outbox=AlertOutbox(engine=runtime.engine, clock=runtime.clock),
