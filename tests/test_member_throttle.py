@@ -135,6 +135,10 @@ def test_an_unreachable_limit_storage_refuses_links(
         assert answer.status_code == 503
         assert answer.headers["retry-after"] == "30"
         assert "items" not in answer.text
+        page = member.post(PAGE, data={"token": insurers.link(population.alice)})
+        assert page.status_code == 503
+        assert page.headers["retry-after"] == "30"
+        assert "set-cookie" not in page.headers
     assert audit_count(runtime) == 0
 
 

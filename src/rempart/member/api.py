@@ -19,7 +19,11 @@ from rempart.coverage.references import REFERENCE_PATTERN
 from rempart.member.errors import InvalidMemberLink, UnknownCheck
 from rempart.member.history import HistoryPage
 from rempart.member.service import MemberArea
-from rempart.member.throttle import MemberLimitUnavailable, MemberThrottled
+from rempart.member.throttle import (
+    UNAVAILABLE_RETRY_S,
+    MemberLimitUnavailable,
+    MemberThrottled,
+)
 from rempart.web.dependencies import json_answer, run_blocking
 from rempart.web.identity import client_address
 from rempart.web.problems import ErrorBody, error_response
@@ -132,7 +136,7 @@ def _busy(request: Request, exc: MemberThrottled | MemberLimitUnavailable) -> Re
     return error_response(status=503, code="unavailable",
                           message="the member history is unavailable for a moment",
                           request_id=request_id_of(request.scope),
-                          headers={"Retry-After": "30"})
+                          headers={"Retry-After": str(UNAVAILABLE_RETRY_S)})
 
 
 def _history_out(page: HistoryPage) -> dict[str, Any]:

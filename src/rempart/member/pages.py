@@ -27,7 +27,11 @@ from rempart.member.errors import InvalidMemberLink, MemberSessionExpired, Unkno
 from rempart.member.history import HistoryItem, HistoryPage, ItemKind
 from rempart.member.service import MemberArea
 from rempart.member.sessions import SESSION_SECONDS, MemberSessionView
-from rempart.member.throttle import MemberLimitUnavailable, MemberThrottled
+from rempart.member.throttle import (
+    UNAVAILABLE_RETRY_S,
+    MemberLimitUnavailable,
+    MemberThrottled,
+)
 from rempart.response.rendering import local_datetime, utc_iso
 from rempart.web.dependencies import run_blocking
 from rempart.web.identity import client_address
@@ -153,11 +157,11 @@ def _message(lang: str, *, status: int, key: str) -> HTMLResponse:
 def _busy(lang: str, exc: MemberThrottled | MemberLimitUnavailable) -> HTMLResponse:
     """429 with Retry-After, or 503 when the limits cannot be counted (fail closed)."""
     text = labels.words(lang)
-    throttled = isinstance(exc, MemberThrottled)
-    response = _render("message.html", 429 if throttled else 503, lang=lang,
-                       title=text["busy_title"], message=text["busy"])
-    response.headers["Retry-After"] = str(exc.retry_after if isinstance(exc, MemberThrottled)
-                                          else 30)
+    status, wait = ((429, exc.retry_after) if isinstance(exc, MemberThrottled)
+                    else (503, UNAVAILABLE_RETRY_S))
+    response = _render("message.html", status, lang=lang, title=text["busy_title"],
+                       message=text["busy"])
+    response.headers["Retry-After"] = str(wait)
     return response
 
 

@@ -32,6 +32,7 @@ from rempart.member.errors import MemberError
 log = structlog.get_logger(__name__)
 _SUBJECT_DOMAIN = b"rempart-member-subject/1\x00"
 MAX_TOKEN = 4096
+UNAVAILABLE_RETRY_S = 30  # what a refused person is told to wait while the storage is down
 
 
 class MemberThrottled(MemberError):
