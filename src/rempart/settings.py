@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rempart.auth.config import AuthSettings
+from rempart.core.errors import ConfigurationError
 
 DEFAULT_DATA_DIR = Path("rempart-data")
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
@@ -36,6 +37,15 @@ class Settings:
     bench_endpoints: bool = False
     # Checkpoint signing key, kept out of the database; None means <data_dir>/audit-signing.key.
     audit_signing_key_file: Path | None = None
+    # Peers (CIDRs) whose X-Forwarded-For is believed: the reverse proxies in front of the
+    # workers. Empty: the header is ignored and the peer's own address is the client's.
+    trusted_proxies: tuple[str, ...] = ()
+    # Addresses (CIDRs) that may read /metrics; empty: anyone who reaches the server.
+    metrics_allow: tuple[str, ...] = ()
+    # Log lines: "json" (one JSON object a line, for a log pipeline) or "console" (demo).
+    log_format: str = "json"
+    # Application workers the deployment runs (for `rempart doctor`: shared state needed).
+    workers: int = 1
 
     @classmethod
     def load(cls, *, data_dir: Path | None = None, **overrides: Any) -> Settings:
@@ -45,7 +55,11 @@ class Settings:
         key_file = Path(env.get("REMPART_KEY_FILE", str(directory / "keyring.json")))
         settings = cls(data_dir=directory, database_url=normalise_database_url(url),
                        key_file=key_file, auth=AuthSettings.from_env(env),
-                       cookie_secure=env.get("REMPART_COOKIE_SECURE", "1") not in ("0", "false"))
+                       cookie_secure=env.get("REMPART_COOKIE_SECURE", "1") not in ("0", "false"),
+                       trusted_proxies=_listed(env.get("REMPART_TRUSTED_PROXIES")),
+                       metrics_allow=_listed(env.get("REMPART_METRICS_ALLOW")),
+                       log_format=env.get("REMPART_LOG_FORMAT", "json"),
+                       workers=_workers(env.get("REMPART_WORKERS")))
         return replace(settings, **overrides) if overrides else settings
 
     @property
@@ -56,6 +70,23 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _listed(raw: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
+
+
+def _workers(raw: str | None) -> int:
+    """REMPART_WORKERS as a positive count; a wrong value is named, never guessed."""
+    if raw is None or not raw.strip():
+        return 1
+    try:
+        count = int(raw)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ConfigurationError(f"REMPART_WORKERS must be a positive integer, not {raw!r}")
+    return count
 
 
 def normalise_database_url(url: str) -> str:

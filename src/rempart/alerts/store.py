@@ -22,6 +22,7 @@ from rempart.alerts.models import AlertRow
 from rempart.audit import AuditError, AuditLog, AuditRecord
 from rempart.audit.records import TOKEN_PATTERN
 from rempart.guard.alerts import Alert
+from rempart.observability import metrics
 
 log = structlog.get_logger(__name__)
 MAX_PENDING = 10_000  # alerts kept in memory while the database cannot take them
@@ -68,6 +69,7 @@ class AlertStore:
             "reasons": orjson.dumps(list(reasons)).decode(), "check_reference": check_reference,
             "created_at": created_at,
         })
+        metrics.record_alert_on_commit(conn, source=source, severity=severity)
 
     @staticmethod
     def reported(conn: Connection, *, check_reference: str) -> bool:

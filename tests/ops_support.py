@@ -1,0 +1,49 @@
+"""Helpers for the operations tests: a ready instance, a closed port, a free port."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+from typing import Any
+
+import pytest
+
+from rempart.audit.signing import SigningKey
+from rempart.runtime import Runtime
+from rempart.web import create_app
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def require_service(what: str, exc: Exception) -> None:
+    """Fail with REMPART_REQUIRE_SERVICES=1 (CI), else skip: as conftest does."""
+    message = f"{what} unavailable: {exc}"
+    if os.environ.get("REMPART_REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def with_signing_key(runtime: Runtime) -> Runtime:
+    SigningKey.generate().save(runtime.settings.audit_signing_key)
+    return runtime
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def with_settings(runtime: Runtime, **changes: Any) -> Runtime:
+    return dataclasses.replace(runtime, settings=dataclasses.replace(runtime.settings, **changes))
+
+
+def with_throttle_storage(runtime: Runtime, uri: str) -> Runtime:
+    auth = dataclasses.replace(runtime.settings.auth, throttle_storage=uri)
+    return with_settings(runtime, auth=auth)
+
+
+def app_for(runtime: Runtime) -> Any:
+    return create_app(runtime)
