@@ -47,3 +47,13 @@ def with_throttle_storage(runtime: Runtime, uri: str) -> Runtime:
 
 def app_for(runtime: Runtime) -> Any:
     return create_app(runtime)
+
+
+NAMES = ("Zorglubova", "Quentinette")  # every test person's names (checks_support)
+
+
+def personal_values(population: Any) -> list[str]:
+    """What must never appear in metrics or logs: identifiers, dates of birth, names."""
+    people = (population.alice, population.leo, population.bob, population.carol,
+              population.stranger)
+    return [*NAMES, *(value for person in people for value in person.secrets())]

@@ -1,7 +1,9 @@
 """Request latency by route template: a pure ASGI middleware, cheap on the hot path.
 
 The route label is the matched route's template (`/api/v1/claims/{reference}`), taken
-from the scope after routing; a request that matched no route is "unmatched". The raw
+from the scope after routing: FastAPI's routes leave themselves there, plain Starlette
+routes (the fast check path, health, static files) only their endpoint, which is looked
+up among the router's routes. A request that matched no route is "unmatched". The raw
 path never becomes a label: it can carry references and tokens, and it is unbounded.
 Each (method, route, status) histogram child is looked up once and kept, so a request
 costs two clock reads, one dictionary look-up and one observation.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from starlette.routing import BaseRoute, Mount, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rempart.observability.metrics import HTTP_SECONDS
@@ -21,9 +24,12 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 
 
 class HttpMetricsMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, router: Router) -> None:
         self.app = app
+        self._router = router
         self._children: dict[tuple[str, str, int], Any] = {}
+        self._by_endpoint: dict[Any, str] = {}
+        self._indexed = -1  # how many routes the index was built from
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,14 +49,31 @@ class HttpMetricsMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             method = scope["method"]
-            key = (method if method in _METHODS else "OTHER", route_template(scope), status)
+            key = (method if method in _METHODS else "OTHER", self._template(scope), status)
             child = self._children.get(key)
             if child is None:
                 child = self._children[key] = HTTP_SECONDS.labels(key[0], key[1], str(status))
             child.observe(elapsed)
 
 
-def route_template(scope: Scope) -> str:
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) and path else UNMATCHED
+    def _template(self, scope: Scope) -> str:
+        path = getattr(scope.get("route"), "path", None)
+        if isinstance(path, str) and path:
+            return path
+        endpoint = scope.get("endpoint")
+        if endpoint is None:
+            return UNMATCHED
+        if endpoint not in self._by_endpoint and len(self._router.routes) != self._indexed:
+            self._by_endpoint = dict(_endpoints(self._router.routes))
+            self._indexed = len(self._router.routes)
+        return self._by_endpoint.get(endpoint, UNMATCHED)
+
+
+def _endpoints(routes: list[BaseRoute]) -> list[tuple[Any, str]]:
+    found: list[tuple[Any, str]] = []
+    for route in routes:
+        if isinstance(route, Mount):
+            found.append((route.app, f"{route.path}/{{path}}"))
+        elif (endpoint := getattr(route, "endpoint", None)) is not None:
+            found.append((endpoint, str(getattr(route, "path", UNMATCHED))))
+    return found

@@ -25,4 +25,4 @@ def install_operations(app: FastAPI, runtime: Runtime, *, audit: AuditLog,
         closing.append(security_events)
     app.router.lifespan_context = with_writers_stopped(
         app.router.lifespan_context, drain=[check_service], close=closing)
-    app.add_middleware(HttpMetricsMiddleware)
+    app.add_middleware(HttpMetricsMiddleware, router=app.router)

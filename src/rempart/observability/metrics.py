@@ -17,13 +17,22 @@ transaction rolled back.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from sqlalchemy import Connection, Engine, event
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _WORD = re.compile(r"[a-z][a-z0-9_]{0,39}")
 OTHER = "other"
 
@@ -109,3 +118,12 @@ def _rolled_back(conn: Connection) -> None:
 # Every engine of the process: a commit costs one dict look-up more.
 event.listen(Engine, "commit", _committed)
 event.listen(Engine, "rollback", _rolled_back)
+
+
+def exposition() -> bytes:
+    """This process's metrics, or every worker's when PROMETHEUS_MULTIPROC_DIR is set."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)

@@ -10,24 +10,17 @@ the addresses of `metrics_allow` only when that list is set.
 from __future__ import annotations
 
 import asyncio
-import os
 
 from fastapi import FastAPI
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    generate_latest,
-    multiprocess,
-)
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from rempart.observability.metrics import exposition
 from rempart.observability.readiness import TIMEOUT_S, ReadinessProbe
 from rempart.web.identity import client_address
 from rempart.web.networks import contains, parse_networks
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _NO_STORE = {"cache-control": "no-store"}
 
 
@@ -61,13 +54,4 @@ def install_operation_routes(app: FastAPI, *, probe: ReadinessProbe,
     app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
     app.add_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
-
-
-def exposition() -> bytes:
-    """This process's metrics, or every worker's when PROMETHEUS_MULTIPROC_DIR is set."""
-    if os.environ.get(MULTIPROC_ENV):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry)
-    return generate_latest(REGISTRY)
 
