@@ -64,9 +64,22 @@ class HttpMetricsMiddleware:
         if endpoint is None:
             return UNMATCHED
         if endpoint not in self._by_endpoint and len(self._router.routes) != self._indexed:
+            # Rebuilt only when routes were added since: a miss costs a scan once.
             self._by_endpoint = dict(_endpoints(self._router.routes))
             self._indexed = len(self._router.routes)
         return self._by_endpoint.get(endpoint, UNMATCHED)
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's template, for a log line (scans the routes: not per request)."""
+    path = getattr(scope.get("route"), "path", None)
+    if isinstance(path, str) and path:
+        return path
+    endpoint, router = scope.get("endpoint"), scope.get("router")
+    if endpoint is None or router is None:
+        return UNMATCHED
+    found: str = dict(_endpoints(router.routes)).get(endpoint, UNMATCHED)
+    return found
 
 
 def _endpoints(routes: list[BaseRoute]) -> list[tuple[Any, str]]:
