@@ -13,6 +13,8 @@ from rempart.observability.lifespan import Closes, with_writers_stopped
 from rempart.observability.readiness import ReadinessProbe
 from rempart.observability.routes import install_operation_routes
 from rempart.runtime import Runtime
+from rempart.web.networks import parse_networks
+from rempart.web.proxies import TrustedProxyMiddleware
 
 
 def install_operations(app: FastAPI, runtime: Runtime, *, audit: AuditLog,
@@ -25,4 +27,7 @@ def install_operations(app: FastAPI, runtime: Runtime, *, audit: AuditLog,
         closing.append(security_events)
     app.router.lifespan_context = with_writers_stopped(
         app.router.lifespan_context, drain=[check_service], close=closing)
+    if runtime.settings.trusted_proxies:
+        app.add_middleware(TrustedProxyMiddleware, networks=parse_networks(
+            "REMPART_TRUSTED_PROXIES", runtime.settings.trusted_proxies))
     app.add_middleware(HttpMetricsMiddleware, router=app.router)
