@@ -55,11 +55,10 @@ class HttpMetricsMiddleware:
                 child = self._children[key] = HTTP_SECONDS.labels(key[0], key[1], str(status))
             child.observe(elapsed)
 
-
     def _template(self, scope: Scope) -> str:
-        path = getattr(scope.get("route"), "path", None)
-        if isinstance(path, str) and path:
-            return path
+        declared = _declared(scope)
+        if declared is not None:
+            return declared
         endpoint = scope.get("endpoint")
         if endpoint is None:
             return UNMATCHED
@@ -72,14 +71,20 @@ class HttpMetricsMiddleware:
 
 def route_template(scope: Scope) -> str:
     """The matched route's template, for a log line (scans the routes: not per request)."""
-    path = getattr(scope.get("route"), "path", None)
-    if isinstance(path, str) and path:
-        return path
+    declared = _declared(scope)
+    if declared is not None:
+        return declared
     endpoint, router = scope.get("endpoint"), scope.get("router")
     if endpoint is None or router is None:
         return UNMATCHED
     found: str = dict(_endpoints(router.routes)).get(endpoint, UNMATCHED)
     return found
+
+
+def _declared(scope: Scope) -> str | None:
+    """The template of a route that left itself in the scope (FastAPI's and Starlette's)."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) and path else None
 
 
 def _endpoints(routes: list[BaseRoute]) -> list[tuple[Any, str]]:

@@ -79,10 +79,6 @@ def record_guard_decision(action: object) -> None:
     GUARD_DECISIONS.labels(label(action)).inc()
 
 
-def record_alert(*, source: object, severity: object) -> None:
-    ALERTS.labels(label(source), label(severity)).inc()
-
-
 def on_commit(conn: Connection, counter: str, amount: int = 1, *labels: str) -> None:
     """Count `amount` on a counter once the connection's transaction commits."""
     pending: dict[tuple[str, tuple[str, ...]], int] = conn.info.setdefault(_PENDING, {})
