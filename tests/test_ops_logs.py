@@ -72,6 +72,10 @@ def test_standard_library_records_are_json_lines_too(captured: io.StringIO) -> N
 
 
 def test_nir_shaped_values_are_scrubbed_as_a_last_defence(captured: io.StringIO) -> None:
-    structlog.get_logger("rempart.test").info("oops", detail="about 285057511104242 here")
+    log = structlog.get_logger("rempart.test")
+    log.info("oops", detail="about 285057511104242 here", corsica="185052A12345612",
+             short="2850575111042", siret="73282932000074", count="12")
     [line] = lines(captured)
     assert line["detail"] == "about [redacted] here"
+    assert line["corsica"] == line["short"] == "[redacted]"
+    assert (line["siret"], line["count"]) == ("73282932000074", "12")  # not NIR-shaped

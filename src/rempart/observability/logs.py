@@ -24,7 +24,8 @@ import structlog
 from structlog.typing import Processor
 
 FORMATS = ("json", "console")
-_NIR_SHAPED = re.compile(r"(?<!\d)[12]\d{12}(?:\d{2})?(?!\d)")
+# Sex, year, month, department (Corsica: 2A, 2B), commune, serial, optional key.
+_NIR_SHAPED = re.compile(r"(?<![0-9A-Za-z])[12]\d{4}(?:\d{2}|2[ABab])\d{6}(?:\d{2})?(?!\d)")
 _REDACTED = "[redacted]"
 _handler: logging.Handler | None = None
 _SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "granian")
