@@ -13,6 +13,7 @@ from sqlalchemy import text
 from checks_support import AppClient, Population, build_population, make_app
 from ops_support import with_settings
 from portal_support import PortalEnv, portal_env, sqlite_instance
+from rempart.core.errors import ConfigurationError
 from rempart.runtime import Runtime
 from rempart.web.networks import parse_networks
 from rempart.web.proxies import client_from_chain
@@ -101,3 +102,13 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_limit(portal: PortalEnv)
     addresses = {event.address for event in portal.events.events if event.address}
     assert len(addresses) == len(statuses)
     assert PROXY not in addresses
+
+
+@pytest.mark.parametrize(("setting", "name"), [("trusted_proxies", "REMPART_TRUSTED_PROXIES"),
+                                               ("metrics_allow", "REMPART_METRICS_ALLOW")])
+def test_a_bad_address_list_is_named_at_start_up(runtime: Runtime, setting: str,
+                                                 name: str) -> None:
+    population = build_population(runtime)
+    with pytest.raises(ConfigurationError, match=f"{name}: 'proxy.internal' is not"):
+        make_app(with_settings(runtime, **{setting: ("10.0.0.5", "proxy.internal")}),
+                 population)
