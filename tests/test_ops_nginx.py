@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import signal
-import ssl
-import subprocess
-import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -20,14 +16,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
-from checks_support import Population, build_population
-from ops_support import REDIS_URL, free_port, require_service, with_signing_key
+from checks_support import Population
+from ops_support import REDIS_URL, free_port, require_service
 from rempart.bench.server import server_command
-from rempart.clock import SystemClock
 from rempart.runtime import Runtime
-from rempart.settings import Settings
 from rempart.web.identity import DEMO_HEADER
-from settings_support import sqlite_settings
+from server_support import postgres_instance, process, wait_for, worker_env
 from tls_support import LoopbackCertificates, make_certificates
 
 pytestmark = pytest.mark.postgres
@@ -41,53 +35,13 @@ CHECKS = 20
 def instance(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, Population]]:
     if not NGINX.exists():
         require_service("nginx", FileNotFoundError(str(NGINX)))
-    base = sqlite_settings(tmp_path / "instance")
-    settings = Settings.load(data_dir=base.data_dir, database_url=postgres_url,
-                             key_file=base.key_file)
-    with Runtime.open(settings, create_keys=True) as runtime:
-        population = build_population(runtime)
-        runtime.clock = SystemClock()
-        yield with_signing_key(runtime), population
+    with postgres_instance(postgres_url, tmp_path / "instance") as served:
+        yield served
 
 
-def worker_env(runtime: Runtime) -> dict[str, str]:
-    settings = runtime.settings
-    return {**os.environ, "REMPART_DATABASE_URL": settings.database_url,
-            "REMPART_DATA_DIR": str(settings.data_dir), "REMPART_KEY_FILE": str(settings.key_file),
-            "REMPART_THROTTLE_STORAGE": REDIS_URL, "REMPART_TRUSTED_PROXIES": "127.0.0.1/32",
-            "REMPART_DEMO_MODE": "1", "REMPART_WORKERS": "2"}
-
-
-@contextmanager
-def process(command: list[str], log: Path, env: dict[str, str] | None = None,
-            stop: signal.Signals = signal.SIGTERM) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        running = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    try:
-        yield running
-    finally:
-        if running.poll() is None:
-            os.killpg(running.pid, stop)
-            try:
-                running.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(running.pid, signal.SIGKILL)
-                running.wait()
-
-
-def wait_for(url: str, running: subprocess.Popen[bytes], *, status: int = 200,
-             verify: ssl.SSLContext | bool = True) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert running.poll() is None, f"{running.args[0]} exited"
-        try:
-            if httpx.get(url, timeout=2, verify=verify).status_code == status:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} never answered {status}")
+def two_worker_env(runtime: Runtime) -> dict[str, str]:
+    return worker_env(runtime, REMPART_THROTTLE_STORAGE=REDIS_URL,
+                      REMPART_TRUSTED_PROXIES="127.0.0.1/32", REMPART_WORKERS="2")
 
 
 def nginx_config(directory: Path, certificates: LoopbackCertificates, *, upstreams: list[int],
@@ -147,7 +101,7 @@ def test_checks_through_nginx_over_tls(instance: tuple[Runtime, Population],
     with ExitStack() as stack:
         workers = [stack.enter_context(process(
             server_command("uvicorn", port=port, workers=1), tmp_path / f"worker{index}.log",
-            worker_env(runtime))) for index, port in enumerate(upstreams)]
+            two_worker_env(runtime))) for index, port in enumerate(upstreams)]
         for port, worker in zip(upstreams, workers, strict=True):
             wait_for(f"http://127.0.0.1:{port}/readyz", worker)
         nginx = stack.enter_context(process(

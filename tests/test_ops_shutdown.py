@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,15 +17,13 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
-from checks_support import Population, build_population
-from ops_support import free_port, with_signing_key
+from checks_support import Population
+from ops_support import free_port
 from rempart.bench.server import server_command
-from rempart.clock import SystemClock
 from rempart.coverage.models import Check
 from rempart.runtime import Runtime
-from rempart.settings import Settings
 from rempart.web.identity import DEMO_HEADER
-from settings_support import sqlite_settings
+from server_support import postgres_instance, process, wait_for, worker_env
 
 pytestmark = pytest.mark.postgres
 
@@ -35,33 +32,8 @@ CLIENTS = 24
 
 @pytest.fixture
 def instance(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, Population]]:
-    base = sqlite_settings(tmp_path / "instance")
-    settings = Settings.load(data_dir=base.data_dir, database_url=postgres_url,
-                             key_file=base.key_file)
-    with Runtime.open(settings, create_keys=True) as runtime:
-        population = build_population(runtime)
-        runtime.clock = SystemClock()
-        yield with_signing_key(runtime), population
-
-
-def server_env(runtime: Runtime) -> dict[str, str]:
-    settings = runtime.settings
-    return {**os.environ, "REMPART_DATABASE_URL": settings.database_url,
-            "REMPART_DATA_DIR": str(settings.data_dir), "REMPART_KEY_FILE": str(settings.key_file),
-            "REMPART_DEMO_MODE": "1", "REMPART_LOG_FORMAT": "json"}
-
-
-def wait_until_ready(process: subprocess.Popen[bytes], port: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited before answering"
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the server never became ready")
+    with postgres_instance(postgres_url, tmp_path / "instance") as served:
+        yield served
 
 
 async def checks_until_refused(port: int, population: Population,
@@ -99,20 +71,13 @@ def test_sigterm_finishes_requests_and_flushes_the_audit_log(
     runtime, population = instance
     port = free_port()
     log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            server_command("uvicorn", port=port, workers=1), env=server_env(runtime),
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_until_ready(process, port)
+    with process(server_command("uvicorn", port=port, workers=1), log_path,
+                 worker_env(runtime)) as server:
+        wait_for(f"http://127.0.0.1:{port}/readyz", server)
         answered, after_signal = asyncio.run(
-            checks_until_refused(port, population, process.pid))
+            checks_until_refused(port, population, server.pid))
         # uvicorn re-raises the signal once it has shut down cleanly.
-        assert process.wait(timeout=30) in (0, -signal.SIGTERM)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        assert server.wait(timeout=30) in (0, -signal.SIGTERM)
     logged = log_path.read_text()
     events = [json.loads(line)["event"] for line in logged.splitlines()
               if line.startswith("{")]
@@ -127,6 +92,6 @@ def test_sigterm_finishes_requests_and_flushes_the_audit_log(
     assert set(answered) <= stored
     assert set(answered) <= audited
     verify = subprocess.run(
-        [sys.executable, "-m", "rempart", "audit", "verify"], env=server_env(runtime),
+        [sys.executable, "-m", "rempart", "audit", "verify"], env=worker_env(runtime),
         capture_output=True, text=True, timeout=120)
     assert verify.returncode == 0, verify.stdout + verify.stderr
