@@ -8,6 +8,7 @@ import socket
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from rempart.audit.signing import SigningKey
 from rempart.runtime import Runtime
@@ -57,3 +58,12 @@ def personal_values(population: Any) -> list[str]:
     people = (population.alice, population.leo, population.bob, population.carol,
               population.stranger)
     return [*NAMES, *(value for person in people for value in person.secrets())]
+
+
+def sample(scrape: str, name: str, **labels: str) -> float:
+    """The value of one sample in a scrape (0 when absent)."""
+    for family in text_string_to_metric_families(scrape):
+        for found in family.samples:
+            if found.name == name and all(found.labels.get(k) == v for k, v in labels.items()):
+                return float(found.value)
+    return 0.0

@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from checks_support import NOW, AppClient, Population, build_population, make_app
-from ops_support import personal_values, with_settings
+from ops_support import personal_values, sample, with_settings
 from rempart.alerts.store import AlertSource, AlertStore
 from rempart.observability import metrics
 from rempart.runtime import Runtime
@@ -30,15 +29,6 @@ def population(runtime: Runtime) -> Population:
 def client(runtime: Runtime, population: Population) -> Iterator[AppClient]:
     with AppClient(make_app(runtime, population)) as test_client:
         yield test_client
-
-
-def sample(scrape: str, name: str, **labels: str) -> float:
-    """The value of one sample in a scrape (0 when absent)."""
-    for family in text_string_to_metric_families(scrape):
-        for found in family.samples:
-            if found.name == name and all(found.labels.get(k) == v for k, v in labels.items()):
-                return float(found.value)
-    return 0.0
 
 
 def test_checks_claims_and_audit_are_counted_without_personal_data(

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from checks_support import Population
-from ops_support import REDIS_URL, free_port, require_service
+from ops_support import REDIS_URL, free_port, require_service, sample
 from rempart.bench.server import server_command
 from rempart.runtime import Runtime
 from rempart.web.identity import DEMO_HEADER
@@ -81,13 +80,8 @@ http {{
 
 
 def checks_served(metrics_url: str) -> float:
-    scrape = httpx.get(metrics_url, timeout=5).text
-    for family in text_string_to_metric_families(scrape):
-        for sample in family.samples:
-            if (sample.name == "rempart_http_request_duration_seconds_count"
-                    and sample.labels.get("route") == "/api/v1/checks"):
-                return float(sample.value)
-    return 0.0
+    return sample(httpx.get(metrics_url, timeout=5).text,
+                  "rempart_http_request_duration_seconds_count", route="/api/v1/checks")
 
 
 def test_checks_through_nginx_over_tls(instance: tuple[Runtime, Population],

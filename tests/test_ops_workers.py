@@ -13,12 +13,11 @@ import httpx
 import pytest
 
 from checks_support import Population
-from ops_support import free_port
+from ops_support import free_port, sample
 from rempart.bench.server import server_command
 from rempart.runtime import Runtime
 from rempart.web.identity import DEMO_HEADER
 from server_support import postgres_instance, process, wait_for, worker_env
-from test_ops_metrics import sample
 
 pytestmark = pytest.mark.postgres
 
