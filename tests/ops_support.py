@@ -1,4 +1,5 @@
-"""Helpers for the operations tests: a ready instance, a closed port, a free port."""
+"""Helpers for the operations tests: services required or skipped, the audit signing
+key, free ports, settings changed on a runtime, personal values, metrics samples."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from rempart.audit.signing import SigningKey
 from rempart.runtime import Runtime
-from rempart.web import create_app
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -44,10 +44,6 @@ def with_settings(runtime: Runtime, **changes: Any) -> Runtime:
 def with_throttle_storage(runtime: Runtime, uri: str) -> Runtime:
     auth = dataclasses.replace(runtime.settings.auth, throttle_storage=uri)
     return with_settings(runtime, auth=auth)
-
-
-def app_for(runtime: Runtime) -> Any:
-    return create_app(runtime)
 
 
 NAMES = ("Zorglubova", "Quentinette")  # every test person's names (checks_support)

@@ -13,7 +13,6 @@ from sqlalchemy import create_engine
 from checks_support import AppClient
 from ops_support import (
     REDIS_URL,
-    app_for,
     free_port,
     require_service,
     with_signing_key,
@@ -21,6 +20,7 @@ from ops_support import (
 )
 from rempart.runtime import Runtime
 from rempart.settings import Settings
+from rempart.web import create_app
 from settings_support import sqlite_settings
 
 
@@ -42,7 +42,7 @@ def pg_runtime(postgres_url: str, tmp_path: Path) -> Iterator[Runtime]:
 
 
 def test_ready_on_each_backend(runtime: Runtime) -> None:
-    with AppClient(app_for(with_signing_key(runtime))) as client:
+    with AppClient(create_app(with_signing_key(runtime))) as client:
         alive = client.get("/healthz")
         ready = client.get("/readyz")
     assert alive.status_code == 200
@@ -54,7 +54,7 @@ def test_ready_on_each_backend(runtime: Runtime) -> None:
 
 
 def test_missing_signing_key_is_named(runtime: Runtime) -> None:
-    with AppClient(app_for(runtime)) as client:
+    with AppClient(create_app(runtime)) as client:
         ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["failing"] == ["audit_signing_key"]
@@ -65,7 +65,7 @@ def test_missing_signing_key_is_named(runtime: Runtime) -> None:
 @pytest.mark.usefixtures("redis_up")
 def test_ready_with_postgres_and_redis(pg_runtime: Runtime) -> None:
     served = with_throttle_storage(with_signing_key(pg_runtime), REDIS_URL)
-    with AppClient(app_for(served)) as client:
+    with AppClient(create_app(served)) as client:
         ready = client.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json()["components"]["redis"] == "ok"
@@ -77,7 +77,7 @@ def test_unreachable_redis_fails_readiness_but_not_liveness(pg_runtime: Runtime)
     port = free_port()
     closed = f"redis://:{secret}@127.0.0.1:{port}/0"
     served = with_throttle_storage(with_signing_key(pg_runtime), closed)
-    with AppClient(app_for(served)) as client:
+    with AppClient(create_app(served)) as client:
         alive = client.get("/healthz")
         ready = client.get("/readyz")
     assert alive.status_code == 200
@@ -95,7 +95,7 @@ def test_unreachable_database_is_named(pg_runtime: Runtime) -> None:
     port = free_port()
     gone = create_engine(f"postgresql+psycopg://rempart:pw-not-shown@127.0.0.1:{port}/x")
     served = dataclasses.replace(with_signing_key(pg_runtime), engine=gone)
-    with AppClient(app_for(served)) as client:
+    with AppClient(create_app(served)) as client:
         alive = client.get("/healthz")
         ready = client.get("/readyz")
     gone.dispose()

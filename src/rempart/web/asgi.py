@@ -4,8 +4,7 @@
 
 Settings come from REMPART_* as everywhere (`Settings.load`); logs are structured
 (REMPART_LOG_FORMAT, JSON lines by default; see rempart.observability.logs). Two
-switches exist only
-as explicit environment values, never as defaults:
+switches exist only as explicit environment values, never as defaults:
 
 - REMPART_DEMO_MODE=1: the demo identity header (`DemoHeaderIdentity`), which anyone
   can forge; `rempart demo` and the benchmark set it, on loopback only;
