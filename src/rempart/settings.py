@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rempart.auth.config import AuthSettings
+from rempart.core.errors import ConfigurationError
 
 DEFAULT_DATA_DIR = Path("rempart-data")
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
@@ -41,6 +42,15 @@ class Settings:
     alert_webhook_url: str | None = None
     # Shared with the receiver: each webhook request is signed with it (HMAC-SHA256).
     alert_webhook_secret: str | None = field(default=None, repr=False)
+    # Peers (CIDRs) whose X-Forwarded-For is believed: the reverse proxies in front of the
+    # workers. Empty: the header is ignored and the peer's own address is the client's.
+    trusted_proxies: tuple[str, ...] = ()
+    # Addresses (CIDRs) that may read /metrics; empty: anyone who reaches the server.
+    metrics_allow: tuple[str, ...] = ()
+    # Log lines: "json" (one JSON object a line, for a log pipeline) or "console" (demo).
+    log_format: str = "json"
+    # Application workers the deployment runs (for `rempart doctor`: shared state needed).
+    workers: int = 1
 
     @classmethod
     def load(cls, *, data_dir: Path | None = None, **overrides: Any) -> Settings:
@@ -52,7 +62,11 @@ class Settings:
                        key_file=key_file, auth=AuthSettings.from_env(env),
                        cookie_secure=env.get("REMPART_COOKIE_SECURE", "1") not in ("0", "false"),
                        alert_webhook_url=env.get("REMPART_ALERT_WEBHOOK_URL") or None,
-                       alert_webhook_secret=env.get("REMPART_ALERT_WEBHOOK_SECRET") or None)
+                       alert_webhook_secret=env.get("REMPART_ALERT_WEBHOOK_SECRET") or None,
+                       trusted_proxies=_listed(env.get("REMPART_TRUSTED_PROXIES")),
+                       metrics_allow=_listed(env.get("REMPART_METRICS_ALLOW")),
+                       log_format=env.get("REMPART_LOG_FORMAT", "json"),
+                       workers=_workers(env.get("REMPART_WORKERS")))
         return replace(settings, **overrides) if overrides else settings
 
     @property
@@ -63,6 +77,23 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _listed(raw: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
+
+
+def _workers(raw: str | None) -> int:
+    """REMPART_WORKERS as a positive count; a wrong value is named, never guessed."""
+    if raw is None or not raw.strip():
+        return 1
+    try:
+        count = int(raw)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ConfigurationError(f"REMPART_WORKERS must be a positive integer, not {raw!r}")
+    return count
 
 
 def normalise_database_url(url: str) -> str:

@@ -26,6 +26,7 @@ from rempart.alerts.models import AlertOutboxRow, AlertRow
 from rempart.audit import AuditError, AuditLog, AuditRecord
 from rempart.audit.records import TOKEN_PATTERN
 from rempart.guard.alerts import Alert
+from rempart.observability import metrics
 
 log = structlog.get_logger(__name__)
 MAX_PENDING = 10_000  # alerts kept in memory while the database cannot take them
@@ -79,6 +80,7 @@ class AlertStore:
         conn.execute(_ENQUEUE, {"alert_id": alert_id, "attempts": 0,
                                 "next_attempt_at": created_at, "delivered_at": None,
                                 "last_error": None})
+        metrics.record_alert_on_commit(conn, source=source, severity=severity)
         return alert_id
 
     @staticmethod

@@ -54,6 +54,10 @@ class AuditSecurityEventSink:
         if self._forward is not None:
             self._forward.emit(event)
 
+    def close(self) -> None:
+        """Stop the audit log's writer once what is queued is written (at shutdown)."""
+        self._audit.close()
+
 
 def record_operation(audit: AuditLog, *, event: str, account_id: int | None = None,
                      detail: Mapping[str, DetailValue] | None = None) -> AuditReceipt:

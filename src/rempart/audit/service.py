@@ -32,6 +32,7 @@ from rempart.audit.hashing import chain_hash, leaf_hash
 from rempart.audit.models import HEAD_ROW_ID, AuditHead
 from rempart.audit.records import AuditRecord, DetailValue
 from rempart.clock import Clock
+from rempart.observability import metrics
 from rempart.storage.base import Base
 
 DEFAULT_MAX_BATCH = 500
@@ -237,4 +238,5 @@ class AuditLog:
             prev = entry_hash
         conn.exec_driver_sql(_insert_entries(conn.dialect.paramstyle), rows)
         conn.execute(_SET_HEAD_HASH, {"new_hash": prev})
+        metrics.record_audit_entries(conn, len(records))
         return receipts

@@ -87,3 +87,22 @@ def bench_checks(
             typer.echo(f"{name:>22}: {value}")
     for name, phase in figures["phases"].items():
         typer.echo(f"{name:>22}: {orjson.dumps(phase).decode()}")
+
+
+@app.command("middleware")
+def bench_middleware(
+    requests: Annotated[int, typer.Option("--requests", min=100,
+                                          help="Requests per round and side.")] = 20_000,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, max=50,
+                                        help="Alternating rounds (the median counts).")] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The request latency middleware's cost in µs per request, measured in process."""
+    from rempart.bench.middleware_bench import run_middleware_bench
+
+    figures = run_middleware_bench(requests=requests, rounds=rounds)
+    if as_json:
+        typer.echo(orjson.dumps(figures.as_dict()).decode())
+        return
+    for name, value in figures.as_dict().items():
+        typer.echo(f"{name:>20}: {value}")

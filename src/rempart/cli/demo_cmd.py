@@ -10,6 +10,7 @@ written to a file that only its owner can read, and the printed command sends it
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from rempart.bench.example_check import write_example_check
 from rempart.bench.instance import LocalInstance
 from rempart.cli.common import DataDirOption, console, domain_errors, load_settings
 from rempart.cli.instance_progress import build_instance_with_progress
+from rempart.observability.logs import configure_logging
 from rempart.portal.demo import DemoLogin, demo_settings, ensure_demo_account
 from rempart.runtime import Runtime
 from rempart.web.app import create_app
@@ -49,8 +51,10 @@ def demo(
         app = create_app(runtime, identity_source=DemoHeaderIdentity(
             settings=runtime.settings, engine=runtime.engine))
     _print_welcome(instance, people, port, example, login)
+    configure_logging("console", level=logging.WARNING)
     try:
-        uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
+        uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False,
+                    log_config=None)
     finally:
         runtime.close()
 

@@ -10,6 +10,7 @@ from rempart.cli import (
     bench_cmd,
     breach_cmd,
     demo_cmd,
+    doctor_cmd,
     drill_cmd,
     import_cmd,
     insurers_cmd,
@@ -25,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("demo")(demo_cmd.demo)
+app.command("doctor")(doctor_cmd.doctor)
 app.command("drill")(drill_cmd.drill)
 app.command("synth")(synth_cmd.synth)
 app.command("import")(import_cmd.import_files)

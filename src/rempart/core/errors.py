@@ -7,6 +7,10 @@ class RempartError(Exception):
     """Base of every domain error. Messages never carry personal data."""
 
 
+class ConfigurationError(RempartError):
+    """A setting has a value the service cannot run with; the message names the setting."""
+
+
 class InvalidIdentifier(RempartError):
     """An identifier failed its format or check-digit validation."""
 

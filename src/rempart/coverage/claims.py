@@ -24,6 +24,7 @@ from rempart.coverage.query import CARE_DAYS_BACK
 from rempart.coverage.references import is_reference, new_reference
 from rempart.coverage.rules import ClaimStatus, RejectionReason, claim_rejection, ensure_transition
 from rempart.disclosure import Disclosure, DisclosureEvent, DisclosureRecorder, Requester
+from rempart.observability import metrics
 
 MAX_AMOUNT_CENTS = 10_000_000  # 100,000 euros: far above any single act
 CLAIM_FIELDS = ("claim_status", "claim_reason")  # what a claim's answer tells of the person
@@ -117,6 +118,7 @@ class ClaimService:
                 event=DisclosureEvent.CLAIM, occurred_at=now, requester=requester,
                 person_id=check.beneficiary_id if guarantee else None,
                 fields=CLAIM_FIELDS if guarantee else (), reference=reference)])
+        metrics.record_claim(status=status, reason=reason)
         return _view(_found(row))
 
     def get(self, *, requester: Requester, reference: str) -> ClaimView:

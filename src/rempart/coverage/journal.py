@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Dialect, Engine, insert
 from rempart.coverage.models import Check
 from rempart.coverage.wal_checkpoints import WalCheckpointer
 from rempart.disclosure import Disclosure, DisclosureRecorder
+from rempart.observability import metrics
 
 MAX_BATCH = 500
 
@@ -65,6 +66,11 @@ class CheckJournal:
             self._flush_task = loop.create_task(self._flush())
         await done
 
+    async def drain(self) -> None:
+        """Wait until every queued check is committed (at shutdown)."""
+        while self._flushing and self._flush_task is not None:
+            await asyncio.shield(self._flush_task)
+
     async def _flush(self) -> None:
         try:
             while self._queued:
@@ -88,6 +94,7 @@ class CheckJournal:
         with self._engine.connect() as conn, self._checkpoints.deferred(conn), conn.begin():
             self._insert.execute(conn, [pending.row for pending in checks])
             self._recorder.record(conn, [pending.disclosure for pending in checks])
+        metrics.record_checks(pending.row["outcome"] for pending in checks)
 
 
 class _CheckInsert:

@@ -78,6 +78,10 @@ class CheckService:
         await self._journal.write_async(pending)
         return answer
 
+    async def drain(self) -> None:
+        """Wait for the commits of checks already answered or waiting (at shutdown)."""
+        await self._journal.drain()
+
     def _look_up(self, requester: Requester,
                  request: CheckRequest) -> tuple[CheckAnswer, PendingCheck]:
         now = self._clock.now()

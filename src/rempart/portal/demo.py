@@ -100,6 +100,11 @@ def _demo_pharmacy(runtime: Runtime) -> tuple[int, str]:
         return row.id, row.name
 
 
+def demo_account_exists(runtime: Runtime) -> bool:
+    """Whether the demo's account (its password is published) is in this instance."""
+    return _account_id(runtime) is not None
+
+
 def _account_id(runtime: Runtime) -> int | None:
     with DbSession(runtime.engine) as db:
         return db.scalar(select(Account.id).where(

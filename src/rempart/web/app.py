@@ -25,6 +25,7 @@ from rempart.coverage.claims import ClaimService
 from rempart.coverage.service import CheckService
 from rempart.disclosure import DisclosureRecorder
 from rempart.member.web import install_member_area
+from rempart.observability.install import install_operations
 from rempart.portal.wiring import build_auth, install_authentication
 from rempart.runtime import Runtime
 from rempart.web.body_limit import BodySizeLimitMiddleware
@@ -77,4 +78,6 @@ def create_app(runtime: Runtime, *, identity_source: IdentitySource | None = Non
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
+    install_operations(app, runtime, audit=audit, check_service=app.state.check_service,
+                       security_events=app.state.auth.events)  # last: its middleware wraps all
     return app

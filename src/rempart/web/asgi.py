@@ -2,8 +2,9 @@
 
     uvicorn --factory rempart.web.asgi:create_app_from_environment
 
-Settings come from REMPART_* as everywhere (`Settings.load`). Two switches exist only
-as explicit environment values, never as defaults:
+Settings come from REMPART_* as everywhere (`Settings.load`); logs are structured
+(REMPART_LOG_FORMAT, JSON lines by default; see rempart.observability.logs). Two
+switches exist only as explicit environment values, never as defaults:
 
 - REMPART_DEMO_MODE=1: the demo identity header (`DemoHeaderIdentity`), which anyone
   can forge; `rempart demo` and the benchmark set it, on loopback only;
@@ -23,6 +24,7 @@ from fastapi import FastAPI
 
 from rempart.bench.unrecorded import UnrecordedForBenchmark
 from rempart.disclosure import DisclosureRecorder
+from rempart.observability.logs import configure_logging
 from rempart.runtime import Runtime
 from rempart.settings import Settings
 from rempart.web.app import create_app
@@ -40,7 +42,9 @@ def settings_from_environment() -> Settings:
 
 
 def create_app_from_environment() -> FastAPI:
-    runtime = Runtime.open(settings_from_environment(), migrate=False)
+    settings = settings_from_environment()
+    configure_logging(settings.log_format)  # once per worker, before anything logs
+    runtime = Runtime.open(settings, migrate=False)
     return create_app(runtime, identity_source=identity_source_for(runtime),
                       recorder=recorder_for(runtime))
 

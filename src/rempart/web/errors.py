@@ -3,7 +3,8 @@
 Validation errors are rebuilt from scratch: FastAPI's default handler echoes the
 submitted input, and submitted input is personal data. Here an error names the field
 and a fixed reason, never a value. Unexpected exceptions are logged by type only (their
-messages may carry values) and answered with a bare 500.
+messages may carry values) and answered with a bare 500. Log lines name the route's
+template, never the path, which holds whatever the caller typed in it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from rempart.coverage.errors import InvalidRequest, InvalidTransition, UnknownReference
+from rempart.observability.http_metrics import route_template
 from rempart.web.identity import NotAuthenticated
 from rempart.web.problems import error_response, is_fhir_path
 from rempart.web.request_id import request_id_of
@@ -52,7 +54,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def _answer(request: Request, *, status: int, code: str, message: str,
             fields: list[tuple[str, str]] | None = None,
             headers: dict[str, str] | None = None) -> Response:
-    log.info("request refused", status=status, code=code, path=request.url.path)
+    log.info("request refused", status=status, code=code, route=route_template(request.scope))
     return error_response(status=status, code=code, message=message, fields=fields,
                           request_id=request_id_of(request.scope),
                           fhir=is_fhir_path(request.url.path), headers=headers)
@@ -132,7 +134,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.error("unexpected error", error_type=type(exc).__name__,
-              path=request.url.path)
+              route=route_template(request.scope))
     return error_response(status=500, code="server_error", message="internal error",
                           request_id=request_id_of(request.scope),
                           fhir=is_fhir_path(request.url.path))

@@ -1,0 +1,162 @@
+"""`rempart doctor`: a production-shaped deployment passes; each misconfiguration is
+found and named with its fix, and the command exits non-zero."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ops_support import free_port
+from rempart.audit.signing import SigningKey
+from rempart.auth.config import AuthSettings
+from rempart.cli.main import app
+from rempart.observability.doctor import Finding, diagnose
+from rempart.observability.doctor_instance import diagnose_instance
+from rempart.portal.demo import ensure_demo_account
+from rempart.runtime import Runtime
+from rempart.settings import Settings
+from rempart.vault import Keyring
+
+REDIS_ENV = {"REMPART_GUARD_STORAGE": "redis://127.0.0.1:6379/1"}
+
+
+@pytest.fixture
+def production(postgres_url: str, tmp_path: Path) -> Iterator[Settings]:
+    """Two workers on PostgreSQL and Redis behind a TLS proxy, keys on their own volume."""
+    keys = tmp_path / "secrets"
+    settings = Settings.load(
+        data_dir=tmp_path / "data", database_url=postgres_url, key_file=keys / "keyring.json",
+        audit_signing_key_file=keys / "audit-signing.key", workers=2,
+        trusted_proxies=("10.0.0.5/32",),
+        auth=dataclasses.replace(
+            AuthSettings(), origins=("https://rempart.example",),
+            token_issuer="https://rempart.example", throttle_storage="redis://127.0.0.1:6379/0"))
+    SigningKey.generate().save(settings.audit_signing_key)
+    with Runtime.open(settings, create_keys=True):
+        yield settings
+
+
+def checks(findings: list[Finding]) -> list[str]:
+    return [finding.check for finding in findings]
+
+
+def test_a_production_deployment_passes(production: Settings) -> None:
+    assert diagnose(production, REDIS_ENV) == []
+    assert diagnose_instance(production) == []
+
+
+def test_key_files_missing_or_readable_by_others(production: Settings) -> None:
+    production.key_file.chmod(0o644)
+    production.audit_signing_key.chmod(0o640)
+    findings = diagnose(production, REDIS_ENV)
+    assert checks(findings) == ["data_keys", "audit_signing_key"]
+    assert findings[0].fix == f"run `chmod 600 {production.key_file}`"
+    production.key_file.unlink()
+    missing = diagnose(production, REDIS_ENV)[0]
+    assert "does not exist" in missing.problem
+    assert "rempart keys init" in missing.fix
+
+
+def test_keys_beside_the_sqlite_database(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    settings = Settings.load(data_dir=data, database_url=f"sqlite:///{data / 'rempart.db'}",
+                             key_file=data / "keyring.json")
+    SigningKey.generate().save(settings.audit_signing_key)
+    with Runtime.open(settings, create_keys=True):
+        pass
+    findings = [f for f in diagnose(settings, {}) if f.check != "tls"]
+    assert checks(findings) == ["data_keys", "audit_signing_key"]
+    assert all("database's directory" in f.problem for f in findings)
+
+
+def test_keys_from_the_environment_need_no_file(production: Settings) -> None:
+    production.key_file.unlink()
+    production.audit_signing_key.unlink()
+    env = {**REDIS_ENV, "REMPART_KEYRING": Keyring.generate().to_json(),
+           "REMPART_AUDIT_SIGNING_KEY": SigningKey.generate().to_pem().decode()}
+    assert diagnose(production, env) == []
+    assert checks(diagnose(production, {**env, "REMPART_AUDIT_SIGNING_KEY": "nope",
+                                        "REMPART_KEYRING": "{}"})) == [
+        "data_keys", "audit_signing_key"]
+
+
+def test_demo_switches(production: Settings) -> None:
+    assert checks(diagnose(production, {**REDIS_ENV, "REMPART_DEMO_MODE": "1"})) == [
+        "demo_mode"]
+    demo = dataclasses.replace(production, demo_mode=True)
+    assert checks(diagnose(demo, REDIS_ENV)) == ["demo_mode"]
+
+
+def test_several_workers_need_postgres_and_redis(production: Settings,
+                                                 tmp_path: Path) -> None:
+    local = dataclasses.replace(
+        production, database_url=f"sqlite:///{tmp_path / 'other' / 'rempart.db'}",
+        auth=dataclasses.replace(production.auth, throttle_storage="memory://"))
+    assert checks(diagnose(local, {})) == ["database", "redis", "redis"]
+    assert diagnose(dataclasses.replace(local, workers=1), {}) == []
+
+
+def test_tls(production: Settings) -> None:
+    plain = dataclasses.replace(production, cookie_secure=False, auth=dataclasses.replace(
+        production.auth, origins=("http://rempart.example",),
+        token_issuer="http://rempart.example"))
+    findings = diagnose(plain, REDIS_ENV)
+    assert checks(findings) == ["tls", "tls", "tls"]
+    assert "http://rempart.example" in findings[0].problem
+
+
+def test_trusted_proxies(production: Settings) -> None:
+    def proxies(*values: str) -> list[str]:
+        return checks(diagnose(dataclasses.replace(production, trusted_proxies=values),
+                               REDIS_ENV))
+
+    assert proxies() == ["trusted_proxies"]  # behind TLS, every client would look alike
+    assert proxies("0.0.0.0/0") == ["trusted_proxies"]
+    assert proxies("::/0", "10.0.0.5") == ["trusted_proxies"]
+    assert proxies("proxy.example") == ["trusted_proxies"]
+    assert proxies("10.0.0.0/29", "fd00::5") == []
+
+
+def test_unreachable_database_is_named_without_its_password(production: Settings) -> None:
+    gone = dataclasses.replace(
+        production, database_url=f"postgresql+psycopg://u:pw-hidden@127.0.0.1:{free_port()}/x")
+    [finding] = diagnose_instance(gone)
+    assert finding.check == "database"
+    assert "pw-hidden" not in finding.problem
+
+
+def test_demo_account_is_found(production: Settings) -> None:
+    with Runtime.open(production) as runtime:
+        ensure_demo_account(runtime)
+    assert checks(diagnose_instance(production)) == ["demo_account"]
+
+
+def test_the_command_exits_non_zero_and_says_what_to_fix(
+        production: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {**REDIS_ENV, "REMPART_DATABASE_URL": production.database_url,
+           "REMPART_KEY_FILE": str(production.key_file),
+           "REMPART_AUDIT_SIGNING_KEY_FILE": str(production.audit_signing_key),
+           "REMPART_WORKERS": "2", "REMPART_TRUSTED_PROXIES": "10.0.0.5/32",
+           "REMPART_ORIGINS": "https://rempart.example",
+           "REMPART_TOKEN_ISSUER": "https://rempart.example",
+           "REMPART_THROTTLE_STORAGE": "redis://127.0.0.1:6379/0"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    runner = CliRunner()
+    good = runner.invoke(app, ["doctor", "--data-dir", str(production.data_dir)])
+    assert good.exit_code == 0, good.output
+    assert "no problem found" in good.output
+    monkeypatch.delenv("REMPART_TRUSTED_PROXIES")
+    monkeypatch.setenv("REMPART_WORKERS", "two")
+    refused = runner.invoke(app, ["doctor", "--data-dir", str(production.data_dir)])
+    assert refused.exit_code == 2
+    assert "REMPART_WORKERS must be a positive integer" in refused.output
+    monkeypatch.setenv("REMPART_WORKERS", "2")
+    bad = runner.invoke(app, ["doctor", "--data-dir", str(production.data_dir)])
+    assert bad.exit_code == 1
+    assert "trusted_proxies:" in bad.output
+    assert "fix: set REMPART_TRUSTED_PROXIES" in bad.output

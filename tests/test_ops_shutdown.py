@@ -1,0 +1,97 @@
+"""Graceful shutdown with a real uvicorn process on PostgreSQL: checks under load, SIGTERM,
+then every answered check has its row and its audit entry, and the chain verifies."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+
+from checks_support import Population
+from ops_support import free_port
+from rempart.bench.server import server_command
+from rempart.coverage.models import Check
+from rempart.runtime import Runtime
+from rempart.web.identity import DEMO_HEADER
+from server_support import postgres_instance, process, wait_for, worker_env
+
+pytestmark = pytest.mark.postgres
+
+CLIENTS = 24
+
+
+@pytest.fixture
+def instance(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, Population]]:
+    with postgres_instance(postgres_url, tmp_path / "instance") as served:
+        yield served
+
+
+async def checks_until_refused(port: int, population: Population,
+                               pid: int) -> tuple[list[str], int]:
+    """Checks from many clients; SIGTERM once they are flowing. The references answered,
+    and how many of them were answered after the signal (in flight when it came)."""
+    answered: list[str] = []
+    signalled_at: list[int] = []
+    payload = population.alice.payload(care_date=dt.date.today())
+    headers = {DEMO_HEADER: str(population.organisation_ids[0])}
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            while True:
+                try:
+                    response = await http.post("/api/v1/checks", json=payload, headers=headers)
+                except httpx.TransportError:
+                    return  # the server stopped taking requests
+                if response.status_code != 201:
+                    return
+                answered.append(response.json()["reference"])
+
+    async def terminate() -> None:
+        while len(answered) < 50:
+            await asyncio.sleep(0.01)
+        signalled_at.append(len(answered))
+        os.kill(pid, signal.SIGTERM)
+
+    await asyncio.gather(terminate(), *(client() for _ in range(CLIENTS)))
+    return answered, len(answered) - signalled_at[0]
+
+
+def test_sigterm_finishes_requests_and_flushes_the_audit_log(
+        instance: tuple[Runtime, Population], tmp_path: Path) -> None:
+    runtime, population = instance
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    with process(server_command("uvicorn", port=port, workers=1), log_path,
+                 worker_env(runtime)) as server:
+        wait_for(f"http://127.0.0.1:{port}/readyz", server)
+        answered, after_signal = asyncio.run(
+            checks_until_refused(port, population, server.pid))
+        # uvicorn re-raises the signal once it has shut down cleanly.
+        assert server.wait(timeout=30) in (0, -signal.SIGTERM)
+    logged = log_path.read_text()
+    events = [json.loads(line)["event"] for line in logged.splitlines()
+              if line.startswith("{")]
+    assert "stopped" in events, logged  # the lifespan's flush ran
+    assert len(answered) >= 50
+    assert after_signal > 0  # requests in flight at the signal were answered
+    with runtime.engine.connect() as conn:
+        stored = set(conn.execute(select(Check.reference)).scalars())
+        details = conn.execute(text(
+            "SELECT detail FROM audit_entries WHERE event = 'check.answered'")).scalars()
+        audited = {json.loads(detail)["reference"] for detail in details}
+    assert set(answered) <= stored
+    assert set(answered) <= audited
+    verify = subprocess.run(
+        [sys.executable, "-m", "rempart", "audit", "verify"], env=worker_env(runtime),
+        capture_output=True, text=True, timeout=120)
+    assert verify.returncode == 0, verify.stdout + verify.stderr

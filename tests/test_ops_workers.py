@@ -1,0 +1,56 @@
+"""Metrics across the worker processes of one uvicorn server (prometheus-client's
+multiprocess mode): each worker keeps its own files, and whichever worker answers
+/metrics reports the sum. (Which worker takes a connection is the kernel's choice; the
+summing itself is shown deterministically in test_ops_metrics.py.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from checks_support import Population
+from ops_support import free_port, sample
+from rempart.bench.server import server_command
+from rempart.runtime import Runtime
+from rempart.web.identity import DEMO_HEADER
+from server_support import postgres_instance, process, wait_for, worker_env
+
+pytestmark = pytest.mark.postgres
+
+CHECKS = 40
+
+
+@pytest.fixture
+def instance(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, Population]]:
+    with postgres_instance(postgres_url, tmp_path / "instance") as served:
+        yield served
+
+
+def test_every_worker_reports_the_sum_of_all(instance: tuple[Runtime, Population],
+                                             tmp_path: Path) -> None:
+    runtime, population = instance
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    port = free_port()
+    env = worker_env(runtime, PROMETHEUS_MULTIPROC_DIR=str(directory))
+    base = f"http://127.0.0.1:{port}"
+    with process(server_command("uvicorn", port=port, workers=2), tmp_path / "server.log",
+                 env) as server:
+        wait_for(f"{base}/readyz", server)
+        payload = population.alice.payload(care_date=dt.date.today())
+        headers = {DEMO_HEADER: str(population.organisation_ids[0]), "connection": "close"}
+        for _ in range(CHECKS):  # a connection each: the kernel spreads them over workers
+            assert httpx.post(f"{base}/api/v1/checks", json=payload, headers=headers,
+                              timeout=10).status_code == 201
+        scrapes = [httpx.get(f"{base}/metrics", headers={"connection": "close"},
+                             timeout=10).text for _ in range(10)]
+    written = {path.name.split("_")[-1] for path in directory.glob("counter_*.db")}
+    assert len(written) == 2, written  # two worker processes, a file each
+    for scrape in scrapes:
+        assert sample(scrape, "rempart_checks_total", outcome="covered") == CHECKS
+        assert sample(scrape, "rempart_http_request_duration_seconds_count", method="POST",
+                      route="/api/v1/checks", status="201") == CHECKS
