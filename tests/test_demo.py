@@ -108,6 +108,11 @@ def test_the_demo_builds_once_serves_and_prints_nothing_personal(tmp_path: Path)
         answer, status = done.stdout.rsplit("\n", 1)
         assert status == "201", answer
         assert json.loads(answer)["covered"] is True
+        # Ready: the database, the keys and the audit signing key the demo created.
+        ready = subprocess.run(["curl", "-s", "-w", "\n%{http_code}",
+                                f"http://127.0.0.1:{port}/readyz"],
+                               capture_output=True, text=True, timeout=60, check=False)
+        assert ready.stdout.rsplit("\n", 1)[1] == "200", ready.stdout
 
     # The second run reuses the instance: nothing generated or imported again.
     manifest = (data_dir / "population" / "manifest.json").stat().st_mtime_ns

@@ -127,6 +127,19 @@ class SigningKey:
             os.fsync(handle.fileno())
 
 
+def public_key_path(key_path: Path) -> Path:
+    """Where the public half of a signing key file is kept, for whoever verifies the log."""
+    return key_path.with_name(key_path.name + ".pub")
+
+
+def create_signing_key(key_path: Path) -> SigningKey:
+    """Generate a key, save it owner-only (never over an existing one) and its public key."""
+    key = SigningKey.generate()
+    key.save(key_path)
+    public_key_path(key_path).write_bytes(key.verify_key.to_pem())
+    return key
+
+
 class TrustedKeys:
     """The public keys whose signatures verify, by key id."""
 

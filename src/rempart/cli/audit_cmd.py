@@ -36,6 +36,7 @@ from rempart.audit import (
 )
 from rempart.audit.bench import measure
 from rempart.audit.export import stored_checkpoints
+from rempart.audit.signing import create_signing_key, public_key_path
 from rempart.audit.store import read_head, require_schema
 from rempart.cli.common import DataDirOption, console, domain_errors, load_settings
 from rempart.clock import SystemClock
@@ -66,10 +67,6 @@ def _engine(settings: Settings, *, migrate: bool) -> Iterator[Engine]:
         engine.dispose()
 
 
-def _public_path(key_path: Path) -> Path:
-    return key_path.with_name(key_path.name + ".pub")
-
-
 def _trusted(settings: Settings, public_keys: list[Path] | None) -> TrustedKeys:
     if public_keys:
         return TrustedKeys(VerifyKey.load(path) for path in public_keys)
@@ -77,8 +74,8 @@ def _trusted(settings: Settings, public_keys: list[Path] | None) -> TrustedKeys:
     try:
         return TrustedKeys([SigningKey.load(key_path).verify_key])
     except SigningKeyError:
-        if _public_path(key_path).exists():
-            return TrustedKeys([VerifyKey.load(_public_path(key_path))])
+        if public_key_path(key_path).exists():
+            return TrustedKeys([VerifyKey.load(public_key_path(key_path))])
         raise
 
 
@@ -109,11 +106,9 @@ def keygen(data_dir: DataDirOption = None) -> None:
     settings = load_settings(data_dir)
     key_path = settings.audit_signing_key
     with domain_errors():
-        key = SigningKey.generate()
-        key.save(key_path)
-        _public_path(key_path).write_bytes(key.verify_key.to_pem())
+        key = create_signing_key(key_path)
     console.print(f"created audit signing key {key_path} (mode 600), key id {key.key_id}; "
-                  f"give {_public_path(key_path).name} to whoever verifies the log")
+                  f"give {public_key_path(key_path).name} to whoever verifies the log")
 
 
 @app.command("verify")

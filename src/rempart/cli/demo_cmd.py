@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from rempart.audit.signing import create_signing_key
 from rempart.bench.example_check import write_example_check
 from rempart.bench.instance import LocalInstance
 from rempart.cli.common import DataDirOption, console, domain_errors, load_settings
@@ -45,6 +46,8 @@ def demo(
                              port=port)
     with domain_errors():
         instance = build_instance_with_progress(settings=settings, people=people, seed=seed)
+        if not settings.audit_signing_key.exists():  # checkpoints, and /readyz, need it
+            create_signing_key(settings.audit_signing_key)
         runtime = Runtime.open(settings)
         login = ensure_demo_account(runtime)
         example = write_example_check(instance, today=runtime.clock.now().date())
