@@ -9,6 +9,7 @@ because addresses do change honestly.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ class ClientInfo:
         return describe_agent(self.user_agent)
 
 
+# Asked on every portal request, about the few addresses a session comes from.
+@functools.lru_cache(maxsize=4096)
 def network_of(address: str) -> str:
     """The /24 (IPv4) or /48 (IPv6) holding the address; 'unknown' if it is not one."""
     try:
