@@ -11,8 +11,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey
 
-from auth_support import BACKENDS, AuthEnv, DpopClient, fresh, shared_env
-from rempart.auth.api_clients import RegisteredClient
+from auth_support import BACKENDS, TEST_AUTH, AuthEnv, DpopClient, fresh, shared_env
+from rempart.auth.api_clients import ACTIVE_SECONDS, RegisteredClient
 from rempart.auth.dpop import normalise_htu
 from rempart.auth.errors import (
     ClientAuthFailed,
@@ -21,8 +21,9 @@ from rempart.auth.errors import (
     InvalidInput,
     NotPermitted,
 )
-from rempart.auth.events import EventKind
+from rempart.auth.events import EventKind, MemoryEventSink
 from rempart.auth.roles import Role
+from rempart.auth.services import AuthServices
 
 TOKEN_URL = "https://api.rempart.example/oauth/token"
 CHECK_URL = "https://api.rempart.example/v1/checks"
@@ -195,6 +196,29 @@ def test_a_revoked_client_loses_its_tokens_at_once(software: Software) -> None:
     assert caught.value.reason == "client revoked"
     with pytest.raises(ClientAuthFailed):
         software.token()
+
+
+def test_another_worker_stops_a_revoked_clients_tokens_within_the_bound(
+        software: Software) -> None:
+    env = software.env
+    # A second worker process: its own services (and caches) over the same database.
+    worker = AuthServices.build(env.runtime, events=MemoryEventSink(), settings=TEST_AUTH)
+    token = software.token()
+
+    def call_worker() -> int:
+        return worker.api_auth.authenticate(
+            authorization=f"DPoP {token}",
+            dpop_proof=software.dpop.proof("POST", CHECK_URL, access_token=token),
+            method="POST", url=CHECK_URL).organisation_id
+
+    assert call_worker() == env.org_id  # the worker now holds the client as active
+    admin_id, _ = env.account(role=Role.ORGANISATION_ADMIN)
+    env.auth.api_clients.revoke(actor=env.auth.accounts.get(admin_id).actor,
+                                client_id=software.registered.info.client_id)
+    env.clock.advance(ACTIVE_SECONDS)
+    with pytest.raises(InvalidAccessToken) as caught:
+        call_worker()
+    assert caught.value.reason == "client revoked"
 
 
 # -- proof validity ----------------------------------------------------------------------------

@@ -4,7 +4,8 @@ A token is a JWT (`typ` at+jwt, RFC 9068 style) signed by the service's ES256 ke
 `cnf.jkt` claim (RFC 9449 section 6.1) names the thumbprint of the client key that
 must sign a DPoP proof on every request, so a copied token is useless without that
 private key. Tokens last `access_token_seconds` (minutes); a revoked client's tokens
-are refused at once because every check also looks the client up. A token's verified
+are refused because every check also asks whether the client is active (at once in the
+revoking process, within ApiClientService.ACTIVE_SECONDS in others). A token's verified
 signature is kept per process (see VERIFIED_SECONDS); its claims are checked each time.
 """
 

@@ -1,7 +1,8 @@
 """Practice-software API clients: registered per organisation, revocable.
 
 A client authenticates to the token endpoint with its id and a 256-bit secret, shown
-once at registration and stored as a SHA-256. Routes that register or revoke clients
+once at registration and stored as a SHA-256. Every API request asks whether its
+client is still active (`is_active`, see ACTIVE_SECONDS). Routes that register or revoke clients
 require a recent second factor (rempart.auth.access.require_recent_second_factor).
 """
 
@@ -26,6 +27,11 @@ from rempart.clock import Clock
 MAX_NAME = 100
 MAX_CLIENT_ID = 40
 _DUMMY_HASH = token_hash("rempart-no-such-client")
+# How long a worker process may go on trusting its last look-up of a client's
+# revocation (the revoking process forgets it at once): a revoked client's tokens stop
+# everywhere within this, against a token lifetime of minutes.
+ACTIVE_SECONDS = 2.0
+ACTIVE_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,7 @@ class ApiClientService:
         self._engine = engine
         self._clock = clock
         self._events = events
+        self._active: dict[str, tuple[bool, float]] = {}  # client id -> (active, when)
 
     def register(self, *, actor: Actor, organisation_id: int, name: str) -> RegisteredClient:
         if not can_manage_api_clients(actor, organisation_id=organisation_id):
@@ -88,6 +95,7 @@ class ApiClientService:
             if row.revoked_at is None:
                 row.revoked_at = self._clock.now()
             info = _info(row)
+        self._active.pop(client_id, None)
         self._emit(EventKind.API_CLIENT_REVOKED, info, actor)
 
     def for_organisation(self, *, actor: Actor, organisation_id: int) -> list[ApiClientInfo]:
@@ -107,9 +115,24 @@ class ApiClientService:
             raise ClientAuthFailed
         return row[0]
 
+    def is_active(self, client_id: str) -> bool:
+        """Whether the client may still call the API: asked on every API request.
+
+        The answer is kept ACTIVE_SECONDS per process; `revoke` forgets it at once in
+        the process that revoked, so other worker processes stop the client's tokens
+        within ACTIVE_SECONDS.
+        """
+        now = self._clock.monotonic()
+        known = self._active.get(client_id)
+        if known is not None and now - known[1] < ACTIVE_SECONDS:
+            return known[0]
+        active = self.active(client_id) is not None
+        if len(self._active) >= ACTIVE_CACHE_SIZE:
+            self._active.clear()
+        self._active[client_id] = (active, now)
+        return active
+
     def active(self, client_id: str) -> tuple[ApiClientInfo, bytes] | None:
-        # Read on every API request, so that a revoked client's tokens stop at once: Core
-        # only, without the ORM's unit of work.
         with self._engine.connect() as conn:
             row = conn.execute(_ACTIVE, {"client_id": client_id}).one_or_none()
         return (_info(row), row.secret_hash) if row is not None else None
