@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey
+from sqlalchemy import func, select
 
 from auth_support import BACKENDS, TEST_AUTH, AuthEnv, DpopClient, fresh, shared_env
 from rempart.auth.api_clients import ACTIVE_SECONDS, RegisteredClient
@@ -22,6 +25,8 @@ from rempart.auth.errors import (
     NotPermitted,
 )
 from rempart.auth.events import EventKind, MemoryEventSink
+from rempart.auth.models import DpopProofReplay
+from rempart.auth.replay import PURGE_EVERY, DbReplayCache
 from rempart.auth.roles import Role
 from rempart.auth.services import AuthServices
 
@@ -356,3 +361,19 @@ def test_clients_are_managed_per_organisation(env: AuthEnv) -> None:
     env.auth.api_clients.revoke(actor=env.auth.accounts.get(operator_id).actor,
                                 client_id=mine.info.client_id)
     assert env.auth.api_clients.active(mine.info.client_id) is None
+
+
+def test_the_replay_cache_refuses_a_second_use_and_purges_stale_entries(env: AuthEnv) -> None:
+    cache = DbReplayCache(engine=env.runtime.engine, clock=env.clock)
+    soon = env.clock.now() + dt.timedelta(seconds=60)
+    first = [secrets.token_bytes(32) for _ in range(PURGE_EVERY)]
+    assert all(cache.first_use(key, expires_at=soon) for key in first)
+    assert not cache.first_use(first[0], expires_at=soon)  # seen: refused
+    env.clock.advance(61)
+    later = env.clock.now() + dt.timedelta(seconds=60)
+    assert all(cache.first_use(secrets.token_bytes(32), expires_at=later)
+               for _ in range(PURGE_EVERY))  # the purge ran among these
+    with env.runtime.engine.connect() as conn:
+        stale = conn.scalar(select(func.count()).select_from(DpopProofReplay).where(
+            DpopProofReplay.key_hash.in_(first)))
+    assert stale == 0
