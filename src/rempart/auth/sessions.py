@@ -78,10 +78,12 @@ class SessionService:
 
     def start(self, *, account: AccountView, client: ClientInfo, level: SessionLevel,
               method: str | None) -> IssuedSession:
-        """A new session; the browser keeps its device token or gets a new one."""
+        """A new session, bound to the client's device token (the login gives the
+        client one first if it had none: `ClientInfo.with_device_token`)."""
         now = self._clock.now()
-        device_token = client.device_token if well_formed(client.device_token) else None
-        device_token = device_token or new_token()
+        device_token = client.device_token
+        if not well_formed(device_token) or device_token is None:
+            raise SessionInvalid("a session needs the client's device token")
         token = new_token()
         session_id = self._store.create(NewSession(
             token_hash=token_hash(token), account_id=account.id,
@@ -105,7 +107,9 @@ class SessionService:
                                  expires_at=expires, agent_hash=client.agent_hash,
                                  network=client.network):
             raise SessionInvalid("ended")
-        return self._issued(session.id, session.account, token, client.device_token or "")
+        if not well_formed(client.device_token) or client.device_token is None:
+            raise SessionInvalid("a session needs the client's device token")
+        return self._issued(session.id, session.account, token, client.device_token)
 
     def _expiry(self, created_at: dt.datetime, level: SessionLevel) -> dt.datetime:
         seconds = (self._settings.pending_login_seconds if level is SessionLevel.PASSWORD
