@@ -2,8 +2,9 @@
 
 A client authenticates to the token endpoint with its id and a 256-bit secret, shown
 once at registration and stored as a SHA-256. Every API request asks whether its
-client is still active (`is_active`, see ACTIVE_SECONDS). Routes that register or revoke clients
-require a recent second factor (rempart.auth.access.require_recent_second_factor).
+client is still active (`is_active`, see ACTIVE_SECONDS). Routes that register or
+revoke clients require a recent second factor
+(rempart.auth.access.require_recent_second_factor).
 """
 
 from __future__ import annotations

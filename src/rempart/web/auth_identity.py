@@ -130,8 +130,8 @@ class AuthenticatedIdentity:
     async def identify(self, request: Request) -> ProviderIdentity:
         if request.url.path.startswith(API_PREFIXES):
             # Always off the event loop: the DPoP check writes its proof's replay entry,
-            # and on SQLite a write waits for the lock the check journal's commits hold
-            # (measured: 121 authenticated checks/s inline, the loop stalled on the lock).
+            # and on SQLite a write waits for the lock the check journal's commits hold:
+            # inline, the event loop stalled on it (docs/performance.md).
             return await run_in_threadpool(self._tokens.identify, request)
         if self._offload:
             return await run_in_threadpool(self._session_identity, request)
