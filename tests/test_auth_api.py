@@ -8,11 +8,12 @@ import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from auth_support import BACKENDS, TEST_AUTH, AuthEnv, DpopClient, fresh, shared_env
 from rempart.auth.api_clients import ACTIVE_SECONDS, RegisteredClient
@@ -29,6 +30,8 @@ from rempart.auth.models import DpopProofReplay
 from rempart.auth.replay import PURGE_EVERY, DbReplayCache
 from rempart.auth.roles import Role
 from rempart.auth.services import AuthServices
+from rempart.runtime import Runtime
+from rempart.settings import Settings
 
 TOKEN_URL = "https://api.rempart.example/oauth/token"
 CHECK_URL = "https://api.rempart.example/v1/checks"
@@ -377,3 +380,20 @@ def test_the_replay_cache_refuses_a_second_use_and_purges_stale_entries(env: Aut
         stale = conn.scalar(select(func.count()).select_from(DpopProofReplay).where(
             DpopProofReplay.key_hash.in_(first)))
     assert stale == 0
+
+
+@pytest.mark.postgres
+def test_the_replay_cache_survives_a_dropped_connection(postgres_url: str,
+                                                        tmp_path: Path) -> None:
+    settings = Settings.load(data_dir=tmp_path, database_url=postgres_url,
+                             key_file=tmp_path / "keyring.json")
+    with Runtime.open(settings, create_keys=True) as runtime:
+        cache = DbReplayCache(engine=runtime.engine, clock=runtime.clock)
+        soon = runtime.clock.now() + dt.timedelta(seconds=60)
+        seen = secrets.token_bytes(32)
+        assert cache.first_use(seen, expires_at=soon)  # the thread's connection is held
+        with runtime.engine.connect() as conn:  # the server ends every other session
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        assert cache.first_use(secrets.token_bytes(32), expires_at=soon)
+        assert not cache.first_use(seen, expires_at=soon)  # still remembered

@@ -37,6 +37,10 @@ class ReplayCache(Protocol):
         ...
 
 
+class _ConnectionLost(Exception):
+    """The thread's connection was found closed by the server."""
+
+
 class _Statement:
     """A statement compiled once for the engine's dialect, bound as SQLAlchemy binds."""
 
@@ -62,7 +66,9 @@ class DbReplayCache:
         self._inserts = 0
         self._insert = _Statement(engine, _INSERT)
         self._purge = _Statement(engine, _PURGE)
-        self._integrity_error: type[Exception] = engine.dialect.loaded_dbapi.IntegrityError
+        dbapi = engine.dialect.loaded_dbapi
+        self._integrity_error: type[Exception] = dbapi.IntegrityError
+        self._dbapi_error: type[Exception] = dbapi.Error
         self._local = threading.local()
         self._held: list[Any] = []  # every thread's connection, closed with the cache
         weakref.finalize(self, _close_all, self._held)
@@ -70,10 +76,20 @@ class DbReplayCache:
     def first_use(self, key: bytes, *, expires_at: dt.datetime) -> bool:
         now = self._clock.now()
         self._inserts += 1
+        purge = self._inserts % PURGE_EVERY == 0
+        try:
+            return self._write(key, expires_at, purge=purge, now=now)
+        except _ConnectionLost:
+            # The server dropped the thread's connection (restarted, say): once more, on
+            # a new one.
+            return self._write(key, expires_at, purge=purge, now=now)
+
+    def _write(self, key: bytes, expires_at: dt.datetime, *, purge: bool,
+               now: dt.datetime) -> bool:
         connection = self._connection()
         cursor = connection.cursor()
         try:
-            if self._inserts % PURGE_EVERY == 0:
+            if purge:
                 cursor.execute(self._purge.sql, self._purge.bind({"now": now}))
             cursor.execute(self._insert.sql,
                            self._insert.bind({"key_hash": key, "expires_at": expires_at}))
@@ -82,8 +98,12 @@ class DbReplayCache:
             connection.rollback()
             # Seen before. Even if that entry is stale, a client must never reuse a jti.
             return False
-        except Exception:
+        except Exception as exc:
+            lost = isinstance(exc, self._dbapi_error) and self._engine.dialect.is_disconnect(
+                cast(Any, exc), connection, None)
             self._discard()  # whatever state the connection is in, do not reuse it
+            if lost:
+                raise _ConnectionLost from exc
             raise
         finally:
             cursor.close()
