@@ -58,3 +58,15 @@ def test_a_missing_or_unknown_organisation_is_not_authenticated(
         assert response.status_code == 401, header
         assert ErrorBody.model_validate(response.json()).error.code == "not_authenticated"
     assert recorded_disclosures(runtime.engine) == []
+
+
+def test_the_demo_header_stands_beside_real_authentication_not_instead_of_it(
+        demo_client: AppClient, population: Population, runtime: Runtime) -> None:
+    # Without the header, the request is authenticated as in any instance: a DPoP token
+    # that does not verify is refused by the real check (not by the demo header).
+    response = demo_client.post("/api/v1/checks", json=population.alice.payload(),
+                                headers={"authorization": "DPoP not-a-token",
+                                         "dpop": "not-a-proof"})
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+    assert recorded_disclosures(runtime.engine) == []

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey
+from sqlalchemy import func, select, text
 
-from auth_support import BACKENDS, AuthEnv, DpopClient, fresh, shared_env
-from rempart.auth.api_clients import RegisteredClient
+from auth_support import BACKENDS, TEST_AUTH, AuthEnv, DpopClient, fresh, shared_env
+from rempart.auth.api_clients import ACTIVE_SECONDS, RegisteredClient
 from rempart.auth.dpop import normalise_htu
 from rempart.auth.errors import (
     ClientAuthFailed,
@@ -21,8 +25,13 @@ from rempart.auth.errors import (
     InvalidInput,
     NotPermitted,
 )
-from rempart.auth.events import EventKind
+from rempart.auth.events import EventKind, MemoryEventSink
+from rempart.auth.models import DpopProofReplay
+from rempart.auth.replay import PURGE_EVERY, DbReplayCache
 from rempart.auth.roles import Role
+from rempart.auth.services import AuthServices
+from rempart.runtime import Runtime
+from rempart.settings import Settings
 
 TOKEN_URL = "https://api.rempart.example/oauth/token"
 CHECK_URL = "https://api.rempart.example/v1/checks"
@@ -148,6 +157,7 @@ def test_the_bearer_scheme_is_refused_for_a_bound_token(software: Software) -> N
 
 def test_an_expired_token_is_refused(software: Software) -> None:
     token = software.token()
+    software.call(token)  # accepted once: its checked signature is now kept
     software.env.clock.advance(301)
     with pytest.raises(InvalidAccessToken) as caught:
         software.call(token)
@@ -185,6 +195,7 @@ def test_malformed_tokens_are_refused(software: Software, token: str) -> None:
 def test_a_revoked_client_loses_its_tokens_at_once(software: Software) -> None:
     env = software.env
     token = software.token()
+    software.call(token)  # accepted once: its checked signature is now kept
     admin_id, _ = env.account(role=Role.ORGANISATION_ADMIN)
     env.auth.api_clients.revoke(actor=env.auth.accounts.get(admin_id).actor,
                                 client_id=software.registered.info.client_id)
@@ -193,6 +204,29 @@ def test_a_revoked_client_loses_its_tokens_at_once(software: Software) -> None:
     assert caught.value.reason == "client revoked"
     with pytest.raises(ClientAuthFailed):
         software.token()
+
+
+def test_another_worker_stops_a_revoked_clients_tokens_within_the_bound(
+        software: Software) -> None:
+    env = software.env
+    # A second worker process: its own services (and caches) over the same database.
+    worker = AuthServices.build(env.runtime, events=MemoryEventSink(), settings=TEST_AUTH)
+    token = software.token()
+
+    def call_worker() -> int:
+        return worker.api_auth.authenticate(
+            authorization=f"DPoP {token}",
+            dpop_proof=software.dpop.proof("POST", CHECK_URL, access_token=token),
+            method="POST", url=CHECK_URL).organisation_id
+
+    assert call_worker() == env.org_id  # the worker now holds the client as active
+    admin_id, _ = env.account(role=Role.ORGANISATION_ADMIN)
+    env.auth.api_clients.revoke(actor=env.auth.accounts.get(admin_id).actor,
+                                client_id=software.registered.info.client_id)
+    env.clock.advance(ACTIVE_SECONDS)
+    with pytest.raises(InvalidAccessToken) as caught:
+        call_worker()
+    assert caught.value.reason == "client revoked"
 
 
 # -- proof validity ----------------------------------------------------------------------------
@@ -224,6 +258,7 @@ def test_proofs_that_do_not_match_the_request_are_refused(
 
 def test_a_proof_carrying_a_private_key_is_refused(software: Software) -> None:
     token = software.token()
+    software.call(token)  # the public key is now known
     proof = software.dpop.proof("POST", CHECK_URL, access_token=token,
                                 header={"jwk": software.dpop.key.as_dict(private=True)})
     with pytest.raises(InvalidDpopProof) as caught:
@@ -248,6 +283,7 @@ def test_a_symmetric_or_unsigned_proof_is_refused(software: Software) -> None:
 
 def test_a_proof_signed_by_another_key_than_its_jwk_is_refused(software: Software) -> None:
     token = software.token()
+    software.call(token)  # the client's public key is now known: still checked each time
     other = DpopClient(software.env.clock)
     proof = other.proof("POST", CHECK_URL, access_token=token,
                         header={"jwk": software.dpop.key.as_dict(private=False)})
@@ -328,3 +364,36 @@ def test_clients_are_managed_per_organisation(env: AuthEnv) -> None:
     env.auth.api_clients.revoke(actor=env.auth.accounts.get(operator_id).actor,
                                 client_id=mine.info.client_id)
     assert env.auth.api_clients.active(mine.info.client_id) is None
+
+
+def test_the_replay_cache_refuses_a_second_use_and_purges_stale_entries(env: AuthEnv) -> None:
+    cache = DbReplayCache(engine=env.runtime.engine, clock=env.clock)
+    soon = env.clock.now() + dt.timedelta(seconds=60)
+    first = [secrets.token_bytes(32) for _ in range(PURGE_EVERY)]
+    assert all(cache.first_use(key, expires_at=soon) for key in first)
+    assert not cache.first_use(first[0], expires_at=soon)  # seen: refused
+    env.clock.advance(61)
+    later = env.clock.now() + dt.timedelta(seconds=60)
+    assert all(cache.first_use(secrets.token_bytes(32), expires_at=later)
+               for _ in range(PURGE_EVERY))  # the purge ran among these
+    with env.runtime.engine.connect() as conn:
+        stale = conn.scalar(select(func.count()).select_from(DpopProofReplay).where(
+            DpopProofReplay.key_hash.in_(first)))
+    assert stale == 0
+
+
+@pytest.mark.postgres
+def test_the_replay_cache_survives_a_dropped_connection(postgres_url: str,
+                                                        tmp_path: Path) -> None:
+    settings = Settings.load(data_dir=tmp_path, database_url=postgres_url,
+                             key_file=tmp_path / "keyring.json")
+    with Runtime.open(settings, create_keys=True) as runtime:
+        cache = DbReplayCache(engine=runtime.engine, clock=runtime.clock)
+        soon = runtime.clock.now() + dt.timedelta(seconds=60)
+        seen = secrets.token_bytes(32)
+        assert cache.first_use(seen, expires_at=soon)  # the thread's connection is held
+        with runtime.engine.connect() as conn:  # the server ends every other session
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        assert cache.first_use(secrets.token_bytes(32), expires_at=soon)
+        assert not cache.first_use(seen, expires_at=soon)  # still remembered

@@ -25,6 +25,7 @@ from rempart.auth.errors import (
     InvalidSecondFactor,
     PasskeyRequired,
     SecondFactorRequired,
+    SessionInvalid,
 )
 from rempart.auth.events import EventKind
 from rempart.auth.models import Passkey
@@ -104,6 +105,28 @@ def test_passkey_login_without_password_opens_a_full_session(env: AuthEnv) -> No
     assert issued.view.level is SessionLevel.FULL
     require_personal_data_access(issued.view)
     assert stored_sign_count(env, account_id) == authenticator.sign_count
+
+
+def test_a_passkey_login_from_a_new_browser_binds_the_session_to_a_new_device_token(
+        env: AuthEnv) -> None:
+    authenticator = SoftAuthenticator()
+    account_id, _, _ = first_login_with_passkey(env, authenticator)
+    known = {d.id for d in env.auth.devices.for_account(account_id)}
+    ceremony = env.auth.login.begin_passkey_login()
+    issued = env.auth.login.finish_passkey_login(
+        ceremony_id=ceremony.ceremony_id, credential=authenticator.get(ceremony.options_json),
+        client=env.client(device=None))  # a browser that never logged in here
+    # The login gave the browser its device token, and the session is bound to it...
+    assert issued.device_token
+    browser = env.client(device=issued.device_token)
+    view = env.auth.sessions.authenticate(token=issued.token, client=browser)
+    assert view.level is SessionLevel.FULL
+    # ...and that token is the device remembered (a new one, so the owner is alerted).
+    assert len({d.id for d in env.auth.devices.for_account(account_id)} - known) == 1
+    assert env.auth.devices.find(account_id=account_id, device_token=issued.device_token)
+    # Without it, the session is refused, as a cookie replayed from another browser is.
+    with pytest.raises(SessionInvalid):
+        env.auth.sessions.authenticate(token=issued.token, client=env.client(device=None))
 
 
 def test_passkey_as_second_factor_after_the_password(env: AuthEnv) -> None:

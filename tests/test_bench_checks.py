@@ -8,14 +8,21 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from checks_support import AppClient, Population, build_population, make_app
+from rempart.audit.models import AuditEntry
+from rempart.bench.dpop_requests import CLIENTS, MAX_RATE, check_fresh_enough, proofs_needed
+from rempart.bench.errors import BenchError
+from rempart.bench.instance import instance_settings
 from rempart.bench.load import LoadSpec
 from rempart.bench.unrecorded import UnrecordedForBenchmark
 from rempart.runtime import Runtime
+from rempart.storage.engine import make_engine
 from rempart.web.asgi import recorder_for
 
 KEYS = {"checks_per_s", "p50_ms", "p99_ms", "bare_per_s", "ratio", "people", "workers",
@@ -97,3 +104,45 @@ def test_the_audit_stays_on_unless_a_benchmark_asks_with_its_endpoints_on(
     assert isinstance(recorder_for(bench), UnrecordedForBenchmark)
     monkeypatch.delenv("REMPART_BENCH_AUDIT")
     assert recorder_for(bench) is None
+
+
+def test_the_authenticated_phase_runs_dpop_clients_on_the_same_server(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rempart", "bench", "checks", "--people", "300", "--seconds",
+         "1", "--warmup", "0.5", "--workers", "1", "--connections", "4", "--auth",
+         "--data-dir", str(tmp_path), "--json"], capture_output=True, text=True, timeout=300,
+        check=False)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert set(figures["phases"]) == {"checks", "bare", "checks_authenticated"}
+    assert len(figures["server_pids"]) == 1  # demo-identity and DPoP checks: one server
+    authenticated = figures["phases"]["checks_authenticated"]
+    assert authenticated["errors"] == 0
+    assert set(authenticated["statuses"]) == {"201"}  # no proof refused, none replayed
+    assert figures["checks_authenticated_per_s"] == authenticated["per_s"] > 0
+    assert figures["auth_cost_ratio"] == pytest.approx(
+        figures["checks_authenticated_per_s"] / figures["checks_per_s"], abs=0.001)
+    assert figures["auth_server_cpu_us_per_request"] == pytest.approx(
+        authenticated["server_cpu_us_per_request"]
+        - figures["phases"]["checks"]["server_cpu_us_per_request"], abs=0.2)
+    # The checks were made by the registered clients: their tokens came from /oauth/token.
+    engine = make_engine(instance_settings(tmp_path / "checks-sqlite-300", None))
+    try:
+        with engine.connect() as conn:
+            issued = conn.scalar(select(func.count()).select_from(AuditEntry).where(
+                AuditEntry.event == "auth.api_token_issued"))
+            by_clients = conn.scalar(select(func.count()).select_from(AuditEntry).where(
+                AuditEntry.session_id.like("api:rc_%"), AuditEntry.event.not_like("auth.%")))
+    finally:
+        engine.dispose()
+    assert issued == CLIENTS
+    assert by_clients is not None
+    assert by_clients >= authenticated["requests"]
+    assert "nir" not in done.stdout.lower()
+
+
+def test_a_phase_longer_than_the_proofs_window_is_refused() -> None:
+    check_fresh_enough(made_at=time.time(), warmup=2, seconds=10)  # well within 60 s
+    with pytest.raises(BenchError, match="within 60 s"):
+        check_fresh_enough(made_at=time.time(), warmup=2, seconds=50)
+    assert proofs_needed(warmup=2, seconds=10) == 12 * MAX_RATE

@@ -4,7 +4,9 @@ A token is a JWT (`typ` at+jwt, RFC 9068 style) signed by the service's ES256 ke
 `cnf.jkt` claim (RFC 9449 section 6.1) names the thumbprint of the client key that
 must sign a DPoP proof on every request, so a copied token is useless without that
 private key. Tokens last `access_token_seconds` (minutes); a revoked client's tokens
-are refused at once because every check also looks the client up.
+are refused because every check also asks whether the client is active (at once in the
+revoking process, within ApiClientService.ACTIVE_SECONDS in others). A token's verified
+signature is kept per process (see VERIFIED_SECONDS); its claims are checked each time.
 """
 
 from __future__ import annotations
@@ -14,16 +16,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from joserfc import jws, jwt
-from joserfc.errors import BadSignatureError, ExpiredTokenError, JoseError
-from joserfc.jwt import JWTClaimsRegistry
+from joserfc.errors import BadSignatureError, JoseError
 
 from rempart.auth.config import AuthSettings
 from rempart.auth.errors import InvalidAccessToken
-from rempart.auth.signing_keys import ALGORITHM, SigningKeys
+from rempart.auth.signing_keys import ALGORITHM, CACHE_SECONDS, SigningKeys
 from rempart.clock import Clock
 
 TOKEN_TYPE = "at+jwt"  # noqa: S105 (a media type, not a secret)
 MAX_TOKEN = 4096
+# A client sends the same token with every request for minutes: its signature is
+# checked once and the result kept, per process, for as long as a retired signing key
+# may still verify anyway (signing_keys.CACHE_SECONDS), so retiring a key ends its
+# tokens no later than before. Expiry, issuer and binding are checked on every use,
+# and the client's revocation too (ApiAuthService reads it on every request).
+VERIFIED_SECONDS = CACHE_SECONDS
+VERIFIED_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +55,8 @@ class AccessTokens:
         self._clock = clock
         self._issuer = settings.token_issuer
         self._lifetime = settings.access_token_seconds
+        # token -> (its signature-checked claims, kid, when checked): see VERIFIED_SECONDS.
+        self._verified: dict[str, tuple[dict[str, Any], str, float]] = {}
 
     def issue(self, *, client_id: str, organisation_id: int, jkt: str) -> IssuedToken:
         kid, key = self._keys.current()
@@ -62,13 +72,30 @@ class AccessTokens:
     def verify(self, token: str) -> TokenClaims:
         if not token or len(token) > MAX_TOKEN:
             raise InvalidAccessToken("malformed")
+        now = self._clock.monotonic()
+        cached = self._verified.get(token)
+        # The key is asked again even on a hit (a dict look-up in SigningKeys' own
+        # cache), so that a key retired by this process stops its tokens at once.
+        if cached is not None and now - cached[2] < VERIFIED_SECONDS \
+                and self._keys.public(cached[1]) is not None:
+            claims = cached[0]
+        else:
+            kid, claims = self._verified_claims(token)
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.clear()
+            self._verified[token] = (claims, kid, now)
+        return self._valid(claims)
+
+    def _verified_claims(self, token: str) -> tuple[str, dict[str, Any]]:
+        """(kid, claims) of a token whose signature verifies with a current key."""
         try:
             header = jws.extract_compact(token.encode("ascii")).headers()
         except (JoseError, ValueError, TypeError, UnicodeError):
             raise InvalidAccessToken("malformed") from None
         if header.get("typ") != TOKEN_TYPE or header.get("alg") != ALGORITHM:
             raise InvalidAccessToken("not an access token of this service")
-        key = self._keys.public(str(header.get("kid", "")))
+        kid = str(header.get("kid", ""))
+        key = self._keys.public(kid)
         if key is None:
             raise InvalidAccessToken("signed by an unknown key")
         try:
@@ -77,22 +104,20 @@ class AccessTokens:
             raise InvalidAccessToken("signature does not verify") from None
         except (JoseError, ValueError, TypeError):
             raise InvalidAccessToken("malformed") from None
-        claims: dict[str, Any] = dict(decoded.claims)
-        registry = JWTClaimsRegistry(
-            now=int(self._clock.now().timestamp()),
-            iss={"essential": True, "value": self._issuer},
-            exp={"essential": True}, sub={"essential": True}, jti={"essential": True},
-        )
-        try:
-            registry.validate(claims)
-        except ExpiredTokenError:
-            raise InvalidAccessToken("expired") from None
-        except JoseError:
-            raise InvalidAccessToken("claims not valid") from None
+        return kid, dict(decoded.claims)
+
+    def _valid(self, claims: dict[str, Any]) -> TokenClaims:
+        """Checked on every use, cached signature or not: expiry is a matter of time."""
+        if claims.get("iss") != self._issuer:
+            raise InvalidAccessToken("claims not valid")
+        exp, sub, jti = claims.get("exp"), claims.get("sub"), claims.get("jti")
+        if isinstance(exp, bool) or not isinstance(exp, int) or not sub or not jti:
+            raise InvalidAccessToken("claims not valid")
+        if self._clock.now().timestamp() >= exp:
+            raise InvalidAccessToken("expired")
         cnf = claims.get("cnf")
         jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
         org = claims.get("org")
-        if not isinstance(jkt, str) or not isinstance(org, int):
+        if not isinstance(jkt, str) or isinstance(org, bool) or not isinstance(org, int):
             raise InvalidAccessToken("not bound to a DPoP key")
-        return TokenClaims(client_id=str(claims["sub"]), organisation_id=org, jkt=jkt,
-                           jti=str(claims["jti"]))
+        return TokenClaims(client_id=str(sub), organisation_id=org, jkt=jkt, jti=str(jti))

@@ -8,8 +8,9 @@ Suspending an account ends its sessions in the same call.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Row, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
@@ -55,7 +56,12 @@ class AccountView:
         return Actor(account_id=self.id, role=self.role, organisation_id=self.organisation_id)
 
 
-def view_of(row: Account) -> AccountView:
+_VIEW_COLUMNS: list[Any] = [Account.id, Account.public_id, Account.role, Account.status,
+                             Account.organisation_id, Account.professional_id]
+_VIEW_BY_ID = select(*_VIEW_COLUMNS).where(Account.id == bindparam("id"))
+
+
+def view_of(row: Account | Row[Any]) -> AccountView:
     return AccountView(id=row.id, public_id=row.public_id, role=Role(row.role),
                        status=AccountStatus(row.status), organisation_id=row.organisation_id,
                        professional_id=row.professional_id)
@@ -128,11 +134,12 @@ class AccountService:
                 Account.login_idx.in_(login_candidates(self._vault, login)))) is not None
 
     def get(self, account_id: int) -> AccountView:
-        with DbSession(self._engine) as db:
-            row = db.get(Account, account_id)
-            if row is None:
-                raise NotFound("account")
-            return view_of(row)
+        # Read on every portal request (suspension must end sessions at once): Core only.
+        with self._engine.connect() as conn:
+            row = conn.execute(_VIEW_BY_ID, {"id": account_id}).one_or_none()
+        if row is None:
+            raise NotFound("account")
+        return view_of(row)
 
     def contact(self, account_id: int) -> ContactFields:
         with DbSession(self._engine) as db:

@@ -71,7 +71,7 @@ class ApiAuthService:
         try:
             token = self._dpop_token(authorization)
             claims = self._tokens.verify(token)
-            if self._clients.active(claims.client_id) is None:
+            if not self._clients.is_active(claims.client_id):
                 raise InvalidAccessToken("client revoked")
             proof = self._dpop.verify(dpop_proof, method=method, url=url, access_token=token)
             if proof.jkt != claims.jkt:

@@ -1,8 +1,10 @@
 """Practice-software API clients: registered per organisation, revocable.
 
 A client authenticates to the token endpoint with its id and a 256-bit secret, shown
-once at registration and stored as a SHA-256. Routes that register or revoke clients
-require a recent second factor (rempart.auth.access.require_recent_second_factor).
+once at registration and stored as a SHA-256. Every API request asks whether its
+client is still active (`is_active`, see ACTIVE_SECONDS). Routes that register or
+revoke clients require a recent second factor
+(rempart.auth.access.require_recent_second_factor).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import datetime as dt
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Row, bindparam, select
 from sqlalchemy.orm import Session as DbSession
 
 from rempart.auth.errors import ClientAuthFailed, InvalidInput, NotFound, NotPermitted
@@ -25,6 +28,11 @@ from rempart.clock import Clock
 MAX_NAME = 100
 MAX_CLIENT_ID = 40
 _DUMMY_HASH = token_hash("rempart-no-such-client")
+# How long a worker process may go on trusting its last look-up of a client's
+# revocation (the revoking process forgets it at once): a revoked client's tokens stop
+# everywhere within this, against a token lifetime of minutes.
+ACTIVE_SECONDS = 2.0
+ACTIVE_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +51,12 @@ class RegisteredClient:
     client_secret: str  # shown once
 
 
-def _info(row: ApiClient) -> ApiClientInfo:
+_TABLE = ApiClient.__table__
+_ACTIVE = select(_TABLE).where(_TABLE.c.client_id == bindparam("client_id"),
+                               _TABLE.c.revoked_at.is_(None))
+
+
+def _info(row: ApiClient | Row[Any]) -> ApiClientInfo:
     return ApiClientInfo(id=row.id, client_id=row.client_id,
                          organisation_id=row.organisation_id, name=row.name,
                          created_at=row.created_at, revoked_at=row.revoked_at)
@@ -54,6 +67,7 @@ class ApiClientService:
         self._engine = engine
         self._clock = clock
         self._events = events
+        self._active: dict[str, tuple[bool, float]] = {}  # client id -> (active, when)
 
     def register(self, *, actor: Actor, organisation_id: int, name: str) -> RegisteredClient:
         if not can_manage_api_clients(actor, organisation_id=organisation_id):
@@ -82,6 +96,7 @@ class ApiClientService:
             if row.revoked_at is None:
                 row.revoked_at = self._clock.now()
             info = _info(row)
+        self._active.pop(client_id, None)
         self._emit(EventKind.API_CLIENT_REVOKED, info, actor)
 
     def revoke_registered_by(self, *, actor: Actor, account_id: int) -> list[str]:
@@ -117,11 +132,27 @@ class ApiClientService:
             raise ClientAuthFailed
         return row[0]
 
+    def is_active(self, client_id: str) -> bool:
+        """Whether the client may still call the API: asked on every API request.
+
+        The answer is kept ACTIVE_SECONDS per process; `revoke` forgets it at once in
+        the process that revoked, so other worker processes stop the client's tokens
+        within ACTIVE_SECONDS.
+        """
+        now = self._clock.monotonic()
+        known = self._active.get(client_id)
+        if known is not None and now - known[1] < ACTIVE_SECONDS:
+            return known[0]
+        active = self.active(client_id) is not None
+        if len(self._active) >= ACTIVE_CACHE_SIZE:
+            self._active.clear()
+        self._active[client_id] = (active, now)
+        return active
+
     def active(self, client_id: str) -> tuple[ApiClientInfo, bytes] | None:
-        with DbSession(self._engine) as db:
-            row = db.scalar(select(ApiClient).where(ApiClient.client_id == client_id,
-                                                    ApiClient.revoked_at.is_(None)))
-            return (_info(row), row.secret_hash) if row is not None else None
+        with self._engine.connect() as conn:
+            row = conn.execute(_ACTIVE, {"client_id": client_id}).one_or_none()
+        return (_info(row), row.secret_hash) if row is not None else None
 
     def _emit(self, kind: EventKind, info: ApiClientInfo, actor: Actor) -> None:
         self._events.emit(SecurityEvent(kind, self._clock.now(), account_id=actor.account_id,

@@ -9,11 +9,13 @@ because addresses do change honestly.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rempart.auth.errors import InvalidInput
+from rempart.auth.tokens import new_token
 
 MAX_AGENT_LENGTH = 512
 MAX_TOKEN_LENGTH = 128
@@ -35,6 +37,14 @@ class ClientInfo:
         if self.device_token is not None and len(self.device_token) > MAX_TOKEN_LENGTH:
             raise InvalidInput("device_token", "malformed")
 
+    def with_device_token(self) -> ClientInfo:
+        """This client, given a new device token if it carries none (a first login from
+        this browser): a login binds its session to it from the first step to the last,
+        and the answer hands it to the browser."""
+        if self.device_token:
+            return self
+        return replace(self, device_token=new_token())
+
     @property
     def agent_hash(self) -> bytes:
         return hashlib.sha256(self.user_agent.encode("utf-8")).digest()
@@ -48,6 +58,8 @@ class ClientInfo:
         return describe_agent(self.user_agent)
 
 
+# Asked on every portal request, about the few addresses a session comes from.
+@functools.lru_cache(maxsize=4096)
 def network_of(address: str) -> str:
     """The /24 (IPv4) or /48 (IPv6) holding the address; 'unknown' if it is not one."""
     try:

@@ -14,14 +14,15 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from joserfc import jws, jwt
-from joserfc.errors import BadSignatureError, JoseError
+from joserfc import jws
+from joserfc.errors import JoseError
 from joserfc.jwk import Key, import_key
-from joserfc.jws import JWSRegistry
+from joserfc.jws import CompactSignature, JWSRegistry
 
 from rempart.auth.config import AuthSettings
 from rempart.auth.errors import InvalidDpopProof
@@ -33,6 +34,7 @@ MAX_JTI = 256
 # RSA keys in the header make it larger than joserfc's default 512-byte ceiling.
 MAX_HEADER = 4096
 DEFAULT_PORTS = {"http": 80, "https": 443}
+KEY_CACHE_SIZE = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,7 @@ class DpopVerifier:
         self._replay = replay
         self._registry = JWSRegistry(algorithms=list(settings.dpop_algorithms))
         self._registry.max_header_length = MAX_HEADER
+        self._keys = ProofKeys()
 
     def verify(self, proof: str | None, *, method: str, url: str,
                access_token: str | None = None) -> DpopProof:
@@ -71,9 +74,9 @@ class DpopVerifier:
             raise InvalidDpopProof("missing DPoP proof")
         if len(proof) > MAX_PROOF:
             raise InvalidDpopProof("proof too large")
-        header = self._header(proof)
-        key = self._public_key(header)
-        claims = self._verified_claims(proof, key, str(header["alg"]))
+        compact, header = self._parsed(proof)
+        key, jkt = self._keys.public_key(header.get("jwk"))
+        claims = self._verified_claims(compact, key, str(header["alg"]))
         jti = claims.get("jti")
         if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI:
             raise InvalidDpopProof("jti missing or malformed")
@@ -94,43 +97,74 @@ class DpopVerifier:
             raise InvalidDpopProof("iat outside the accepted window")
         if access_token is not None and claims.get("ath") != b64url_sha256(access_token):
             raise InvalidDpopProof("ath does not match the access token")
-        jkt = key.thumbprint()
         replay_key = hashlib.sha256(f"{jkt}\x00{jti}".encode()).digest()
         expires = dt.datetime.fromtimestamp(iat, dt.UTC) + dt.timedelta(seconds=self._window)
         if not self._replay.first_use(replay_key, expires_at=max(expires, now)):
             raise InvalidDpopProof("proof replayed (jti already used)")
         return DpopProof(jkt=jkt, jti=jti)
 
-    def _header(self, proof: str) -> dict[str, Any]:
+    def _parsed(self, proof: str) -> tuple[CompactSignature, dict[str, Any]]:
+        """The proof split and its header read once (the key to verify it is in there)."""
         try:
-            header: dict[str, Any] = dict(
-                jws.extract_compact(proof.encode("ascii"), registry=self._registry).headers())
+            compact = jws.extract_compact(proof.encode("ascii"), registry=self._registry)
+            header: dict[str, Any] = dict(compact.headers())
         except (JoseError, ValueError, TypeError, UnicodeError):
             raise InvalidDpopProof("not a compact JWS") from None
         if header.get("typ") != "dpop+jwt":
             raise InvalidDpopProof("typ is not dpop+jwt")
         if header.get("alg") not in self._algorithms:
             raise InvalidDpopProof("alg not accepted")
-        return header
+        return compact, header
 
-    @staticmethod
-    def _public_key(header: dict[str, Any]) -> Key:
-        jwk = header.get("jwk")
+    def _verified_claims(self, compact: CompactSignature, key: Key,
+                         alg: str) -> dict[str, Any]:
+        try:
+            verified = jws.validate_compact(compact, key, algorithms=[alg],
+                                            registry=self._registry)
+        except (JoseError, ValueError, TypeError):
+            raise InvalidDpopProof("proof malformed or key unsuited to alg") from None
+        if not verified:
+            raise InvalidDpopProof("signature does not verify")
+        try:
+            claims = json.loads(compact.payload)
+        except (TypeError, ValueError):
+            raise InvalidDpopProof("proof malformed or key unsuited to alg") from None
+        if not isinstance(claims, dict):
+            raise InvalidDpopProof("proof malformed or key unsuited to alg")
+        return claims
+
+
+class ProofKeys:
+    """Public keys from proofs' `jwk` headers, imported once and kept with their thumbprint.
+
+    A client signs every proof with the same key, and importing it (and hashing its
+    thumbprint) cost more than verifying the signature. The cache holds only public
+    keys that imported cleanly, keyed by the header's members; it decides nothing that
+    a fresh import would decide differently, so it can never keep anything "valid".
+    """
+
+    def __init__(self, *, size: int = KEY_CACHE_SIZE) -> None:
+        self._size = size
+        self._keys: dict[str, tuple[Key, str]] = {}
+
+    def public_key(self, jwk: object) -> tuple[Key, str]:
+        """(key, RFC 7638 thumbprint), or InvalidDpopProof."""
         if not isinstance(jwk, dict):
             raise InvalidDpopProof("jwk missing from the header")
+        try:
+            name = json.dumps(jwk, sort_keys=True, separators=(",", ":"))
+        except (TypeError, ValueError):
+            raise InvalidDpopProof("jwk not a valid public key") from None
+        cached = self._keys.get(name)
+        if cached is not None:
+            return cached
         try:
             key = import_key(jwk)
         except (JoseError, ValueError, TypeError, KeyError):
             raise InvalidDpopProof("jwk not a valid public key") from None
         if key.is_private or key.key_type == "oct":
             raise InvalidDpopProof("jwk must be a public key")
-        return key
-
-    def _verified_claims(self, proof: str, key: Key, alg: str) -> dict[str, Any]:
-        try:
-            token = jwt.decode(proof, key, algorithms=[alg], registry=self._registry)
-        except BadSignatureError:
-            raise InvalidDpopProof("signature does not verify") from None
-        except (JoseError, ValueError, TypeError):
-            raise InvalidDpopProof("proof malformed or key unsuited to alg") from None
-        return dict(token.claims)
+        if len(self._keys) >= self._size:
+            self._keys.clear()  # many keys at once is not the common case: start over
+        self._keys[name] = entry = (key, key.thumbprint())
+        return entry

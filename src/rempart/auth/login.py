@@ -78,6 +78,7 @@ class LoginService:
             raise InvalidInput("login", f"1 to {MAX_LOGIN} characters")
         if len(password) > self._max_password:
             raise InvalidInput("password", f"at most {self._max_password} characters")
+        client = client.with_device_token()
         with DbSession(self._engine) as db:
             row = db.scalar(select(Account).where(
                 Account.login_idx.in_(login_candidates(self._vault, login))))
@@ -120,6 +121,7 @@ class LoginService:
     def finish_passkey_login(self, *, ceremony_id: str, credential: str | dict[str, Any],
                              client: ClientInfo,
                              previous_token: str | None = None) -> IssuedSession:
+        client = client.with_device_token()
         # Keyed by address only: a global key would let anyone delay every passkey login.
         attempt = Attempt(login_key=f"passkey:{client.address}", address=client.address)
         wait = self._throttle.retry_after(attempt)

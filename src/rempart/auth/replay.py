@@ -3,21 +3,32 @@
 Kept in the database, so every worker process shares it; a primary-key insert that
 fails means the pair was seen. Entries older than the proof window are purged as new
 ones arrive, which keeps the table to a few minutes of traffic.
+
+The insert is made on every API request, so it runs on a driver connection that each
+thread keeps (the SQL compiled once by SQLAlchemy for the dialect, values bound with
+its own bind processors): through a pooled SQLAlchemy connection the same one-row
+insert cost about as much CPU as the rest of the DPoP check.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
+import threading
+import weakref
+from collections.abc import Mapping
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Engine, delete
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session as DbSession
+from sqlalchemy import Engine, bindparam, delete, insert
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from rempart.auth.models import DpopProofReplay
 from rempart.clock import Clock
 
 PURGE_EVERY = 256
+_INSERT = insert(DpopProofReplay).values(key_hash=bindparam("key_hash"),
+                                         expires_at=bindparam("expires_at"))
+_PURGE = delete(DpopProofReplay).where(DpopProofReplay.expires_at < bindparam("now"))
 
 
 class ReplayCache(Protocol):
@@ -26,21 +37,95 @@ class ReplayCache(Protocol):
         ...
 
 
+class _ConnectionLost(Exception):
+    """The thread's connection was found closed by the server."""
+
+
+class _Statement:
+    """A statement compiled once for the engine's dialect, bound as SQLAlchemy binds."""
+
+    def __init__(self, engine: Engine, statement: ClauseElement) -> None:
+        compiled = cast(SQLCompiler, statement.compile(dialect=engine.dialect))
+        self.sql = str(compiled)
+        self._positional = tuple(compiled.positiontup or ()) if compiled.positional else None
+        processors = compiled._bind_processors  # the dialect's own conversions
+        self._processors: Mapping[str, Any] = dict(processors)
+
+    def bind(self, values: Mapping[str, Any]) -> Any:
+        converted = {name: self._processors[name](value) if name in self._processors
+                     else value for name, value in values.items()}
+        if self._positional is None:
+            return converted
+        return [converted[name] for name in self._positional]
+
+
 class DbReplayCache:
     def __init__(self, *, engine: Engine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
         self._inserts = 0
+        self._insert = _Statement(engine, _INSERT)
+        self._purge = _Statement(engine, _PURGE)
+        dbapi = engine.dialect.loaded_dbapi
+        self._integrity_error: type[Exception] = dbapi.IntegrityError
+        self._dbapi_error: type[Exception] = dbapi.Error
+        self._local = threading.local()
+        self._held: list[Any] = []  # every thread's connection, closed with the cache
+        weakref.finalize(self, _close_all, self._held)
 
     def first_use(self, key: bytes, *, expires_at: dt.datetime) -> bool:
         now = self._clock.now()
         self._inserts += 1
+        purge = self._inserts % PURGE_EVERY == 0
         try:
-            with DbSession(self._engine) as db, db.begin():
-                if self._inserts % PURGE_EVERY == 0:
-                    db.execute(delete(DpopProofReplay).where(DpopProofReplay.expires_at < now))
-                db.add(DpopProofReplay(key_hash=key, expires_at=expires_at))
-        except IntegrityError:
+            return self._write(key, expires_at, purge=purge, now=now)
+        except _ConnectionLost:
+            # The server dropped the thread's connection (restarted, say): once more, on
+            # a new one.
+            return self._write(key, expires_at, purge=purge, now=now)
+
+    def _write(self, key: bytes, expires_at: dt.datetime, *, purge: bool,
+               now: dt.datetime) -> bool:
+        connection = self._connection()
+        cursor = connection.cursor()
+        try:
+            if purge:
+                cursor.execute(self._purge.sql, self._purge.bind({"now": now}))
+            cursor.execute(self._insert.sql,
+                           self._insert.bind({"key_hash": key, "expires_at": expires_at}))
+            connection.commit()
+        except self._integrity_error:
+            connection.rollback()
             # Seen before. Even if that entry is stale, a client must never reuse a jti.
             return False
+        except Exception as exc:
+            lost = isinstance(exc, self._dbapi_error) and self._engine.dialect.is_disconnect(
+                cast(Any, exc), connection, None)
+            self._discard()  # whatever state the connection is in, do not reuse it
+            if lost:
+                raise _ConnectionLost from exc
+            raise
+        finally:
+            cursor.close()
         return True
+
+    def _connection(self) -> Any:
+        held = getattr(self._local, "connection", None)
+        if held is None:
+            held = self._engine.raw_connection()
+            held.detach()  # the thread's own for its life: never back in the pool
+            self._local.connection = held
+            self._held.append(held)
+        return held.dbapi_connection
+
+    def _discard(self) -> None:
+        held = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if held is not None:
+            self._held.remove(held)
+            held.invalidate()
+
+
+def _close_all(held: list[Any]) -> None:
+    while held:
+        held.pop().close()

@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, Row, bindparam, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from rempart.auth.models import LoginSession
@@ -84,7 +84,11 @@ class SessionStore(Protocol):
     def active_for_account(self, account_id: int) -> list[SessionRecord]: ...
 
 
-def _record(row: LoginSession) -> SessionRecord:
+_TABLE = LoginSession.__table__
+_BY_TOKEN_HASH = select(_TABLE).where(_TABLE.c.token_hash == bindparam("token_hash"))
+
+
+def _record(row: LoginSession | Row[Any]) -> SessionRecord:
     return SessionRecord(
         id=row.id, account_id=row.account_id, device_hash=row.device_hash,
         agent_hash=row.agent_hash, network=row.network, address=row.address, label=row.label,
@@ -112,9 +116,10 @@ class DbSessionStore:
             return row.id
 
     def by_token_hash(self, token_hash: bytes) -> SessionRecord | None:
-        with DbSession(self._engine) as db:
-            row = db.scalar(select(LoginSession).where(LoginSession.token_hash == token_hash))
-            return _record(row) if row else None
+        # Read on every portal request: a Core SELECT, without the ORM's unit of work.
+        with self._engine.connect() as conn:
+            row = conn.execute(_BY_TOKEN_HASH, {"token_hash": token_hash}).one_or_none()
+        return _record(row) if row is not None else None
 
     def by_id(self, session_id: int) -> SessionRecord | None:
         with DbSession(self._engine) as db:

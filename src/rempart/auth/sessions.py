@@ -64,6 +64,13 @@ def well_formed(token: str | None) -> bool:
     return bool(token) and len(token or "") <= MAX_TOKEN_LENGTH
 
 
+def _device_token(client: ClientInfo) -> str:
+    """The device token a session is bound to; refused before anything is written."""
+    if client.device_token is None or not well_formed(client.device_token):
+        raise SessionInvalid("a session needs the client's device token")
+    return client.device_token
+
+
 class SessionService:
     def __init__(self, *, store: SessionStore, accounts: AccountService,
                  settings: AuthSettings, clock: Clock, events: SecurityEventSink) -> None:
@@ -78,10 +85,10 @@ class SessionService:
 
     def start(self, *, account: AccountView, client: ClientInfo, level: SessionLevel,
               method: str | None) -> IssuedSession:
-        """A new session; the browser keeps its device token or gets a new one."""
+        """A new session, bound to the client's device token (the login gives the
+        client one first if it had none: `ClientInfo.with_device_token`)."""
         now = self._clock.now()
-        device_token = client.device_token if well_formed(client.device_token) else None
-        device_token = device_token or new_token()
+        device_token = _device_token(client)
         token = new_token()
         session_id = self._store.create(NewSession(
             token_hash=token_hash(token), account_id=account.id,
@@ -96,6 +103,7 @@ class SessionService:
     def renew(self, *, session: SessionView, client: ClientInfo, level: SessionLevel,
               method: str | None) -> IssuedSession:
         """New id for a session whose privilege changes; the old id stops working."""
+        device_token = _device_token(client)
         now = self._clock.now()
         token = new_token()
         expires = self._expiry(session.created_at, level)
@@ -105,7 +113,7 @@ class SessionService:
                                  expires_at=expires, agent_hash=client.agent_hash,
                                  network=client.network):
             raise SessionInvalid("ended")
-        return self._issued(session.id, session.account, token, client.device_token or "")
+        return self._issued(session.id, session.account, token, device_token)
 
     def _expiry(self, created_at: dt.datetime, level: SessionLevel) -> dt.datetime:
         seconds = (self._settings.pending_login_seconds if level is SessionLevel.PASSWORD

@@ -10,9 +10,10 @@
 
 Phases are pluggable: a `Phase` names a server variant (extra environment, so a
 variant can switch the audit log off, for instance) and a `RequestBuilder` (so a phase
-can carry authentication headers). Phases of one variant share one server run; the
-default run is "checks" (the full path) then "bare" (the indexed look-up alone), and
-`ratio` = checks_per_s / bare_per_s comes from that one run.
+can carry authentication headers: `rempart.bench.dpop_requests`). Phases of one variant
+share one server run; the default run is "checks" (the full path, demo identity) then
+"bare" (the indexed look-up alone), and `ratio` = checks_per_s / bare_per_s comes from
+that one run; with authentication, "checks_authenticated" follows on the same server.
 """
 
 from __future__ import annotations
@@ -73,10 +74,14 @@ class ServerVariant:
 
 @dataclass(frozen=True)
 class Phase:
+    """`single_use`: each request is sent once (a DPoP proof is), never cycled; the load
+    generator stops when they run out, and a phase that ran out is refused."""
+
     name: str
     path: str
     variant: str = "default"
     build: RequestBuilder = demo_header_requests
+    single_use: bool = False
 
 
 DEFAULT_VARIANTS = (ServerVariant("default"),)
@@ -85,8 +90,9 @@ DEFAULT_PHASES = (Phase("checks", CHECKS_PATH), Phase("bare", BARE_PATH))
 # nothing (rempart.bench.unrecorded; honoured only with the bench endpoints on).
 AUDIT_OFF_VARIANT = ServerVariant("audit_off", {"REMPART_BENCH_AUDIT": "off"})
 AUDIT_OFF_PHASE = Phase("checks_audit_off", CHECKS_PATH, variant="audit_off")
-# The authentication cost (issue 4) plugs in the same way: a Phase("checks_authenticated",
-# CHECKS_PATH, build=<a RequestBuilder adding a DPoP token and a fresh proof per request>).
+# The authentication cost (issue 4): the same checks sent by API clients with DPoP-bound
+# tokens and a fresh proof each, on the same server (rempart.bench.dpop_requests).
+AUTHENTICATED_PHASE = "checks_authenticated"
 
 
 @dataclass(frozen=True)
@@ -136,17 +142,20 @@ def run_checks_bench(options: BenchOptions,
                       f"{options.seconds:g} s measured")
                 requests = phase.build(path=phase.path, bodies=bodies, server=server,
                                        bench=bench)
-                results[phase.name] = _measure(server, requests, options)
+                results[phase.name] = _measure(server, requests, options,
+                                               single_use=phase.single_use)
     summary = _summary(options, bench, results, load_before, os.getloadavg())
     summary["server_pids"] = server_pids  # each one's process group is gone by now
     return summary
 
 
-def _measure(server: RunningServer, requests: list[bytes],
-             options: BenchOptions) -> dict[str, Any]:
+def _measure(server: RunningServer, requests: list[bytes], options: BenchOptions, *,
+             single_use: bool = False) -> dict[str, Any]:
     spec = LoadSpec(host=server.host, port=server.port, requests=requests,
                     connections=options.connections, seconds=options.seconds,
                     warmup=options.warmup)
+    if single_use:
+        spec = replace(spec, max_requests=len(requests))
     cpu_before = group_cpu_seconds(server.pid)
     done = subprocess.run(
         [sys.executable, "-m", "rempart.bench.load"], input=spec.to_json(),
@@ -156,10 +165,30 @@ def _measure(server: RunningServer, requests: list[bytes],
     if done.returncode != 0:
         raise BenchError(f"the load generator failed (status {done.returncode})")
     figures: dict[str, Any] = orjson.loads(done.stdout)
+    if single_use and figures["answered_total"] >= len(requests):
+        raise BenchError(f"the phase used all its {len(requests)} single-use requests "
+                         "before its end: its rate would be understated")
     # Over the whole phase, warm-up included: the server idles while the client starts.
     total = figures["answered_total"]
     figures["server_cpu_us_per_request"] = round(server_cpu / total * 1e6, 1) if total else None
     return figures
+
+
+def _authentication_cost(checks: dict[str, Any],
+                         authenticated: dict[str, Any]) -> dict[str, Any]:
+    """Authenticated against demo-identity checks of the same server run."""
+    rate, plain = authenticated["per_s"], checks.get("per_s")
+    cpu, plain_cpu = (authenticated.get("server_cpu_us_per_request"),
+                      checks.get("server_cpu_us_per_request"))
+    return {
+        "checks_authenticated_per_s": rate,
+        "checks_authenticated_p50_ms": authenticated.get("p50_ms"),
+        "checks_authenticated_p99_ms": authenticated.get("p99_ms"),
+        # 1.0: authentication is free; 0.5: it halves the checks per second.
+        "auth_cost_ratio": round(rate / plain, 3) if plain else None,
+        "auth_server_cpu_us_per_request": round(cpu - plain_cpu, 1)
+        if cpu is not None and plain_cpu is not None else None,
+    }
 
 
 def _summary(options: BenchOptions, bench: BenchInstance, phases: dict[str, dict[str, Any]],
@@ -170,6 +199,9 @@ def _summary(options: BenchOptions, bench: BenchInstance, phases: dict[str, dict
     checks_rate = checks.get("per_s")
     bare_rate = bare.get("per_s")
     comparisons: dict[str, Any] = {}
+    authenticated = phases.get(AUTHENTICATED_PHASE, {})
+    if authenticated.get("per_s"):
+        comparisons.update(_authentication_cost(checks, authenticated))
     unaudited = phases.get(AUDIT_OFF_PHASE.name, {}).get("per_s")
     if unaudited:
         comparisons["checks_audit_off_per_s"] = unaudited

@@ -67,16 +67,23 @@ def bench_checks(
     audit_off: Annotated[bool, typer.Option(
         "--audit-off", help="Also measure the checks with the audit log off (a second "
                             "server run): audit_on_off_ratio.")] = False,
+    auth: Annotated[bool, typer.Option(
+        "--auth", help="Also measure the checks sent by registered API clients with "
+                       "DPoP-bound tokens, a fresh proof each, on the same server: "
+                       "checks_authenticated_per_s, auth_cost_ratio.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Checks per second over real HTTP, against the bare look-up, in one server run."""
     from rempart.bench.checks_bench import BenchOptions, run_checks_bench
+    from rempart.bench.dpop_requests import with_authentication
 
     options = BenchOptions(people=people, workers=workers, seconds=seconds, warmup=warmup,
                            connections=connections, server=server,
                            database_url=database_url, data_dir=data_dir)
     if audit_off:
         options = options.with_audit_off()
+    if auth:
+        options = with_authentication(options)
     with domain_errors():
         figures = run_checks_bench(options, on_stage=lambda text: console.print(f"bench: {text}"))
     if as_json:

@@ -81,7 +81,7 @@ def login(request: Request, raw: Form) -> Response:
     try:
         result = portal.auth.login.password_login(
             login=form.get("login", ""), password=form.get("password", ""),
-            client=client_info(request, portal.cookies, ensure_device=True),
+            client=client_info(request, portal.cookies),
             previous_token=portal.cookies.session_token(request))
     except InvalidCredentials:
         return _anonymous_page(request, "login.html", status=401, error=t("login.invalid"))

@@ -84,7 +84,7 @@ def finish_login(request: Request, body: Body) -> Response:
     ceremony_id, credential = _answer(body)
     issued = portal.auth.login.finish_passkey_login(
         ceremony_id=ceremony_id, credential=credential,
-        client=client_info(request, portal.cookies, ensure_device=True),
+        client=client_info(request, portal.cookies),
         previous_token=portal.cookies.session_token(request))
     response = _json({"next": "/portal/check"})
     portal.cookies.set_session(response, issued)

@@ -30,7 +30,7 @@ from rempart.portal.wiring import build_auth, install_authentication
 from rempart.runtime import Runtime
 from rempart.web.body_limit import BodySizeLimitMiddleware
 from rempart.web.errors import install_error_handlers
-from rempart.web.identity import IdentitySource
+from rempart.web.identity import DemoHeaderIdentity, IdentitySource
 from rempart.web.openapi import install_openapi
 from rempart.web.request_id import RequestIdMiddleware
 from rempart.web.security_headers import SecurityHeadersMiddleware
@@ -68,6 +68,8 @@ def create_app(runtime: Runtime, *, identity_source: IdentitySource | None = Non
     authenticated = install_authentication(
         app, runtime=runtime, auth=auth or build_auth(runtime),
         check_service=app.state.check_service, claim_service=app.state.claim_service)
+    if isinstance(identity_source, DemoHeaderIdentity):
+        identity_source = identity_source.beside(authenticated)  # never instead of it
     app.state.identity_source = identity_source or authenticated
     # After the guard, if any: the console tells it when an operator restores an account.
     install_console(app, runtime=runtime, audit=audit, auth=app.state.auth,

@@ -128,11 +128,14 @@ class AuthenticatedIdentity:
         self._offload = offload
 
     async def identify(self, request: Request) -> ProviderIdentity:
-        if self._offload:
-            return await run_in_threadpool(self._identify, request)
-        return self._identify(request)
-
-    def _identify(self, request: Request) -> ProviderIdentity:
         if request.url.path.startswith(API_PREFIXES):
-            return self._tokens.identify(request)
+            # Always off the event loop: the DPoP check writes its proof's replay entry,
+            # and on SQLite a write waits for the lock the check journal's commits hold:
+            # inline, the event loop stalled on it (docs/performance.md).
+            return await run_in_threadpool(self._tokens.identify, request)
+        if self._offload:
+            return await run_in_threadpool(self._session_identity, request)
+        return self._session_identity(request)
+
+    def _session_identity(self, request: Request) -> ProviderIdentity:
         return self._sessions.identity(self._sessions.session(request))

@@ -17,7 +17,6 @@ from starlette.responses import Response
 
 from rempart.auth.client import MAX_AGENT_LENGTH, MAX_TOKEN_LENGTH, ClientInfo
 from rempart.auth.sessions import IssuedSession
-from rempart.auth.tokens import new_token
 from rempart.web.identity import client_address
 
 DEVICE_MAX_AGE = 365 * 24 * 3600
@@ -82,17 +81,11 @@ def _bounded(value: str | None) -> str | None:
     return value if value and len(value) <= MAX_TOKEN_LENGTH else None
 
 
-def client_info(request: Request, policy: CookiePolicy, *,
-                ensure_device: bool = False) -> ClientInfo:
-    """Address, user agent and device token, within the sizes the domain accepts.
-
-    At login, a browser without a device token is given one here (`ensure_device`), so
-    that the session started and the session renewed by the second factor are bound to
-    the same token, which the answer then sets as the device cookie.
-    """
+def client_info(request: Request, policy: CookiePolicy) -> ClientInfo:
+    """Address, user agent and device token, within the sizes the domain accepts. (A
+    browser without a device token gets one from the login itself, which the answer
+    then sets as the device cookie.)"""
     device = policy.device_token(request)
-    if device is None and ensure_device:
-        device = new_token()
     return ClientInfo(address=client_address(request) or "unknown",
                       user_agent=request.headers.get("user-agent", "")[:MAX_AGENT_LENGTH],
                       device_token=device)

@@ -7,7 +7,9 @@ sender-constrained tokens) without touching a route. Until then:
 - `StaticIdentity` answers one fixed identity (tests and tools);
 - `DemoHeaderIdentity` trusts an `X-Rempart-Demo-Organisation` header. It is a demo
   convenience that anyone could forge, so it can only be built from settings that
-  explicitly say demo mode, and is never a default.
+  explicitly say demo mode, and is never a default. It stands beside the app's real
+  authentication, never instead of it: a request without the header is authenticated
+  as in any instance (so a demo, or the benchmark, can also use real credentials).
 """
 
 from __future__ import annotations
@@ -81,14 +83,25 @@ class StaticIdentity:
 class DemoHeaderIdentity:
     """The organisation named by a header (its internal id): demo mode only."""
 
-    def __init__(self, *, settings: Settings, engine: Engine) -> None:
+    def __init__(self, *, settings: Settings, engine: Engine,
+                 otherwise: IdentitySource | None = None) -> None:
         if not settings.demo_mode:
             raise DemoModeRequired
+        self._settings = settings
         self._engine = engine
+        self._otherwise = otherwise
         self._professions: dict[int, str] = {}
 
+    def beside(self, otherwise: IdentitySource) -> DemoHeaderIdentity:
+        """The same header, with `otherwise` answering requests that do not carry it."""
+        return DemoHeaderIdentity(settings=self._settings, engine=self._engine,
+                                  otherwise=otherwise)
+
     async def identify(self, request: Request) -> ProviderIdentity:
-        raw = request.headers.get(DEMO_HEADER, "")
+        raw = request.headers.get(DEMO_HEADER)
+        if raw is None and self._otherwise is not None:
+            return await self._otherwise.identify(request)
+        raw = raw or ""
         if not raw.isdigit() or len(raw) > 9:
             raise NotAuthenticated
         organisation_id = int(raw)
