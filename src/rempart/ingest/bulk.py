@@ -23,6 +23,9 @@ _LOOKUP_SIZES = (16, 256, 4096)
 ContractRow = tuple[int, bytes, bytes, str, dt.date, dt.date | None, bool]
 """id, number_idx, content_mac, tier, start_date, end_date, third_party"""
 
+MemberFound = tuple[int, bytes, bytes, int]
+"""id, member_idx, content_mac, contract_id"""
+
 CONTRACT_COLUMNS = ("id", "insurer_id", "number_idx", "key_version", "sealed", "content_mac",
                     "tier", "start_date", "end_date", "third_party", "updated_at")
 MEMBER_COLUMNS = ("id", "insurer_id", "contract_id", "rank", "member_idx", "identity_idx",
@@ -43,7 +46,7 @@ _UPDATE_MEMBERS = ("UPDATE beneficiaries SET "  # noqa: S608
                    + ", ".join(f"{c} = ?" for c in _MEMBER_UPDATE) + " WHERE id = ?")
 _FIND_CONTRACTS = ("SELECT id, number_idx, content_mac, tier, start_date, end_date, third_party "
                    "FROM contracts WHERE insurer_id = ? AND number_idx IN ({marks})")
-_FIND_MEMBERS = ("SELECT id, member_idx, content_mac FROM beneficiaries "
+_FIND_MEMBERS = ("SELECT id, member_idx, content_mac, contract_id FROM beneficiaries "
                  "WHERE insurer_id = ? AND member_idx IN ({marks})")
 _PG_FIND_SEEN = ("SELECT idx, mac FROM " + SEEN_TABLE  # noqa: S608
                  + " WHERE kind = %s AND insurer_id = %s AND idx = ANY(%s)")
@@ -62,7 +65,7 @@ class Bulk(Protocol):
     def find_contracts(self, insurer_id: int, keys: Sequence[bytes]) -> list[ContractRow]: ...
 
     def find_members(self, insurer_id: int, keys: Sequence[bytes]
-                     ) -> list[tuple[int, bytes, bytes]]: ...
+                     ) -> list[MemberFound]: ...
 
     def find_seen(self, kind: int, insurer_id: int, keys: Sequence[bytes]
                   ) -> dict[bytes, bytes]: ...
@@ -131,7 +134,7 @@ class SqliteBulk:
                  dt.date.fromisoformat(r[5]) if r[5] else None, bool(r[6])) for r in rows]
 
     def find_members(self, insurer_id: int, keys: Sequence[bytes]
-                     ) -> list[tuple[int, bytes, bytes]]:
+                     ) -> list[MemberFound]:
         return self._find(_FIND_MEMBERS, insurer_id, keys)
 
     def find_seen(self, kind: int, insurer_id: int, keys: Sequence[bytes]) -> dict[bytes, bytes]:
@@ -208,9 +211,9 @@ class PostgresBulk:
                           "number_idx = ANY(%s)", insurer_id, list(keys))
 
     def find_members(self, insurer_id: int, keys: Sequence[bytes]
-                     ) -> list[tuple[int, bytes, bytes]]:
-        return self._find("SELECT id, member_idx, content_mac FROM beneficiaries WHERE "
-                          "insurer_id = %s AND member_idx = ANY(%s)", insurer_id, list(keys))
+                     ) -> list[MemberFound]:
+        return self._find("SELECT id, member_idx, content_mac, contract_id FROM beneficiaries "
+                          "WHERE insurer_id = %s AND member_idx = ANY(%s)", insurer_id, list(keys))
 
     def find_seen(self, kind: int, insurer_id: int, keys: Sequence[bytes]) -> dict[bytes, bytes]:
         return dict(self._find(_PG_FIND_SEEN, kind, insurer_id, list(keys)))

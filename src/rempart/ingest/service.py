@@ -144,7 +144,7 @@ class Importer:
         for chunk in prepared_chunks(head=head, config=config, vault=self._vault,
                                      workers=workers, chunk_bytes=self._chunk_bytes):
             problems.extend(chunk.problems, chunk.problem_total)
-            applier.apply(chunk.rows)
+            applier.apply(chunk)
             lines += chunk.lines
             on_rows(chunk.lines)
         check_row_count(head, lines, problems)
