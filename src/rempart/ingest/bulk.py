@@ -9,9 +9,11 @@ locked, so a whole batch can be written without a round trip per row.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
+import psycopg
 from sqlalchemy import Connection
 
 SEEN_TABLE = "rempart_import_seen"
@@ -50,6 +52,7 @@ _FIND_MEMBERS = ("SELECT id, member_idx, content_mac, contract_id FROM beneficia
                  "WHERE insurer_id = ? AND member_idx IN ({marks})")
 _PG_FIND_SEEN = ("SELECT idx, mac FROM " + SEEN_TABLE  # noqa: S608
                  + " WHERE kind = %s AND insurer_id = %s AND idx = ANY(%s)")
+_HAS_MEMBERS = "SELECT 1 FROM beneficiaries WHERE insurer_id = {mark} LIMIT 1"
 _FIND_SEEN = ("SELECT idx, mac FROM " + SEEN_TABLE  # noqa: S608
               + " WHERE kind = ? AND insurer_id = ? AND idx IN ({marks})")
 
@@ -77,6 +80,13 @@ class Bulk(Protocol):
     def update_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
 
     def insert_members(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
+
+    def had_members(self, insurer_id: int) -> bool:
+        """Whether any beneficiary of the insurer is stored (asked before this file adds one)."""
+
+    def insert_new_members(self, rows: Sequence[tuple[Any, ...]]) -> bool:
+        """Insert beneficiaries none of which is stored yet; if one is (its natural key is
+        taken), write nothing and return False."""
 
     def update_members(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
 
@@ -162,6 +172,21 @@ class SqliteBulk:
     def insert_members(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self._db.executemany(_INSERT_MEMBERS, rows)
 
+    def had_members(self, insurer_id: int) -> bool:
+        return self._db.execute(_HAS_MEMBERS.format(mark="?"), (insurer_id,)).fetchone() is not None
+
+    def insert_new_members(self, rows: Sequence[tuple[Any, ...]]) -> bool:
+        db = self._db
+        db.execute("SAVEPOINT rempart_new_rows")
+        try:
+            db.executemany(_INSERT_MEMBERS, rows)
+        except sqlite3.IntegrityError:
+            db.execute("ROLLBACK TO rempart_new_rows")
+            db.execute("RELEASE rempart_new_rows")
+            return False
+        db.execute("RELEASE rempart_new_rows")
+        return True
+
     def update_members(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self._db.executemany(_UPDATE_MEMBERS, rows)
 
@@ -238,6 +263,21 @@ class PostgresBulk:
 
     def insert_members(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self._copy("beneficiaries", MEMBER_COLUMNS, rows, self._types(MEMBER_COLUMNS))
+
+    def had_members(self, insurer_id: int) -> bool:
+        return bool(self._find(_HAS_MEMBERS.format(mark="%s"), insurer_id))
+
+    def insert_new_members(self, rows: Sequence[tuple[Any, ...]]) -> bool:
+        with self._db.cursor() as cur:
+            cur.execute("SAVEPOINT rempart_new_rows")
+            try:
+                self.insert_members(rows)
+            except psycopg.errors.UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT rempart_new_rows")
+                cur.execute("RELEASE SAVEPOINT rempart_new_rows")
+                return False
+            cur.execute("RELEASE SAVEPOINT rempart_new_rows")
+        return True
 
     def update_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None:
         with self._db.cursor() as cur:

@@ -51,6 +51,7 @@ class MembersApplier:
         self._first_contract_id, self._first_member_id = bulk.start()
         self._next_contract_id = self._first_contract_id
         self._next_member_id = self._first_member_id
+        self._fresh_insurers: dict[int, bool] = {}  # no stored beneficiary at the file's start
         self.outcome = MembersOutcome()
 
     def finish(self) -> None:
@@ -204,6 +205,8 @@ class MembersApplier:
         updates: list[tuple[Any, ...]] = []
         seen_new: list[tuple[int, int, bytes, bytes]] = []
         for insurer_id, rows in by_insurer.items():
+            if self._inserted_all(insurer_id, rows):
+                continue
             stored = {r[1]: r for r in bulk.find_members(insurer_id, [r[2] for r, _ in rows])}
             seen = bulk.find_seen(_SEEN_MEMBER, insurer_id,
                                   [k for k, r in stored.items() if r[0] < self._first_member_id])
@@ -227,6 +230,29 @@ class MembersApplier:
         bulk.add_seen(seen_new)
         self.outcome.members_inserted += len(inserts)
         self.outcome.members_updated += len(updates)
+
+    def _inserted_all(self, insurer_id: int, rows: list[tuple[MemberRow, int]]) -> bool:
+        """Insert the rows without looking them up first, when that is safe and works.
+
+        An insurer with no stored beneficiary when the file started (a first full load)
+        can only meet members this file inserted: the unique natural key then catches
+        a duplicate, the batch is undone and takes the looked-up path, which names it.
+        """
+        fresh = self._fresh_insurers.get(insurer_id)
+        if fresh is None:
+            fresh = self._fresh_insurers[insurer_id] = not self._bulk.had_members(insurer_id)
+        if not fresh:
+            return False
+        first_id, version, now = self._next_member_id, self._vault.current_version, self._bulk.now
+        batch = [(member_id, insurer_id, contract_id, rank, member_idx, identity_idx, version,
+                  sealed, mac, now)
+                 for member_id, ((_line, _at, member_idx, identity_idx, rank, sealed, mac),
+                                 contract_id) in enumerate(rows, start=first_id)]
+        if not self._bulk.insert_new_members(batch):
+            return False
+        self._next_member_id += len(batch)
+        self.outcome.members_inserted += len(batch)
+        return True
 
     def _take_member_id(self) -> int:
         self._next_member_id += 1
