@@ -75,6 +75,8 @@ class Bulk(Protocol):
 
     def add_seen(self, rows: Sequence[tuple[int, int, bytes, bytes]]) -> None: ...
 
+    # Contract rows written carry their dates as ISO text (cheap to hand between
+    # processes); rows read (ContractRow) carry dates.
     def insert_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
 
     def update_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
@@ -89,6 +91,10 @@ class Bulk(Protocol):
         taken), write nothing and return False."""
 
     def update_members(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
+
+
+def _date(iso: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(iso) if iso else None
 
 
 def bulk_for(conn: Connection, now: dt.datetime) -> Bulk:
@@ -159,15 +165,11 @@ class SqliteBulk:
                              + " VALUES (?, ?, ?, ?)", rows)
 
     def insert_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        # Dates as SQLAlchemy writes them on SQLite (ISO text), columns 7 and 8.
-        self._db.executemany(_INSERT_CONTRACTS, (
-            (*r[:7], r[7].isoformat(), r[8].isoformat() if r[8] else None, *r[9:])
-            for r in rows))
+        # The dates' ISO text is what SQLAlchemy writes for Date on SQLite.
+        self._db.executemany(_INSERT_CONTRACTS, rows)
 
     def update_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        self._db.executemany(_UPDATE_CONTRACTS, (
-            (r[0], r[1].isoformat(), r[2].isoformat() if r[2] else None, *r[3:])
-            for r in rows))
+        self._db.executemany(_UPDATE_CONTRACTS, rows)
 
     def insert_members(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self._db.executemany(_INSERT_MEMBERS, rows)
@@ -259,7 +261,9 @@ class PostgresBulk:
         return [self._TYPES.get(c, "bytea") for c in columns]
 
     def insert_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        self._copy("contracts", CONTRACT_COLUMNS, rows, self._types(CONTRACT_COLUMNS))
+        self._copy("contracts", CONTRACT_COLUMNS,
+                   ((*r[:7], _date(r[7]), _date(r[8]), *r[9:]) for r in rows),
+                   self._types(CONTRACT_COLUMNS))
 
     def insert_members(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self._copy("beneficiaries", MEMBER_COLUMNS, rows, self._types(MEMBER_COLUMNS))
@@ -281,7 +285,8 @@ class PostgresBulk:
 
     def update_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None:
         with self._db.cursor() as cur:
-            cur.executemany(_UPDATE_CONTRACTS.replace("?", "%s"), rows)
+            cur.executemany(_UPDATE_CONTRACTS.replace("?", "%s"),
+                            [(r[0], _date(r[1]), _date(r[2]), *r[3:]) for r in rows])
 
     def update_members(self, rows: Sequence[tuple[Any, ...]]) -> None:
         with self._db.cursor() as cur:

@@ -15,9 +15,9 @@ per column over the chunk's accepted rows.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from rempart.core.care import MaritalStatus
 from rempart.core.errors import InvalidIdentifier
@@ -45,10 +45,18 @@ class ContractPart(NamedTuple):
     number_idx: bytes
     sealed: bytes  # the contract number, written only if the contract is new
     tier: str
-    start_date: dt.date
-    end_date: dt.date | None
+    start_date: str  # ISO dates: date objects cost more to pickle than the rest of the row
+    end_date: str | None
     third_party: bool
     content_mac: bytes
+
+    def __reduce__(self) -> tuple[Callable[..., ContractPart], tuple[object, ...]]:
+        # As a plain tuple: a named tuple's default pickling runs Python code per record.
+        return _contract_part, tuple(self)
+
+
+def _contract_part(*values: Any) -> ContractPart:
+    return tuple.__new__(ContractPart, values)
 
 
 MemberRow = tuple[int, int, bytes, bytes, int, bytes, bytes]
@@ -238,7 +246,8 @@ class MemberPreparer:
         number_idxs = sealing.contract_indexes(vault, [(c[2], c[3]) for c in contracts])
         sealed = sealing.seal_contract_numbers(vault, [c[3] for c in contracts], number_idxs)
         macs = sealing.contract_content_macs(vault, [c[3:] for c in contracts])
-        return [ContractPart(c[0], c[1], idx, blob, c[4], c[5], c[6], c[7], mac)
+        return [ContractPart(c[0], c[1], idx, blob, c[4], c[5].isoformat(),
+                             c[6].isoformat() if c[6] else None, c[7], mac)
                 for c, idx, blob, mac in zip(contracts, number_idxs, sealed, macs, strict=True)]
 
     def _seal_members(self, accepted: _Accepted) -> list[MemberRow]:

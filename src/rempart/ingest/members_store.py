@@ -173,7 +173,8 @@ class MembersApplier:
                                        start_date=start, end_date=end.end_date,
                                        third_party=third_party)
         if new_mac != mac:
-            updates.append((tier, start, end.end_date, third_party, new_mac, self._bulk.now,
+            updates.append((tier, start.isoformat(), end.end_date.isoformat(), third_party,
+                            new_mac, self._bulk.now,
                             old[0]))
             self.outcome.contracts_terminated += 1
 
