@@ -35,7 +35,9 @@ class _IndexKey:
     """
 
     def __init__(self, key: bytes) -> None:
-        block = key.ljust(_HMAC_BLOCK, b"\x00")  # keys are 32 bytes, never hashed first
+        if len(key) > _HMAC_BLOCK:  # RFC 2104 would hash it first; data keys are 32 bytes
+            raise VaultError("an index key longer than a SHA-256 block is not supported")
+        block = key.ljust(_HMAC_BLOCK, b"\x00")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
 
