@@ -61,8 +61,7 @@ def add_people(runtime: Runtime, count: int) -> list[Person]:
                 identity_idx=sealing.identity_index(vault, fields.nir, fields.birth_date),
                 key_version=vault.current_version,
                 sealed=sealing.seal_person(vault, fields, member_idx=member_idx),
-                content_mac=sealing.beneficiary_content_mac(vault, fields, rank=1,
-                                                            contract_id=contract_id),
+                content_mac=sealing.beneficiary_content_mac(vault, fields, rank=1),
                 updated_at=NOW,
             ).returning(Beneficiary.id)).scalar_one()
             people.append(Person(id=person_id, fields=fields))

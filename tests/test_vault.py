@@ -116,3 +116,28 @@ def test_keyring_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REMPART_KEYRING", keyring.to_json())
     assert Keyring.load(None).key(1) == keyring.key(1)
     assert json.loads(keyring.to_json())["current"] == 1
+
+
+def test_batch_indexes_are_hmac_sha256_as_index_computes_them(vault: Vault) -> None:
+    import hmac
+
+    records = [("1840176451089", "1984-01-07"), ("2", ""), ("é", "x" * 200)]
+    key = vault.keyring.current_key().index_key
+    expected = [hmac.digest(key, b"purpose\x00" + "\x1f".join(r).encode(), "sha256")[:16]
+                for r in records]
+    assert vault.indexes(b"purpose", records) == expected
+    assert [vault.index(b"purpose", *r) for r in records] == expected
+
+
+def test_batch_seals_open_for_their_own_row_only(vault: Vault) -> None:
+    blobs = vault.seal_many([["a", "b"], ["c"]], kind=b"k", row_tokens=[b"r1", b"r2"])
+    assert vault.open(blobs[0], version=1, kind=b"k", row_token=b"r1") == ["a", "b"]
+    assert vault.open(blobs[1], version=1, kind=b"k", row_token=b"r2") == ["c"]
+    assert blobs[0][:12] != blobs[1][:12]  # a nonce of its own
+    with pytest.raises(TamperedCiphertext):
+        vault.open(blobs[1], version=1, kind=b"k", row_token=b"r1")
+
+
+def test_a_field_holding_the_separator_is_refused(vault: Vault) -> None:
+    with pytest.raises(VaultError):
+        vault.seal_many([["ok"], ["a\x1fb"]], kind=b"k", row_tokens=[b"r1", b"r2"])

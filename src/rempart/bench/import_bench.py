@@ -43,6 +43,8 @@ class ImportFigures:
     peak_rss_main_mb: float
     peak_rss_workers_mb: float
     rss_after_generation_mb: float  # the high-water mark before the import started
+    cpu_us_per_person_main: float  # CPU time of this process during the import, per person
+    cpu_us_per_person_workers: float  # of the worker processes (0 without workers)
     generate_seconds: float
     workers: int
     contracts: int
@@ -53,6 +55,11 @@ class ImportFigures:
 
 def _maxrss_mb(who: int) -> float:
     return round(resource.getrusage(who).ru_maxrss / 1024, 1)  # Linux counts KiB
+
+
+def _cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peak_rss_mb() -> float:
@@ -106,9 +113,13 @@ def run_import_bench(*, people: int, seed: int = 1, database_url: str | None = N
                 importer = Importer(engine=runtime.engine, vault=runtime.vault,
                                     clock=runtime.clock, workers=workers)
                 stage("importing")
+                cpu_main = _cpu_seconds(resource.RUSAGE_SELF)
+                cpu_workers = _cpu_seconds(resource.RUSAGE_CHILDREN)
                 started = time.perf_counter()
                 reports = importer.import_paths(paths=[population])
                 seconds = time.perf_counter() - started
+                cpu_main = _cpu_seconds(resource.RUSAGE_SELF) - cpu_main
+                cpu_workers = _cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_workers
                 stage("baseline")
                 started = time.perf_counter()
                 baseline_rows = insert_baseline(runtime.engine, members)
@@ -127,5 +138,7 @@ def run_import_bench(*, people: int, seed: int = 1, database_url: str | None = N
         peak_rss_main_mb=_maxrss_mb(resource.RUSAGE_SELF),
         peak_rss_workers_mb=_maxrss_mb(resource.RUSAGE_CHILDREN),
         rss_after_generation_mb=rss_after_generation,
+        cpu_us_per_person_main=round(cpu_main / people * 1e6, 1),
+        cpu_us_per_person_workers=round(cpu_workers / people * 1e6, 1),
         generate_seconds=round(generate_seconds, 3), workers=workers,
         contracts=contracts)

@@ -24,7 +24,7 @@ def bench_import(
                                "and dropped after. Default: a temporary SQLite file.")] = None,
     workers: Annotated[int | None, typer.Option(
         "--workers", min=0, help="Worker processes that validate and seal "
-                                 "(default 0: all in the main process).")] = None,
+                                 "(default: one if the machine has a second core).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Generate N persons, import them for real, and compare with a plain insert."""

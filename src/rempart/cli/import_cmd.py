@@ -25,7 +25,7 @@ def import_files(
     data_dir: DataDirOption = None,
     workers: Annotated[int | None, typer.Option(
         "--workers", min=0, help="Worker processes that validate and seal large members "
-                                 "files (default 0: all in this process).")] = None,
+                                 "files (default: one if the machine has a second core).")] = None,
 ) -> None:
     """Import insurer and provider files (each file is applied completely or not at all)."""
     settings = load_settings(data_dir)

@@ -9,9 +9,11 @@ locked, so a whole batch can be written without a round trip per row.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
+import psycopg
 from sqlalchemy import Connection
 
 SEEN_TABLE = "rempart_import_seen"
@@ -22,6 +24,9 @@ _LOOKUP_SIZES = (16, 256, 4096)
 
 ContractRow = tuple[int, bytes, bytes, str, dt.date, dt.date | None, bool]
 """id, number_idx, content_mac, tier, start_date, end_date, third_party"""
+
+MemberFound = tuple[int, bytes, bytes, int]
+"""id, member_idx, content_mac, contract_id"""
 
 CONTRACT_COLUMNS = ("id", "insurer_id", "number_idx", "key_version", "sealed", "content_mac",
                     "tier", "start_date", "end_date", "third_party", "updated_at")
@@ -43,10 +48,11 @@ _UPDATE_MEMBERS = ("UPDATE beneficiaries SET "  # noqa: S608
                    + ", ".join(f"{c} = ?" for c in _MEMBER_UPDATE) + " WHERE id = ?")
 _FIND_CONTRACTS = ("SELECT id, number_idx, content_mac, tier, start_date, end_date, third_party "
                    "FROM contracts WHERE insurer_id = ? AND number_idx IN ({marks})")
-_FIND_MEMBERS = ("SELECT id, member_idx, content_mac FROM beneficiaries "
+_FIND_MEMBERS = ("SELECT id, member_idx, content_mac, contract_id FROM beneficiaries "
                  "WHERE insurer_id = ? AND member_idx IN ({marks})")
 _PG_FIND_SEEN = ("SELECT idx, mac FROM " + SEEN_TABLE  # noqa: S608
                  + " WHERE kind = %s AND insurer_id = %s AND idx = ANY(%s)")
+_HAS_MEMBERS = "SELECT 1 FROM beneficiaries WHERE insurer_id = {mark} LIMIT 1"
 _FIND_SEEN = ("SELECT idx, mac FROM " + SEEN_TABLE  # noqa: S608
               + " WHERE kind = ? AND insurer_id = ? AND idx IN ({marks})")
 
@@ -62,20 +68,33 @@ class Bulk(Protocol):
     def find_contracts(self, insurer_id: int, keys: Sequence[bytes]) -> list[ContractRow]: ...
 
     def find_members(self, insurer_id: int, keys: Sequence[bytes]
-                     ) -> list[tuple[int, bytes, bytes]]: ...
+                     ) -> list[MemberFound]: ...
 
     def find_seen(self, kind: int, insurer_id: int, keys: Sequence[bytes]
                   ) -> dict[bytes, bytes]: ...
 
     def add_seen(self, rows: Sequence[tuple[int, int, bytes, bytes]]) -> None: ...
 
+    # Contract rows written carry their dates as ISO text (cheap to hand between
+    # processes); rows read (ContractRow) carry dates.
     def insert_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
 
     def update_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
 
     def insert_members(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
 
+    def had_members(self, insurer_id: int) -> bool:
+        """Whether any beneficiary of the insurer is stored (asked before this file adds one)."""
+
+    def insert_new_members(self, rows: Sequence[tuple[Any, ...]]) -> bool:
+        """Insert beneficiaries none of which is stored yet; if one is (its natural key is
+        taken), write nothing and return False."""
+
     def update_members(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
+
+
+def _date(iso: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(iso) if iso else None
 
 
 def bulk_for(conn: Connection, now: dt.datetime) -> Bulk:
@@ -131,7 +150,7 @@ class SqliteBulk:
                  dt.date.fromisoformat(r[5]) if r[5] else None, bool(r[6])) for r in rows]
 
     def find_members(self, insurer_id: int, keys: Sequence[bytes]
-                     ) -> list[tuple[int, bytes, bytes]]:
+                     ) -> list[MemberFound]:
         return self._find(_FIND_MEMBERS, insurer_id, keys)
 
     def find_seen(self, kind: int, insurer_id: int, keys: Sequence[bytes]) -> dict[bytes, bytes]:
@@ -146,18 +165,29 @@ class SqliteBulk:
                              + " VALUES (?, ?, ?, ?)", rows)
 
     def insert_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        # Dates as SQLAlchemy writes them on SQLite (ISO text), columns 7 and 8.
-        self._db.executemany(_INSERT_CONTRACTS, (
-            (*r[:7], r[7].isoformat(), r[8].isoformat() if r[8] else None, *r[9:])
-            for r in rows))
+        # The dates' ISO text is what SQLAlchemy writes for Date on SQLite.
+        self._db.executemany(_INSERT_CONTRACTS, rows)
 
     def update_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        self._db.executemany(_UPDATE_CONTRACTS, (
-            (r[0], r[1].isoformat(), r[2].isoformat() if r[2] else None, *r[3:])
-            for r in rows))
+        self._db.executemany(_UPDATE_CONTRACTS, rows)
 
     def insert_members(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self._db.executemany(_INSERT_MEMBERS, rows)
+
+    def had_members(self, insurer_id: int) -> bool:
+        return self._db.execute(_HAS_MEMBERS.format(mark="?"), (insurer_id,)).fetchone() is not None
+
+    def insert_new_members(self, rows: Sequence[tuple[Any, ...]]) -> bool:
+        db = self._db
+        db.execute("SAVEPOINT rempart_new_rows")
+        try:
+            db.executemany(_INSERT_MEMBERS, rows)
+        except sqlite3.IntegrityError:
+            db.execute("ROLLBACK TO rempart_new_rows")
+            db.execute("RELEASE rempart_new_rows")
+            return False
+        db.execute("RELEASE rempart_new_rows")
+        return True
 
     def update_members(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self._db.executemany(_UPDATE_MEMBERS, rows)
@@ -208,9 +238,9 @@ class PostgresBulk:
                           "number_idx = ANY(%s)", insurer_id, list(keys))
 
     def find_members(self, insurer_id: int, keys: Sequence[bytes]
-                     ) -> list[tuple[int, bytes, bytes]]:
-        return self._find("SELECT id, member_idx, content_mac FROM beneficiaries WHERE "
-                          "insurer_id = %s AND member_idx = ANY(%s)", insurer_id, list(keys))
+                     ) -> list[MemberFound]:
+        return self._find("SELECT id, member_idx, content_mac, contract_id FROM beneficiaries "
+                          "WHERE insurer_id = %s AND member_idx = ANY(%s)", insurer_id, list(keys))
 
     def find_seen(self, kind: int, insurer_id: int, keys: Sequence[bytes]) -> dict[bytes, bytes]:
         return dict(self._find(_PG_FIND_SEEN, kind, insurer_id, list(keys)))
@@ -231,14 +261,32 @@ class PostgresBulk:
         return [self._TYPES.get(c, "bytea") for c in columns]
 
     def insert_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        self._copy("contracts", CONTRACT_COLUMNS, rows, self._types(CONTRACT_COLUMNS))
+        self._copy("contracts", CONTRACT_COLUMNS,
+                   ((*r[:7], _date(r[7]), _date(r[8]), *r[9:]) for r in rows),
+                   self._types(CONTRACT_COLUMNS))
 
     def insert_members(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self._copy("beneficiaries", MEMBER_COLUMNS, rows, self._types(MEMBER_COLUMNS))
 
+    def had_members(self, insurer_id: int) -> bool:
+        return bool(self._find(_HAS_MEMBERS.format(mark="%s"), insurer_id))
+
+    def insert_new_members(self, rows: Sequence[tuple[Any, ...]]) -> bool:
+        with self._db.cursor() as cur:
+            cur.execute("SAVEPOINT rempart_new_rows")
+            try:
+                self.insert_members(rows)
+            except psycopg.errors.UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT rempart_new_rows")
+                cur.execute("RELEASE SAVEPOINT rempart_new_rows")
+                return False
+            cur.execute("RELEASE SAVEPOINT rempart_new_rows")
+        return True
+
     def update_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None:
         with self._db.cursor() as cur:
-            cur.executemany(_UPDATE_CONTRACTS.replace("?", "%s"), rows)
+            cur.executemany(_UPDATE_CONTRACTS.replace("?", "%s"),
+                            [(r[0], _date(r[1]), _date(r[2]), *r[3:]) for r in rows])
 
     def update_members(self, rows: Sequence[tuple[Any, ...]]) -> None:
         with self._db.cursor() as cur:

@@ -25,6 +25,15 @@ _TIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9./-]{0,29}$")  # contract and member numbers
 _EARLIEST_DATE = dt.date(1900, 1, 1)
 
+# Quick acceptance tests for the members hot path. A value they refuse is then parsed
+# by the functions below, which accept it or give the reason; so they may refuse more
+# than the parsers (a rank of "01") but must never accept what a parser refuses.
+RANKS = {str(i): i for i in range(1, 100)}
+BIRTH_RANKS = frozenset(str(i) for i in range(1, 10))
+is_reference = re.compile(r"[A-Z0-9][A-Z0-9./-]{0,29}").fullmatch  # already upper-case
+is_postcode = re.compile(r"(?:0[1-9]|[1-8]\d|9[0-8])\d{3}", re.ASCII).fullmatch
+is_departement = re.compile(r"(?:0[1-9]|1\d|2[1-9]|[3-8]\d|9[0-5]|2A|2B|97[1-6])").fullmatch
+
 
 def required(name: str, raw: str) -> str:
     if not raw:
@@ -38,7 +47,7 @@ def must_be_empty(name: str, raw: str, why: str) -> None:
 
 
 @functools.lru_cache(maxsize=131_072)  # distinct dates are bounded by the calendar
-def _parse_date(raw: str) -> dt.date | None:
+def parse_date(raw: str) -> dt.date | None:
     if not _ISO_DATE.match(raw):
         return None
     try:
@@ -49,7 +58,7 @@ def _parse_date(raw: str) -> dt.date | None:
 
 
 def date(name: str, raw: str) -> dt.date:
-    value = _parse_date(required(name, raw))
+    value = parse_date(required(name, raw))
     if value is None:
         raise FieldError(name, "is not a possible date (YYYY-MM-DD, from 1900-01-01)")
     return value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from rempart.ingest.formats import (
 _TAIL_BYTES = 64
 CHUNK_BYTES = 1 << 18  # rows are read and handed on in blocks of whole lines (~2,000)
 _DATA_START_LINE = 3  # header on line 1, column names on line 2
+_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,22 @@ def split_rows(kind: FileKind, first_line: int, raw: bytes,
     """
     names = COLUMNS[kind]
     width = len(names)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    if text and not _CONTROL_BUT_NEWLINE.search(text):
+        # The usual chunk, checked whole: valid UTF-8, no control character, no CR.
+        text_lines = text.split("\n")
+        if text_lines[-1] == "":
+            text_lines.pop()
+        for line_no, text_line in enumerate(text_lines, start=first_line):
+            fields = text_line.split(DELIMITER)
+            if len(fields) != width:
+                problems.add(line_no, "", f"has {len(fields)} fields, expected {width}")
+                continue
+            yield line_no, fields
+        return
     lines = raw.split(b"\n")
     if lines[-1] == b"":
         lines.pop()

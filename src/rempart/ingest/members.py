@@ -1,61 +1,67 @@
-"""Members rows: validated, then turned into sealed blobs and blind indexes.
-
-Records are named tuples: cheap to build and to pickle, at millions of rows.
+"""Members rows: validated a chunk at a time, then sealed and indexed column-wise.
 
 Each row of a members file is one beneficiary with the fields of its contract
 (denormalised). An `upsert` row adds or changes the beneficiary and its contract; a
 `terminate` row ends a contract. Everything personal is sealed here, through
-rempart.population.sealing, before it goes anywhere near the database.
+rempart.population.sealing, before it goes anywhere near the database: a prepared
+chunk holds blind indexes, fingerprints and ciphertext, never a name or a NIR.
+
+Validation runs in one loop with quick tests (fields.RANKS, fields.is_postcode, ...);
+a row they do not accept outright goes through the field parsers, which accept it or
+raise the FieldError naming the field and the rule. The cryptography then runs once
+per column over the chunk's accepted rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import NamedTuple
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from rempart.core.care import MaritalStatus
 from rempart.core.errors import InvalidIdentifier
 from rempart.core.identifiers import nir_matches_birth_date, validate_nir
 from rempart.ingest import fields as f
-from rempart.ingest.errors import FieldError
+from rempart.ingest.errors import FieldError, Problem, Problems
 from rempart.ingest.formats import COLUMNS, FileKind, FileMode, MemberOp
-from rempart.population.sealing import (
-    PersonFields,
-    contract_content_mac,
-    contract_index,
-    identity_index,
-    member_index,
-    seal_person,
-)
+from rempart.ingest.framing import count_lines, split_rows
+from rempart.population import sealing
 from rempart.vault import Vault
 
-_MARITAL = {m.value: m.value for m in MaritalStatus}
+_MARITAL = frozenset(m.value for m in MaritalStatus)
+_UPSERT = MemberOp.UPSERT.value
 _TERMINATE_EMPTY = ("tier", "contract_start", "third_party", "member_number", "rank", "nir",
                     "birth_date", "birth_rank", "last_name", "first_name", "marital_status",
                     "postcode", "departement")
+_NAME_MAX = 100
 
 
 class ContractPart(NamedTuple):
-    """A contract as one members row states it; every row of a contract must agree."""
+    """A contract as rows of one chunk state it; every row of a contract must agree."""
 
+    line: int  # the first line of the chunk stating it so
     insurer_id: int
     number_idx: bytes
-    number: str  # normalised, sealed only when the contract is new
+    sealed: bytes  # the contract number, written only if the contract is new
     tier: str
-    start_date: dt.date
-    end_date: dt.date | None
+    start_date: str  # ISO dates: date objects cost more to pickle than the rest of the row
+    end_date: str | None
     third_party: bool
     content_mac: bytes
 
+    def __reduce__(self) -> tuple[Callable[..., ContractPart], tuple[object, ...]]:
+        # As a plain tuple: a named tuple's default pickling runs Python code per record.
+        return _contract_part, tuple(self)
 
-class MemberRow(NamedTuple):
-    line: int
-    contract: ContractPart
-    member_idx: bytes
-    identity_idx: bytes
-    rank: int
-    sealed: bytes
-    person: PersonFields
+
+def _contract_part(*values: Any) -> ContractPart:
+    return tuple.__new__(ContractPart, values)
+
+
+MemberRow = tuple[int, int, bytes, bytes, int, bytes, bytes]
+"""line, contract (position in the chunk's contracts), member_idx, identity_idx, rank,
+sealed person, content_mac: plain tuples, cheap to build and to pickle by the million."""
 
 
 class TerminateRow(NamedTuple):
@@ -66,8 +72,35 @@ class TerminateRow(NamedTuple):
     end_date: dt.date
 
 
+@dataclass(frozen=True)
+class PreparedChunk:
+    contracts: list[ContractPart]
+    members: list[MemberRow]
+    ends: list[TerminateRow]
+    lines: int  # data lines in the chunk, good or bad
+    problems: list[Problem]
+    problem_total: int
+
+
+_Contract = tuple[int, int, str, str, str, dt.date, dt.date | None, bool]
+"""line, insurer_id, amc, number, tier, start_date, end_date, third_party: validated."""
+
+
+@dataclass
+class _Accepted:
+    """The chunk's valid rows, column by column, before the cryptography."""
+
+    contracts: list[_Contract] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    slots: list[int] = field(default_factory=list)  # each row's position in `contracts`
+    member_keys: list[tuple[str, str]] = field(default_factory=list)
+    people: list[list[str]] = field(default_factory=list)  # sealing.PERSON_FIELDS order
+    ranks: list[int] = field(default_factory=list)
+    ends: list[TerminateRow] = field(default_factory=list)
+
+
 class MemberPreparer:
-    """Validates one members row at a time and seals it under the current key."""
+    """Validates and seals members rows under the current key, a chunk at a time."""
 
     def __init__(self, *, vault: Vault, insurers: dict[str, int],
                  tiers: set[tuple[int, str]], today: dt.date, mode: FileMode) -> None:
@@ -76,17 +109,68 @@ class MemberPreparer:
         self._tiers = tiers
         self._today = today
         self._mode = mode
-        self._last_contract: tuple[tuple[str, ...], ContractPart] | None = None
+        self._dates: dict[str, dt.date] = {}  # past dates already parsed (bounded by the calendar)
 
-    def prepare(self, line: int, values: list[str]) -> MemberRow | TerminateRow:
-        op = values[0]
-        if op == MemberOp.UPSERT:
-            return self._upsert(line, values)
-        if op == MemberOp.TERMINATE:
-            if self._mode is FileMode.FULL:
-                raise FieldError("op", "terminate is only allowed in a delta file")
-            return self._terminate(line, values)
-        raise FieldError("op", "must be upsert or terminate")
+    def prepare_chunk(self, first_line: int, raw: bytes) -> PreparedChunk:
+        problems = Problems("")
+        accepted = self._validate(split_rows(FileKind.MEMBERS, first_line, raw, problems),
+                                  problems)
+        contracts = self._seal_contracts(accepted.contracts)
+        return PreparedChunk(contracts, self._seal_members(accepted), accepted.ends,
+                             count_lines(raw), problems.kept, problems.total)
+
+    # -- validation ----------------------------------------------------------
+
+    def _validate(self, rows: Iterable[tuple[int, list[str]]], problems: Problems) -> _Accepted:
+        out = _Accepted()
+        dates, is_reference = self._dates, f.is_reference
+        ranks, birth_ranks = f.RANKS, f.BIRTH_RANKS
+        last_key: list[str] = []
+        for line, v in rows:
+            try:
+                if v[0] != _UPSERT:
+                    out.ends.append(self._terminate(line, v))
+                    continue
+                key = v[1:7]
+                if key != last_key:  # rows of a household follow each other
+                    out.contracts.append(self._contract(line, v))
+                    last_key = key
+                (member_number, rank, nir, birth, birth_rank, last_name, first_name, marital,
+                 postcode, departement) = v[7:]
+                rank_value = ranks.get(rank)
+                born = dates.get(birth) or self._past_date(birth)
+                last_name, first_name = last_name.strip(), first_name.strip()
+                try:
+                    nir = validate_nir(nir)
+                except InvalidIdentifier:
+                    born = None  # the careful path names the first bad field
+                if (rank_value is None or born is None or birth_rank not in birth_ranks
+                        or marital not in _MARITAL or not is_reference(member_number)
+                        or not last_name or len(last_name) > _NAME_MAX
+                        or not first_name or len(first_name) > _NAME_MAX
+                        or not f.is_postcode(postcode) or not f.is_departement(departement)
+                        or not nir_matches_birth_date(nir, born)):
+                    person, rank_value = self._person(v)
+                else:
+                    person = [nir, birth, birth_rank, last_name, first_name, marital,
+                              member_number, postcode, departement]
+            except FieldError as exc:
+                problems.add(line, exc.field, exc.reason)
+                continue
+            out.lines.append(line)
+            out.slots.append(len(out.contracts) - 1)
+            out.member_keys.append((v[1], person[sealing.MEMBER_NUMBER_AT]))
+            out.people.append(person)
+            out.ranks.append(rank_value)
+        return out
+
+    def _past_date(self, raw: str) -> dt.date | None:
+        """A possible date not after today (remembered), or None."""
+        value = f.parse_date(raw)
+        if value is None or value > self._today:
+            return None
+        self._dates[raw] = value
+        return value
 
     def _insurer_id(self, raw: str) -> int:
         insurer_id = self._insurers.get(raw)
@@ -95,12 +179,8 @@ class MemberPreparer:
             raise FieldError("amc_number", "unknown insurer (not in an insurers file)")
         return insurer_id
 
-    def _contract(self, values: list[str]) -> ContractPart:
-        key = tuple(values[1:7])
-        last = self._last_contract
-        if last is not None and last[0] == key:  # rows of a household usually follow
-            return last[1]
-        amc, number, tier, start, end, third_party = key
+    def _contract(self, line: int, values: list[str]) -> _Contract:
+        amc, number, tier, start, end, third_party = values[1:7]
         insurer_id = self._insurer_id(amc)
         number = f.reference("contract_number", number)
         if (insurer_id, tier) not in self._tiers:
@@ -110,27 +190,13 @@ class MemberPreparer:
         end_date = f.optional_date("contract_end", end)
         if end_date is not None and end_date < start_date:
             raise FieldError("contract_end", "is before contract_start")
-        paid = f.flag("third_party", third_party)
-        vault = self._vault
-        part = ContractPart(
-            insurer_id=insurer_id,
-            number_idx=contract_index(vault, amc, number),
-            number=number,
-            tier=tier,
-            start_date=start_date,
-            end_date=end_date,
-            third_party=paid,
-            content_mac=contract_content_mac(vault, number=number, tier=tier,
-                                             start_date=start_date, end_date=end_date,
-                                             third_party=paid),
-        )
-        self._last_contract = (key, part)
-        return part
+        return (line, insurer_id, amc, number, tier, start_date, end_date,
+                f.flag("third_party", third_party))
 
-    def _upsert(self, line: int, values: list[str]) -> MemberRow:
-        (_op, amc, _number, _tier, _start, _end, _paid, member_number, rank, nir, birth_date,
-         birth_rank, last_name, first_name, marital_status, postcode, departement) = values
-        contract = self._contract(values)
+    def _person(self, values: list[str]) -> tuple[list[str], int]:
+        """The careful path: every field parsed in column order; the first bad one raises."""
+        (member_number, rank, nir, birth_date, birth_rank, last_name, first_name,
+         marital_status, postcode, departement) = values[7:]
         member_number = f.reference("member_number", member_number)
         rank_value = f.integer("rank", rank, low=1, high=99)
         born = f.date("birth_date", birth_date)
@@ -142,33 +208,26 @@ class MemberPreparer:
             raise FieldError("nir", exc.reason) from None
         if not nir_matches_birth_date(nir, born):
             raise FieldError("nir", "does not match the date of birth")
-        status = _MARITAL.get(marital_status)
-        if status is None:
+        if marital_status not in _MARITAL:
             f.choice("marital_status", marital_status, MaritalStatus)
-        person = PersonFields(
+        person = sealing.PersonFields(
             nir=nir,
             birth_date=born,
             birth_rank=f.integer("birth_rank", birth_rank, low=1, high=9),
-            last_name=f.text("last_name", last_name, max_length=100),
-            first_name=f.text("first_name", first_name, max_length=100),
+            last_name=f.text("last_name", last_name, max_length=_NAME_MAX),
+            first_name=f.text("first_name", first_name, max_length=_NAME_MAX),
             marital_status=marital_status,
             member_number=member_number,
             postcode=f.postcode("postcode", postcode),
             departement=f.departement("departement", departement),
         )
-        vault = self._vault
-        member_idx = member_index(vault, amc, member_number)
-        return MemberRow(
-            line=line,
-            contract=contract,
-            member_idx=member_idx,
-            identity_idx=identity_index(vault, nir, born),
-            rank=rank_value,
-            sealed=seal_person(vault, person, member_idx=member_idx),
-            person=person,
-        )
+        return person.as_strings(), rank_value
 
     def _terminate(self, line: int, values: list[str]) -> TerminateRow:
+        if values[0] != MemberOp.TERMINATE:
+            raise FieldError("op", "must be upsert or terminate")
+        if self._mode is FileMode.FULL:
+            raise FieldError("op", "terminate is only allowed in a delta file")
         named = dict(zip(COLUMNS[FileKind.MEMBERS], values, strict=True))
         for name in _TERMINATE_EMPTY:
             f.must_be_empty(name, named[name], "on a terminate row")
@@ -176,5 +235,26 @@ class MemberPreparer:
         insurer_id = self._insurer_id(amc)
         number = f.reference("contract_number", named["contract_number"])
         return TerminateRow(line=line, insurer_id=insurer_id,
-                            number_idx=contract_index(self._vault, amc, number), number=number,
+                            number_idx=sealing.contract_index(self._vault, amc, number),
+                            number=number,
                             end_date=f.date("contract_end", named["contract_end"]))
+
+    # -- cryptography, column-wise ---------------------------------------------
+
+    def _seal_contracts(self, contracts: list[_Contract]) -> list[ContractPart]:
+        vault = self._vault
+        number_idxs = sealing.contract_indexes(vault, [(c[2], c[3]) for c in contracts])
+        sealed = sealing.seal_contract_numbers(vault, [c[3] for c in contracts], number_idxs)
+        macs = sealing.contract_content_macs(vault, [c[3:] for c in contracts])
+        return [ContractPart(c[0], c[1], idx, blob, c[4], c[5].isoformat(),
+                             c[6].isoformat() if c[6] else None, c[7], mac)
+                for c, idx, blob, mac in zip(contracts, number_idxs, sealed, macs, strict=True)]
+
+    def _seal_members(self, accepted: _Accepted) -> list[MemberRow]:
+        vault, people = self._vault, accepted.people
+        member_idxs = sealing.member_indexes(vault, accepted.member_keys)
+        return list(zip(accepted.lines, accepted.slots, member_idxs,
+                        sealing.identity_indexes(vault, people), accepted.ranks,
+                        sealing.seal_people(vault, people, member_idxs),
+                        sealing.beneficiary_content_macs(vault, people, accepted.ranks),
+                        strict=True))

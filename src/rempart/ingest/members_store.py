@@ -11,18 +11,13 @@ caught however far apart its rows are, and only the current batch is ever in mem
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rempart.ingest.bulk import Bulk, ContractRow
 from rempart.ingest.errors import Problems
-from rempart.ingest.members import ContractPart, MemberRow, TerminateRow
-from rempart.population.sealing import (
-    beneficiary_content_mac,
-    contract_content_mac,
-    seal_contract_number,
-)
+from rempart.ingest.members import ContractPart, MemberRow, PreparedChunk, TerminateRow
+from rempart.population.sealing import contract_content_mac
 from rempart.vault import Vault
 
 _SEEN_CONTRACT = 1
@@ -56,36 +51,40 @@ class MembersApplier:
         self._first_contract_id, self._first_member_id = bulk.start()
         self._next_contract_id = self._first_contract_id
         self._next_member_id = self._first_member_id
+        self._fresh_insurers: dict[int, bool] = {}  # no stored beneficiary at the file's start
         self.outcome = MembersOutcome()
 
     def finish(self) -> None:
         self._bulk.finish(self._next_contract_id, self._next_member_id)
 
-    def apply(self, batch: Sequence[MemberRow | TerminateRow]) -> None:
-        members = [r for r in batch if isinstance(r, MemberRow)]
-        ends = [r for r in batch if isinstance(r, TerminateRow)]
-        contract_ids = self._resolve_contracts(members, ends)
-        self._apply_members(members, contract_ids)
+    def apply(self, chunk: PreparedChunk) -> None:
+        contract_ids = self._resolve_contracts(chunk)
+        self._apply_members(chunk, contract_ids)
 
     # -- contracts -----------------------------------------------------------
 
-    def _stated_contracts(self, members: list[MemberRow]
-                          ) -> dict[tuple[int, bytes], tuple[ContractPart, int]]:
-        """Each contract of the batch as its first row states it; later rows must agree."""
-        stated: dict[tuple[int, bytes], tuple[ContractPart, int]] = {}
-        for row in members:
-            key = (row.contract.insurer_id, row.contract.number_idx)
+    def _stated_contracts(self, chunk: PreparedChunk) -> dict[tuple[int, bytes], ContractPart]:
+        """Each contract of the chunk as it is first stated; later statements must agree."""
+        stated: dict[tuple[int, bytes], ContractPart] = {}
+        disagreeing: dict[int, ContractPart] = {}  # position in chunk.contracts: first statement
+        for at, part in enumerate(chunk.contracts):
+            key = (part.insurer_id, part.number_idx)
             first = stated.get(key)
             if first is None:
-                stated[key] = (row.contract, row.line)
-            elif first[0].content_mac != row.contract.content_mac:
-                self._problems.add(row.line,
-                                   _contract_field_disagreeing(first[0], row.contract),
-                                   f"disagrees with line {first[1]} on the same contract")
+                stated[key] = part
+            elif first.content_mac != part.content_mac:
+                disagreeing[at] = first
+        if disagreeing:  # every row stating a disagreeing contract is named
+            for line, at, *_ in chunk.members:
+                first = disagreeing.get(at)
+                if first is not None:
+                    column = _contract_field_disagreeing(first, chunk.contracts[at])
+                    self._problems.add(line, column,
+                                       f"disagrees with line {first.line} on the same contract")
         return stated
 
     def _ending_contracts(self, ends: list[TerminateRow],
-                          stated: dict[tuple[int, bytes], tuple[ContractPart, int]]
+                          stated: dict[tuple[int, bytes], ContractPart]
                           ) -> dict[tuple[int, bytes], TerminateRow]:
         ending: dict[tuple[int, bytes], TerminateRow] = {}
         for end in ends:
@@ -95,22 +94,21 @@ class MembersApplier:
                                    f"contract already terminated on line {ending[key].line}")
             elif key in stated:
                 self._problems.add(end.line, "contract_number",
-                                   f"contract also changed on line {stated[key][1]} of this file")
+                                   f"contract also changed on line {stated[key].line} of this file")
             else:
                 ending[key] = end
         return ending
 
-    def _resolve_contracts(self, members: list[MemberRow], ends: list[TerminateRow]
-                           ) -> dict[tuple[int, bytes], int]:
-        """Insert, update or terminate this batch's contracts; return their ids."""
+    def _resolve_contracts(self, chunk: PreparedChunk) -> dict[tuple[int, bytes], int]:
+        """Insert, update or terminate this chunk's contracts; return their ids."""
         problems = self._problems
-        stated = self._stated_contracts(members)
-        ending = self._ending_contracts(ends, stated)
+        stated = self._stated_contracts(chunk)
+        ending = self._ending_contracts(chunk.ends, stated)
         ids: dict[tuple[int, bytes], int] = {}
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
         seen_new: list[tuple[int, int, bytes, bytes]] = []
-        bulk, vault, version = self._bulk, self._vault, self._vault.current_version
+        bulk, version = self._bulk, self._vault.current_version
         for insurer_id, keys in _by_insurer([*stated, *ending]).items():
             stored = {r[1]: r for r in bulk.find_contracts(insurer_id, keys)}
             seen = bulk.find_seen(_SEEN_CONTRACT, insurer_id,
@@ -118,33 +116,32 @@ class MembersApplier:
             for idx in keys:
                 key = (insurer_id, idx)
                 old = stored.get(idx)
-                if key in stated:
-                    part, line = stated[key]
-                    if old is None:
-                        ids[key] = contract_id = self._take_contract_id()
-                        inserts.append((contract_id, insurer_id, idx, version,
-                                        seal_contract_number(vault, part.number, number_idx=idx),
-                                        part.content_mac, part.tier, part.start_date,
-                                        part.end_date, part.third_party, bulk.now))
-                        continue
-                    earlier = self._earlier_mark(old, seen)
-                    if earlier == _TERMINATED:
-                        problems.add(line, "contract_number",
-                                     "contract also terminated earlier in this file")
-                    elif earlier is not None and earlier != part.content_mac:
-                        problems.add(line, "contract_number", "contract fields disagree with an "
-                                     "earlier row of the same contract in this file")
-                    else:
-                        ids[key] = old[0]
-                        if earlier is None:
-                            seen_new.append((_SEEN_CONTRACT, insurer_id, idx, part.content_mac))
-                            if old[2] != part.content_mac:
-                                self.outcome.contracts_updated += 1
-                                updates.append((part.tier, part.start_date, part.end_date,
-                                                part.third_party, part.content_mac, bulk.now,
-                                                old[0]))
-                else:
+                part = stated.get(key)
+                if part is None:
                     self._terminate(ending[key], old, seen, updates, seen_new)
+                    continue
+                if old is None:
+                    ids[key] = contract_id = self._take_contract_id()
+                    inserts.append((contract_id, insurer_id, idx, version, part.sealed,
+                                    part.content_mac, part.tier, part.start_date,
+                                    part.end_date, part.third_party, bulk.now))
+                    continue
+                earlier = self._earlier_mark(old, seen)
+                if earlier == _TERMINATED:
+                    problems.add(part.line, "contract_number",
+                                 "contract also terminated earlier in this file")
+                elif earlier is not None and earlier != part.content_mac:
+                    problems.add(part.line, "contract_number", "contract fields disagree with "
+                                 "an earlier row of the same contract in this file")
+                else:
+                    ids[key] = old[0]
+                    if earlier is None:
+                        seen_new.append((_SEEN_CONTRACT, insurer_id, idx, part.content_mac))
+                        if old[2] != part.content_mac:
+                            self.outcome.contracts_updated += 1
+                            updates.append((part.tier, part.start_date, part.end_date,
+                                            part.third_party, part.content_mac, bulk.now,
+                                            old[0]))
         bulk.insert_contracts(inserts)
         bulk.update_contracts(updates)
         bulk.add_seen(seen_new)
@@ -176,7 +173,8 @@ class MembersApplier:
                                        start_date=start, end_date=end.end_date,
                                        third_party=third_party)
         if new_mac != mac:
-            updates.append((tier, start, end.end_date, third_party, new_mac, self._bulk.now,
+            updates.append((tier, start.isoformat(), end.end_date.isoformat(), third_party,
+                            new_mac, self._bulk.now,
                             old[0]))
             self.outcome.contracts_terminated += 1
 
@@ -186,56 +184,76 @@ class MembersApplier:
 
     # -- beneficiaries -------------------------------------------------------
 
-    def _apply_members(self, members: list[MemberRow],
+    def _apply_members(self, chunk: PreparedChunk,
                        contract_ids: dict[tuple[int, bytes], int]) -> None:
-        problems = self._problems
+        problems, contracts = self._problems, chunk.contracts
         first_line: dict[tuple[int, bytes], int] = {}
-        ready: list[MemberRow] = []
-        for row in members:
-            key = (row.contract.insurer_id, row.member_idx)
-            if key in first_line:
-                problems.add(row.line, "member_number",
-                             f"same member as line {first_line[key]} of this file")
+        by_insurer: dict[int, list[tuple[MemberRow, int]]] = defaultdict(list)
+        for row in chunk.members:
+            line, at, member_idx = row[0], row[1], row[2]
+            part = contracts[at]
+            key = (part.insurer_id, member_idx)
+            earlier = first_line.get(key)
+            if earlier is not None:
+                problems.add(line, "member_number", f"same member as line {earlier} of this file")
                 continue
-            first_line[key] = row.line
-            if (row.contract.insurer_id, row.contract.number_idx) in contract_ids:
-                ready.append(row)
-        bulk, vault, version = self._bulk, self._vault, self._vault.current_version
+            first_line[key] = line
+            contract_id = contract_ids.get((part.insurer_id, part.number_idx))
+            if contract_id is not None:
+                by_insurer[part.insurer_id].append((row, contract_id))
+        bulk, version, now = self._bulk, self._vault.current_version, self._bulk.now
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
         seen_new: list[tuple[int, int, bytes, bytes]] = []
-        by_insurer: dict[int, list[MemberRow]] = defaultdict(list)
-        for row in ready:
-            by_insurer[row.contract.insurer_id].append(row)
         for insurer_id, rows in by_insurer.items():
-            keys = [r.member_idx for r in rows]
-            stored = {r[1]: r for r in bulk.find_members(insurer_id, keys)}
+            if self._inserted_all(insurer_id, rows):
+                continue
+            stored = {r[1]: r for r in bulk.find_members(insurer_id, [r[2] for r, _ in rows])}
             seen = bulk.find_seen(_SEEN_MEMBER, insurer_id,
                                   [k for k, r in stored.items() if r[0] < self._first_member_id])
-            for row in rows:
-                contract_id = contract_ids[(insurer_id, row.contract.number_idx)]
-                mac = beneficiary_content_mac(vault, row.person, rank=row.rank,
-                                              contract_id=contract_id)
-                old = stored.get(row.member_idx)
+            for (line, _at, member_idx, identity_idx, rank, sealed, mac), contract_id in rows:
+                old = stored.get(member_idx)
                 if old is None:
-                    inserts.append((self._take_member_id(), insurer_id, contract_id, row.rank,
-                                    row.member_idx, row.identity_idx, version, row.sealed, mac,
-                                    bulk.now))
-                elif old[0] >= self._first_member_id or row.member_idx in seen:
-                    problems.add(row.line, "member_number",
+                    inserts.append((self._take_member_id(), insurer_id, contract_id, rank,
+                                    member_idx, identity_idx, version, sealed, mac, now))
+                elif old[0] >= self._first_member_id or member_idx in seen:
+                    problems.add(line, "member_number",
                                  "same member as an earlier row of this file")
                 else:
-                    seen_new.append((_SEEN_MEMBER, insurer_id, row.member_idx, b""))
-                    if old[2] == mac:
+                    seen_new.append((_SEEN_MEMBER, insurer_id, member_idx, b""))
+                    if old[2] == mac and old[3] == contract_id:
                         self.outcome.members_unchanged += 1
                     else:
-                        updates.append((contract_id, row.rank, row.identity_idx, version,
-                                        row.sealed, mac, bulk.now, old[0]))
+                        updates.append((contract_id, rank, identity_idx, version, sealed, mac,
+                                        now, old[0]))
         bulk.insert_members(inserts)
         bulk.update_members(updates)
         bulk.add_seen(seen_new)
         self.outcome.members_inserted += len(inserts)
         self.outcome.members_updated += len(updates)
+
+    def _inserted_all(self, insurer_id: int, rows: list[tuple[MemberRow, int]]) -> bool:
+        """Insert the rows without looking them up first, when that is safe and works.
+
+        An insurer with no stored beneficiary when the file started (a first full load)
+        can only meet members this file inserted: the unique natural key then catches
+        a duplicate, the batch is undone and takes the looked-up path, which names it.
+        """
+        fresh = self._fresh_insurers.get(insurer_id)
+        if fresh is None:
+            fresh = self._fresh_insurers[insurer_id] = not self._bulk.had_members(insurer_id)
+        if not fresh:
+            return False
+        first_id, version, now = self._next_member_id, self._vault.current_version, self._bulk.now
+        batch = [(member_id, insurer_id, contract_id, rank, member_idx, identity_idx, version,
+                  sealed, mac, now)
+                 for member_id, ((_line, _at, member_idx, identity_idx, rank, sealed, mac),
+                                 contract_id) in enumerate(rows, start=first_id)]
+        if not self._bulk.insert_new_members(batch):
+            return False
+        self._next_member_id += len(batch)
+        self.outcome.members_inserted += len(batch)
+        return True
 
     def _take_member_id(self) -> int:
         self._next_member_id += 1

@@ -9,6 +9,7 @@ row is never rewritten, so importing the same data twice changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,11 +37,11 @@ from rempart.ingest.reference import apply_reference_file
 from rempart.population.models import Guarantee, Insurer
 from rempart.vault import Vault
 
-# Worker processes that validate and seal large members files. Off by default: on the
-# shared 2-core machine the pool was measured slower than one process (its pickling and
-# record rebuilding cost about 40 % more CPU in all); `--workers N` turns it on.
-DEFAULT_WORKERS = 0
-PARALLEL_MIN_ROWS = 10_000  # below this, starting workers costs more than it saves
+# Worker processes that validate and seal large members files while this process
+# writes: one when there is a second core (validation and sealing cost about as much
+# CPU as the writes, see docs/scale.md); `--workers N` chooses.
+DEFAULT_WORKERS = 1 if (os.cpu_count() or 1) > 1 else 0
+PARALLEL_MIN_ROWS = 4_000  # about two chunks: below this, workers cannot overlap anything
 
 
 class ImportProgress(Protocol):
@@ -144,7 +145,7 @@ class Importer:
         for chunk in prepared_chunks(head=head, config=config, vault=self._vault,
                                      workers=workers, chunk_bytes=self._chunk_bytes):
             problems.extend(chunk.problems, chunk.problem_total)
-            applier.apply(chunk.rows)
+            applier.apply(chunk)
             lines += chunk.lines
             on_rows(chunk.lines)
         check_row_count(head, lines, problems)

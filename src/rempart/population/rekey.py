@@ -94,9 +94,8 @@ class Rekeyer:
         while True:
             with self._engine.begin() as conn:
                 rows = conn.execute(
-                    select(Beneficiary.id, Beneficiary.insurer_id, Beneficiary.contract_id,
-                           Beneficiary.rank, Beneficiary.member_idx, Beneficiary.key_version,
-                           Beneficiary.sealed)
+                    select(Beneficiary.id, Beneficiary.insurer_id, Beneficiary.rank,
+                           Beneficiary.member_idx, Beneficiary.key_version, Beneficiary.sealed)
                     .where(Beneficiary.key_version != current).order_by(Beneficiary.id)
                     .limit(self._batch)
                 ).all()
@@ -116,7 +115,7 @@ class Rekeyer:
                         "key_version": current,
                         "sealed": sealing.seal_person(vault, person, member_idx=member_idx),
                         "content_mac": sealing.beneficiary_content_mac(
-                            vault, person, rank=row.rank, contract_id=row.contract_id),
+                            vault, person, rank=row.rank),
                     })
                 _bulk_update(conn, Beneficiary, updates)
             done += len(rows)

@@ -1,0 +1,119 @@
+"""The members import's fast paths: worker processes, optimistic inserts, quick checks.
+
+Each is checked against the plain path it stands in for, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from ingest_samples import AMC_2, member_rows, person_row, reference_files, write
+from rempart.clock import ManualClock
+from rempart.ingest.errors import FileRejected
+from rempart.ingest.formats import FileKind
+from rempart.ingest.service import Importer
+from rempart.population import sealing
+from rempart.runtime import Runtime
+from rempart.synth import generate_population
+from test_ingest_members import snapshot
+
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+def importer(runtime: Runtime, workers: int) -> Importer:
+    # Chunks of a few dozen rows, every file through the pool when there are workers.
+    return Importer(engine=runtime.engine, vault=runtime.vault, clock=ManualClock(NOW),
+                    workers=workers, parallel_min_rows=0, chunk_bytes=4_000)
+
+
+def population_content(runtime: Runtime) -> dict[str, list[tuple[object, ...]]]:
+    """Contracts and beneficiaries, every column, ciphertexts replaced by what they open to
+    (a seal's nonce is random: the same input never gives the same bytes twice)."""
+    vault = runtime.vault
+    engine: Engine = runtime.engine
+    with engine.connect() as conn:
+        contracts = [
+            (*r[:4], sealing.open_contract_number(vault, r.sealed, version=r.key_version,
+                                                  number_idx=r.number_idx), *r[5:])
+            for r in conn.execute(text("SELECT * FROM contracts ORDER BY id"))]
+        people = [
+            (*r[:7], sealing.open_person(vault, r.sealed, version=r.key_version,
+                                         member_idx=r.member_idx), *r[8:])
+            for r in conn.execute(text("SELECT * FROM beneficiaries ORDER BY id"))]
+    return {"contracts": contracts, "beneficiaries": people}
+
+
+def forget_members(runtime: Runtime) -> None:
+    with runtime.engine.begin() as conn:
+        conn.execute(text("DELETE FROM beneficiaries"))
+        conn.execute(text("DELETE FROM contracts"))
+        conn.execute(text("DELETE FROM applied_files WHERE kind = 'members'"))
+
+
+def test_workers_and_one_process_store_the_same_population(runtime: Runtime,
+                                                           tmp_path: Path) -> None:
+    population = tmp_path / "population"
+    generate_population(out=population, people=1_500, seed=5, today=NOW.date())
+    importer(runtime, workers=0).import_paths(paths=[population])
+    serial = population_content(runtime)
+    assert len(serial["beneficiaries"]) == 1_500
+    forget_members(runtime)
+    reports = importer(runtime, workers=2).import_paths(paths=[population])
+    assert {r.status for r in reports if r.kind is FileKind.MEMBERS} == {"applied"}
+    assert population_content(runtime) == serial
+
+
+def test_a_bad_row_in_a_worker_chunk_rejects_the_whole_file(runtime: Runtime,
+                                                            tmp_path: Path) -> None:
+    parallel = importer(runtime, workers=2)
+    parallel.import_paths(paths=reference_files(tmp_path / "ref"))
+    rows = member_rows(200)
+    rows[170][9] = rows[170][9][:13] + "00"  # a wrong NIR key, in a late chunk
+    before = snapshot(runtime.engine)
+    with pytest.raises(FileRejected, match=r"bad\.csv:173: nir:") as caught:
+        parallel.import_paths(paths=[write(tmp_path / "bad.csv", FileKind.MEMBERS, rows)])
+    assert rows[170][9] not in str(caught.value)
+    assert snapshot(runtime.engine) == before
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_member_twice_in_a_first_load_is_named_and_nothing_is_stored(
+        runtime: Runtime, tmp_path: Path, workers: int) -> None:
+    """No stored member for the insurer: rows are inserted without a look-up, and the
+    unique natural key is what catches the second row, chunks away from the first."""
+    load = importer(runtime, workers)
+    load.import_paths(paths=reference_files(tmp_path / "ref"))
+    rows = [*member_rows(60), member_rows(1, start=3)[0]]
+    rows[-1][2] = "C9999999"  # another contract, the same member number
+    before = snapshot(runtime.engine)
+    with pytest.raises(FileRejected, match=r"bad\.csv:63: member_number: same member") as caught:
+        load.import_paths(paths=[write(tmp_path / "bad.csv", FileKind.MEMBERS, rows)])
+    assert caught.value.problems.total == 1
+    assert snapshot(runtime.engine) == before
+    (report,) = load.import_paths(paths=[write(tmp_path / "good.csv", FileKind.MEMBERS,
+                                               rows[:-1])])
+    assert report.counts["members_inserted"] == 60
+
+
+def test_values_the_quick_checks_leave_to_the_parsers_are_stored_normalised(
+        runtime: Runtime, tmp_path: Path) -> None:
+    load = importer(runtime, workers=0)
+    load.import_paths(paths=reference_files(tmp_path / "ref"))
+    odd = person_row(1, amc=AMC_2)
+    odd[7], odd[8], odd[11], odd[12] = odd[7].lower(), "01", "01", "  " + odd[12] + " "
+    plain = person_row(2, amc=AMC_2)
+    load.import_paths(paths=[write(tmp_path / "m.csv", FileKind.MEMBERS, [odd, plain])])
+    vault = runtime.vault
+    with runtime.engine.connect() as conn:
+        stored = conn.execute(text("SELECT rank, sealed, key_version, member_idx "
+                                   "FROM beneficiaries WHERE member_idx = :idx"),
+                              {"idx": sealing.member_index(vault, AMC_2, odd[7].upper())}).one()
+    person = sealing.open_person(vault, stored.sealed, version=stored.key_version,
+                                 member_idx=stored.member_idx)
+    assert stored.rank == 1
+    assert (person.member_number, person.birth_rank, person.last_name) == (
+        odd[7].upper(), 1, odd[12].strip())
