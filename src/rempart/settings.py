@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rempart.auth.config import AuthSettings
+from rempart.guard.config import GuardSettings
 
 DEFAULT_DATA_DIR = Path("rempart-data")
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
@@ -24,6 +25,11 @@ class Settings:
     database_url: str
     key_file: Path
     auth: AuthSettings = field(default_factory=AuthSettings)
+    # The exfiltration guard (docs/guard.md): its state backend and options.
+    guard: GuardSettings = field(default_factory=GuardSettings)
+    # On in every served instance. Only an explicit override turns it off: the drill's
+    # --baseline (to show what it saves) and the benchmark's guard-off comparison.
+    guard_enabled: bool = True
     # Requests with a larger body are refused with 413 before they are read.
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # Only an explicit override turns this on: it enables the demo identity header.
@@ -45,6 +51,7 @@ class Settings:
         key_file = Path(env.get("REMPART_KEY_FILE", str(directory / "keyring.json")))
         settings = cls(data_dir=directory, database_url=normalise_database_url(url),
                        key_file=key_file, auth=AuthSettings.from_env(env),
+                       guard=GuardSettings.from_env(env),
                        cookie_secure=env.get("REMPART_COOKIE_SECURE", "1") not in ("0", "false"))
         return replace(settings, **overrides) if overrides else settings
 

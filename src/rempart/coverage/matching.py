@@ -51,15 +51,20 @@ class Matcher:
 
     def match(self, candidates: list[Candidate], query: CheckQuery) -> Candidate | None:
         """The candidate whose sealed fields all equal the query's, if any."""
+        return self.match_placed(candidates, query)[0]
+
+    def match_placed(self, candidates: list[Candidate],
+                     query: CheckQuery) -> tuple[Candidate | None, str | None]:
+        """The matching candidate and its département (for the exfiltration guard)."""
         if not candidates:
             self._same_as(self._open_dummy(), "-", query)
-            return None
-        found = None
+            return None, None
+        found, place = None, None
         for candidate in candidates:
             person = self._open(candidate)
             if person is not None and self._same_as(person, candidate.amc_number, query):
-                found = candidate
-        return found
+                found, place = candidate, person.departement
+        return found, place
 
     def _open(self, candidate: Candidate) -> PersonFields | None:
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from rempart.alerts.store import StoredAlertSink
 from rempart.audit import AuditLog
 from rempart.audit.recorder import AuditDisclosureRecorder
 from rempart.auth.services import AuthServices
@@ -22,10 +23,13 @@ from rempart.coverage.check_endpoint import install_fast_check_route
 from rempart.coverage.claims import ClaimService
 from rempart.coverage.service import CheckService
 from rempart.disclosure import DisclosureRecorder
+from rempart.guard.gate import CheckGate
 from rempart.member.web import install_member_area
 from rempart.portal.wiring import build_auth, install_authentication
+from rempart.providers.directory import OrganisationDirectory
 from rempart.runtime import Runtime
 from rempart.web.body_limit import BodySizeLimitMiddleware
+from rempart.web.containment import AuthContainment
 from rempart.web.errors import install_error_handlers
 from rempart.web.identity import IdentitySource
 from rempart.web.openapi import install_openapi
@@ -51,19 +55,21 @@ def create_app(runtime: Runtime, *, identity_source: IdentitySource | None = Non
     recorder = recorder or AuditDisclosureRecorder(audit=audit)
     app.state.clock = runtime.clock
     app.state.offload_blocking = not runtime.settings.is_sqlite
+    auth = auth or build_auth(runtime)
+    app.state.guard_gate = gate = _guard_gate(runtime, audit, auth)
     app.state.check_service = CheckService(engine=runtime.engine, vault=runtime.vault,
                                            clock=runtime.clock, recorder=recorder,
-                                           offload=not runtime.settings.is_sqlite)
+                                           offload=not runtime.settings.is_sqlite, gate=gate)
     app.state.claim_service = ClaimService(engine=runtime.engine, clock=runtime.clock,
-                                           recorder=recorder)
+                                           recorder=recorder, gate=gate)
     app.include_router(coverage_api.router)
     app.include_router(fhir_api.router)
     install_fast_check_route(app)  # first of all routes: the hot path
     install_member_area(app, runtime, audit=audit)
     install_error_handlers(app)
     authenticated = install_authentication(
-        app, runtime=runtime, auth=auth or build_auth(runtime),
-        check_service=app.state.check_service, claim_service=app.state.claim_service)
+        app, runtime=runtime, auth=auth, check_service=app.state.check_service,
+        claim_service=app.state.claim_service, gate=gate)
     app.state.identity_source = identity_source or authenticated
     if runtime.settings.bench_endpoints:  # an oracle: only by explicit setting
         install_bench_endpoints(app, runtime)
@@ -72,3 +78,12 @@ def create_app(runtime: Runtime, *, identity_source: IdentitySource | None = Non
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _guard_gate(runtime: Runtime, audit: AuditLog, auth: AuthServices) -> CheckGate | None:
+    """The exfiltration guard on the check path, its alerts stored (and audited)."""
+    guard = runtime.build_guard(alerts=StoredAlertSink(engine=runtime.engine, audit=audit))
+    if guard is None:
+        return None
+    return CheckGate(guard=guard, organisations=OrganisationDirectory(runtime.engine),
+                     containment=AuthContainment(auth=auth, clock=runtime.clock))
