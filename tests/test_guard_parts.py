@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from rempart.clock import ManualClock
 from rempart.core.care import Profession
 from rempart.guard import Action, Evidence, GuardConfigError, GuardSettings, SizeClass, codec
-from rempart.guard.counters import HIGH, ClockedMemoryStorage, SlidingWindows
+from rempart.guard.counters import SlidingWindows
 from rempart.guard.geo import distance_km, is_far, normalise_departement
 from rempart.guard.ladder import LadderPolicy, assess, rung
 from rempart.guard.netblock import address_block
@@ -20,6 +20,7 @@ from rempart.guard.patients import GENERATION_S, PatientFilter, generation, posi
 from rempart.guard.peers import PeerProfiles
 from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
 from rempart.guard.timeslots import LocalSlots
+from rempart.ratelimit import HIGH, ClockedMemoryStorage
 
 T0 = dt.datetime(2025, 3, 3, 8, 0, tzinfo=dt.UTC)
 
