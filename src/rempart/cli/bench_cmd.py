@@ -67,6 +67,9 @@ def bench_checks(
     audit_off: Annotated[bool, typer.Option(
         "--audit-off", help="Also measure the checks with the audit log off (a second "
                             "server run): audit_on_off_ratio.")] = False,
+    guard_off: Annotated[bool, typer.Option(
+        "--guard-off", help="Also measure the checks with the exfiltration guard off (a "
+                            "second server run): guard_on_off_ratio.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Checks per second over real HTTP, against the bare look-up, in one server run."""
@@ -77,6 +80,8 @@ def bench_checks(
                            database_url=database_url, data_dir=data_dir)
     if audit_off:
         options = options.with_audit_off()
+    if guard_off:
+        options = options.with_guard_off()
     with domain_errors():
         figures = run_checks_bench(options, on_stage=lambda text: console.print(f"bench: {text}"))
     if as_json:

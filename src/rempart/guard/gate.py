@@ -154,7 +154,7 @@ def account_key(requester: Requester) -> str:
     session = requester.session_id or ""
     if session.startswith(API_PREFIX):
         return "client:" + session.removeprefix(API_PREFIX)
-    return f"org:{requester.organisation_id}"
+    return session or f"org:{requester.organisation_id}"
 
 
 def _profession(facts: Facts | None) -> Profession:

@@ -8,8 +8,9 @@ as explicit environment values, never as defaults:
 - REMPART_DEMO_MODE=1: the demo identity header (`DemoHeaderIdentity`), which anyone
   can forge; `rempart demo` and the benchmark set it, on loopback only;
 - REMPART_BENCH_ENDPOINTS=1: the benchmark's bare look-up endpoint, an oracle; only
-  with it, REMPART_BENCH_AUDIT=off leaves disclosures unrecorded, for the benchmark's
-  audit-off comparison.
+  with it, REMPART_BENCH_AUDIT=off leaves disclosures unrecorded and
+  REMPART_BENCH_GUARD=off switches the exfiltration guard off, for the benchmark's
+  audit-off and guard-off comparisons. The guard is on in every other served app.
 
 The schema is not migrated here: several workers would race to do it, and whoever
 starts the server (demo, benchmark, deployment) migrates first.
@@ -31,12 +32,14 @@ from rempart.web.identity import DemoHeaderIdentity, IdentitySource
 DEMO_MODE_ENV = "REMPART_DEMO_MODE"
 BENCH_ENDPOINTS_ENV = "REMPART_BENCH_ENDPOINTS"
 BENCH_AUDIT_ENV = "REMPART_BENCH_AUDIT"
+BENCH_GUARD_ENV = "REMPART_BENCH_GUARD"
 
 
 def settings_from_environment() -> Settings:
     env = os.environ
-    return Settings.load(demo_mode=env.get(DEMO_MODE_ENV) == "1",
-                         bench_endpoints=env.get(BENCH_ENDPOINTS_ENV) == "1")
+    bench = env.get(BENCH_ENDPOINTS_ENV) == "1"
+    return Settings.load(demo_mode=env.get(DEMO_MODE_ENV) == "1", bench_endpoints=bench,
+                         guard_enabled=not (bench and env.get(BENCH_GUARD_ENV) == "off"))
 
 
 def create_app_from_environment() -> FastAPI:
