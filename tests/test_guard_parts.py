@@ -192,11 +192,15 @@ def test_the_ladder() -> None:
         return rung(assess(evidence, policy), credit=credit, policy=policy)
 
     assert decide(("far", 10.0)) is Action.ALLOW
-    assert decide(("far", 21.0)) is Action.STEP_UP
+    # One fact about who the patients are never asks alone, however surprising...
+    assert decide(("far", 40.0)) is Action.ALLOW
+    # ...but with anything about how the session behaves, or another such fact, it does.
+    assert decide(("far", 21.0), ("timing", 4.5)) is Action.STEP_UP
+    assert decide(("far", 21.0), ("new", 4.5)) is Action.STEP_UP
     # One family counts once, however many of its features speak.
     assert decide(("volume.hour", 13.0), ("volume.burst", 13.0)) is Action.ALLOW
     assert decide(("volume.hour", 13.0), ("fail", 13.0)) is Action.STEP_UP
-    assert decide(("far", 21.0), credit=10.0) is Action.ALLOW
+    assert decide(("far", 21.0), ("timing", 4.5), credit=10.0) is Action.ALLOW
     # Who the patients are can only ask for a step-up, however extreme.
     assert decide(("far", 60.0), ("new", 60.0), ("novelty", 60.0)) is Action.STEP_UP
     # Nor can a new computer during an attack elsewhere on the platform.
