@@ -6,9 +6,9 @@ before the look-up and before the answer leaves, and its rung carried out.
     gate.claimed(requester, reference)    # a claim quoted the check
 
 The gate knows the request only through `rempart.disclosure.Requester` (ids, address,
-device), the organisation through `OrganisationFacts`, and acts on sessions and
-accounts through `Containment`; the edges turn CheckWithheld and GuardUnavailable
-into HTTP answers (docs/guard.md, "The seam").
+device), the organisation through `Organisations` (rempart.providers.directory), and
+acts on sessions and accounts through `Containment`; the edges turn CheckWithheld and
+GuardUnavailable into HTTP answers (docs/guard.md, "On the check path").
 
 Keys. A portal session is its own guard session, its account the login account. An API
 client has no login account: the client is the guard's account (`client:<id>`), and
@@ -50,7 +50,7 @@ class Facts(Protocol):
     def size_class(self) -> str: ...
 
 
-class OrganisationFacts(Protocol):
+class Organisations(Protocol):
     def facts(self, organisation_id: int) -> Facts | None: ...
 
 
@@ -68,7 +68,7 @@ class Containment(Protocol):
 
 
 class CheckGate:
-    def __init__(self, *, guard: Guard, organisations: OrganisationFacts,
+    def __init__(self, *, guard: Guard, organisations: Organisations,
                  containment: Containment) -> None:
         self._guard = guard
         self._organisations = organisations
@@ -76,10 +76,6 @@ class CheckGate:
         # The guard's memory state is not thread-safe; with a database server the
         # look-ups run in worker threads. One check's guard work is ~0.1-0.2 ms.
         self._lock = threading.Lock()
-
-    @property
-    def guard(self) -> Guard:
-        return self._guard
 
     def before(self, requester: Requester, *, at: dt.datetime) -> CheckContext:
         ctx = self._context(requester, at)

@@ -19,12 +19,12 @@ from rempart.portal import admin_pages, auth_pages, pages, security_pages, webau
 from rempart.portal.errors import install_portal_error_handlers, render_auth_error
 from rempart.portal.rendering import Templates
 from rempart.portal.state import Portal
+from rempart.providers.directory import OrganisationDirectory
 from rempart.runtime import Runtime
 from rempart.web.auth_errors import install_auth_error_handlers
 from rempart.web.auth_identity import (
     AuthenticatedIdentity,
     DpopAuthenticator,
-    OrganisationDirectory,
     SessionAuthenticator,
 )
 from rempart.web.cookies import CookiePolicy
