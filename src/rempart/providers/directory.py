@@ -32,29 +32,42 @@ def size_class(staff: int) -> str:
 
 
 class OrganisationDirectory:
-    """Organisation facts by id, looked up once and kept for the life of the process."""
+    """Organisation facts by id, kept for the life of the process: all of them read in one
+    query at the first look-up (a directory of tens of thousands is a few megabytes),
+    then one query per organisation imported since."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._lock = threading.Lock()
         self._facts: dict[int, OrganisationFacts | None] = {}
+        self._loaded = False
 
     def facts(self, organisation_id: int) -> OrganisationFacts | None:
         found = self._facts.get(organisation_id, False)
         if found is not False:
             return found  # type: ignore[return-value]
+        if not self._loaded:
+            self._load(None)
+            self._loaded = True
+        elif organisation_id not in self._facts:
+            self._load(organisation_id)
+        return self._facts.setdefault(organisation_id, None)
+
+    def _load(self, organisation_id: int | None) -> None:
+        staff = (select(Professional.organisation_id, func.count().label("staff"))
+                 .group_by(Professional.organisation_id).subquery())
+        query = (select(Organisation.id, Organisation.profession, Organisation.departement,
+                        Organisation.postcode, staff.c.staff)
+                 .outerjoin(staff, staff.c.organisation_id == Organisation.id))
+        if organisation_id is not None:
+            query = query.where(Organisation.id == organisation_id)
         with self._engine.connect() as conn:
-            row = conn.execute(select(Organisation.profession, Organisation.departement,
-                                      Organisation.postcode)
-                               .where(Organisation.id == organisation_id)).one_or_none()
-            staff = conn.execute(select(func.count()).select_from(Professional).where(
-                Professional.organisation_id == organisation_id)).scalar_one()
-        facts = None if row is None else OrganisationFacts(
-            profession=str(row[0]), departement=str(row[1]), postcode=str(row[2]),
-            size_class=size_class(int(staff)))
+            rows = conn.execute(query).all()
         with self._lock:
-            self._facts[organisation_id] = facts
-        return facts
+            for row in rows:
+                self._facts[int(row[0])] = OrganisationFacts(
+                    profession=str(row[1]), departement=str(row[2]), postcode=str(row[3]),
+                    size_class=size_class(int(row[4] or 0)))
 
     def profession(self, organisation_id: int) -> str | None:
         facts = self.facts(organisation_id)
