@@ -208,13 +208,7 @@ class Guard:
                 session.step_up_reasons = [
                     "this device or network was last used in a session of this account that "
                     "was asked for a second factor and never gave it"]
-            elif block not in profile.blocks and self._block_distrusted(block, ts):
-                # One attacker, many stolen accounts, one network: what it did with one
-                # account is held against the next before it reads anything.
-                session.step_up_required = True
-                session.step_up_reasons = [
-                    "this network was used lately in a session of another account that was "
-                    "asked for a second factor and never gave it"]
+
         profile.last = max(profile.last, ts)
         return profile, session
 
@@ -284,6 +278,14 @@ class Guard:
 
     def _judge_before(self, ctx: CheckContext, ts: float, prior: PeerPrior,
                       profile: AccountProfile, session: SessionState, block: str) -> Decision:
+        if (not session.step_up_required and block not in profile.blocks
+                and self._block_distrusted(block, ts)):
+            # One attacker, many stolen accounts, one network: what it did with one
+            # account is held against the others before they read more.
+            session.step_up_required = True
+            session.step_up_reasons = [
+                "this network was used lately in a session of another account that was "
+                "asked for a second factor and never gave it"]
         windows = self._state.windows
         policy = self._limits
         counts = lim.Counts.from_check(windows.hit(lim.check_keys(ctx, block, policy), ts))
