@@ -49,13 +49,10 @@ class Matcher:
         return [member_index(self._vault, query.amc_number, query.member_number, version=v)
                 for v in self._vault.keyring.versions]
 
-    def match(self, candidates: list[Candidate], query: CheckQuery) -> Candidate | None:
-        """The candidate whose sealed fields all equal the query's, if any."""
-        return self.match_placed(candidates, query)[0]
-
     def match_placed(self, candidates: list[Candidate],
                      query: CheckQuery) -> tuple[Candidate | None, str | None]:
-        """The matching candidate and its département (for the exfiltration guard)."""
+        """The candidate whose sealed fields all equal the query's, if any, and its
+        département (for the exfiltration guard)."""
         if not candidates:
             self._same_as(self._open_dummy(), "-", query)
             return None, None

@@ -101,10 +101,9 @@ class CheckService:
         covered = outcome is CheckOutcome.COVERED
         if self._gate is not None and guarded is not None:
             self._gate.after(guarded, requester, LookupOutcome(
-                matched=found is not None, person_key=identity[0].hex() if candidates else None,
-                departement=place,
-                near_miss=bool(candidates) and found is None, covered=covered,
-                check_reference=reference))
+                matched=found is not None, departement=place, covered=covered,
+                person_key=identity[0].hex() if candidates else None,
+                near_miss=bool(candidates) and found is None, check_reference=reference))
         applied = guarantee if covered else None
         months = (applied.period_months if applied and applied.has_allowance
                   else None) or NEUTRAL_PERIOD_MONTHS
