@@ -125,7 +125,12 @@ def build_population(runtime: Runtime) -> Population:
                           organisation_ids=(orgs[0].id, orgs[1].id))
 
 
-def make_app(runtime: Runtime, population: Population, which: int = 0) -> Any:
+def make_app(runtime: Runtime, population: Population, which: int = 0, *,
+             guard: bool = False) -> Any:
+    """The app over one provider. The guard is off unless asked for: these tests send
+    many checks at one frozen instant, which the guard rightly takes for a machine
+    (tests/test_check_guard.py tests it on the check path)."""
+    runtime.settings = dataclasses.replace(runtime.settings, guard_enabled=guard)
     return create_app(runtime, identity_source=StaticIdentity(population.identity(which)))
 
 

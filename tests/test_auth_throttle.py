@@ -12,8 +12,9 @@ from limits.strategies import MovingWindowRateLimiter
 
 from rempart.auth.config import AuthSettings
 from rempart.auth.throttle import Attempt, LoginThrottle
-from rempart.auth.throttle_storage import ClockMemoryStorage, make_limiter
+from rempart.auth.throttle_storage import make_limiter
 from rempart.clock import ManualClock
+from rempart.ratelimit import ClockedMemoryStorage
 
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -25,7 +26,7 @@ def throttle(clock: ManualClock, cfg: AuthSettings | None = None) -> LoginThrott
 
 def test_the_moving_window_slides_with_the_injected_clock() -> None:
     clock = ManualClock(START)
-    limiter = MovingWindowRateLimiter(ClockMemoryStorage(clock))
+    limiter = MovingWindowRateLimiter(ClockedMemoryStorage(clock))
     item = RateLimitItemPerSecond(3, 60)
     assert all(limiter.hit(item, "k") for _ in range(3))
     assert not limiter.hit(item, "k")
@@ -86,7 +87,7 @@ def test_the_wait_is_always_bounded_and_waiting_it_out_always_works(
 
 def test_the_storage_forgets_idle_keys() -> None:
     clock = ManualClock(START)
-    storage = ClockMemoryStorage(clock)
+    storage = ClockedMemoryStorage(clock)
     for n in range(1100):
         storage.acquire_entry(f"key-{n}", 10, 60)
         clock.advance(1)

@@ -27,13 +27,15 @@ from rempart.web.asgi import recorder_for
 
 KEYS = {"checks_per_s", "p50_ms", "p99_ms", "bare_per_s", "ratio", "people", "workers",
         "connections", "backend", "server", "phases", "server_pids", "checks_audit_off_per_s",
-        "audit_on_off_ratio", "load_average_before", "load_average_after"}
+        "audit_on_off_ratio", "checks_guard_off_per_s", "guard_on_off_ratio",
+        "load_average_before", "load_average_after"}
 
 
 def test_the_cli_prints_one_json_object_and_leaves_no_server(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "rempart", "bench", "checks", "--people", "300", "--seconds",
          "1", "--warmup", "0.5", "--workers", "1", "--connections", "4", "--audit-off",
+         "--guard-off",
          "--data-dir", str(tmp_path), "--json"], capture_output=True, text=True, timeout=300,
         check=False)
     assert done.returncode == 0, done.stderr
@@ -42,13 +44,20 @@ def test_the_cli_prints_one_json_object_and_leaves_no_server(tmp_path: Path) -> 
     assert figures["people"] == 300
     assert (figures["backend"], figures["server"]) == ("sqlite", "uvicorn")
     assert (figures["workers"], figures["connections"]) == (1, 4)
-    assert set(figures["phases"]) == {"checks", "bare", "checks_audit_off"}
+    assert set(figures["phases"]) == {"checks", "bare", "checks_audit_off", "checks_guard_off"}
     assert figures["audit_on_off_ratio"] == pytest.approx(
         figures["checks_per_s"] / figures["checks_audit_off_per_s"], abs=0.001)
-    assert len(figures["server_pids"]) == 2  # the audit-off side is a server of its own
+    assert figures["guard_on_off_ratio"] == pytest.approx(
+        figures["checks_per_s"] / figures["checks_guard_off_per_s"], abs=0.001)
+    # The audit-off and guard-off sides are servers of their own.
+    assert len(figures["server_pids"]) == 3
+    assert set(figures["phases"]["checks_guard_off"]["statuses"]) == {"201"}
     checks, bare = figures["phases"]["checks"], figures["phases"]["bare"]
-    assert checks["errors"] == bare["errors"] == 0
-    assert set(checks["statuses"]) == {"201"}
+    assert bare["errors"] == 0
+    # The guard is on in the checks phase: this tiny instance has a few organisations,
+    # so a second of load can pass an organisation's hourly ceiling (slowed down: 429).
+    assert set(checks["statuses"]) <= {"201", "429"}
+    assert checks["errors"] == checks["statuses"].get("429", 0) < checks["statuses"]["201"]
     assert set(bare["statuses"]) == {"200"}
     assert checks["requests"] > 0
     assert bare["requests"] > 0

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from rempart.clock import ManualClock
 from rempart.core.care import Profession
 from rempart.guard import Action, Evidence, GuardConfigError, GuardSettings, SizeClass, codec
-from rempart.guard.counters import HIGH, ClockedMemoryStorage, SlidingWindows
+from rempart.guard.counters import SlidingWindows
 from rempart.guard.geo import distance_km, is_far, normalise_departement
 from rempart.guard.ladder import LadderPolicy, assess, rung
 from rempart.guard.netblock import address_block
@@ -20,6 +20,7 @@ from rempart.guard.patients import GENERATION_S, PatientFilter, generation, posi
 from rempart.guard.peers import PeerProfiles
 from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
 from rempart.guard.timeslots import LocalSlots
+from rempart.ratelimit import HIGH, ClockedMemoryStorage
 
 T0 = dt.datetime(2025, 3, 3, 8, 0, tzinfo=dt.UTC)
 
@@ -191,11 +192,15 @@ def test_the_ladder() -> None:
         return rung(assess(evidence, policy), credit=credit, policy=policy)
 
     assert decide(("far", 10.0)) is Action.ALLOW
-    assert decide(("far", 21.0)) is Action.STEP_UP
+    # One fact about who the patients are never asks alone, however surprising...
+    assert decide(("far", 40.0)) is Action.ALLOW
+    # ...but with anything about how the session behaves, or another such fact, it does.
+    assert decide(("far", 21.0), ("timing", 4.5)) is Action.STEP_UP
+    assert decide(("far", 21.0), ("new", 4.5)) is Action.STEP_UP
     # One family counts once, however many of its features speak.
     assert decide(("volume.hour", 13.0), ("volume.burst", 13.0)) is Action.ALLOW
     assert decide(("volume.hour", 13.0), ("fail", 13.0)) is Action.STEP_UP
-    assert decide(("far", 21.0), credit=10.0) is Action.ALLOW
+    assert decide(("far", 21.0), ("timing", 4.5), credit=10.0) is Action.ALLOW
     # Who the patients are can only ask for a step-up, however extreme.
     assert decide(("far", 60.0), ("new", 60.0), ("novelty", 60.0)) is Action.STEP_UP
     # Nor can a new computer during an attack elsewhere on the platform.

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from rempart.clock import Clock, SystemClock
+from rempart.guard import AlertSink, Guard, build_guard
 from rempart.settings import Settings
 from rempart.storage.engine import make_engine
 from rempart.storage.migrate import upgrade
@@ -31,6 +32,13 @@ class Runtime:
         if migrate:
             upgrade(engine)
         return cls(settings=settings, engine=engine, vault=vault, clock=clock or SystemClock())
+
+    def build_guard(self, *, alerts: AlertSink) -> Guard | None:
+        """The exfiltration guard on the settings' state backend (memory or Redis), or
+        None where the settings turn it off. Build it once per app: it holds the state."""
+        if not self.settings.guard_enabled:
+            return None
+        return build_guard(self.settings.guard, clock=self.clock, alerts=alerts)
 
     def close(self) -> None:
         self.engine.dispose()

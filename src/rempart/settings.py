@@ -14,6 +14,7 @@ from typing import Any
 
 from rempart.auth.config import AuthSettings
 from rempart.core.errors import ConfigurationError
+from rempart.guard.config import GuardSettings
 
 DEFAULT_DATA_DIR = Path("rempart-data")
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
@@ -25,6 +26,11 @@ class Settings:
     database_url: str
     key_file: Path
     auth: AuthSettings = field(default_factory=AuthSettings)
+    # The exfiltration guard (docs/guard.md): its state backend and options.
+    guard: GuardSettings = field(default_factory=GuardSettings)
+    # On in every served instance. Only an explicit override turns it off: the drill's
+    # --baseline (to show what it saves) and the benchmark's guard-off comparison.
+    guard_enabled: bool = True
     # Requests with a larger body are refused with 413 before they are read.
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # Only an explicit override turns this on: it enables the demo identity header.
@@ -66,7 +72,8 @@ class Settings:
                        trusted_proxies=_listed(env.get("REMPART_TRUSTED_PROXIES")),
                        metrics_allow=_listed(env.get("REMPART_METRICS_ALLOW")),
                        log_format=env.get("REMPART_LOG_FORMAT", "json"),
-                       workers=_workers(env.get("REMPART_WORKERS")))
+                       workers=_workers(env.get("REMPART_WORKERS")),
+                       guard=GuardSettings.from_env(env))
         return replace(settings, **overrides) if overrides else settings
 
     @property

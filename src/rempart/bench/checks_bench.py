@@ -34,7 +34,7 @@ from rempart.bench.corpus import CorpusMix, draw_check_bodies
 from rempart.bench.errors import BenchError
 from rempart.bench.load import LoadSpec
 from rempart.bench.server import RunningServer, group_cpu_seconds, running_server
-from rempart.web.identity import DEMO_HEADER
+from rempart.web.identity import DEMO_ADDRESS_HEADER, DEMO_HEADER, DEMO_SESSION_HEADER
 
 CHECKS_PATH = "/api/v1/checks"
 BARE_PATH = "/bench/lookup"
@@ -51,12 +51,17 @@ class RequestBuilder(Protocol):
 
 def demo_header_requests(*, path: str, bodies: Sequence[bytes], server: RunningServer,
                          bench: BenchInstance) -> list[bytes]:
-    """Requests identified by the demo header, spread over the bench's organisations."""
+    """Requests identified by the demo headers, spread over the bench's organisations,
+    each its own provider session from its own address block: the many practices of a
+    real day, each checking at its own pace, which the exfiltration guard lets through
+    (one session from one address at thousands of checks a second is a scraper)."""
     organisations = bench.organisation_ids
     host = f"{server.host}:{server.port}".encode()
     return [post_request(path, body, host=host, headers={
-        DEMO_HEADER: str(organisations[i % len(organisations)])}) for i, body in
-        enumerate(bodies)]
+        DEMO_HEADER: str(organisations[i % len(organisations)]),
+        DEMO_SESSION_HEADER: f"bench-{i}",
+        DEMO_ADDRESS_HEADER: f"10.{i % 250}.{i // 250 % 250}.1"})
+        for i, body in enumerate(bodies)]
 
 
 def post_request(path: str, body: bytes, *, host: bytes, headers: dict[str, str]) -> bytes:
@@ -93,6 +98,10 @@ AUDIT_OFF_PHASE = Phase("checks_audit_off", CHECKS_PATH, variant="audit_off")
 # The authentication cost (issue 4): the same checks sent by API clients with DPoP-bound
 # tokens and a fresh proof each, on the same server (rempart.bench.dpop_requests).
 AUTHENTICATED_PHASE = "checks_authenticated"
+# The exfiltration guard's cost (issue 7): the same checks against a server whose
+# settings switch the guard off (honoured only with the bench endpoints on).
+GUARD_OFF_VARIANT = ServerVariant("guard_off", {"REMPART_BENCH_GUARD": "off"})
+GUARD_OFF_PHASE = Phase("checks_guard_off", CHECKS_PATH, variant="guard_off")
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,11 @@ class BenchOptions:
         """The same run plus the checks against a server that records nothing."""
         return replace(self, variants=(*self.variants, AUDIT_OFF_VARIANT),
                        phases=(*self.phases, AUDIT_OFF_PHASE))
+
+    def with_guard_off(self) -> BenchOptions:
+        """The same run plus the checks against a server without the exfiltration guard."""
+        return replace(self, variants=(*self.variants, GUARD_OFF_VARIANT),
+                       phases=(*self.phases, GUARD_OFF_PHASE))
 
 
 def run_checks_bench(options: BenchOptions,
@@ -206,6 +220,11 @@ def _summary(options: BenchOptions, bench: BenchInstance, phases: dict[str, dict
     if unaudited:
         comparisons["checks_audit_off_per_s"] = unaudited
         comparisons["audit_on_off_ratio"] = round(checks_rate / unaudited, 3) \
+            if checks_rate else None
+    unguarded = phases.get(GUARD_OFF_PHASE.name, {}).get("per_s")
+    if unguarded:
+        comparisons["checks_guard_off_per_s"] = unguarded
+        comparisons["guard_on_off_ratio"] = round(checks_rate / unguarded, 3) \
             if checks_rate else None
     return {
         "checks_per_s": checks_rate,

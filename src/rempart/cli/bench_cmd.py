@@ -71,6 +71,9 @@ def bench_checks(
         "--auth", help="Also measure the checks sent by registered API clients with "
                        "DPoP-bound tokens, a fresh proof each, on the same server: "
                        "checks_authenticated_per_s, auth_cost_ratio.")] = False,
+    guard_off: Annotated[bool, typer.Option(
+        "--guard-off", help="Also measure the checks with the exfiltration guard off (a "
+                            "second server run): guard_on_off_ratio.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Checks per second over real HTTP, against the bare look-up, in one server run."""
@@ -84,6 +87,8 @@ def bench_checks(
         options = options.with_audit_off()
     if auth:
         options = with_authentication(options)
+    if guard_off:
+        options = options.with_guard_off()
     with domain_errors():
         figures = run_checks_bench(options, on_stage=lambda text: console.print(f"bench: {text}"))
     if as_json:

@@ -24,6 +24,7 @@ from rempart.coverage.query import CARE_DAYS_BACK
 from rempart.coverage.references import is_reference, new_reference
 from rempart.coverage.rules import ClaimStatus, RejectionReason, claim_rejection, ensure_transition
 from rempart.disclosure import Disclosure, DisclosureEvent, DisclosureRecorder, Requester
+from rempart.guard.gate import CheckGate
 from rempart.observability import metrics
 
 MAX_AMOUNT_CENTS = 10_000_000  # 100,000 euros: far above any single act
@@ -61,10 +62,12 @@ class ClaimView:
 
 
 class ClaimService:
-    def __init__(self, *, engine: Engine, clock: Clock, recorder: DisclosureRecorder) -> None:
+    def __init__(self, *, engine: Engine, clock: Clock, recorder: DisclosureRecorder,
+                 gate: CheckGate | None = None) -> None:
         self._engine = engine
         self._clock = clock
         self._recorder = recorder
+        self._gate = gate  # the exfiltration guard learns from claimed checks
 
     def submit(self, *, requester: Requester, submission: ClaimSubmission) -> ClaimView:
         """Record a claim and decide it: accepted, or rejected with a reason."""
@@ -119,6 +122,8 @@ class ClaimService:
                 person_id=check.beneficiary_id if guarantee else None,
                 fields=CLAIM_FIELDS if guarantee else (), reference=reference)])
         metrics.record_claim(status=status, reason=reason)
+        if self._gate is not None and status is ClaimStatus.ACCEPTED:
+            self._gate.claimed(requester, check_reference=submission.check_reference)
         return _view(_found(row))
 
     def get(self, *, requester: Requester, reference: str) -> ClaimView:

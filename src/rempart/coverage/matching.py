@@ -49,17 +49,19 @@ class Matcher:
         return [member_index(self._vault, query.amc_number, query.member_number, version=v)
                 for v in self._vault.keyring.versions]
 
-    def match(self, candidates: list[Candidate], query: CheckQuery) -> Candidate | None:
-        """The candidate whose sealed fields all equal the query's, if any."""
+    def match_placed(self, candidates: list[Candidate],
+                     query: CheckQuery) -> tuple[Candidate | None, str | None]:
+        """The candidate whose sealed fields all equal the query's, if any, and its
+        département (for the exfiltration guard)."""
         if not candidates:
             self._same_as(self._open_dummy(), "-", query)
-            return None
-        found = None
+            return None, None
+        found, place = None, None
         for candidate in candidates:
             person = self._open(candidate)
             if person is not None and self._same_as(person, candidate.amc_number, query):
-                found = candidate
-        return found
+                found, place = candidate, person.departement
+        return found, place
 
     def _open(self, candidate: Candidate) -> PersonFields | None:
         try:

@@ -41,6 +41,8 @@ from rempart.coverage.rules import (
     remaining_allowance,
 )
 from rempart.disclosure import Disclosure, DisclosureEvent, DisclosureRecorder, Requester
+from rempart.guard import LookupOutcome
+from rempart.guard.gate import CheckGate
 from rempart.vault import Vault
 
 NO_BENEFICIARY = -1  # matches no row: the allowance query still runs on a miss
@@ -48,7 +50,8 @@ NO_BENEFICIARY = -1  # matches no row: the allowance query still runs on a miss
 
 class CheckService:
     def __init__(self, *, engine: Engine, vault: Vault, clock: Clock,
-                 recorder: DisclosureRecorder, offload: bool = False) -> None:
+                 recorder: DisclosureRecorder, offload: bool = False,
+                 gate: CheckGate | None = None) -> None:
         self._engine = engine
         self._clock = clock
         self._recorder = recorder
@@ -57,6 +60,7 @@ class CheckService:
         # Commits always leave the loop: see CheckJournal and docs/performance.md.
         self._journal = CheckJournal(engine=engine, recorder=recorder, offload=True)
         self._offload = offload
+        self._gate = gate  # the exfiltration guard; None only where settings turn it off
 
     def check(self, *, requester: Requester, request: CheckRequest) -> CheckAnswer:
         """Answer whether the presented person is covered for the category on the date."""
@@ -89,14 +93,21 @@ class CheckService:
         identity = self._matcher.identity_indexes(query)
         member = self._matcher.member_indexes(query)
         reference = new_reference()
+        # The guard decides before anything is disclosed (CheckWithheld otherwise).
+        guarded = self._gate.before(requester, at=now) if self._gate else None
         candidates = self._reads.find(identity=identity, member=member,
                                       category=query.category.value, care_date=query.care_date)
-        found = self._matcher.match(candidates, query)
+        found, place = self._matcher.match_placed(candidates, query)
         guarantee = latest_guarantee(found.guarantees) if found else None
         outcome = decide_check(matched=found is not None,
                                contract=found.contract if found else None,
                                guarantee=guarantee, care_date=query.care_date)
         covered = outcome is CheckOutcome.COVERED
+        if self._gate is not None and guarded is not None:
+            self._gate.after(guarded, requester, LookupOutcome(
+                matched=found is not None, departement=place, covered=covered,
+                person_key=identity[0].hex() if candidates else None,
+                near_miss=bool(candidates) and found is None, check_reference=reference))
         applied = guarantee if covered else None
         months = (applied.period_months if applied and applied.has_allowance
                   else None) or NEUTRAL_PERIOD_MONTHS

@@ -64,7 +64,7 @@ def run_drill(options: DrillOptions, *, workdir: Path | None = None,
             scenarios.update(_artefact_scenarios(options, artefacts, base / "artefacts"))
     return {"seed": options.seed, "days": options.days, "population": options.population,
             "honest_accounts_per_run": options.accounts,
-            "guard": "off" if options.baseline else "not wired into the check path",
+            "guard": "off" if options.baseline else "on",
             "simulated_start": START.isoformat(), "scenarios": scenarios,
             "legit": legit.score(), "timelines": timelines}
 
@@ -84,7 +84,7 @@ def _open_world(options: DrillOptions, workdir: Path, *,
     workdir.mkdir(parents=True, exist_ok=True)
     events = MemoryEventSink()
     world = build_world(workdir=workdir, people=options.population, seed=options.seed,
-                        events=events)
+                        events=events, guard=not options.baseline)
     rng = random.Random(options.seed * 1009 + seed)
     served = [o for o in world.organisations if o[1] in PROFILES] or world.organisations
     weights = [8 if o[1] == "pharmacy" else 1 for o in served]

@@ -2,7 +2,8 @@
 synthetic population through the real importer, on a manual clock, with the real app.
 
 The configuration is production's, with three stated differences: the public origin and
-token issuer are the in-process address, and the database is a temporary file.
+token issuer are the in-process address, and the database is a temporary file; a
+baseline run also switches the exfiltration guard off (a setting, not drill code).
 """
 
 from __future__ import annotations
@@ -73,14 +74,14 @@ class World:
 
 
 def build_world(*, workdir: Path, people: int, seed: int,
-                events: SecurityEventSink | None = None) -> World:
+                events: SecurityEventSink | None = None, guard: bool = True) -> World:
     population = workdir / "population"
     generate_population(out=population, people=people, seed=seed, today=START.date())
     instance = workdir / "instance"
     settings = Settings.load(data_dir=instance, database_url=f"sqlite:///{instance / 'r.db'}",
                              key_file=instance / "keyring.json")
     settings = dataclasses.replace(settings, auth=dataclasses.replace(
-        settings.auth, origins=(BASE_URL,), token_issuer=BASE_URL))
+        settings.auth, origins=(BASE_URL,), token_issuer=BASE_URL), guard_enabled=guard)
     clock = ManualClock(START)
     runtime = Runtime.open(settings, clock=clock, create_keys=True)
     try:

@@ -33,3 +33,15 @@ class InvalidCheckContext(GuardError):
         super().__init__(f"invalid {field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class CheckWithheld(GuardError):
+    """The guard withheld a check's answer: slow down, step up, session or account
+    suspended (`action`, a rung of the containment ladder). The message and what the
+    edge answers name the rung only, never the reasons: a reason such as "the same
+    person nearly matched twice" would tell the caller that the person exists."""
+
+    def __init__(self, action: int, *, retry_after_s: int = 0) -> None:
+        super().__init__("the answer is withheld by the exfiltration guard")
+        self.action = action
+        self.retry_after_s = retry_after_s

@@ -32,6 +32,9 @@ MIN_INTERVALS = 12
 SESSIONS_BEFORE_NOVELTY = 3
 # Each step-up asked and not passed lately counts this much against a new session.
 UNRESOLVED_STEP_UP_BITS = 8.0
+# ...from the second: one unanswered step-up may be a thief's key beside the practice's
+# own software, which must not pay for it (the thief's device and network are tainted).
+HISTORY_FROM = 1.9
 
 _RATE_WORDING = {
     "new": "{k} of {n} patients {where} never seen by this {noun} before",
@@ -185,7 +188,7 @@ def history_evidence(profile: AccountProfile, ts: float, noun: str) -> list[Evid
     """Standing evidence for a session of an account whose recent sessions were asked
     to step up and never did: what an attacker who cannot pass it leaves behind."""
     unresolved = profile.unresolved_step_ups(ts)
-    if unresolved < 0.9:
+    if unresolved < HISTORY_FROM:
         return []
     return [Evidence("history", UNRESOLVED_STEP_UP_BITS * unresolved, (
         f"{unresolved:.0f} recent sessions of this {noun} were asked for a second factor "

@@ -42,6 +42,11 @@ from rempart.guard.timeslots import LocalSlots
 CLAIM_WINDOW_S = 2 * 86400
 MAX_INTERVAL_GAP_S = 900.0
 CACHE_MAX = 100_000
+# How long an address block stays distrusted platform-wide after one of its sessions
+# was contained without answering (see Guard._taint).
+BLOCK_DISTRUST_S = 86400
+# ...from the first such session (an honest user who steps up clears it).
+DISTRUST_AFTER = 0.5
 
 
 class StepUpFactor(enum.StrEnum):
@@ -159,8 +164,11 @@ class Guard:
             session.network = network
             session.rebind = None
         profile = self._state.account(session.account_id)
+        now = self._clock.now().timestamp()
         if profile is not None:
-            profile.note_step_up(self._clock.now().timestamp(), passed=True)
+            profile.note_step_up(now, passed=True)
+            if "b:" + session.block in profile.tainted:
+                self._distrust(session.block, now, answered=True)  # its owner after all
             profile.untaint(session.device, session.block)
             self._state.save_account(session.account_id, profile)
         self._state.save_session(session_id, session)
@@ -200,6 +208,7 @@ class Guard:
                 session.step_up_reasons = [
                     "this device or network was last used in a session of this account that "
                     "was asked for a second factor and never gave it"]
+
         profile.last = max(profile.last, ts)
         return profile, session
 
@@ -269,6 +278,14 @@ class Guard:
 
     def _judge_before(self, ctx: CheckContext, ts: float, prior: PeerPrior,
                       profile: AccountProfile, session: SessionState, block: str) -> Decision:
+        if (not session.step_up_required and block not in profile.blocks
+                and self._block_distrusted(block, ts)):
+            # One attacker, many stolen accounts, one network: what it did with one
+            # account is held against the others before they read more.
+            session.step_up_required = True
+            session.step_up_reasons = [
+                "this network was used lately in a session of another account that was "
+                "asked for a second factor and never gave it"]
         windows = self._state.windows
         policy = self._limits
         counts = lim.Counts.from_check(windows.hit(lim.check_keys(ctx, block, policy), ts))
@@ -318,12 +335,15 @@ class Guard:
             if first_ask:
                 profile.note_step_up(ts, passed=False)
                 self._taint(ts, profile, session)
+                profile.discount(session)
             session.refused += 1
         elif action is Action.SUSPEND_SESSION:
             session.suspended = True
             # Counts against the account's next sessions like an unanswered step-up.
             profile.note_step_up(ts, passed=False)
             self._taint(ts, profile, session)
+            if session.refused == 0:
+                profile.discount(session)
         elif action is Action.SUSPEND_ACCOUNT:
             session.suspended = True
             profile.suspended = True
@@ -332,12 +352,26 @@ class Guard:
                         limit.delay_s if action is Action.SLOW_DOWN else 0.0,
                         assessment.evidence)
 
-    @staticmethod
-    def _taint(ts: float, profile: AccountProfile, session: SessionState) -> None:
+    def _taint(self, ts: float, profile: AccountProfile, session: SessionState) -> None:
         """Mark the session's device, and its network unless the account works from it
-        (an attacker on the practice's own network must not lock the practice out)."""
-        profile.taint(ts, device=session.device,
-                      block=None if session.block in profile.blocks else session.block)
+        (an attacker on the practice's own network must not lock the practice out). The
+        network is also distrusted for every other account's new sessions for a day."""
+        foreign = session.block not in profile.blocks
+        profile.taint(ts, device=session.device, block=session.block if foreign else None)
+        if foreign:
+            self._distrust(session.block, ts)
+
+    def _distrust(self, block: str, ts: float, *, answered: bool = False) -> None:
+        """Count a step-up asked of a session from this block (or one it answered)."""
+        self._state.windows.hit([(lim.counter_key("tb+" if answered else "tb", block),
+                                  BLOCK_DISTRUST_S, 1)], ts)
+
+    def _block_distrusted(self, block: str, ts: float) -> bool:
+        """Whether sessions from this block lately left step-ups unanswered."""
+        asked, answered = self._state.windows.hit(
+            [(lim.counter_key("tb", block), BLOCK_DISTRUST_S, 0),
+             (lim.counter_key("tb+", block), BLOCK_DISTRUST_S, 0)], ts)
+        return asked[0] - answered[0] >= DISTRUST_AFTER
 
     def _record(self, ctx: CheckContext, profile: AccountProfile, session: SessionState,
                 decision: Decision) -> None:

@@ -6,7 +6,11 @@ family counts (the hourly and the per-minute volume say the same thing). The sum
 the score.
 
 - STEP_UP from 16 bits over the floors: one feature at 20 bits (p ~ 1e-6), two
-  independent ones at 12 bits each, or three at 9.3.
+  independent ones at 12 bits each, or three at 9.3; from two families at least, or
+  one about how the session behaves (volume, timing, failed matches, near misses,
+  claims, unanswered step-ups). One fact about who the patients are never asks alone:
+  a practice whose patients come from afar (a hospital near a border, a seaside
+  pharmacy in August) is unusual, not scraping.
 - SUSPEND_SESSION from 32 bits with at least two strong families (8 bits above the
   floor each), one of which the session's behaviour itself shows (volume, timing,
   failed matches, near misses, claims): who the patients are (new, far away) can
@@ -65,6 +69,13 @@ class Assessment:
     def behavioural_strong(self) -> bool:
         return bool(self.strong_families - IDENTITY_FAMILIES)
 
+    @property
+    def corroborated(self) -> bool:
+        """Whether the evidence is more than one fact about who the patients are or
+        where the session comes from: a behavioural family, or two of those."""
+        families = {family(e.feature) for e in self.evidence}
+        return bool(families - IDENTITY_FAMILIES) or len(families) >= 2
+
     def reasons(self) -> list[str]:
         return [e.reason for e in self.evidence]
 
@@ -95,6 +106,6 @@ def rung(assessment: Assessment, *, credit: float, policy: LadderPolicy) -> Acti
         return Action.SUSPEND_ACCOUNT
     if score >= policy.suspend_session and strong >= policy.session_families and behavioural:
         return Action.SUSPEND_SESSION
-    if score >= policy.step_up + credit:
+    if score >= policy.step_up + credit and assessment.corroborated:
         return Action.STEP_UP
     return Action.ALLOW

@@ -8,8 +8,8 @@ from functools import lru_cache
 
 from rempart.guard.ceilings import Ceilings, LimitPolicy
 from rempart.guard.context import CheckContext
-from rempart.guard.counters import HIGH
 from rempart.guard.decision import Action
+from rempart.ratelimit import HIGH
 
 
 @lru_cache(maxsize=65536)

@@ -74,6 +74,14 @@ class RateWindows:
     def forget_recent(self) -> None:
         self.short_hits = self.short_trials = self.long_hits = self.long_trials = 0.0
 
+    def discount(self, hits: float, trials: float) -> None:
+        """Take a contained session's checks back out of the recent windows (they are
+        recent, so their decay is small; never below zero)."""
+        self.short_hits = max(self.short_hits - hits, 0.0)
+        self.short_trials = max(self.short_trials - trials, 0.0)
+        self.long_hits = max(self.long_hits - hits, 0.0)
+        self.long_trials = max(self.long_trials - trials, 0.0)
+
 
 @dataclass(frozen=True, slots=True)
 class PendingCheck:
@@ -260,6 +268,16 @@ class AccountProfile:
     def forget_recent(self) -> None:
         for windows in self.rates.values():
             windows.forget_recent()
+
+    def discount(self, session: SessionState) -> None:
+        """A contained session's checks no longer count in the account's recent windows:
+        they are evidence against that session (and its device and network, tainted),
+        not against the account's other sessions, which are judged on their own."""
+        rates = self.rates
+        rates["new"].discount(session.new, session.matched)
+        rates["far"].discount(session.far, session.far_known)
+        rates["fail"].discount(session.fail, session.checks)
+        rates["near_miss"].discount(session.near, session.checks)
 
 
 @dataclass(slots=True)

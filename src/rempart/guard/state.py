@@ -12,9 +12,10 @@ from collections import OrderedDict, deque
 from typing import Protocol
 
 from rempart.clock import Clock
-from rempart.guard.counters import ClockedMemoryStorage, SlidingWindows
+from rempart.guard.counters import SlidingWindows
 from rempart.guard.patients import PatientFilter, generation, positions
 from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
+from rempart.ratelimit import ClockedMemoryStorage
 
 SESSION_IDLE_S = 12 * 3600
 MAX_SESSIONS = 200_000

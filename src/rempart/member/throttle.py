@@ -25,9 +25,9 @@ import structlog
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.strategies import MovingWindowRateLimiter
 
-from rempart.auth.throttle_storage import ClockMemoryStorage
 from rempart.clock import Clock
 from rempart.member.errors import MemberError
+from rempart.ratelimit import ClockedMemoryStorage
 
 log = structlog.get_logger(__name__)
 _SUBJECT_DOMAIN = b"rempart-member-subject/1\x00"
@@ -90,7 +90,7 @@ class MemberThrottle:
         stats = self._limiter.get_window_stats(item, key)
         # The memory storage runs on the injected clock; Redis on the server's time.
         now = (self._clock.now().timestamp() if isinstance(self._limiter.storage,
-                                                           ClockMemoryStorage)
+                                                           ClockedMemoryStorage)
                else time.time())
         return min(self._limits.window_s, max(1, math.ceil(stats.reset_time - now)))
 

@@ -99,6 +99,8 @@ def manage_account(request: Request, account_id: int, action: str, raw: Form,
                                      reason="organisation_admin")
     elif action == "reactivate":
         portal.auth.accounts.reactivate(actor=user.actor, account_id=account_id)
+        if portal.guard is not None:  # the guard starts the account's recent record afresh
+            portal.guard.restore_account(account_id=account_id)
     else:
         raise NotPermitted(f"{action[:20]} this account")
     notice = "account_suspended" if action == "suspend" else "account_reactivated"

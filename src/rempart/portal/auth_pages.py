@@ -23,6 +23,7 @@ from rempart.auth.errors import (
 )
 from rempart.auth.session_store import SessionLevel
 from rempart.auth.tokens import new_token
+from rempart.guard.guard import StepUpFactor
 from rempart.portal.access import (
     CSRF_FIELD,
     AnySession,
@@ -106,6 +107,8 @@ def logout(request: Request, raw: Form, session: AnySession) -> Response:
     form = parse_form(raw, limits=CSRF_ONLY)
     require_csrf(request, session, form.get(CSRF_FIELD))
     portal.auth.sessions.logout(token=session.token, client=session.client)
+    if portal.guard is not None:
+        portal.guard.session_ended(portal_session_id=session.view.id)
     response = RedirectResponse("/portal/login?notice=signed_out", 303)
     portal.cookies.clear_session(response)
     return response
@@ -161,6 +164,8 @@ def second_factor(request: Request, method: str, raw: Form, session: AnySession)
     except LoginThrottled as exc:
         return _second_factor_page(request, session, next_path=next_path, status=429,
                                    error=t("login.throttled", seconds=exc.retry_after))
+    if portal.guard is not None:  # a fresh second factor answers the guard's step-up
+        portal.guard.stepped_up(portal_session_id=session.view.id, factor=StepUpFactor.TOTP)
     response = RedirectResponse(next_path, 303)
     portal.cookies.set_session(response, issued)
     return response

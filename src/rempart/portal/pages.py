@@ -15,12 +15,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
+from rempart.auth.errors import SecondFactorRequired, SessionInvalid
 from rempart.core.calculation import Bill
 from rempart.core.care import CareCategory
 from rempart.coverage.claims import ClaimSubmission
 from rempart.coverage.errors import InvalidRequest, UnknownReference
 from rempart.coverage.query import CheckRequest
 from rempart.coverage.references import is_reference
+from rempart.guard.decision import Action
+from rempart.guard.errors import CheckWithheld
 from rempart.portal.access import (
     CSRF_FIELD,
     PortalUser,
@@ -115,8 +118,22 @@ def check(request: Request, raw: Form, user: Provider) -> Response:
     except InvalidRequest as exc:
         return _check_page(request, user, status=422, **kept, errors={
             e.field: t(f"check.error.{e.field}") for e in exc.errors})
+    except CheckWithheld as exc:
+        return _withheld(request, exc)
     return _check_page(request, user, answer=answer, category=answer.category.value,
                        care_date=answer.care_date.isoformat())
+
+
+def _withheld(request: Request, exc: CheckWithheld) -> Response:
+    """The guard's rungs as the portal shows them: the second-factor page, the login
+    page (session ended or account suspended), or a page asking to wait."""
+    if exc.action == Action.STEP_UP:
+        raise SecondFactorRequired("a fresh second factor is required") from None
+    if exc.action >= Action.SUSPEND_SESSION:
+        raise SessionInvalid("ended") from None
+    t = Translator(language_of(request))
+    return error_page(request, status=429, message=t("check.slow_down"),
+                      headers={"retry-after": str(exc.retry_after_s)})
 
 
 # -- the claim ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from rempart.auth.services import AuthServices
 from rempart.clock import Clock
 from rempart.coverage.claims import ClaimService
 from rempart.coverage.service import CheckService
+from rempart.guard.gate import CheckGate
 from rempart.portal.rendering import Templates
 from rempart.web.auth_identity import SessionAuthenticator
 from rempart.web.cookies import CookiePolicy
@@ -26,6 +27,7 @@ class Portal:
     clock: Clock
     engine: Engine
     templates: Templates
+    guard: CheckGate | None = None  # told of step-ups, logouts and restorations
 
     def refused(self, *, reason: str, address: str | None, account_id: int | None = None,
                 session_id: int | None = None, details: dict[str, str] | None = None,

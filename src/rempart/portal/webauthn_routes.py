@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from rempart.auth.errors import InvalidInput, InvalidSecondFactor
 from rempart.auth.passkeys import Ceremony
+from rempart.guard.guard import StepUpFactor
 from rempart.portal.access import (
     CSRF_HEADER,
     AnySession,
@@ -109,6 +110,8 @@ def finish_second_factor(request: Request, session: AnySession, body: Body) -> R
     issued = portal.auth.second_factor.complete_passkey(
         session_token=session.token, client=session.client, ceremony_id=ceremony_id,
         credential=credential)
+    if portal.guard is not None:  # a fresh passkey answers the guard's step-up
+        portal.guard.stepped_up(portal_session_id=session.view.id, factor=StepUpFactor.PASSKEY)
     next_path = body.get("next")
     response = _json({"next": safe_next(next_path if isinstance(next_path, str) else None)})
     portal.cookies.set_session(response, issued)

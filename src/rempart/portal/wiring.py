@@ -14,16 +14,17 @@ from rempart.auth.events import SecurityEventSink
 from rempart.auth.services import AuthServices
 from rempart.coverage.claims import ClaimService
 from rempart.coverage.service import CheckService
+from rempart.guard.gate import CheckGate
 from rempart.portal import admin_pages, auth_pages, pages, security_pages, webauthn_routes
 from rempart.portal.errors import install_portal_error_handlers, render_auth_error
 from rempart.portal.rendering import Templates
 from rempart.portal.state import Portal
+from rempart.providers.directory import OrganisationDirectory
 from rempart.runtime import Runtime
 from rempart.web.auth_errors import install_auth_error_handlers
 from rempart.web.auth_identity import (
     AuthenticatedIdentity,
     DpopAuthenticator,
-    OrganisationDirectory,
     SessionAuthenticator,
 )
 from rempart.web.cookies import CookiePolicy
@@ -48,7 +49,8 @@ def build_auth(runtime: Runtime, *, events: SecurityEventSink | None = None) -> 
 
 def install_authentication(app: FastAPI, *, runtime: Runtime, auth: AuthServices,
                            check_service: CheckService,
-                           claim_service: ClaimService) -> AuthenticatedIdentity:
+                           claim_service: ClaimService,
+                           gate: CheckGate | None = None) -> AuthenticatedIdentity:
     """Add the portal and the token endpoint; return the default identity source."""
     cookies = CookiePolicy(secure=runtime.settings.cookie_secure)
     organisations = OrganisationDirectory(runtime.engine)
@@ -57,7 +59,7 @@ def install_authentication(app: FastAPI, *, runtime: Runtime, auth: AuthServices
     app.state.auth = auth
     app.state.portal = Portal(auth=auth, cookies=cookies, sessions=sessions,
                               checks=check_service, claims=claim_service, clock=runtime.clock,
-                              engine=runtime.engine, templates=Templates())
+                              engine=runtime.engine, templates=Templates(), guard=gate)
     app.include_router(oauth_api.router)
     for module in (auth_pages, webauthn_routes, pages, security_pages, admin_pages):
         app.include_router(module.router)

@@ -24,11 +24,15 @@ from rempart.coverage.check_endpoint import install_fast_check_route
 from rempart.coverage.claims import ClaimService
 from rempart.coverage.service import CheckService
 from rempart.disclosure import DisclosureRecorder
+from rempart.guard.alerts import AlertSink
+from rempart.guard.gate import CheckGate
 from rempart.member.web import install_member_area
 from rempart.observability.install import install_operations
 from rempart.portal.wiring import build_auth, install_authentication
+from rempart.providers.directory import OrganisationDirectory
 from rempart.runtime import Runtime
 from rempart.web.body_limit import BodySizeLimitMiddleware
+from rempart.web.containment import AuthContainment
 from rempart.web.errors import install_error_handlers
 from rempart.web.identity import DemoHeaderIdentity, IdentitySource
 from rempart.web.openapi import install_openapi
@@ -55,25 +59,26 @@ def create_app(runtime: Runtime, *, identity_source: IdentitySource | None = Non
     recorder = recorder or AuditDisclosureRecorder(audit=audit)
     app.state.clock = runtime.clock
     app.state.offload_blocking = not runtime.settings.is_sqlite
+    auth = auth or build_auth(runtime)
+    app.state.guard_gate = gate = _guard_gate(runtime, app.state.alert_sink, auth)
     app.state.check_service = CheckService(engine=runtime.engine, vault=runtime.vault,
                                            clock=runtime.clock, recorder=recorder,
-                                           offload=not runtime.settings.is_sqlite)
+                                           offload=not runtime.settings.is_sqlite, gate=gate)
     app.state.claim_service = ClaimService(engine=runtime.engine, clock=runtime.clock,
-                                           recorder=recorder)
+                                           recorder=recorder, gate=gate)
     app.include_router(coverage_api.router)
     app.include_router(fhir_api.router)
     install_fast_check_route(app)  # first of all routes: the hot path
     install_member_area(app, runtime, audit=audit)
     install_error_handlers(app)
     authenticated = install_authentication(
-        app, runtime=runtime, auth=auth or build_auth(runtime),
-        check_service=app.state.check_service, claim_service=app.state.claim_service)
+        app, runtime=runtime, auth=auth, check_service=app.state.check_service,
+        claim_service=app.state.claim_service, gate=gate)
     if isinstance(identity_source, DemoHeaderIdentity):
         identity_source = identity_source.beside(authenticated)  # never instead of it
     app.state.identity_source = identity_source or authenticated
-    # After the guard, if any: the console tells it when an operator restores an account.
-    install_console(app, runtime=runtime, audit=audit, auth=app.state.auth,
-                    guard=getattr(app.state, "guard", None))
+    # The console tells the guard when an operator restores an account.
+    install_console(app, runtime=runtime, audit=audit, auth=app.state.auth, guard=gate)
     if runtime.settings.bench_endpoints:  # an oracle: only by explicit setting
         install_bench_endpoints(app, runtime)
     install_openapi(app)
@@ -83,3 +88,12 @@ def create_app(runtime: Runtime, *, identity_source: IdentitySource | None = Non
     install_operations(app, runtime, audit=audit, check_service=app.state.check_service,
                        security_events=app.state.auth.events)  # last: its middleware wraps all
     return app
+
+
+def _guard_gate(runtime: Runtime, alerts: AlertSink, auth: AuthServices) -> CheckGate | None:
+    """The exfiltration guard on the check path, its alerts stored (audited, then sent)."""
+    guard = runtime.build_guard(alerts=alerts)
+    if guard is None:
+        return None
+    return CheckGate(guard=guard, organisations=OrganisationDirectory(runtime.engine),
+                     containment=AuthContainment(auth=auth, clock=runtime.clock))

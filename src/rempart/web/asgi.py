@@ -9,8 +9,9 @@ switches exist only as explicit environment values, never as defaults:
 - REMPART_DEMO_MODE=1: the demo identity header (`DemoHeaderIdentity`), which anyone
   can forge; `rempart demo` and the benchmark set it, on loopback only;
 - REMPART_BENCH_ENDPOINTS=1: the benchmark's bare look-up endpoint, an oracle; only
-  with it, REMPART_BENCH_AUDIT=off leaves disclosures unrecorded, for the benchmark's
-  audit-off comparison.
+  with it, REMPART_BENCH_AUDIT=off leaves disclosures unrecorded and
+  REMPART_BENCH_GUARD=off switches the exfiltration guard off, for the benchmark's
+  audit-off and guard-off comparisons. The guard is on in every other served app.
 
 The schema is not migrated here: several workers would race to do it, and whoever
 starts the server (demo, benchmark, deployment) migrates first.
@@ -18,6 +19,7 @@ starts the server (demo, benchmark, deployment) migrates first.
 
 from __future__ import annotations
 
+import gc
 import os
 
 from fastapi import FastAPI
@@ -33,15 +35,25 @@ from rempart.web.identity import DemoHeaderIdentity, IdentitySource
 DEMO_MODE_ENV = "REMPART_DEMO_MODE"
 BENCH_ENDPOINTS_ENV = "REMPART_BENCH_ENDPOINTS"
 BENCH_AUDIT_ENV = "REMPART_BENCH_AUDIT"
+BENCH_GUARD_ENV = "REMPART_BENCH_GUARD"
 
 
 def settings_from_environment() -> Settings:
     env = os.environ
-    return Settings.load(demo_mode=env.get(DEMO_MODE_ENV) == "1",
-                         bench_endpoints=env.get(BENCH_ENDPOINTS_ENV) == "1")
+    bench = env.get(BENCH_ENDPOINTS_ENV) == "1"
+    return Settings.load(demo_mode=env.get(DEMO_MODE_ENV) == "1", bench_endpoints=bench,
+                         guard_enabled=not (bench and env.get(BENCH_GUARD_ENV) == "off"))
+
+
+# A served instance keeps the exfiltration guard's state for every active account and
+# session in memory: hundreds of thousands of small objects that CPython's default
+# collector thresholds (700, 10, 10) scan again and again. Fewer, larger young
+# collections cut the guard's cost per check about threefold (docs/guard.md, "Cost").
+GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def create_app_from_environment() -> FastAPI:
+    gc.set_threshold(*GC_THRESHOLDS)
     settings = settings_from_environment()
     configure_logging(settings.log_format)  # once per worker, before anything logs
     runtime = Runtime.open(settings, migrate=False)

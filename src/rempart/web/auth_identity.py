@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -27,27 +26,11 @@ from rempart.auth.client import ClientInfo
 from rempart.auth.errors import InvalidDpopProof, NotPermitted, SessionInvalid
 from rempart.auth.second_factor import device_key
 from rempart.auth.sessions import SessionService, SessionView
-from rempart.providers.models import Organisation
+from rempart.providers.directory import OrganisationDirectory
 from rempart.web.cookies import CookiePolicy, client_info
 from rempart.web.identity import NotAuthenticated, ProviderIdentity, client_address
 
 API_PREFIXES = ("/api/", "/fhir/")
-
-
-class OrganisationDirectory:
-    """An organisation's profession, looked up once and kept (it does not change)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._professions: dict[int, str | None] = {}
-
-    def profession(self, organisation_id: int) -> str | None:
-        if organisation_id not in self._professions:
-            with self._engine.connect() as conn:
-                self._professions[organisation_id] = conn.execute(
-                    select(Organisation.profession)
-                    .where(Organisation.id == organisation_id)).scalar_one_or_none()
-        return self._professions[organisation_id]
 
 
 @dataclass(frozen=True, slots=True)

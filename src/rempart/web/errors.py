@@ -18,6 +18,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from rempart.coverage.errors import InvalidRequest, InvalidTransition, UnknownReference
+from rempart.guard.decision import Action
+from rempart.guard.errors import CheckWithheld, GuardUnavailable
 from rempart.observability.http_metrics import route_template
 from rempart.web.identity import NotAuthenticated
 from rempart.web.problems import error_response, is_fhir_path
@@ -47,6 +49,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnknownReference, _unknown_reference)
     app.add_exception_handler(NotAuthenticated, _not_authenticated)
     app.add_exception_handler(InvalidTransition, _conflict)
+    app.add_exception_handler(CheckWithheld, _withheld)
+    app.add_exception_handler(GuardUnavailable, _guard_unavailable)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _server_error)
 
@@ -111,6 +115,39 @@ async def _unknown_reference(request: Request, exc: Exception) -> Response:
 async def _not_authenticated(request: Request, exc: Exception) -> Response:
     return _answer(request, status=401, code="not_authenticated",
                    message="authentication required")
+
+
+# The guard's rungs (docs/guard.md, "The seam"). The answer names the rung, never the
+# guard's reasons: the same answer whether the person exists or not.
+_WITHHELD = {
+    Action.SLOW_DOWN: (429, "slow_down", "too many checks: retry later"),
+    Action.STEP_UP: (401, "step_up_required",
+                     "a fresh second factor is required before the next check"),
+    Action.SUSPEND_SESSION: (401, "session_revoked", "this session was ended"),
+    Action.SUSPEND_ACCOUNT: (403, "account_suspended",
+                             "this account is suspended pending review"),
+}
+STEP_UP_CHALLENGE = 'DPoP error="insufficient_user_authentication", ' \
+    'error_description="a fresh second factor is required"'
+
+
+async def _withheld(request: Request, exc: Exception) -> Response:
+    action = Action(exc.action) if isinstance(exc, CheckWithheld) else Action.SUSPEND_SESSION
+    status, code, message = _WITHHELD.get(action, _WITHHELD[Action.SUSPEND_SESSION])
+    headers = None
+    if action is Action.SLOW_DOWN and isinstance(exc, CheckWithheld):
+        headers = {"retry-after": str(exc.retry_after_s)}
+    elif action is Action.STEP_UP:
+        headers = {"www-authenticate": STEP_UP_CHALLENGE}
+    return _answer(request, status=status, code=code, message=message, headers=headers)
+
+
+async def _guard_unavailable(request: Request, exc: Exception) -> Response:
+    # Fail closed: a check the guard cannot count is not answered.
+    log.warning("exfiltration guard unavailable", path=request.url.path)
+    return _answer(request, status=503, code="guard_unavailable",
+                   message="checks are unavailable for a moment: retry later",
+                   headers={"retry-after": "5"})
 
 
 async def _conflict(request: Request, exc: Exception) -> Response:

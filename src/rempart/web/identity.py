@@ -5,9 +5,11 @@ nowhere else, so the authentication issue replaces one object (sessions and
 sender-constrained tokens) without touching a route. Until then:
 
 - `StaticIdentity` answers one fixed identity (tests and tools);
-- `DemoHeaderIdentity` trusts an `X-Rempart-Demo-Organisation` header. It is a demo
-  convenience that anyone could forge, so it can only be built from settings that
-  explicitly say demo mode, and is never a default. It stands beside the app's real
+- `DemoHeaderIdentity` trusts an `X-Rempart-Demo-Organisation` header, and optionally
+  `X-Rempart-Demo-Session` (a session name) and `X-Rempart-Demo-Address` (the client
+  address), so that a benchmark can play many providers' sessions from one machine. It
+  is a demo convenience that anyone could forge, so it can only be built from settings
+  that explicitly say demo mode, and is never a default. It stands beside the app's real
   authentication, never instead of it: a request without the header is authenticated
   as in any instance (so a demo, or the benchmark, can also use real credentials).
 """
@@ -26,6 +28,9 @@ from rempart.providers.models import Organisation
 from rempart.settings import Settings
 
 DEMO_HEADER = "x-rempart-demo-organisation"
+DEMO_SESSION_HEADER = "x-rempart-demo-session"
+DEMO_ADDRESS_HEADER = "x-rempart-demo-address"
+MAX_DEMO_SESSION = 40
 
 
 class NotAuthenticated(RempartError):
@@ -106,10 +111,14 @@ class DemoHeaderIdentity:
             raise NotAuthenticated
         organisation_id = int(raw)
         profession = self._profession(organisation_id)
+        session = request.headers.get(DEMO_SESSION_HEADER)
+        if session is not None and not (0 < len(session) <= MAX_DEMO_SESSION
+                                        and session.replace("-", "").isalnum()):
+            raise NotAuthenticated
         return ProviderIdentity(
             account_id=None, organisation_id=organisation_id, professional_id=None,
-            profession=profession, session_id=None, client_address=client_address(request),
-            device_id=None)
+            profession=profession, session_id=f"demo:{session}" if session else None,
+            client_address=_demo_address(request), device_id=None)
 
     def _profession(self, organisation_id: int) -> str:
         profession = self._professions.get(organisation_id)
@@ -121,3 +130,13 @@ class DemoHeaderIdentity:
                 raise NotAuthenticated
             self._professions[organisation_id] = profession
         return profession
+
+
+def _demo_address(request: Request) -> str | None:
+    raw = request.headers.get(DEMO_ADDRESS_HEADER)
+    if raw is None:
+        return client_address(request)
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        raise NotAuthenticated from None

@@ -1,0 +1,167 @@
+"""The guard on the check path: who asks turned into a CheckContext, the guard asked
+before the look-up and before the answer leaves, and its rung carried out.
+
+    ctx = gate.before(requester)          # CheckWithheld, or go on with the look-up
+    gate.after(ctx, outcome)              # CheckWithheld, or the answer may leave
+    gate.claimed(requester, reference)    # a claim quoted the check
+
+The gate knows the request only through `rempart.disclosure.Requester` (ids, address,
+device), the organisation through `Organisations` (rempart.providers.directory), and
+acts on sessions and accounts through `Containment`; the edges turn CheckWithheld and
+GuardUnavailable into HTTP answers (docs/guard.md, "On the check path").
+
+Keys. A portal session is its own guard session, its account the login account. An API
+client has no login account: the client is the guard's account (`client:<id>`), and
+each DPoP key it uses is a session of it (`<session>|<key thumbprint>`), so stolen
+credentials used with the attacker's own key are a new session on a new device beside
+the practice's own, not a hijack of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+from typing import Protocol
+
+from rempart.core.care import Profession
+from rempart.disclosure import Requester
+from rempart.guard.context import Channel, CheckContext, LookupOutcome, SizeClass
+from rempart.guard.decision import Action, Decision
+from rempart.guard.errors import CheckWithheld
+from rempart.guard.guard import Guard, StepUpFactor
+
+PORTAL_PREFIX = "portal:"
+API_PREFIX = "api:"
+UNKNOWN_DEPARTEMENT = "00"
+
+
+class Facts(Protocol):
+    @property
+    def profession(self) -> str: ...
+
+    @property
+    def departement(self) -> str: ...
+
+    @property
+    def postcode(self) -> str: ...
+
+    @property
+    def size_class(self) -> str: ...
+
+
+class Organisations(Protocol):
+    def facts(self, organisation_id: int) -> Facts | None: ...
+
+
+class Containment(Protocol):
+    """What the guard's rungs do to authentication (implemented over rempart.auth)."""
+
+    def require_step_up(self, session_id: str) -> None:
+        """Ask the session for a fresh second factor before it reads anything more."""
+
+    def end_session(self, session_id: str) -> None:
+        """Revoke the session."""
+
+    def suspend_account(self, account_id: int) -> None:
+        """Suspend the account: every session ends, no login until an operator restores it."""
+
+
+class CheckGate:
+    def __init__(self, *, guard: Guard, organisations: Organisations,
+                 containment: Containment) -> None:
+        self._guard = guard
+        self._organisations = organisations
+        self._containment = containment
+        # The guard's memory state is not thread-safe; with a database server the
+        # look-ups run in worker threads. One check's guard work is ~0.1-0.2 ms.
+        self._lock = threading.Lock()
+
+    def before(self, requester: Requester, *, at: dt.datetime) -> CheckContext:
+        ctx = self._context(requester, at)
+        with self._lock:
+            decision = self._guard.before_check(ctx)
+        self._enforce(ctx, requester, decision)
+        return ctx
+
+    def after(self, ctx: CheckContext, requester: Requester, outcome: LookupOutcome) -> None:
+        with self._lock:
+            decision = self._guard.after_lookup(ctx, outcome)
+        if decision.action is Action.SLOW_DOWN:
+            # Only a failed match reaches a ceiling here, and its answer is the plain
+            # negative anyone gets: withholding it would tell a miss from a match.
+            # The next check is slowed before its look-up.
+            return
+        self._enforce(ctx, requester, decision)
+
+    def claimed(self, requester: Requester, *, check_reference: str) -> None:
+        with self._lock:
+            self._guard.on_claim(check_reference=check_reference,
+                                 account_id=account_key(requester))
+
+    def stepped_up(self, *, portal_session_id: int, factor: StepUpFactor) -> None:
+        with self._lock:
+            self._guard.on_step_up(session_id=f"{PORTAL_PREFIX}{portal_session_id}",
+                                   factor=factor)
+
+    def session_ended(self, *, portal_session_id: int) -> None:
+        with self._lock:
+            self._guard.end_session(session_id=f"{PORTAL_PREFIX}{portal_session_id}")
+
+    def restore_account(self, *, account_id: int | str) -> None:
+        with self._lock:
+            self._guard.restore_account(account_id=account_id)
+
+    def _context(self, requester: Requester, at: dt.datetime) -> CheckContext:
+        facts = self._organisations.facts(requester.organisation_id)
+        session = requester.session_id or f"org:{requester.organisation_id}"
+        api = session.startswith(API_PREFIX)
+        device = requester.device_id or "-"
+        return CheckContext(
+            account_id=account_key(requester), organisation_id=requester.organisation_id,
+            session_id=f"{session}|{device}" if api else session,
+            profession=_profession(facts), size_class=_size(facts),
+            departement=facts.departement if facts else UNKNOWN_DEPARTEMENT,
+            postcode=facts.postcode if facts else None,
+            address=requester.client_address or "0.0.0.0", device_id=device, at=at,  # noqa: S104
+            channel=Channel.API if api else Channel.PORTAL)
+
+    def _enforce(self, ctx: CheckContext, requester: Requester, decision: Decision) -> None:
+        action = decision.action
+        if action is Action.ALLOW:
+            return
+        portal = requester.session_id is not None and requester.session_id.startswith(
+            PORTAL_PREFIX)
+        if portal and action is Action.STEP_UP:
+            self._containment.require_step_up(str(requester.session_id))
+        elif portal and action is Action.SUSPEND_SESSION:
+            self._containment.end_session(str(requester.session_id))
+        elif action is Action.SUSPEND_ACCOUNT and requester.account_id is not None:
+            self._containment.suspend_account(requester.account_id)
+        # API clients have stateless tokens: the guard's own state refuses every later
+        # check of a suspended key (session) or client (account) until it is restored.
+        raise CheckWithheld(int(action), retry_after_s=max(1, math.ceil(decision.delay_s)))
+
+
+def account_key(requester: Requester) -> str:
+    """The guard's account: the login account, or the API client (see module docstring)."""
+    if requester.account_id is not None:
+        return str(requester.account_id)
+    session = requester.session_id or ""
+    if session.startswith(API_PREFIX):
+        return "client:" + session.removeprefix(API_PREFIX)
+    return session or f"org:{requester.organisation_id}"
+
+
+def _profession(facts: Facts | None) -> Profession:
+    try:
+        return Profession(facts.profession) if facts else Profession.PHARMACY
+    except ValueError:
+        return Profession.PHARMACY
+
+
+def _size(facts: Facts | None) -> SizeClass:
+    try:
+        return SizeClass(facts.size_class) if facts else SizeClass.SMALL
+    except ValueError:
+        return SizeClass.SMALL

@@ -1,0 +1,197 @@
+"""Rate-limit storage on rempart's clock, shared by the login throttle
+(`rempart.auth.throttle`) and the exfiltration guard (`rempart.guard.counters`).
+
+`limits`' own memory storage reads the wall clock, so a test or a drill that moves a
+ManualClock could not see a window slide. `ClockedMemoryStorage` is a `limits` storage
+driven by the injected clock, for one machine; several machines name a Redis URI and
+use `limits`' RedisStorage (`storage_for`), the one place that choice is made.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+
+from limits.storage import MovingWindowSupport, Storage, storage_from_string
+
+from rempart.clock import Clock
+
+MEMORY_URIS = ("memory://", "memory")
+_SWEEP_EVERY = 4096
+_SWEEP_EVENTS_EVERY = 1024
+# A counter can carry two counts: the low one (checks) and, in units of HIGH, the high
+# one (failed matches), so one key per scope serves both ceilings.
+HIGH = 1 << 24
+
+
+class ClockedMemoryStorage(Storage, MovingWindowSupport):
+    """A `limits` storage whose time is rempart's clock: fixed-expiry counters, the
+    moving window (`limits`' MovingWindowRateLimiter runs on it unchanged), and the
+    guard's sliding-window buckets (`slide`)."""
+
+    STORAGE_SCHEME = None
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(None)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._counters: dict[str, tuple[int, float]] = {}
+        self._windows: dict[tuple[str, int], list[int]] = {}
+        # Moving windows: per key, entry times newest first, and the longest expiry used.
+        self._events: dict[str, list[float]] = defaultdict(list)
+        self._expiry: dict[str, float] = {}
+        self._writes = 0
+        self._slides = 0
+        self._acquired = 0
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return ValueError
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = self._now()
+        with self._lock:
+            value, until = self._counters.get(key, (0, now + expiry))
+            if until <= now:
+                value, until = 0, now + expiry
+            value += amount
+            self._counters[key] = (value, until)
+            self._writes += 1
+            if self._writes >= _SWEEP_EVERY:
+                self._writes = 0
+                self._sweep(now)
+            return value
+
+    def get(self, key: str) -> int:
+        value, until = self._counters.get(key, (0, 0.0))
+        return value if until > self._now() else 0
+
+    def incr_many(self, keys: Sequence[str], expiries: Sequence[int],
+                  amounts: Sequence[int]) -> list[int]:
+        """incr for several keys under one lock and one reading of the clock (an amount
+        of 0 only reads)."""
+        now = self._now()
+        counters = self._counters
+        values = []
+        with self._lock:
+            for key, expiry, amount in zip(keys, expiries, amounts, strict=True):
+                value, until = counters.get(key, (0, now + expiry))
+                if until <= now:
+                    value, until = 0, now + expiry
+                if amount:
+                    value += amount
+                    counters[key] = (value, until)
+                values.append(value)
+            self._writes += len(values)
+            if self._writes >= _SWEEP_EVERY:
+                self._writes = 0
+                self._sweep(now)
+        return values
+
+    def slide(self, keys: Sequence[tuple[str, int, int]], ts: float) -> list[tuple[float, float]]:
+        """The sliding-window counter itself, in process: per (key, window) the current and
+        previous bucket's counts, shifted as the clock moves; see SlidingWindows.hit."""
+        windows = self._windows
+        out = []
+        with self._lock:
+            for key, window, amount in keys:
+                position = ts / window
+                bucket = int(position)
+                entry = windows.get((key, window))
+                if entry is None:
+                    entry = windows[(key, window)] = [bucket, 0, 0]
+                elif entry[0] != bucket:
+                    previous = entry[1] if entry[0] == bucket - 1 else 0
+                    entry[0], entry[1], entry[2] = bucket, 0, previous
+                if amount:
+                    entry[1] += amount
+                current, previous = entry[1], entry[2]
+                weight = 1.0 - (position - bucket)
+                out.append(((previous % HIGH) * weight + current % HIGH,
+                            (previous // HIGH) * weight + current // HIGH))
+            self._slides += 1
+            if self._slides >= _SWEEP_EVERY * 16:
+                self._slides = 0
+                for found in [k for k, e in windows.items() if e[0] < ts / k[1] - 2]:
+                    del windows[found]
+        return out
+
+    # -- moving window (the login throttle) -------------------------------------------
+
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        if amount > limit:
+            return False
+        now = self._now()
+        with self._lock:
+            self._sweep_events(now)
+            events = self._events[key]
+            if len(events) >= limit - amount + 1 and events[limit - amount] >= now - expiry:
+                return False
+            events[:0] = [now] * amount
+            self._expiry[key] = max(self._expiry.get(key, 0.0), float(expiry))
+            return True
+
+    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        now = self._now()
+        with self._lock:
+            events = self._events.get(key, [])
+            # Entries are newest first; count those inside the window.
+            inside = bisect.bisect_left(events, -(now - expiry), key=lambda t: -t)
+            if inside:
+                return events[inside - 1], inside
+            return now, 0
+
+    def _sweep_events(self, now: float) -> None:
+        self._acquired += 1
+        if self._acquired % _SWEEP_EVENTS_EVERY:
+            return
+        for key in [k for k, ev in self._events.items()
+                    if not ev or ev[0] < now - self._expiry.get(k, 0.0)]:
+            self._events.pop(key, None)
+            self._expiry.pop(key, None)
+
+    # -- the rest of the interface `limits` requires of every storage -----------------
+
+    def get_expiry(self, key: str) -> float:
+        return self._counters.get(key, (0, self._now()))[1]
+
+    def check(self) -> bool:
+        return True
+
+    def reset(self) -> int | None:
+        with self._lock:
+            count = len(self)
+            self._counters.clear()
+            self._windows.clear()
+            self._events.clear()
+            self._expiry.clear()
+            return count
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._counters.pop(key, None)
+            self._events.pop(key, None)
+            self._expiry.pop(key, None)
+
+    def __len__(self) -> int:
+        """Keys currently held (the store sweeps keys idle past their window)."""
+        return len(self._counters) + len(self._windows) + len(self._events)
+
+    def _sweep(self, now: float) -> None:
+        for key in [k for k, (_, until) in self._counters.items() if until <= now]:
+            del self._counters[key]
+
+
+def storage_for(uri: str, clock: Clock) -> Storage:
+    """The clock-driven memory storage, or `limits`' storage for the URI (Redis)."""
+    if uri in MEMORY_URIS:
+        return ClockedMemoryStorage(clock)
+    storage = storage_from_string(uri)
+    if not isinstance(storage, Storage):
+        raise ValueError("a rate-limit storage URI must name a synchronous storage")
+    return storage

@@ -1,0 +1,131 @@
+"""The exfiltration guard on the check path: its rungs at the HTTP edge, the answer that
+withholds telling nothing about the person, fail-closed without its state, alerts stored,
+and on by default."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from checks_support import AppClient, Population, build_population, make_app
+from rempart.alerts.models import AlertRow
+from rempart.clock import ManualClock
+from rempart.coverage.models import Check
+from rempart.guard import GuardSettings
+from rempart.runtime import Runtime
+from rempart.settings import Settings
+
+CHECKS = "/api/v1/checks"
+WITHHOLDING = {429, 401, 403}
+
+
+@pytest.fixture
+def population(runtime: Runtime) -> Population:
+    return build_population(runtime)
+
+
+@pytest.fixture
+def client(runtime: Runtime, population: Population) -> Iterator[AppClient]:
+    with AppClient(make_app(runtime, population, guard=True)) as test_client:
+        yield test_client
+
+
+def _scrape_until_withheld(client: AppClient, population: Population) -> int:
+    """Checks one second apart, like a script, until the guard withholds an answer."""
+    clock = client_clock(population)
+    for n in range(300):
+        person = population.alice if n % 2 else population.stranger
+        response = client.post(CHECKS, json=person.payload())
+        if response.status_code != 201:
+            assert response.status_code in WITHHOLDING
+            return n
+        clock.advance(1)
+    raise AssertionError("the guard never withheld an answer")
+
+
+_CLOCKS: dict[int, ManualClock] = {}
+
+
+def client_clock(population: Population) -> ManualClock:
+    return _CLOCKS[id(population)]
+
+
+@pytest.fixture(autouse=True)
+def _clock(runtime: Runtime, population: Population) -> None:
+    assert isinstance(runtime.clock, ManualClock)
+    _CLOCKS[id(population)] = runtime.clock
+
+
+def _shape(response: object) -> tuple[int, list[str], dict[str, object]]:
+    body = response.json()  # type: ignore[attr-defined]
+    body.pop("request_id", None)
+    headers = response.headers  # type: ignore[attr-defined]
+    kept = sorted(k for k in headers if k not in ("x-request-id", "content-length"))
+    return response.status_code, kept, body  # type: ignore[attr-defined]
+
+
+def test_a_script_is_stopped_and_the_refusal_is_the_same_for_anyone(
+        client: AppClient, population: Population, runtime: Runtime) -> None:
+    allowed = _scrape_until_withheld(client, population)
+    assert allowed < 120
+    known = client.post(CHECKS, json=population.alice.payload())
+    unknown = client.post(CHECKS, json=population.stranger.payload())
+    assert known.status_code in WITHHOLDING
+    assert _shape(known) == _shape(unknown)
+    for secret in population.alice.secrets():
+        assert secret not in known.text
+    body = known.json()
+    assert set(body.get("error", body)) >= {"code", "message"} or "code" in body
+    if known.status_code == 401:
+        assert "insufficient_user_authentication" in known.headers.get("www-authenticate", "") \
+            or body.get("error", body).get("code") == "session_revoked"
+    # Nothing withheld was recorded as an answered check.
+    with runtime.engine.connect() as conn:
+        recorded = conn.execute(select(func.count()).select_from(Check)).scalar_one()
+    assert recorded == allowed
+
+
+def test_alerts_reach_the_stored_sink_without_personal_data(
+        client: AppClient, population: Population, runtime: Runtime) -> None:
+    _scrape_until_withheld(client, population)
+    for _ in range(5):
+        client.post(CHECKS, json=population.stranger.payload())
+    with runtime.engine.connect() as conn:
+        alerts = conn.execute(select(AlertRow.source, AlertRow.account_id, AlertRow.action,
+                                     AlertRow.reasons)).all()
+    assert alerts, "a step-up or a suspension raises an alert"
+    assert all(a.source == "guard" and a.account_id == "100" for a in alerts)
+    text = repr(alerts)
+    for person in (population.alice, population.stranger):
+        for secret in person.secrets():
+            assert secret not in text
+
+
+def test_unreachable_guard_state_fails_closed(runtime: Runtime,
+                                              population: Population) -> None:
+    runtime.settings = dataclasses.replace(runtime.settings, guard=GuardSettings(
+        storage_uri="redis://127.0.0.1:1/0", redis_timeout_s=0.2))
+    app = make_app(runtime, population, guard=True)
+    with AppClient(app) as client:
+        response = client.post(CHECKS, json=population.alice.payload())
+    assert response.status_code == 503
+    assert response.headers["retry-after"]
+    for secret in population.alice.secrets():
+        assert secret not in response.text
+    with runtime.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Check)).scalar_one() == 0
+
+
+def test_the_guard_is_on_unless_a_setting_turns_it_off(tmp_path: object) -> None:
+    assert Settings.load().guard_enabled is True
+
+
+def test_baseline_setting_turns_it_off(runtime: Runtime, population: Population) -> None:
+    app = make_app(runtime, population, guard=False)
+    assert app.state.guard_gate is None
+    with AppClient(app) as client:
+        for _ in range(150):  # the same frozen-clock burst passes without the guard
+            assert client.post(CHECKS, json=population.alice.payload()).status_code == 201

@@ -1,0 +1,59 @@
+"""The exfiltration guard in the drill, on attackers it was not tuned on: other seeds,
+other paces, other numbers of stolen accounts. With the guard each attack gets a
+fraction of what it gets without it; no honest provider is suspended, and friction is
+confined to the accounts whose credentials the attacker holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from rempart.drill import attacks_api, runner
+from rempart.drill.attack_base import AttackContext
+from rempart.drill.options import make_options
+
+Attack = Callable[[AttackContext, dt.datetime], AsyncIterator[dt.datetime]]
+
+
+def _distributed(accounts: int, pace_s: float) -> Attack:
+    return lambda ctx, until: attacks_api.s5_distributed(ctx, accounts=accounts,
+                                                         pace_s=pace_s, until=until)
+
+
+def _low_and_slow(accounts: int, pace_s: float) -> Attack:
+    return lambda ctx, until: attacks_api.s4_low_and_slow(ctx, accounts=accounts,
+                                                          pace_s=pace_s, until=until)
+
+
+def _drill(monkeypatch: pytest.MonkeyPatch, scenario: str, attack: Attack, *, seed: int,
+           baseline: bool) -> dict[str, Any]:
+    monkeypatch.setitem(runner.ATTACKS, scenario, attack)
+    options = make_options(scenarios=scenario, seed=seed, days=1, population=400,
+                           accounts=8, baseline=baseline)
+    return runner.run_drill(options)
+
+
+@pytest.mark.parametrize(("scenario", "attack", "seed"), [
+    ("S5", _distributed(accounts=5, pace_s=12), 4),
+    ("S5", _distributed(accounts=3, pace_s=90), 7),
+    ("S4", _low_and_slow(accounts=3, pace_s=240), 5),
+])
+def test_the_guard_contains_attackers_it_was_not_tuned_on(
+        monkeypatch: pytest.MonkeyPatch, scenario: str, attack: Attack, seed: int) -> None:
+    guarded = _drill(monkeypatch, scenario, attack, seed=seed, baseline=False)
+    unguarded = _drill(monkeypatch, scenario, attack, seed=seed, baseline=True)
+    with_guard = guarded["scenarios"][scenario]
+    without = unguarded["scenarios"][scenario]
+    assert without["records_disclosed"] >= 20  # the attack works when nothing stops it
+    assert with_guard["records_disclosed"] <= max(3.0 * with_guard["accounts_used"],
+                                                  0.25 * without["records_disclosed"])
+    assert with_guard["time_to_contain_s"] is not None
+    assert guarded["legit"]["accounts_suspended"] == 0
+    # Honest providers whose own credentials are being abused at that moment may be
+    # slowed down or asked for a second factor beside the thief; no others.
+    assert guarded["legit"]["accounts_with_friction"] <= with_guard["accounts_used"]
+    assert unguarded["guard"] == "off"
+    assert guarded["guard"] == "on"
