@@ -22,7 +22,7 @@ from ops_support import free_port
 from rempart.bench.server import server_command
 from rempart.coverage.models import Check
 from rempart.runtime import Runtime
-from rempart.web.identity import DEMO_HEADER
+from rempart.web.identity import DEMO_ADDRESS_HEADER, DEMO_HEADER, DEMO_SESSION_HEADER
 from server_support import postgres_instance, process, wait_for, worker_env
 
 pytestmark = pytest.mark.postgres
@@ -42,27 +42,38 @@ async def checks_until_refused(port: int, population: Population,
     and how many of them were answered after the signal (in flight when it came)."""
     answered: list[str] = []
     signalled_at: list[int] = []
+    finished: list[int] = []
     payload = population.alice.payload(care_date=dt.date.today())
-    headers = {DEMO_HEADER: str(population.organisation_ids[0])}
 
-    async def client() -> None:
+    async def client(number: int) -> None:
+        # Each client is its own provider session from its own network, over both
+        # organisations: one session firing checks back to back is what the exfiltration
+        # guard slows down, and this test is about shutdown, not the guard.
+        headers = {DEMO_HEADER: str(population.organisation_ids[number % 2]),
+                   DEMO_SESSION_HEADER: f"shutdown-{number}",
+                   DEMO_ADDRESS_HEADER: f"10.{number}.0.1"}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            while True:
-                try:
-                    response = await http.post("/api/v1/checks", json=payload, headers=headers)
-                except httpx.TransportError:
-                    return  # the server stopped taking requests
-                if response.status_code != 201:
-                    return
-                answered.append(response.json()["reference"])
+            try:
+                while True:
+                    try:
+                        response = await http.post("/api/v1/checks", json=payload,
+                                                   headers=headers)
+                    except httpx.TransportError:
+                        return  # the server stopped taking requests
+                    if response.status_code != 201:
+                        return
+                    answered.append(response.json()["reference"])
+            finally:
+                finished.append(number)
 
     async def terminate() -> None:
-        while len(answered) < 50:
+        # Signal once checks flow; never wait for ever if every client stopped early.
+        while len(answered) < 50 and len(finished) < CLIENTS:
             await asyncio.sleep(0.01)
         signalled_at.append(len(answered))
         os.kill(pid, signal.SIGTERM)
 
-    await asyncio.gather(terminate(), *(client() for _ in range(CLIENTS)))
+    await asyncio.gather(terminate(), *(client(number) for number in range(CLIENTS)))
     return answered, len(answered) - signalled_at[0]
 
 
