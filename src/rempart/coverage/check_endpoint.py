@@ -104,11 +104,15 @@ async def _decoded_body(request: Request) -> Any:
 
 
 def _without_floats(value: Any) -> bool:
-    if isinstance(value, dict):
-        return all(_without_floats(item) for item in value.values())
-    if isinstance(value, list):
-        return all(_without_floats(item) for item in value)
-    return not isinstance(value, float)
+    # A loop, not all() over a generator: a check's flat body is walked on every request.
+    items = value.values() if isinstance(value, dict) else value \
+        if isinstance(value, list) else (value,)
+    for item in items:
+        if isinstance(item, float):
+            return False
+        if isinstance(item, dict | list) and not _without_floats(item):
+            return False
+    return True
 
 
 def _is_json(content_type: str) -> bool:
