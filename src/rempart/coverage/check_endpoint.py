@@ -104,13 +104,14 @@ async def _decoded_body(request: Request) -> Any:
 
 
 def _without_floats(value: Any) -> bool:
-    # A loop, not all() over a generator: a check's flat body is walked on every request.
-    items = value.values() if isinstance(value, dict) else value \
-        if isinstance(value, list) else (value,)
-    for item in items:
-        if isinstance(item, float):
-            return False
-        if isinstance(item, dict | list) and not _without_floats(item):
+    # Loops, not all() over generators: a check's flat body is walked on every request.
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, list):
+        return not isinstance(value, float)
+    for item in value:
+        if isinstance(item, float) or (isinstance(item, dict | list)
+                                       and not _without_floats(item)):
             return False
     return True
 

@@ -1,4 +1,4 @@
-"""Check and claim references: 26 base32 characters, unguessable, in time order.
+"""Check and claim references: 26 characters of [A-Z2-7], unguessable, in time order.
 
 A reference is 130 bits: the creation time in milliseconds (48 bits) followed by 82
 random bits. The random part makes a reference unguessable (a provider who knows when a
@@ -11,23 +11,28 @@ it tells is the check's own time, which its answer already carries.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import secrets
-import time
 
-REFERENCE_LENGTH = 26  # 130 bits in base32 (RFC 4648 alphabet), no padding
+REFERENCE_LENGTH = 26  # 130 bits, 5 per character
 REFERENCE_PATTERN = r"^[A-Z2-7]{26}$"
 _REFERENCE_RE = re.compile(REFERENCE_PATTERN)
 _LONG_DIGITS = re.compile(r"\d{13}")
-_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+# RFC 4648's base32 characters, in ASCII order: references then sort as their values do.
+_ALPHABET = "234567ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # 10 bits at a time
 _RANDOM_BITS = 82
 _TIME_MASK = (1 << 48) - 1
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MILLISECOND = dt.timedelta(milliseconds=1)
 
 
-def new_reference() -> str:
+def new_reference(*, at: dt.datetime) -> str:
+    """A new reference for something made at `at` (the injectable clock's time)."""
+    milliseconds = (at - _EPOCH) // _MILLISECOND
     while True:
-        reference = _encode(((time.time_ns() // 1_000_000) & _TIME_MASK) << _RANDOM_BITS
+        reference = _encode((milliseconds & _TIME_MASK) << _RANDOM_BITS
                             | secrets.randbits(_RANDOM_BITS))
         # Now and then 13 digits in a row: the audit log refuses those in an entry (they
         # could be a NIR), and a reference goes in every entry.
@@ -40,6 +45,6 @@ def is_reference(value: str) -> bool:
 
 
 def _encode(value: int) -> str:
-    """130 bits as 26 base32 characters, most significant first (so they sort in order)."""
+    """130 bits as 26 characters, most significant first (so they sort in order)."""
     pairs = _PAIRS
     return "".join([pairs[(value >> shift) & 1023] for shift in range(120, -1, -10)])

@@ -84,7 +84,7 @@ class CheckService:
         query = validate_request(request, today=now.date())
         identity = self._matcher.identity_indexes(query)
         member = self._matcher.member_indexes(query)
-        reference = new_reference()
+        reference = new_reference(at=now)
         candidates = self._reads.find(identity=identity, member=member,
                                       category=query.category.value, care_date=query.care_date)
         found = self._matcher.match(candidates, query)
