@@ -83,7 +83,7 @@ class AuditRecord:
         detail: Mapping[str, DetailValue] | None = None,
     ) -> AuditRecord:
         """Validate and normalise; raise InvalidAuditRecord naming the field at fault."""
-        if not isinstance(event, str) or not EVENT_PATTERN.fullmatch(event) or len(event) > 64:
+        if not isinstance(event, str) or not _is_event(event):
             raise InvalidAuditRecord("event must look like 'domain.action' in lower case")
         clean_detail, detail_json = _detail(detail or {})
         return cls(
@@ -180,12 +180,34 @@ def _normal_address(value: str) -> str:
         raise InvalidAuditRecord("client_address must be an IPv4 or IPv6 address") from None
 
 
+# The validations below are cached: every entry of a kind repeats the same event, field
+# names and detail keys, and entries are written on the check's commit path.
+@functools.lru_cache(maxsize=256)
+def _is_event(event: str) -> bool:
+    return EVENT_PATTERN.fullmatch(event) is not None and len(event) <= 64
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_name(value: str) -> bool:
+    return NAME_PATTERN.fullmatch(value) is not None
+
+
 def _fields(values: Sequence[str]) -> tuple[str, ...]:
     if isinstance(values, str):
         raise InvalidAuditRecord("fields must be a list of field names, not one string")
+    try:
+        key = tuple(values)
+        hash(key)
+    except TypeError:  # not iterable, or unhashable names: validate without the cache
+        return _sorted_fields.__wrapped__(values)
+    return _sorted_fields(key)
+
+
+@functools.lru_cache(maxsize=1024)
+def _sorted_fields(values: Sequence[str]) -> tuple[str, ...]:
     names = set()
     for value in values:
-        if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+        if not isinstance(value, str) or not _is_name(value):
             raise InvalidAuditRecord("fields: each name must match [a-z][a-z0-9_]{0,39}")
         names.add(value)
     if len(names) > MAX_FIELDS:
@@ -200,7 +222,7 @@ def _detail(detail: Mapping[str, DetailValue]) -> tuple[dict[str, DetailValue], 
         raise InvalidAuditRecord(f"detail: at most {MAX_DETAIL_KEYS} keys")
     clean: dict[str, DetailValue] = {}
     for key, value in detail.items():
-        if not isinstance(key, str) or not NAME_PATTERN.fullmatch(key):
+        if not isinstance(key, str) or not _is_name(key):
             raise InvalidAuditRecord("detail: each key must match [a-z][a-z0-9_]{0,39}")
         if key in PERSONAL_KEYS:
             raise InvalidAuditRecord(f"detail key '{key}' would carry personal data")

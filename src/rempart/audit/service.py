@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, Integer, LargeBinary, bindparam, update
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from rempart.audit.errors import AuditLogClosed, AuditSchemaMissing, AuditWriteFailed
@@ -33,30 +33,34 @@ from rempart.audit.models import HEAD_ROW_ID, AuditHead
 from rempart.audit.records import AuditRecord, DetailValue
 from rempart.clock import Clock
 from rempart.observability import metrics
-from rempart.storage.base import Base
 
 DEFAULT_MAX_BATCH = 500
 
-# Built once: statement construction costs more than executing them on a warm connection.
-_HEAD = Base.metadata.tables[AuditHead.__tablename__]
-_CLAIM_POSITIONS = (
-    update(_HEAD).where(_HEAD.c.id == HEAD_ROW_ID)
-    .values(position=_HEAD.c.position + bindparam("count", type_=Integer))
-    .returning(_HEAD.c.position, _HEAD.c.entry_hash))
-_SET_HEAD_HASH = (update(_HEAD).where(_HEAD.c.id == HEAD_ROW_ID)
-                  .values(entry_hash=bindparam("new_hash", type_=LargeBinary)))
-# Driver SQL with positional rows: no per-value processing by SQLAlchemy, which was most
-# of the cost of a batch (it runs inside the checks' group commit).
+# Driver SQL, built once per parameter style: through SQLAlchemy Core each statement cost
+# more to execute than the database took to run it, and they run in the checks' group
+# commit. Positional rows for the entries: no per-value processing either.
 _ENTRY_COLUMNS = ("position", "event", "occurred_at_us", "account_id", "organisation_id",
                   "session_id", "device_id", "client_address", "subject_id", "fields",
                   "detail", "prev_hash", "entry_hash")
 
 
+@dataclass(frozen=True)
+class _Statements:
+    claim_positions: str  # moves the head on by the batch's size; returns where it ends
+    insert_entries: str
+    set_head_hash: str
+
+
 @functools.cache
-def _insert_entries(paramstyle: str) -> str:
+def _statements(paramstyle: str) -> _Statements:
     mark = "?" if paramstyle == "qmark" else "%s"
-    return (f"INSERT INTO audit_entries ({', '.join(_ENTRY_COLUMNS)}) "  # noqa: S608
-            f"VALUES ({', '.join([mark] * len(_ENTRY_COLUMNS))})")
+    head = f"UPDATE {AuditHead.__tablename__}"
+    return _Statements(
+        claim_positions=f"{head} SET position = position + {mark} "
+                        f"WHERE id = {HEAD_ROW_ID} RETURNING position, entry_hash",
+        insert_entries=f"INSERT INTO audit_entries ({', '.join(_ENTRY_COLUMNS)}) "  # noqa: S608
+                       f"VALUES ({', '.join([mark] * len(_ENTRY_COLUMNS))})",
+        set_head_hash=f"{head} SET entry_hash = {mark} WHERE id = {HEAD_ROW_ID}")
 
 
 @dataclass(frozen=True)
@@ -220,8 +224,9 @@ class AuditLog:
 
     @staticmethod
     def _write_on(conn: Connection, records: Sequence[AuditRecord]) -> list[AuditReceipt]:
+        sql = _statements(conn.dialect.paramstyle)
         # The UPDATE comes first so that it takes the lock before anything is read.
-        row = conn.execute(_CLAIM_POSITIONS, {"count": len(records)}).one_or_none()
+        row = conn.exec_driver_sql(sql.claim_positions, (len(records),)).one_or_none()
         if row is None:
             raise AuditSchemaMissing("the audit head row is missing")
         last, prev = int(row[0]), bytes(row[1])
@@ -236,7 +241,7 @@ class AuditLog:
                          record.detail_json, prev, entry_hash))
             receipts.append(AuditReceipt(position=position, entry_hash=entry_hash))
             prev = entry_hash
-        conn.exec_driver_sql(_insert_entries(conn.dialect.paramstyle), rows)
-        conn.execute(_SET_HEAD_HASH, {"new_hash": prev})
+        conn.exec_driver_sql(sql.insert_entries, rows)
+        conn.exec_driver_sql(sql.set_head_hash, (prev,))
         metrics.record_audit_entries(conn, len(records))
         return receipts

@@ -104,11 +104,16 @@ async def _decoded_body(request: Request) -> Any:
 
 
 def _without_floats(value: Any) -> bool:
+    # Loops, not all() over generators: a check's flat body is walked on every request.
     if isinstance(value, dict):
-        return all(_without_floats(item) for item in value.values())
-    if isinstance(value, list):
-        return all(_without_floats(item) for item in value)
-    return not isinstance(value, float)
+        value = value.values()
+    elif not isinstance(value, list):
+        return not isinstance(value, float)
+    for item in value:
+        if isinstance(item, float) or (isinstance(item, dict | list)
+                                       and not _without_floats(item)):
+            return False
+    return True
 
 
 def _is_json(content_type: str) -> bool:

@@ -18,6 +18,8 @@ from rempart.coverage.check_store import Candidate
 from rempart.coverage.raw_reader import CompiledQuery, RawReader, decode_bool, decode_date
 from rempart.coverage.rules import ContractPeriod, GuaranteeRow
 
+_KINDS = {kind.value: kind for kind in GuaranteeKind}  # a dict look-up: Enum's call costs more
+
 
 class CheckReads:
     def __init__(self, engine: Engine) -> None:
@@ -68,7 +70,7 @@ class CheckReads:
     @staticmethod
     def _guarantee(row: tuple[Any, ...]) -> GuaranteeRow:
         return GuaranteeRow(
-            id=row[8], kind=GuaranteeKind(row[9]), rate_bp=row[10], amount_cents=row[11],
+            id=row[8], kind=_KINDS[row[9]], rate_bp=row[10], amount_cents=row[11],
             allowance_cents=row[12], period_months=row[13],
             third_party=bool(decode_bool(row[14])),
             valid_from=decode_date(row[15]))  # type: ignore[arg-type]

@@ -76,7 +76,7 @@ class ClaimService:
         bill = Bill(billed_cents=submission.billed_cents,
                     base_tariff_cents=submission.base_tariff_cents,
                     amo_rate_bp=submission.amo_rate_bp)
-        reference = new_reference()
+        reference = new_reference(at=now)
         with self._engine.begin() as conn:
             check = check_store.find_own_check(conn, reference=submission.check_reference,
                                                organisation_id=requester.organisation_id)

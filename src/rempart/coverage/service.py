@@ -92,7 +92,7 @@ class CheckService:
         query = validate_request(request, today=now.date())
         identity = self._matcher.identity_indexes(query)
         member = self._matcher.member_indexes(query)
-        reference = new_reference()
+        reference = new_reference(at=now)
         # The guard decides before anything is disclosed (CheckWithheld otherwise).
         guarded = self._gate.before(requester, at=now) if self._gate else None
         candidates = self._reads.find(identity=identity, member=member,

@@ -11,6 +11,7 @@ an id and a JSON answer.
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from rempart.alerts.wiring import install_alerts
 from rempart.audit import AuditLog
@@ -46,13 +47,17 @@ API_DESCRIPTION = (
     "/fhir/r4/."
 )
 
+# FastAPI's native OpenTelemetry looks up the global providers on every request (tens of
+# microseconds on the check path); rempart configures none, so it is off outright.
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
 
 def create_app(runtime: Runtime, *, identity_source: IdentitySource | None = None,
                recorder: DisclosureRecorder | None = None,
                auth: AuthServices | None = None) -> FastAPI:
     app = FastAPI(title="rempart", version="1", description=API_DESCRIPTION,
                   openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs",
-                  redoc_url=None)
+                  redoc_url=None, telemetry=NO_TELEMETRY)
     # Every disclosure is an audit entry, committed with the answer it records.
     app.state.audit_log = audit = AuditLog(engine=runtime.engine, clock=runtime.clock)
     install_alerts(app, runtime, audit=audit)  # first: a malformed webhook refuses to start

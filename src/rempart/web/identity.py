@@ -16,6 +16,7 @@ sender-constrained tokens) without touching a route. Until then:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -67,8 +68,11 @@ class IdentitySource(Protocol):
 def client_address(request: Request) -> str | None:
     """The peer's IP address, or None when the transport gave something else."""
     host = request.client.host if request.client else None
-    if host is None:
-        return None
+    return None if host is None else _normal_address(host)
+
+
+@functools.lru_cache(maxsize=4096)  # a client keeps its address: parse it once
+def _normal_address(host: str) -> str | None:
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:

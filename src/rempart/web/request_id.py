@@ -39,8 +39,12 @@ class RequestIdMiddleware:
                 message["headers"] = [*message["headers"], (HEADER, raw)]
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        # bind/reset rather than `bound_contextvars`, which copies the whole context twice.
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
             await self.app(scope, receive, send_with_id)
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
 
 
 def _incoming(scope: Scope) -> str | None:
