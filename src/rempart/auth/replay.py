@@ -13,8 +13,6 @@ insert cost about as much CPU as the rest of the DPoP check.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import weakref
 from collections.abc import Mapping
 from typing import Any, Protocol, cast
 
@@ -24,6 +22,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from rempart.auth.models import DpopProofReplay
 from rempart.clock import Clock
+from rempart.storage.thread_connections import ThreadConnections
 
 PURGE_EVERY = 256
 _INSERT = insert(DpopProofReplay).values(key_hash=bindparam("key_hash"),
@@ -69,9 +68,7 @@ class DbReplayCache:
         dbapi = engine.dialect.loaded_dbapi
         self._integrity_error: type[Exception] = dbapi.IntegrityError
         self._dbapi_error: type[Exception] = dbapi.Error
-        self._local = threading.local()
-        self._held: list[Any] = []  # every thread's connection, closed with the cache
-        weakref.finalize(self, _close_all, self._held)
+        self._connections = ThreadConnections(engine)
 
     def first_use(self, key: bytes, *, expires_at: dt.datetime) -> bool:
         now = self._clock.now()
@@ -86,7 +83,7 @@ class DbReplayCache:
 
     def _write(self, key: bytes, expires_at: dt.datetime, *, purge: bool,
                now: dt.datetime) -> bool:
-        connection = self._connection()
+        connection = self._connections.get()
         cursor = connection.cursor()
         try:
             if purge:
@@ -101,31 +98,10 @@ class DbReplayCache:
         except Exception as exc:
             lost = isinstance(exc, self._dbapi_error) and self._engine.dialect.is_disconnect(
                 cast(Any, exc), connection, None)
-            self._discard()  # whatever state the connection is in, do not reuse it
+            self._connections.discard()  # whatever state the connection is in, do not reuse it
             if lost:
                 raise _ConnectionLost from exc
             raise
         finally:
             cursor.close()
         return True
-
-    def _connection(self) -> Any:
-        held = getattr(self._local, "connection", None)
-        if held is None:
-            held = self._engine.raw_connection()
-            held.detach()  # the thread's own for its life: never back in the pool
-            self._local.connection = held
-            self._held.append(held)
-        return held.dbapi_connection
-
-    def _discard(self) -> None:
-        held = getattr(self._local, "connection", None)
-        self._local.connection = None
-        if held is not None:
-            self._held.remove(held)
-            held.invalidate()
-
-
-def _close_all(held: list[Any]) -> None:
-    while held:
-        held.pop().close()

@@ -17,8 +17,6 @@ SQLite's text dates and integer booleans into what PostgreSQL already returns.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -26,6 +24,8 @@ from typing import Any, cast
 from sqlalchemy import Engine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+
+from rempart.storage.thread_connections import ThreadConnections
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +45,7 @@ class RawReader:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
-        self._local = threading.local()
-        self._held: list[Any] = []  # every thread's connection, closed with the reader
-        weakref.finalize(self, _close_all, self._held)
+        self._connections = ThreadConnections(engine, autocommit=True)
 
     def compile(self, statement: ClauseElement) -> CompiledQuery:
         compiled = cast(SQLCompiler, statement.compile(dialect=self._engine.dialect))
@@ -58,15 +56,15 @@ class RawReader:
 
     def fetchall(self, query: CompiledQuery, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         bound = query.bind(self._bind_values(params))
-        connection = self._connection()
+        connection = self._connections.get()
         try:
             return self._fetch(connection, query.sql, bound)
         except self._engine.dialect.loaded_dbapi.Error as exc:
             # A broken connection (server restarted, network cut): drop it, try once more.
             if not self._engine.dialect.is_disconnect(exc, connection, None):
                 raise
-            self._discard()
-            return self._fetch(self._connection(), query.sql, bound)
+            self._connections.discard()
+            return self._fetch(self._connections.get(), query.sql, bound)
 
     def _fetch(self, connection: Any, sql: str, bound: Any) -> list[tuple[Any, ...]]:
         cursor = connection.cursor()
@@ -86,32 +84,8 @@ class RawReader:
         # SQLAlchemy stores SQLite dates as ISO text; compare with the same text.
         return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in params.items()}
 
-    def _connection(self) -> Any:
-        held = getattr(self._local, "connection", None)
-        if held is None:
-            held = self._engine.raw_connection()
-            held.detach()  # ours for the thread's life: never back in the pool, never counted
-            if not self.sqlite:
-                driver: Any = held.dbapi_connection
-                driver.autocommit = True
-            self._local.connection = held
-            self._held.append(held)
-        return held.dbapi_connection
-
-    def _discard(self) -> None:
-        held = getattr(self._local, "connection", None)
-        self._local.connection = None
-        if held is not None:
-            self._held.remove(held)
-            held.invalidate()
-
     def close(self) -> None:
-        _close_all(self._held)
-
-
-def _close_all(held: list[Any]) -> None:
-    while held:
-        held.pop().close()
+        self._connections.close()
 
 
 def decode_date(value: Any) -> dt.date | None:
