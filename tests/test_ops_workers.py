@@ -16,7 +16,7 @@ from checks_support import Population
 from ops_support import free_port, sample
 from rempart.bench.server import server_command
 from rempart.runtime import Runtime
-from rempart.web.identity import DEMO_HEADER
+from rempart.web.identity import DEMO_ADDRESS_HEADER, DEMO_HEADER, DEMO_SESSION_HEADER
 from server_support import postgres_instance, process, wait_for, worker_env
 
 pytestmark = pytest.mark.postgres
@@ -42,8 +42,13 @@ def test_every_worker_reports_the_sum_of_all(instance: tuple[Runtime, Population
                  env) as server:
         wait_for(f"{base}/readyz", server)
         payload = population.alice.payload(care_date=dt.date.today())
-        headers = {DEMO_HEADER: str(population.organisation_ids[0]), "connection": "close"}
-        for _ in range(CHECKS):  # a connection each: the kernel spreads them over workers
+        for number in range(CHECKS):  # a connection each: the kernel spreads them over workers
+            # Each check its own provider session and network: one session firing checks
+            # back to back is what the exfiltration guard stops, and this test is about
+            # metrics, not the guard.
+            headers = {DEMO_HEADER: str(population.organisation_ids[number % 2]),
+                       DEMO_SESSION_HEADER: f"workers-{number}",
+                       DEMO_ADDRESS_HEADER: f"10.{number}.0.1", "connection": "close"}
             assert httpx.post(f"{base}/api/v1/checks", json=payload, headers=headers,
                               timeout=10).status_code == 201
         scrapes = [httpx.get(f"{base}/metrics", headers={"connection": "close"},
