@@ -15,7 +15,7 @@ from rempart.core.care import Profession
 from rempart.core.identifiers import build_nir, validate_nir
 from rempart.ingest import fields
 from rempart.synth import SynthError
-from rempart.synth.nir_allocator import SERIALS, NirAllocator, NirPlace
+from rempart.synth.nir_allocator import SERIALS, NirAllocator, NirPlace, overlapping
 from rempart.synth.providers import SPECS, organisation_count
 from rempart.synth.scramble import Scrambler
 from rempart.synth.tables import load_tables
@@ -32,7 +32,8 @@ places = st.builds(
 
 
 @settings(max_examples=60, deadline=None)
-@given(place_list=st.lists(places, min_size=1, max_size=4),
+@given(place_list=st.lists(places, min_size=1, max_size=4).filter(
+    lambda listed: not overlapping(listed)),
        births=st.lists(st.tuples(st.integers(1, 2), st.integers(1900, 2030),
                                  st.integers(1, 12), st.integers(0, 3)), max_size=200))
 def test_allocated_nirs_are_valid_unique_and_agree_with_build_nir(
@@ -71,6 +72,14 @@ def test_a_century_apart_shares_the_bucket_but_not_the_number() -> None:
     old, young = allocator.allocate(1, 1925, 6, 0), allocator.allocate(1, 2025, 6, 0)
     assert old != young
     assert old[:10] == young[:10]
+
+
+def test_overlapping_birth_places_are_refused() -> None:
+    with pytest.raises(ValueError, match="overlap"):
+        NirAllocator([NirPlace("99", 100, 1), NirPlace("99", 100, 1)])
+    with pytest.raises(ValueError, match="overlap"):
+        NirAllocator([NirPlace("01", 1, 5), NirPlace("01", 3, 2)])
+    NirAllocator([NirPlace("01", 1, 2), NirPlace("01", 3, 2), NirPlace("02", 1, 2)])
 
 
 def test_nir_place_rejects_codes_that_do_not_fit() -> None:

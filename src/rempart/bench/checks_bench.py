@@ -125,6 +125,8 @@ class BenchOptions:
 
     def with_guard_off(self) -> BenchOptions:
         """The same run plus the checks against a server without the exfiltration guard."""
+        if GUARD_OFF_VARIANT in self.variants:
+            return self
         return replace(self, variants=(*self.variants, GUARD_OFF_VARIANT),
                        phases=(*self.phases, GUARD_OFF_PHASE))
 
@@ -214,8 +216,9 @@ def _summary(options: BenchOptions, bench: BenchInstance, phases: dict[str, dict
     bare_rate = bare.get("per_s")
     comparisons: dict[str, Any] = {}
     authenticated = phases.get(AUTHENTICATED_PHASE, {})
-    if authenticated.get("per_s"):
-        comparisons.update(_authentication_cost(checks, authenticated))
+    if authenticated.get("per_s"):  # beside the demo-identity checks of its own server
+        comparisons.update(_authentication_cost(
+            phases.get(GUARD_OFF_PHASE.name, checks), authenticated))
     unaudited = phases.get(AUDIT_OFF_PHASE.name, {}).get("per_s")
     if unaudited:
         comparisons["checks_audit_off_per_s"] = unaudited

@@ -40,6 +40,7 @@ from rempart.bench.bench_instance import BenchInstance
 from rempart.bench.checks_bench import (
     AUTHENTICATED_PHASE,
     CHECKS_PATH,
+    GUARD_OFF_PHASE,
     BenchOptions,
     Phase,
     post_request,
@@ -153,8 +154,13 @@ class DpopRequests:
 
 
 def with_authentication(options: BenchOptions) -> BenchOptions:
-    """The same run plus the checks sent by API clients with DPoP, on the same server."""
-    phase = Phase(AUTHENTICATED_PHASE, CHECKS_PATH, single_use=True, build=DpopRequests(
-        count=proofs_needed(warmup=options.warmup, seconds=options.seconds),
-        warmup=options.warmup, seconds=options.seconds))
-    return replace(options, phases=(*options.phases, phase))
+    """The same run plus the checks sent by API clients with DPoP, measured beside the
+    demo-identity checks on the server without the exfiltration guard: at benchmark
+    rates each client is one session firing hundreds of checks a second, which the
+    guard rightly stops, so with it on the phase would measure refusals."""
+    base = options.with_guard_off()
+    phase = Phase(AUTHENTICATED_PHASE, CHECKS_PATH, variant=GUARD_OFF_PHASE.variant,
+                  single_use=True, build=DpopRequests(
+                      count=proofs_needed(warmup=options.warmup, seconds=options.seconds),
+                      warmup=options.warmup, seconds=options.seconds))
+    return replace(base, phases=(*base.phases, phase))

@@ -69,7 +69,8 @@ def bench_checks(
                             "server run): audit_on_off_ratio.")] = False,
     auth: Annotated[bool, typer.Option(
         "--auth", help="Also measure the checks sent by registered API clients with "
-                       "DPoP-bound tokens, a fresh proof each, on the same server: "
+                       "DPoP-bound tokens, a fresh proof each, beside the demo-identity "
+                       "checks of the server without the guard (implies --guard-off): "
                        "checks_authenticated_per_s, auth_cost_ratio.")] = False,
     guard_off: Annotated[bool, typer.Option(
         "--guard-off", help="Also measure the checks with the exfiltration guard off (a "

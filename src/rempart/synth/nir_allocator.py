@@ -15,6 +15,7 @@ The key is computed here from precomputed numbers rather than through
 
 from __future__ import annotations
 
+import itertools
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,10 +58,19 @@ class NirPlace:
         return number * _COMMUNE_SCALE[len(self.prefix)]
 
 
+def overlapping(places: Sequence[NirPlace]) -> bool:
+    """Whether two places share a prefix and some commune codes (their NIRs would clash)."""
+    runs = sorted((p.prefix, p.first, p.first + p.count) for p in places)
+    return any(a[0] == b[0] and b[1] < a[2] for a, b in itertools.pairwise(runs))
+
+
 class NirAllocator:
     def __init__(self, places: Sequence[NirPlace]) -> None:
         if not places:
             raise ValueError("at least one birth place is needed")
+        if overlapping(places):
+            raise ValueError("birth places overlap: one commune code would be handed out "
+                             "by two places")
         self._prefixes = tuple(p.prefix for p in places)
         self._digits = tuple(_TWO if len(p.prefix) == 3 else _THREE for p in places)
         self._bases = tuple(p.base for p in places)
