@@ -8,6 +8,7 @@ values, and every conversion failure becomes a reason, never an exception.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,23 @@ from rempart.audit.hashing import HASH_BYTES, leaf_hash
 from rempart.audit.models import HEAD_ROW_ID
 from rempart.audit.records import canonical_json, entry_bytes
 from rempart.audit.statements import ArchiveSeal, Checkpoint
+
+
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Connection]:
+    """One consistent read of the log while writers carry on (verify, breach scope)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        elif conn.dialect.name == "sqlite":
+            # pysqlite opens no transaction for SELECTs: without one, each query would
+            # see its own state of the log.
+            conn.exec_driver_sql("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+
 
 TABLES = ("audit_entries", "audit_head", "audit_checkpoints", "audit_archives")
 CONTENT_COLUMNS = ("event", "occurred_at_us", "account_id", "organisation_id", "session_id",

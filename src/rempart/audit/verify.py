@@ -8,8 +8,7 @@ deleted from the database (with the entries after it) is caught as well.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection, Engine, text
 
@@ -23,6 +22,7 @@ from rempart.audit.store import (
     read_checkpoints,
     read_head,
     read_seals,
+    read_snapshot,
     require_schema,
 )
 
@@ -35,7 +35,7 @@ class Verifier:
     def verify(self, *, exported: Sequence[Checkpoint] | None = None,
                on_progress: Callable[[int], None] | None = None) -> VerificationReport:
         require_schema(self._engine)
-        with self._snapshot() as conn:
+        with read_snapshot(self._engine) as conn:
             seals, broken_seals = read_seals(conn)
             checkpoints, broken_checkpoints = read_checkpoints(conn)
             head = read_head(conn)
@@ -64,20 +64,6 @@ class Verifier:
         return VerificationReport(problems=sorted(problems), entries_checked=checker.entries,
                                   checkpoints_checked=checker.checkpoints_checked,
                                   first_position=archived + 1, last_position=head.position)
-
-    @contextmanager
-    def _snapshot(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            elif conn.dialect.name == "sqlite":
-                # pysqlite opens no transaction for SELECTs: without one, each query
-                # would see its own snapshot while writers carry on.
-                conn.exec_driver_sql("BEGIN")
-            try:
-                yield conn
-            finally:
-                conn.rollback()
 
     def _anchor(self, seals: list[ArchiveSeal], archived: int,
                 ) -> tuple[bytes | None, list[Problem]]:

@@ -13,15 +13,13 @@ insert cost about as much CPU as the rest of the DPoP check.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Engine, bindparam, delete, insert
-from sqlalchemy.sql import ClauseElement
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from rempart.auth.models import DpopProofReplay
 from rempart.clock import Clock
+from rempart.storage.driver_sql import DriverStatement
 from rempart.storage.thread_connections import ThreadConnections
 
 PURGE_EVERY = 256
@@ -40,31 +38,13 @@ class _ConnectionLost(Exception):
     """The thread's connection was found closed by the server."""
 
 
-class _Statement:
-    """A statement compiled once for the engine's dialect, bound as SQLAlchemy binds."""
-
-    def __init__(self, engine: Engine, statement: ClauseElement) -> None:
-        compiled = cast(SQLCompiler, statement.compile(dialect=engine.dialect))
-        self.sql = str(compiled)
-        self._positional = tuple(compiled.positiontup or ()) if compiled.positional else None
-        processors = compiled._bind_processors  # the dialect's own conversions
-        self._processors: Mapping[str, Any] = dict(processors)
-
-    def bind(self, values: Mapping[str, Any]) -> Any:
-        converted = {name: self._processors[name](value) if name in self._processors
-                     else value for name, value in values.items()}
-        if self._positional is None:
-            return converted
-        return [converted[name] for name in self._positional]
-
-
 class DbReplayCache:
     def __init__(self, *, engine: Engine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
         self._inserts = 0
-        self._insert = _Statement(engine, _INSERT)
-        self._purge = _Statement(engine, _PURGE)
+        self._insert = DriverStatement(_INSERT, engine.dialect)
+        self._purge = DriverStatement(_PURGE, engine.dialect)
         dbapi = engine.dialect.loaded_dbapi
         self._integrity_error: type[Exception] = dbapi.IntegrityError
         self._dbapi_error: type[Exception] = dbapi.Error

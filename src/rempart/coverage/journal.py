@@ -19,16 +19,17 @@ checks queued during a flush go into the next one, so batches grow with the load
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Engine, insert
+from sqlalchemy import Engine, insert
 
 from rempart.coverage.models import Check
 from rempart.coverage.wal_checkpoints import WalCheckpointer
 from rempart.disclosure import Disclosure, DisclosureRecorder
 from rempart.observability import metrics
+from rempart.storage.driver_sql import DriverStatement
 
 MAX_BATCH = 500
 
@@ -49,7 +50,8 @@ class CheckJournal:
         self._queued: list[tuple[PendingCheck, asyncio.Future[None]]] = []
         self._flushing = False
         self._flush_task: asyncio.Task[None] | None = None  # held: the loop keeps weak refs
-        self._insert = _CheckInsert(engine.dialect)
+        columns = [c.key for c in Check.__table__.columns if not c.primary_key]
+        self._insert = DriverStatement(insert(Check), engine.dialect, column_keys=columns)
         self._checkpoints = WalCheckpointer(engine)
 
     def write(self, pending: PendingCheck) -> None:
@@ -92,42 +94,10 @@ class CheckJournal:
 
     def _commit(self, checks: Sequence[PendingCheck]) -> None:
         with self._engine.connect() as conn, self._checkpoints.deferred(conn), conn.begin():
-            self._insert.execute(conn, [pending.row for pending in checks])
+            conn.exec_driver_sql(self._insert.sql,
+                                 [self._insert.bind(pending.row) for pending in checks])
             self._recorder.record(conn, [pending.disclosure for pending in checks])
         metrics.record_checks(pending.row["outcome"] for pending in checks)
-
-
-class _CheckInsert:
-    """The checks' multi-row INSERT as driver SQL, compiled once for the engine's dialect.
-
-    Values go through SQLAlchemy's own bind processors for each column type (how SQLite
-    stores dates and booleans, for instance), so the rows are stored exactly as an ORM
-    or Core insert would store them, without the per-execution cost of Core.
-    """
-
-    def __init__(self, dialect: Dialect) -> None:
-        columns = [c for c in Check.__table__.columns if not c.primary_key]
-        compiled = insert(Check).compile(dialect=dialect,
-                                         column_keys=[c.key for c in columns])
-        self._sql = str(compiled)
-        positions = compiled.positiontup if compiled.positional else None
-        self._order: tuple[str, ...] | None = tuple(positions) if positions else None
-        self._processors: dict[str, Callable[[Any], Any]] = {}
-        for column in columns:
-            processor = column.type.bind_processor(dialect)
-            if processor is not None:
-                self._processors[column.key] = processor
-
-    def execute(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        processors = self._processors
-        converted = [{key: processors[key](value) if key in processors and value is not None
-                      else value for key, value in row.items()} for row in rows]
-        if self._order is None:
-            conn.exec_driver_sql(self._sql, converted)
-        else:
-            order = self._order
-            conn.exec_driver_sql(self._sql, [tuple(row[key] for key in order)
-                                             for row in converted])
 
 
 def _settle(batch: list[tuple[PendingCheck, asyncio.Future[None]]],

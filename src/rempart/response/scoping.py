@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from rempart.audit.models import AuditEntry
 from rempart.audit.recorder import insurers_of
 from rempart.audit.records import from_micros, to_micros
 from rempart.audit.security_sink import safe_detail
+from rempart.audit.store import read_snapshot
 from rempart.clock import Clock
 from rempart.response.address_filter import AddressFilter
 from rempart.response.errors import InvalidScope, OutputNotEmpty
@@ -103,7 +103,7 @@ class BreachScoper:
             raise InvalidScope("detected_at", "must carry a UTC offset and not be later "
                                "than now")
         seen: dict[int, _Seen] = {}
-        with _snapshot(self._engine) as conn:
+        with read_snapshot(self._engine) as conn:
             for rows in self._selected(conn, selector, window):
                 _accumulate(seen, rows)
                 if on_progress is not None:
@@ -173,22 +173,6 @@ class BreachScoper:
                 positions.update(row[0] for row in batch)
                 if batch:
                     yield batch
-
-
-@contextmanager
-def _snapshot(engine: Engine) -> Iterator[Connection]:
-    """One consistent read of the log, as `rempart audit verify` does it."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        elif conn.dialect.name == "sqlite":
-            # pysqlite opens no transaction for SELECTs: without one, each of the
-            # selector's queries would see its own state of the log.
-            conn.exec_driver_sql("BEGIN")
-        try:
-            yield conn
-        finally:
-            conn.rollback()
 
 
 def _accumulate(seen: dict[int, _Seen], rows: list[Any]) -> None:

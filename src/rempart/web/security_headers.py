@@ -28,6 +28,7 @@ _ALWAYS: list[tuple[bytes, bytes]] = [
 ]
 _CSP = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode("ascii"))
 _NO_STORE = (b"cache-control", b"no-store")
+_WITH_CSP = [*_ALWAYS, _CSP]
 NO_CSP_PATHS = frozenset({"/api/v1/docs"})
 NO_STORE_PREFIXES = ("/portal/", "/oauth/")
 STATIC_PREFIX = "/portal/static/"
@@ -42,16 +43,17 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        extra = list(_ALWAYS)
-        if path not in NO_CSP_PATHS:
-            extra.append(_CSP)
+        extra = _ALWAYS if path in NO_CSP_PATHS else _WITH_CSP
         no_store = path.startswith(NO_STORE_PREFIXES) and not path.startswith(STATIC_PREFIX)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", [])
-                           if not (no_store and k.lower() == b"cache-control")]
-                message["headers"] = [*headers, *extra, *([_NO_STORE] if no_store else [])]
+                headers = message.get("headers", [])
+                if no_store:  # ours replaces whatever the route said
+                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                    message["headers"] = [*headers, *extra, _NO_STORE]
+                else:
+                    message["headers"] = [*headers, *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
