@@ -5,6 +5,11 @@
 ManualClock could not see a window slide. `ClockedMemoryStorage` is a `limits` storage
 driven by the injected clock, for one machine; several machines name a Redis URI and
 use `limits`' RedisStorage (`storage_for`), the one place that choice is made.
+
+`REMPART_REDIS_URL` is the one switch to shared state: every component that keeps state
+workers must share (the login and member throttles, the guard) uses that Redis unless
+its own variable names another storage, under keys prefixed with `REMPART_REDIS_PREFIX`
+(default `rempart`) and the component's name, so several instances can share a server.
 """
 
 from __future__ import annotations
@@ -12,13 +17,16 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from limits.storage import MovingWindowSupport, Storage, storage_from_string
 
 from rempart.clock import Clock
 
 MEMORY_URIS = ("memory://", "memory")
+REDIS_URL_ENV = "REMPART_REDIS_URL"
+REDIS_PREFIX_ENV = "REMPART_REDIS_PREFIX"
+DEFAULT_REDIS_PREFIX = "rempart"
 _SWEEP_EVERY = 4096
 _SWEEP_EVENTS_EVERY = 1024
 # A counter can carry two counts: the low one (checks) and, in units of HIGH, the high
@@ -187,11 +195,22 @@ class ClockedMemoryStorage(Storage, MovingWindowSupport):
             del self._counters[key]
 
 
-def storage_for(uri: str, clock: Clock) -> Storage:
-    """The clock-driven memory storage, or `limits`' storage for the URI (Redis)."""
+def shared_storage(env: Mapping[str, str], own: str) -> str:
+    """A component's storage URI: its own variable, else the one switch, else memory."""
+    return env.get(own) or env.get(REDIS_URL_ENV) or "memory://"
+
+
+def redis_prefix(env: Mapping[str, str], component: str) -> str:
+    """Where a component's keys live in a shared Redis: `<instance prefix>-<component>`."""
+    return f"{env.get(REDIS_PREFIX_ENV) or DEFAULT_REDIS_PREFIX}-{component}"
+
+
+def storage_for(uri: str, clock: Clock, *, prefix: str) -> Storage:
+    """The clock-driven memory storage, or `limits`' storage for the URI (Redis), its
+    keys under `prefix`."""
     if uri in MEMORY_URIS:
         return ClockedMemoryStorage(clock)
-    storage = storage_from_string(uri)
+    storage = storage_from_string(uri, key_prefix=prefix)
     if not isinstance(storage, Storage):
         raise ValueError("a rate-limit storage URI must name a synchronous storage")
     return storage

@@ -21,6 +21,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from rempart.ratelimit import redis_prefix, shared_storage
+
 
 @dataclass(frozen=True)
 class AuthSettings:
@@ -50,8 +52,10 @@ class AuthSettings:
     totp_valid_window: int = 1
     recovery_code_count: int = 10
 
-    # Login throttling (the `limits` storage URI: memory:// or redis://host:port).
+    # Login throttling (the `limits` storage URI: memory:// or redis://host:port), and
+    # the prefix of its keys in Redis (rempart.ratelimit: REMPART_REDIS_PREFIX).
     throttle_storage: str = "memory://"
+    throttle_prefix: str = "rempart-throttle"
     throttle_window_seconds: int = 15 * 60
     throttle_account_free_failures: int = 5
     throttle_address_free_failures: int = 20
@@ -85,7 +89,8 @@ class AuthSettings:
             origins=tuple(o.strip() for o in origins.split(",") if o.strip())
             if origins else defaults.origins,
             token_issuer=env.get("REMPART_TOKEN_ISSUER", defaults.token_issuer),
-            throttle_storage=env.get("REMPART_THROTTLE_STORAGE", defaults.throttle_storage),
+            throttle_storage=shared_storage(env, "REMPART_THROTTLE_STORAGE"),
+            throttle_prefix=redis_prefix(env, "throttle"),
             smtp_host=env.get("REMPART_SMTP_HOST") or None,
             smtp_port=int(smtp_port) if smtp_port else defaults.smtp_port,
             mail_from=env.get("REMPART_MAIL_FROM", defaults.mail_from),

@@ -67,7 +67,7 @@ class AuthServices:
         sink = events or AuditSecurityEventSink(
             audit=AuditLog(engine=runtime.engine, clock=runtime.clock), forward_to=LogEventSink())
         engine, vault, clock = runtime.engine, runtime.vault, runtime.clock
-        limiter = make_limiter(cfg.throttle_storage, clock)
+        limiter = make_limiter(cfg.throttle_storage, clock, prefix=cfg.throttle_prefix)
         hasher = PasswordHasher(cfg)
         policy = PasswordPolicy(cfg, blocklist)
         store = session_store or DbSessionStore(engine)

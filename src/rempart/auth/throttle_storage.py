@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from limits.strategies import MovingWindowRateLimiter
 
+from rempart.auth.config import AuthSettings
 from rempart.clock import Clock
 from rempart.ratelimit import storage_for
 
 
-def make_limiter(storage_uri: str, clock: Clock) -> MovingWindowRateLimiter:
-    """The moving-window limiter on the configured storage."""
-    return MovingWindowRateLimiter(storage_for(storage_uri, clock))
+def make_limiter(storage_uri: str, clock: Clock, *,
+                 prefix: str = AuthSettings.throttle_prefix) -> MovingWindowRateLimiter:
+    """The moving-window limiter on the configured storage (Redis keys under `prefix`)."""
+    return MovingWindowRateLimiter(storage_for(storage_uri, clock, prefix=prefix))

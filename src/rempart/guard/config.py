@@ -1,7 +1,8 @@
 """Guard settings, and the one place where its backends are chosen.
 
 REMPART_GUARD_STORAGE picks where counters and profiles live: `memory://` (the
-default: one machine) or `redis://host:port/db` (several machines share them).
+default: one machine) or `redis://host:port/db` (several machines share them); unset,
+the one switch REMPART_REDIS_URL decides (rempart.ratelimit.shared_storage).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rempart.guard.errors import GuardConfigError
 from rempart.guard.guard import CLAIM_WINDOW_S, Guard
 from rempart.guard.peers import PeerProfiles
 from rempart.guard.state import GuardState, MemoryGuardState
+from rempart.ratelimit import redis_prefix, shared_storage
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -33,8 +35,8 @@ class GuardSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> GuardSettings:
         env = os.environ if env is None else env
         settings = cls(
-            storage_uri=env.get("REMPART_GUARD_STORAGE", cls.storage_uri),
-            key_prefix=env.get("REMPART_GUARD_PREFIX", cls.key_prefix),
+            storage_uri=shared_storage(env, "REMPART_GUARD_STORAGE"),
+            key_prefix=env.get("REMPART_GUARD_PREFIX") or redis_prefix(env, "guard"),
             timezone=env.get("REMPART_GUARD_TIMEZONE", cls.timezone),
             claim_window_s=_int(env, "REMPART_GUARD_CLAIM_WINDOW_S", cls.claim_window_s),
         )

@@ -31,8 +31,10 @@ def build_member_area(runtime: Runtime, *, audit: AuditLog,
 
 def default_throttle(runtime: Runtime) -> MemberThrottle:
     """On the login throttle's storage: memory on one machine, Redis when configured."""
-    return MemberThrottle(limiter=make_limiter(runtime.settings.auth.throttle_storage,
-                                               runtime.clock), clock=runtime.clock)
+    auth = runtime.settings.auth
+    return MemberThrottle(limiter=make_limiter(auth.throttle_storage, runtime.clock,
+                                               prefix=auth.throttle_prefix),
+                          clock=runtime.clock)
 
 
 def install_member_area(app: FastAPI, runtime: Runtime, *, audit: AuditLog) -> None:

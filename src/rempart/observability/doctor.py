@@ -145,7 +145,8 @@ def _shared_state(settings: Settings, env: Mapping[str, str]) -> list[Finding]:
     if not settings.auth.throttle_storage.startswith(REDIS_SCHEMES):
         found.append(Finding("redis", "login throttling is in each worker's memory: an "
                              "attacker spreads attempts over the workers",
-                             "set REMPART_THROTTLE_STORAGE=redis://host:6379/0"))
+                             "set REMPART_REDIS_URL=redis://host:6379/0 (or "
+                             "REMPART_THROTTLE_STORAGE)"))
     try:
         guard = GuardSettings.from_env(env)
     except GuardConfigError as exc:
@@ -153,8 +154,8 @@ def _shared_state(settings: Settings, env: Mapping[str, str]) -> list[Finding]:
     else:
         if not guard.uses_redis:
             found.append(Finding("redis", "the guard's per-account state is in each "
-                                 "worker's memory", "set REMPART_GUARD_STORAGE="
-                                 "redis://host:6379/1"))
+                                 "worker's memory", "set REMPART_REDIS_URL="
+                                 "redis://host:6379/0 (or REMPART_GUARD_STORAGE)"))
     return found
 
 
