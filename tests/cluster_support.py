@@ -126,28 +126,41 @@ class Visitor:
         return self.form(worker, "/portal/login", self.get(worker, "/portal/login"),
                          {"login": email, "password": password})
 
-    def enrol_totp(self, worker: int, email: str) -> str:
-        """First login with TOTP enrolment on one worker; returns the secret."""
-        answer = self.password_login(worker, email)
+    def enrol_totp(self, email: str, *, begin: int, finish: int) -> str:
+        """First login with TOTP enrolment, begun on one worker and confirmed on another
+        (or the same); returns the secret."""
+        answer = self.password_login(begin, email)
         assert answer.headers.get("location") == "/portal/enrol", answer.status_code
-        shown = self.form(worker, "/portal/enrol/totp", self.get(worker, "/portal/enrol"), {})
+        shown = self.form(begin, "/portal/enrol/totp", self.get(begin, "/portal/enrol"), {})
         secret = totp_secret_of(shown)
-        done = self.form(worker, "/portal/enrol/totp/confirm", shown,
+        done = self.form(finish, "/portal/enrol/totp/confirm", shown,
                          {"code": pyotp.TOTP(secret).now()})
         assert done.status_code == 200, done.status_code
         assert "recovery-codes" in done.text
         return secret
 
-    def enrol_passkey(self, worker: int, email: str) -> None:
-        """First login with a passkey enrolment (the software authenticator)."""
-        self.password_login(worker, email)
-        page = self.get(worker, "/portal/enrol")
-        begin = self.json(worker, "/portal/webauthn/register/begin", page, {})
-        credential = SoftAuthenticator().create(json.dumps(begin.json()["options"]))
-        done = self.json(worker, "/portal/webauthn/register/finish", page, {
-            "ceremony_id": begin.json()["ceremony_id"], "credential": credential,
+    def enrol_passkey(self, email: str, *, begin: int, finish: int) -> SoftAuthenticator:
+        """First login with a passkey enrolment (the software authenticator), the
+        ceremony begun on one worker and finished on another (or the same)."""
+        self.password_login(begin, email)
+        page = self.get(begin, "/portal/enrol")
+        started = self.json(begin, "/portal/webauthn/register/begin", page, {})
+        authenticator = SoftAuthenticator()
+        credential = authenticator.create(json.dumps(started.json()["options"]))
+        done = self.json(finish, "/portal/webauthn/register/finish", page, {
+            "ceremony_id": started.json()["ceremony_id"], "credential": credential,
             "label": "Poste SOC"})
         assert done.status_code == 200, done.text
+        return authenticator
+
+    def passkey_login(self, authenticator: SoftAuthenticator, *, begin: int,
+                      finish: int) -> httpx.Response:
+        """A username-less passkey login, begun on one worker and finished on another."""
+        page = self.get(begin, "/portal/login")
+        started = self.json(begin, "/portal/webauthn/login/begin", page, {})
+        assertion = authenticator.get(json.dumps(started.json()["options"]))
+        return self.json(finish, "/portal/webauthn/login/finish", page, {
+            "ceremony_id": started.json()["ceremony_id"], "credential": assertion})
 
     def portal_check(self, worker: int, person: Person) -> httpx.Response:
         """The check form, filled in with what the patient presents."""

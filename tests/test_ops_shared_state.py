@@ -87,12 +87,12 @@ def test_one_switch_moves_every_shared_state_to_redis(monkeypatch: pytest.Monkey
 
 
 @pytest.mark.postgres
-def test_a_session_made_on_one_worker_serves_on_the_other(cluster: Cluster,
-                                                          visitors: list[Visitor]) -> None:
+def test_sessions_and_ceremonies_pass_from_one_worker_to_the_other(
+        cluster: Cluster, visitors: list[Visitor]) -> None:
     account_id, email = cluster.account()
     browser = visitor(cluster, visitors)
-    browser.enrol_totp(A, email)
-    answer = browser.portal_check(B, cluster.population.alice)
+    browser.enrol_totp(email, begin=A, finish=B)  # the secret shown by A, confirmed on B
+    answer = browser.portal_check(A, cluster.population.alice)  # the session B renewed
     assert answer.status_code == 200
     assert _REFERENCE.search(answer.text)
     assert answered_checks(cluster, account_id) == 1
@@ -100,6 +100,15 @@ def test_a_session_made_on_one_worker_serves_on_the_other(cluster: Cluster,
     assert browser.form(B, "/portal/logout", page, {}).status_code == 303
     # Signed out through B: A no longer knows the session either.
     assert browser.get(A, "/portal/check").headers["location"].startswith("/portal/login")
+    # A passkey registered through B from a challenge of A's, then a login begun on A
+    # and finished on B; the session it opens serves on A.
+    _, other_email = cluster.account()
+    owner = visitor(cluster, visitors)
+    passkey = owner.enrol_passkey(other_email, begin=A, finish=B)
+    later = visitor(cluster, visitors)
+    done = later.passkey_login(passkey, begin=A, finish=B)
+    assert done.status_code == 200, done.text
+    assert later.get(A, done.json()["next"]).status_code == 200
 
 
 @pytest.mark.postgres
@@ -178,11 +187,11 @@ def test_an_operator_suspension_on_one_worker_is_honoured_by_the_other(
         cluster: Cluster, visitors: list[Visitor]) -> None:
     provider_id, provider_email = cluster.account()
     provider = visitor(cluster, visitors)
-    provider.enrol_totp(A, provider_email)
+    provider.enrol_totp(provider_email, begin=A, finish=A)
     assert provider.portal_check(A, cluster.population.alice).status_code == 200
     _, operator_email = cluster.account(role=Role.OPERATOR_SECURITY_ANALYST)
     operator = visitor(cluster, visitors)
-    operator.enrol_passkey(B, operator_email)
+    operator.enrol_passkey(operator_email, begin=B, finish=B)
     account = operator.get(B, f"/portal/console/accounts/{provider_id}")
     assert account.status_code == 200
     done = operator.form(B, f"/portal/console/accounts/{provider_id}/suspend", account, {})
