@@ -104,3 +104,34 @@ def test_guard_keys_live_under_the_prefix(redis_guard_settings: GuardSettings) -
     assert keys
     assert not any("blind-index-123" in k or "192.0.2.10" in k or ":s1" in k for k in keys)
     client.close()
+
+
+def test_a_stale_write_from_another_machine_never_lifts_a_suspension(
+        redis_guard_settings: GuardSettings) -> None:  # noqa: F811
+    clock = ManualClock(T0)
+    alerts = MemoryAlertSink()
+    first = build_guard(redis_guard_settings, clock=clock, alerts=alerts)
+    second = build_guard(redis_guard_settings, clock=clock, alerts=alerts)
+    assert first.before_check(context(clock)).action is Action.ALLOW
+    # A check on the second machine has read the account and its session...
+    stale_profile, stale_session = second._state.load_pair("a1", "s1")
+    assert stale_profile is not None
+    assert stale_session is not None
+    # ...when the first machine suspends both (its ladder, as in _decide)...
+    profile, session = first._state.load_pair("a1", "s1")
+    assert profile is not None
+    assert session is not None
+    profile.suspended, profile.suspension = True, ["account suspended pending review"]
+    session.suspended = True
+    first._state.save_pair("a1", profile, "s1", session)
+    # ...and then the second machine saves what it had read.
+    second._state.save_pair("a1", stale_profile, "s1", stale_session)
+    clock.advance(3600)
+    assert second.before_check(context(clock)).action is Action.SUSPEND_ACCOUNT
+    assert first.before_check(context(clock, session_id="s2")).action is Action.SUSPEND_ACCOUNT
+    reloaded = second._state.session("s1")
+    assert reloaded is not None
+    assert reloaded.suspended
+    # Only an operator's restore lifts it, on every machine.
+    first.restore_account(account_id="a1")
+    assert second.before_check(context(clock, session_id="s3")).action is Action.ALLOW

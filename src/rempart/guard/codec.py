@@ -29,6 +29,14 @@ def load_session(blob: bytes) -> SessionState:
     return SessionState(**data)
 
 
+def dump_reasons(reasons: list[str]) -> bytes:
+    return orjson.dumps(reasons)
+
+
+def load_reasons(blob: bytes) -> list[str]:
+    return [str(reason) for reason in orjson.loads(blob)]
+
+
 def dump_pending(account_id: str, check: PendingCheck) -> bytes:
     return orjson.dumps([account_id, check])
 

@@ -180,6 +180,7 @@ class Guard:
         """An operator lifted a suspension (after the owner renewed their credentials):
         start the account's recent windows, step-up history and tainted devices afresh."""
         key = str(account_id)
+        self._state.lift_account_suspension(key)
         profile = self._state.account(key)
         if profile is not None:
             profile.suspended = False

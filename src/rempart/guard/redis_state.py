@@ -6,6 +6,13 @@ a sorted set per account. Every Redis failure becomes GuardUnavailable, so the c
 fails closed. Two machines updating the same account at the same instant may lose
 one of the two updates to its learnt profile: acceptable for statistics that move
 by one check in hundreds; counters, which enforce the ceilings, are atomic.
+
+Suspensions must not be lost that way: a machine that read an account or a session
+just before another suspended it would write it back unsuspended (an attacker's
+parallel checks through several workers would lift their own suspension). So each
+suspension is also a key of its own, written when the suspended state is saved, read
+with the state and applied to it, and removed only by an operator's restore
+(`lift_account_suspension`) or when the session is dropped.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import TypeVar
 
 import redis
 from limits.storage import RedisStorage
+from redis.client import Pipeline
 
 from rempart.guard import codec
 from rempart.guard.counters import SlidingWindows
@@ -35,6 +43,25 @@ def _raw(value: object) -> bytes:
     if isinstance(value, str):
         return value.encode()
     raise GuardUnavailable("reading a reply of an unexpected type")
+
+
+def _account(blob: object, suspension: object) -> AccountProfile | None:
+    """A stored profile, suspended if a suspension key stands beside it."""
+    if blob is None:
+        return None
+    profile = codec.load_account(_raw(blob))
+    if suspension is not None and not profile.suspended:
+        profile.suspended = True
+        profile.suspension = codec.load_reasons(_raw(suspension))
+    return profile
+
+
+def _session(blob: object, suspended: object) -> SessionState | None:
+    if blob is None:
+        return None
+    session = codec.load_session(_raw(blob))
+    session.suspended = session.suspended or suspended is not None
+    return session
 
 
 class RedisGuardState:
@@ -65,45 +92,74 @@ class RedisGuardState:
     def _key(self, kind: str, *parts: str) -> str:
         return ":".join((self._prefix, kind, *parts))
 
+    def _account_keys(self, account_id: str) -> list[str]:
+        return [self._key("acct", account_id), self._key("acct-susp", account_id)]
+
+    def _session_keys(self, session_id: str) -> list[str]:
+        hashed = counter_key("s", session_id)
+        return [self._key("sess", hashed), self._key("sess-susp", hashed)]
+
     def account(self, account_id: str) -> AccountProfile | None:
-        blob = self._call("profile read", lambda: self._redis.get(self._key("acct", account_id)))
-        return None if blob is None else codec.load_account(_raw(blob))
+        blob, suspension = self._call("profile read", lambda: self._redis.mget(
+            self._account_keys(account_id)))
+        return _account(blob, suspension)
 
     def save_account(self, account_id: str, profile: AccountProfile) -> None:
-        self._call("profile write", lambda: self._redis.set(
-            self._key("acct", account_id), codec.dump(profile), ex=ACCOUNT_TTL_S))
+        def run() -> None:
+            pipe = self._redis.pipeline(transaction=False)
+            self._put_account(pipe, account_id, profile)
+            pipe.execute()
 
-    def _session_key(self, session_id: str) -> str:
-        return self._key("sess", counter_key("s", session_id))
+        self._call("profile write", run)
+
+    def lift_account_suspension(self, account_id: str) -> None:
+        self._call("profile write", lambda: self._redis.delete(
+            self._key("acct-susp", account_id)))
 
     def session(self, session_id: str) -> SessionState | None:
-        blob = self._call("session read", lambda: self._redis.get(self._session_key(session_id)))
-        return None if blob is None else codec.load_session(_raw(blob))
+        blob, suspended = self._call("session read", lambda: self._redis.mget(
+            self._session_keys(session_id)))
+        return _session(blob, suspended)
 
     def save_session(self, session_id: str, session: SessionState) -> None:
-        self._call("session write", lambda: self._redis.set(
-            self._session_key(session_id), codec.dump(session), ex=SESSION_IDLE_S))
+        def run() -> None:
+            pipe = self._redis.pipeline(transaction=False)
+            self._put_session(pipe, session_id, session)
+            pipe.execute()
+
+        self._call("session write", run)
 
     def drop_session(self, session_id: str) -> None:
-        self._call("session drop", lambda: self._redis.delete(self._session_key(session_id)))
+        self._call("session drop", lambda: self._redis.delete(*self._session_keys(session_id)))
 
     def load_pair(self, account_id: str,
                   session_id: str) -> tuple[AccountProfile | None, SessionState | None]:
-        blobs = self._call("state read", lambda: self._redis.mget(
-            [self._key("acct", account_id), self._session_key(session_id)]))
-        account, session = blobs
-        return (None if account is None else codec.load_account(_raw(account)),
-                None if session is None else codec.load_session(_raw(session)))
+        account, suspension, session, suspended = self._call(
+            "state read", lambda: self._redis.mget(
+                [*self._account_keys(account_id), *self._session_keys(session_id)]))
+        return _account(account, suspension), _session(session, suspended)
 
     def save_pair(self, account_id: str, profile: AccountProfile, session_id: str,
                   session: SessionState) -> None:
         def run() -> None:
             pipe = self._redis.pipeline(transaction=False)
-            pipe.set(self._key("acct", account_id), codec.dump(profile), ex=ACCOUNT_TTL_S)
-            pipe.set(self._session_key(session_id), codec.dump(session), ex=SESSION_IDLE_S)
+            self._put_account(pipe, account_id, profile)
+            self._put_session(pipe, session_id, session)
             pipe.execute()
 
         self._call("state write", run)
+
+    def _put_account(self, pipe: Pipeline, account_id: str, profile: AccountProfile) -> None:
+        state, suspension = self._account_keys(account_id)
+        pipe.set(state, codec.dump(profile), ex=ACCOUNT_TTL_S)
+        if profile.suspended:  # never removed here: see the module docstring
+            pipe.set(suspension, codec.dump_reasons(profile.suspension), ex=ACCOUNT_TTL_S)
+
+    def _put_session(self, pipe: Pipeline, session_id: str, session: SessionState) -> None:
+        state, suspended = self._session_keys(session_id)
+        pipe.set(state, codec.dump(session), ex=SESSION_IDLE_S)
+        if session.suspended:
+            pipe.set(suspended, b"1", ex=SESSION_IDLE_S)
 
     def patient_seen(self, account_id: str, person_key: str, ts: float) -> bool:
         bits = positions(account_id, person_key)

@@ -30,7 +30,14 @@ class GuardState(Protocol):
 
     def account(self, account_id: str) -> AccountProfile | None: ...
 
-    def save_account(self, account_id: str, profile: AccountProfile) -> None: ...
+    def save_account(self, account_id: str, profile: AccountProfile) -> None:
+        """Store the profile. A suspension it carries stands until lifted: saving a copy
+        read before the suspension must not undo it (another machine may have made it)."""
+        ...
+
+    def lift_account_suspension(self, account_id: str) -> None:
+        """An operator restored the account: its next saved profile may be unsuspended."""
+        ...
 
     def session(self, session_id: str) -> SessionState | None: ...
 
@@ -90,6 +97,10 @@ class MemoryGuardState:
 
     def save_account(self, account_id: str, profile: AccountProfile) -> None:
         self._accounts[account_id] = profile
+
+    def lift_account_suspension(self, account_id: str) -> None:
+        """Nothing to do: in one process a profile is one object, changed in place, so no
+        copy read before a suspension is ever saved after it."""
 
     def session(self, session_id: str) -> SessionState | None:
         return self._sessions.get(session_id)
