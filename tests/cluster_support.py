@@ -36,8 +36,7 @@ class Cluster:
     population: Population
     auth: AuthServices
     urls: tuple[str, str]  # worker A, worker B
-    redis_prefix: str
-    env: dict[str, str]
+    env: dict[str, str]  # what the workers read (for the CLI too)
     _accounts: int = 0
 
     def account(self, *, role: Role = Role.PROVIDER_USER) -> tuple[int, str]:
@@ -87,8 +86,7 @@ def two_workers(directory: Path) -> Iterator[Cluster]:
         for url, server in zip(urls, servers, strict=True):
             wait_for(f"{url}/readyz", server)
         auth = AuthServices.build(runtime)
-        yield Cluster(runtime=runtime, population=population, auth=auth, urls=urls,
-                      redis_prefix=prefix, env=env)
+        yield Cluster(runtime=runtime, population=population, auth=auth, urls=urls, env=env)
 
 
 @dataclass
