@@ -98,6 +98,12 @@ def test_several_workers_need_postgres_and_redis(production: Settings,
         auth=dataclasses.replace(production.auth, throttle_storage="memory://"))
     assert checks(diagnose(local, {})) == ["database", "redis", "redis"]
     assert diagnose(dataclasses.replace(local, workers=1), {}) == []
+    # The one switch, REMPART_REDIS_URL, puts both the throttle and the guard on Redis.
+    switch = {"REMPART_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    switched = dataclasses.replace(production, auth=dataclasses.replace(
+        production.auth, throttle_storage=AuthSettings.from_env(switch).throttle_storage))
+    assert switched.auth.throttle_storage == switch["REMPART_REDIS_URL"]
+    assert diagnose(switched, switch) == []
 
 
 def test_tls(production: Settings) -> None:
