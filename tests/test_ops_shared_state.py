@@ -52,7 +52,7 @@ def visitors(cluster: Cluster) -> Iterator[list[Visitor]]:
 
 
 def visitor(cluster: Cluster, made: list[Visitor]) -> Visitor:
-    """A browser from an address no other test (nor other run on this Redis) used."""
+    """A browser from a random private address (its own login-throttle scope)."""
     address = str(ipaddress.IPv4Address(0x0A000000 + secrets.randbelow(2**24)))
     made.append(Visitor(cluster, address))
     return made[-1]
