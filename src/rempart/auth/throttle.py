@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import structlog
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.errors import StorageError
 from limits.strategies import MovingWindowRateLimiter
@@ -31,6 +32,7 @@ from rempart.auth.errors import LoginUnavailable
 from rempart.clock import Clock
 from rempart.ratelimit import ClockedMemoryStorage
 
+log = structlog.get_logger(__name__)
 COUNT_CAP = 10_000
 GLOBAL_WINDOW = 60
 
@@ -110,6 +112,7 @@ class LoginThrottle:
         try:
             yield
         except self._storage_errors as exc:
+            log.warning("login throttle storage unavailable", error_type=type(exc).__name__)
             raise LoginUnavailable from exc
 
     def delay_for(self, failures: int, free: int) -> int:

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, text
 
 from rempart.audit.errors import SigningKeyError
 from rempart.audit.signing import SigningKey
-from rempart.guard.config import REDIS_SCHEMES, GuardSettings
+from rempart.guard.config import REDIS_SCHEMES
 from rempart.runtime import Runtime
 from rempart.vault import Vault
 
@@ -45,7 +45,7 @@ class Readiness:
 
 def redis_uris(runtime: Runtime) -> list[str]:
     """Every Redis the deployment uses, from the settings (deduplicated, in order)."""
-    named = [runtime.settings.auth.throttle_storage, GuardSettings.from_env().storage_uri]
+    named = [runtime.settings.auth.throttle_storage, runtime.settings.guard.storage_uri]
     return list(dict.fromkeys(uri for uri in named if uri.startswith(REDIS_SCHEMES)))
 
 

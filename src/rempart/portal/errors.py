@@ -57,7 +57,9 @@ async def render_auth_error(request: Request, exc: Exception) -> Response:
     status, _ = status_and_code(exc)
     headers = {"retry-after": str(exc.retry_after)} if isinstance(
         exc, LoginThrottled | LoginUnavailable) else None
-    return error_page(request, status=status, message=str(exc), headers=headers)
+    message = Translator(language_of(request))("login.unavailable") if isinstance(
+        exc, LoginUnavailable) else str(exc)
+    return error_page(request, status=status, message=message, headers=headers)
 
 
 async def render_unavailable(request: Request, _code: str) -> Response:
