@@ -59,6 +59,8 @@ class CheckLoad:
     population: Population
     organisation_ids: Sequence[int]
     clients: int = 8
+    # A connection per check: the kernel then spreads checks over a server's workers.
+    fresh_connections: bool = False
     answers: list[Answer] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _numbers: itertools.count[int] = field(default_factory=itertools.count)
@@ -96,6 +98,8 @@ class CheckLoad:
                 headers = {DEMO_HEADER: str(organisation),
                            DEMO_SESSION_HEADER: f"drill-{number}",
                            DEMO_ADDRESS_HEADER: f"10.{number % 250}.{number // 250 % 250}.1"}
+                if self.fresh_connections:
+                    headers["connection"] = "close"
                 try:
                     response = await http.post("/api/v1/checks", json=payload,
                                                headers=headers)
