@@ -1,0 +1,104 @@
+"""Disk full on the audit path: the embedded default (SQLite, whose audit log lives in the
+data directory) on a small tmpfs, filled up for real (ENOSPC) while checks flow. Checks
+are then refused with 503 rather than answered without their audit entry; every check
+answered 201 has its entry; once space is freed the same worker answers again, and the
+chain verifies."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from checks_support import Population, build_population
+from failure_load import CheckLoad, many_organisations
+from failure_servers import small_tmpfs  # noqa: F401 (a fixture)
+from ops_support import free_port, personal_values, with_signing_key
+from rempart.bench.server import server_command
+from rempart.clock import SystemClock
+from rempart.coverage.models import Check
+from rempart.runtime import Runtime
+from server_support import process, wait_for, worker_env
+from settings_support import sqlite_settings
+
+
+@pytest.fixture
+def instance(small_tmpfs: Path) -> Iterator[tuple[Runtime, Population]]:  # noqa: F811
+    with Runtime.open(sqlite_settings(small_tmpfs / "instance"), create_keys=True) as runtime:
+        population = build_population(runtime)
+        runtime.clock = SystemClock()
+        yield with_signing_key(runtime), population
+
+
+def fill(path: Path) -> int:
+    """Write to `path` until the filesystem refuses (ENOSPC); the bytes written."""
+    written = 0
+    with path.open("wb", buffering=0) as out:
+        for chunk in (1 << 20, 4096, 512):
+            block = b"\0" * chunk
+            while True:
+                try:
+                    written += out.write(block)
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        raise
+                    break
+    return written
+
+
+def test_full_disk_stops_disclosure(instance: tuple[Runtime, Population],
+                                    small_tmpfs: Path, tmp_path: Path) -> None:  # noqa: F811
+    runtime, population = instance
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "server.log"  # not on the full disk
+    filler = small_tmpfs / "filler"
+    moments: dict[str, float] = {}
+
+    async def disk_full(load: CheckLoad) -> None:
+        await load.wait_for(lambda: len(load.created()) >= 40, 30)
+        assert await asyncio.to_thread(fill, filler) > 0
+        moments["full"] = time.monotonic()
+        await load.wait_for(lambda: sum(a.status == 503 for a in load.since(moments["full"]))
+                            >= 20, 30)
+        filler.unlink()
+        moments["freed"] = time.monotonic()
+        await load.wait_for(lambda: sum(a.status == 201 for a in load.since(moments["freed"]))
+                            >= 40, 30)
+
+    with process(server_command("uvicorn", port=port, workers=1), log_path,
+                 worker_env(runtime)) as server:
+        wait_for(f"{base_url}/readyz", server)
+        load = CheckLoad(base_url, population, many_organisations(runtime))
+        asyncio.run(load.run(disk_full))
+        assert server.poll() is None  # the same process throughout
+
+    assert {answer.status for answer in load.answers} <= {201, 503}
+    for answer in load.answers:
+        if answer.status == 503:
+            assert answer.code == "database_unavailable"
+            assert answer.retry_after is not None
+    logged = log_path.read_text()
+    for leaked in [*personal_values(population), "Traceback"]:
+        assert leaked not in logged
+
+    answered = load.created()
+    with runtime.engine.connect() as conn:
+        stored = set(conn.execute(select(Check.reference)).scalars())
+        details = conn.execute(text(
+            "SELECT detail FROM audit_entries WHERE event = 'check.answered'")).scalars()
+        audited = [json.loads(detail)["reference"] for detail in details]
+    assert answered <= stored
+    assert set(audited) == stored  # no check row without its entry, nor the reverse
+    verify = subprocess.run(
+        [sys.executable, "-m", "rempart", "audit", "verify"], env=worker_env(runtime),
+        capture_output=True, text=True, timeout=120)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
