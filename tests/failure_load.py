@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 from joserfc.jwk import ECKey
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from checks_support import Population
 from rempart.audit import AuditLog
@@ -24,6 +25,7 @@ from rempart.auth.roles import Role
 from rempart.auth.services import AuthServices
 from rempart.auth.tokens import ContactFields, new_token
 from rempart.bench.dpop_requests import ApiSoftware, fetch_token
+from rempart.cli.main import app as cli
 from rempart.core.identifiers import build_siret
 from rempart.providers.models import Organisation
 from rempart.runtime import Runtime
@@ -156,3 +158,13 @@ class DpopCaller:
         async with httpx.AsyncClient(timeout=30) as http:
             return await http.get(url, headers={"authorization": f"DPoP {self.token}",
                                                 "dpop": proof})
+
+
+def audit_verify(runtime: Runtime) -> tuple[int, str]:
+    """`rempart audit verify` on the served instance, as an operator runs it (in process:
+    a new interpreter would cost seconds of imports); its exit code and output."""
+    result = CliRunner().invoke(cli, ["audit", "verify"], env={
+        "REMPART_DATABASE_URL": runtime.settings.database_url,
+        "REMPART_DATA_DIR": str(runtime.settings.data_dir),
+        "REMPART_KEY_FILE": str(runtime.settings.key_file)})
+    return result.exit_code, result.output

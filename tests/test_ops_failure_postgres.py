@@ -47,19 +47,19 @@ def test_postgres_restart_under_load(instance: tuple[Runtime, Population],
     listed: dict[str, httpx.Response] = {}  # an API client's DPoP requests
 
     async def restart(load: CheckLoad) -> None:
-        await load.wait_for(lambda: len(load.created()) >= 40, 30)
+        await load.wait_for(lambda: len(load.created()) >= 30, 30)
         listed["before"] = await caller.get("/api/v1/checks")
         await asyncio.to_thread(private_postgres.stop, "fast")
         moments["down"] = time.monotonic()
         await load.wait_for(lambda: sum(a.status == 503 for a in load.since(moments["down"]))
-                            >= 20, 30)
+                            >= 10, 30)
         async with httpx.AsyncClient(base_url=base_url) as http:
             readiness["down"] = await http.get("/readyz")
         listed["down"] = await caller.get("/api/v1/checks")
         await asyncio.to_thread(private_postgres.start)
         moments["up"] = time.monotonic()
         await load.wait_for(lambda: sum(a.status == 201 for a in load.since(moments["up"]))
-                            >= 40, 30)
+                            >= 30, 30)
         async with httpx.AsyncClient(base_url=base_url) as http:
             readiness["up"] = await http.get("/readyz")
         listed["after"] = await caller.get("/api/v1/checks")

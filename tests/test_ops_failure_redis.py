@@ -61,11 +61,11 @@ def test_redis_stopped_fails_closed_and_recovers(
                      REMPART_COOKIE_SECURE="0")
 
     async def outage(load: CheckLoad) -> None:
-        await load.wait_for(lambda: len(load.created()) >= 40, 30)
+        await load.wait_for(lambda: len(load.created()) >= 30, 30)
         await asyncio.to_thread(private_redis.stop)
         moments["down"] = time.monotonic()
         await load.wait_for(lambda: sum(a.status == 503 for a in load.since(moments["down"]))
-                            >= 20, 30)
+                            >= 10, 30)
         async with httpx.AsyncClient(base_url=base_url) as http:
             seen["ready down"] = await http.get("/readyz")
         seen["login down"] = await sign_in(base_url)
@@ -74,7 +74,7 @@ def test_redis_stopped_fails_closed_and_recovers(
         await asyncio.to_thread(private_redis.start)
         moments["up"] = time.monotonic()
         await load.wait_for(lambda: sum(a.status == 201 for a in load.since(moments["up"]))
-                            >= 40, 30)
+                            >= 30, 30)
         async with httpx.AsyncClient(base_url=base_url) as http:
             seen["ready up"] = await http.get("/readyz")
         seen["login up"] = await sign_in(base_url)
