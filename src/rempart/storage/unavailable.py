@@ -1,12 +1,14 @@
 """Telling a database that cannot answer from a bug: the edges answer the first with 503.
 
-PEP 249's OperationalError is the driver's word for "not the statement's fault": the
-server refused the connection or dropped it (restarted, network cut), shut down, ran
-out of disk (PostgreSQL's class 53, SQLite's "database or disk is full") or stayed
-locked past the busy timeout. SQLAlchemy wraps it in its own OperationalError, and the
-audit log and the check journal wrap that again (AuditWriteFailed: the disclosure must
-not go ahead), so the whole chain of causes is searched. Anything else is a bug and
-stays a 500.
+The driver's OperationalError says "not the statement's fault" on PostgreSQL (psycopg):
+the server refused the connection or dropped it (restarted, network cut), is shutting
+down, ran out of disk (class 53) or hit an I/O error. Python's sqlite3 raises it for
+syntax errors and missing tables too, so there its result code decides: busy, locked,
+out of memory, I/O error, disk full, cannot open. SQLAlchemy wraps the driver's error
+(as the cause of its own), the audit log wraps that again (AuditWriteFailed: the
+disclosure must not go ahead), and an error raised while cleaning up after one (a
+rollback on a connection the server dropped) carries it as its context: so the whole
+chain is searched. Anything else is a bug and stays a 500.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import sqlite3
 import psycopg
 from sqlalchemy import exc as sa_exc
 
-_OPERATIONAL = (sa_exc.OperationalError, psycopg.OperationalError, sqlite3.OperationalError)
+# SQLite primary result codes: BUSY, LOCKED, NOMEM, IOERR, FULL, CANTOPEN, PROTOCOL.
+_SQLITE_OUTAGES = frozenset({5, 6, 7, 10, 13, 14, 15})
 _MAX_DEPTH = 8
 
 
@@ -26,9 +29,16 @@ def database_unavailable(error: BaseException) -> bool:
     current: BaseException | None = error
     while current is not None and id(current) not in seen and len(seen) < _MAX_DEPTH:
         seen.add(id(current))
-        if isinstance(current, _OPERATIONAL):
-            return True
-        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+        if _outage(current):
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def _outage(error: BaseException) -> bool:
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, sqlite3.OperationalError):
+        code = getattr(error, "sqlite_errorcode", None)  # absent when not from SQLite itself
+        return code is not None and code & 0xFF in _SQLITE_OUTAGES
+    return isinstance(error, psycopg.OperationalError)

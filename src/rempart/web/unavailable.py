@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 import psycopg
 import structlog
 from fastapi import FastAPI, Request
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 
 from rempart.audit.errors import AuditWriteFailed
@@ -41,10 +41,10 @@ _MESSAGES = {
     GUARD: "checks are unavailable for a moment: retry later",
     DATABASE: "the service is unavailable for a moment: retry later",
 }
-# Where a database failure surfaces: SQLAlchemy's wrapper, the driver's own error (the
-# driver connections of the hot path), or the audit log's refusal.
-_DATABASE_ERRORS: tuple[type[Exception], ...] = (DBAPIError, psycopg.Error, sqlite3.Error,
-                                                  AuditWriteFailed)
+# Where a database failure surfaces: SQLAlchemy's errors, the driver's own (the driver
+# connections of the hot path), or the audit log's refusal.
+_DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, psycopg.Error,
+                                                  sqlite3.Error, AuditWriteFailed)
 
 PageRenderer = Callable[[Request, str], Awaitable[Response]]
 
