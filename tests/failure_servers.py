@@ -59,7 +59,7 @@ class PrivatePostgres:
 
     def start(self) -> None:
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self._dir} "
-                   "-c fsync=off -c max_connections=60")
+                   "-c fsync=off")
         self._run(str(self._bin / "pg_ctl"), "-D", str(self._dir / "data"), "-l",
                   str(self._dir / "server.log"), "-o", options, "-w", "-t", "30", "start")
 
