@@ -53,7 +53,8 @@ class PrivatePostgres:
             raise RuntimeError(f"{command[0]} failed: {done.stdout}{done.stderr}")
 
     def init(self) -> None:
-        # fsync off: a test cluster, thrown away; restarts still go through crash recovery.
+        # No fsync here nor in the server: a test cluster, thrown away, whose restarts
+        # are clean shutdowns (the machine does not crash under it).
         self._run(str(self._bin / "initdb"), "-D", str(self._dir / "data"), "-U", "postgres",
                   "--auth=trust", "-E", "UTF8", "--no-sync")
 
