@@ -42,10 +42,6 @@ class Answer:
     retry_after: str | None
 
     @property
-    def reference(self) -> str:
-        return str(json.loads(self.body)["reference"])
-
-    @property
     def code(self) -> str:
         return str(json.loads(self.body)["error"]["code"])
 
@@ -64,6 +60,7 @@ class CheckLoad:
     # A connection per check: the kernel then spreads checks over a server's workers.
     fresh_connections: bool = False
     answers: list[Answer] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)  # of the checks answered 201
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _numbers: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -71,7 +68,7 @@ class CheckLoad:
         return [answer for answer in self.answers if answer.at >= moment]
 
     def created(self) -> set[str]:
-        return {answer.reference for answer in self.answers if answer.status == 201}
+        return set(self.references)
 
     async def wait_for(self, condition: Callable[[], bool], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -111,6 +108,8 @@ class CheckLoad:
                     continue
                 self.answers.append(Answer(time.monotonic(), response.status_code,
                                            response.text, response.headers.get("retry-after")))
+                if response.status_code == 201:
+                    self.references.append(response.json()["reference"])
                 if response.status_code != 201:
                     await asyncio.sleep(0.05)  # a refused client waits a little, as asked
 
