@@ -14,15 +14,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from checks_support import Population
+from checks_support import AppClient, Population, build_population, make_app
 from failure_load import CheckLoad, many_organisations
 from failure_servers import PrivateRedis, private_redis  # noqa: F401 (a fixture)
 from ops_support import free_port, personal_values
-from portal_support import PORTAL_AUTH, csrf_of, portal_env, sqlite_instance
+from portal_support import PORTAL_AUTH, csrf_of, portal_env
 from rempart.bench.server import server_command
 from rempart.guard.config import GuardSettings
 from rempart.runtime import Runtime
 from server_support import postgres_instance, process, wait_for, worker_env
+from settings_support import sqlite_settings
+from test_fhir import eligibility_request, submit
 
 pytestmark = pytest.mark.postgres
 
@@ -119,7 +121,7 @@ def test_portal_pages_say_so_while_redis_is_down(
     """A signed-in provider's check page, and the second-factor page of one signing in:
     the portal's own error page (503), never JSON nor a stack trace; the check works
     again once Redis is back."""
-    base = sqlite_instance(tmp_path / "portal")
+    base = sqlite_settings(tmp_path / "portal")
     settings = dataclasses.replace(base, guard=GuardSettings(
         storage_uri=private_redis.url.replace("/0", "/1"), key_prefix="drill"))
     auth = dataclasses.replace(PORTAL_AUTH, throttle_storage=private_redis.url)
@@ -147,3 +149,27 @@ def test_portal_pages_say_so_while_redis_is_down(
     assert "La connexion est momentanément indisponible" in code_refused.text
     assert answered.status_code == 200
     assert 'id="check-reference"' in answered.text
+
+
+def test_fhir_and_api_refusals_while_redis_is_down(private_redis: PrivateRedis,  # noqa: F811
+                                                   tmp_path: Path) -> None:
+    """The same refusal in each dialect: a problem document for the JSON API, an
+    OperationOutcome (code `transient`) for FHIR; both 503 with a Retry-After."""
+    settings = dataclasses.replace(sqlite_settings(tmp_path / "instance"),
+                                   guard=GuardSettings(storage_uri=private_redis.url))
+    with Runtime.open(settings, create_keys=True) as runtime:
+        population = build_population(runtime)
+        private_redis.stop()
+        with AppClient(make_app(runtime, population, guard=True)) as client:
+            api = client.post("/api/v1/checks", json=population.alice.payload())
+            outcome = submit(client, eligibility_request(population.alice))
+    assert api.status_code == 503
+    assert api.json()["error"]["code"] == "guard_unavailable"
+    assert outcome.status_code == 503
+    assert outcome.headers["content-type"].startswith("application/fhir+json")
+    assert outcome.json()["resourceType"] == "OperationOutcome"
+    assert [issue["code"] for issue in outcome.json()["issue"]] == ["transient"]
+    for answer in (api, outcome):
+        assert answer.headers["retry-after"] == "5"
+        for leaked in population.alice.secrets():
+            assert leaked not in answer.text
