@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -55,12 +56,13 @@ class PrivatePostgres:
     def init(self) -> None:
         # No fsync here nor in the server: a test cluster, thrown away, whose restarts
         # are clean shutdowns (the machine does not crash under it).
+        # 1 MiB WAL segments (16 by default): a cluster fits on a small tmpfs.
         self._run(str(self._bin / "initdb"), "-D", str(self._dir / "data"), "-U", "postgres",
-                  "--auth=trust", "-E", "UTF8", "--no-sync")
+                  "--auth=trust", "-E", "UTF8", "--no-sync", "--wal-segsize=1")
 
     def start(self) -> None:
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self._dir} "
-                   "-c fsync=off")
+                   "-c fsync=off -c min_wal_size=4MB -c max_wal_size=16MB")
         self._run(str(self._bin / "pg_ctl"), "-D", str(self._dir / "data"), "-l",
                   str(self._dir / "server.log"), "-o", options, "-w", "-t", "30", "start")
 
@@ -75,15 +77,14 @@ class PrivatePostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
 
-@pytest.fixture
-def private_postgres() -> Iterator[PrivatePostgres]:
+@contextmanager
+def _running_cluster(directory: Path) -> Iterator[PrivatePostgres]:
+    """A cluster initialised in `directory` (which its owner must be able to reach) and
+    started; stopped at the end, if the test left it running."""
     bin_dir = _pg_bin()
     if bin_dir is None or (os.geteuid() == 0 and shutil.which("runuser") is None):
         require_service("a private PostgreSQL cluster", FileNotFoundError(PG_BINARIES))
         raise AssertionError("unreachable")
-    # Not under pytest's tmp_path: as root that is private to root, and the cluster's
-    # owner must reach its directory.
-    directory = Path(tempfile.mkdtemp(prefix="rempart-pg-"))
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres", "postgres")
     cluster = PrivatePostgres(bin_dir, directory)
@@ -91,7 +92,6 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         cluster.init()
         cluster.start()
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
-        shutil.rmtree(directory, ignore_errors=True)
         require_service("a private PostgreSQL cluster", exc)
         raise
     try:
@@ -99,6 +99,17 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     finally:
         with contextlib.suppress(RuntimeError):  # already stopped by the test
             cluster.stop("immediate")
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    # Not under pytest's tmp_path: as root that is private to root, and the cluster's
+    # owner must reach its directory.
+    directory = Path(tempfile.mkdtemp(prefix="rempart-pg-"))
+    try:
+        with _running_cluster(directory) as cluster:
+            yield cluster
+    finally:
         shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -150,11 +161,11 @@ def private_redis() -> Iterator[PrivateRedis]:
         server.stop()
 
 
-@pytest.fixture
-def small_tmpfs() -> Iterator[Path]:
-    """A 24 MiB tmpfs: writes past its size fail with ENOSPC, as on a full disk."""
+@contextmanager
+def _tmpfs(size: str) -> Iterator[Path]:
+    """A tmpfs of `size`: writes past it fail with ENOSPC, as on a full disk."""
     directory = Path(tempfile.mkdtemp(prefix="rempart-full-"))
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=0700", "tmpfs",
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs",
                               str(directory)], capture_output=True, text=True, check=False)
     if mounted.returncode != 0:
         directory.rmdir()
@@ -164,3 +175,18 @@ def small_tmpfs() -> Iterator[Path]:
     finally:
         subprocess.run(["umount", "-l", str(directory)], check=False)
         directory.rmdir()
+
+
+@pytest.fixture
+def small_tmpfs() -> Iterator[Path]:
+    """24 MiB: room for a small instance's SQLite database and its log."""
+    with _tmpfs("24m") as directory:
+        yield directory
+
+
+@pytest.fixture
+def postgres_on_small_disk() -> Iterator[tuple[PrivatePostgres, Path]]:
+    """A private cluster whose whole data directory is on a 64 MiB tmpfs (a new cluster
+    takes about 30 MiB with 1 MiB WAL segments); and that tmpfs, to fill."""
+    with _tmpfs("64m") as disk, _running_cluster(disk) as cluster:
+        yield cluster, disk

@@ -1,5 +1,6 @@
-"""Disk full on the audit path: the embedded default (SQLite, whose audit log lives in the
-data directory) on a small tmpfs, filled up for real (ENOSPC) while checks flow. Checks
+"""Disk full on the audit path, filled up for real (ENOSPC) while checks flow: the embedded
+default (SQLite, whose audit log lives in the data directory) with its data directory on
+a small tmpfs, and a private PostgreSQL cluster whose data directory is on one. Checks
 are then refused with 503 rather than answered without their audit entry; every check
 answered 201 has its entry; once space is freed the same worker answers again, and the
 chain verifies."""
@@ -18,22 +19,31 @@ from sqlalchemy import select, text
 
 from checks_support import Population, build_population
 from failure_load import CheckLoad, audit_verify, many_organisations
-from failure_servers import small_tmpfs  # noqa: F401 (a fixture)
+from failure_servers import postgres_on_small_disk, small_tmpfs  # noqa: F401 (fixtures)
 from ops_support import free_port, personal_values, with_signing_key
 from rempart.bench.server import server_command
 from rempart.clock import SystemClock
 from rempart.coverage.models import Check
 from rempart.runtime import Runtime
-from server_support import process, wait_for, worker_env
+from server_support import postgres_instance, process, wait_for, worker_env
 from settings_support import sqlite_settings
 
 
-@pytest.fixture
-def instance(small_tmpfs: Path) -> Iterator[tuple[Runtime, Population]]:  # noqa: F811
-    with Runtime.open(sqlite_settings(small_tmpfs / "instance"), create_keys=True) as runtime:
-        population = build_population(runtime)
-        runtime.clock = SystemClock()
-        yield with_signing_key(runtime), population
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def instance(request: pytest.FixtureRequest,
+             tmp_path: Path) -> Iterator[tuple[Runtime, Population, Path]]:
+    """The served instance, and the small disk its database (with the audit log) is on."""
+    if request.param == "sqlite":
+        disk: Path = request.getfixturevalue("small_tmpfs")
+        with Runtime.open(sqlite_settings(disk / "instance"), create_keys=True) as runtime:
+            population = build_population(runtime)
+            runtime.clock = SystemClock()
+            yield with_signing_key(runtime), population, disk
+        return
+    cluster, disk = request.getfixturevalue("postgres_on_small_disk")
+    with postgres_instance(cluster.create_database("rempart"),
+                           tmp_path / "instance") as (runtime, population):
+        yield runtime, population, disk
 
 
 def fill(path: Path) -> int:
@@ -52,13 +62,13 @@ def fill(path: Path) -> int:
     return written
 
 
-def test_full_disk_stops_disclosure(instance: tuple[Runtime, Population],
-                                    small_tmpfs: Path, tmp_path: Path) -> None:  # noqa: F811
-    runtime, population = instance
+def test_full_disk_stops_disclosure(instance: tuple[Runtime, Population, Path],
+                                    tmp_path: Path) -> None:
+    runtime, population, disk = instance
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "server.log"  # not on the full disk
-    filler = small_tmpfs / "filler"
+    filler = disk / "filler"
     moments: dict[str, float] = {}
 
     async def disk_full(load: CheckLoad) -> None:
