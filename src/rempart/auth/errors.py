@@ -28,6 +28,17 @@ class LoginThrottled(AuthError):
         super().__init__(f"too many attempts: try again in {self.retry_after} s")
 
 
+class LoginUnavailable(AuthError):
+    """The login throttle's shared storage (Redis) did not answer: logins are refused
+    until it does, since an attempt that cannot be counted could be repeated without
+    limit (fail closed)."""
+
+    retry_after = 5
+
+    def __init__(self) -> None:
+        super().__init__("sign-in is unavailable for a moment: try again in a few seconds")
+
+
 class AccountSuspended(AuthError):
     def __init__(self) -> None:
         super().__init__("this account is suspended: contact your organisation's administrator")

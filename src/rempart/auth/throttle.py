@@ -11,18 +11,28 @@ that only an attack produces, the free allowances of unknown devices shrink.
 
 Scopes are keyed by the blind index of the login typed, whether or not an account
 has it, so throttling behaves the same for unknown logins.
+
+A storage that cannot answer (Redis down or timing out) raises LoginUnavailable: an
+attempt that cannot be counted is refused, never let through uncounted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import structlog
 from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.errors import StorageError
 from limits.strategies import MovingWindowRateLimiter
 
 from rempart.auth.config import AuthSettings
+from rempart.auth.errors import LoginUnavailable
 from rempart.clock import Clock
+from rempart.ratelimit import ClockedMemoryStorage
 
+log = structlog.get_logger(__name__)
 COUNT_CAP = 10_000
 GLOBAL_WINDOW = 60
 
@@ -49,6 +59,8 @@ class LoginThrottle:
         self._clock = clock
         self._settings = settings
         self._namespace = namespace
+        self._storage_errors: tuple[type[Exception], ...] = (StorageError,
+                                                             *_errors_of(limiter))
         window = settings.throttle_window_seconds
         self._failures = RateLimitItemPerSecond(COUNT_CAP, window, namespace="rempart-fail")
         self._global = RateLimitItemPerSecond(COUNT_CAP, GLOBAL_WINDOW,
@@ -58,37 +70,50 @@ class LoginThrottle:
         """Seconds to wait before this attempt may be checked; 0 when it may go ahead."""
         now = self._clock.now().timestamp()
         wait = 0.0
-        for scope in self._scopes(attempt):
-            count = self._count(self._failures, scope.key)
-            delay = self.delay_for(count, scope.free)
-            if delay:
-                gate = self._gate(delay)
-                stats = self._limiter.get_window_stats(gate, scope.key)
-                if stats.remaining < 1:
-                    wait = max(wait, stats.reset_time - now)
+        with self._storage():
+            for scope in self._scopes(attempt):
+                count = self._count(self._failures, scope.key)
+                delay = self.delay_for(count, scope.free)
+                if delay:
+                    gate = self._gate(delay)
+                    stats = self._limiter.get_window_stats(gate, scope.key)
+                    if stats.remaining < 1:
+                        wait = max(wait, stats.reset_time - now)
         return max(0.0, wait)
 
     def failed(self, attempt: Attempt) -> None:
-        self._limiter.hit(self._global, self._namespace)
-        for scope in self._scopes(attempt):
-            self._limiter.hit(self._failures, scope.key)
-            delay = self.delay_for(self._count(self._failures, scope.key), scope.free)
-            if delay:
-                gate = self._gate(delay)
-                self._limiter.clear(gate, scope.key)
-                self._limiter.hit(gate, scope.key)
+        with self._storage():
+            self._limiter.hit(self._global, self._namespace)
+            for scope in self._scopes(attempt):
+                self._limiter.hit(self._failures, scope.key)
+                delay = self.delay_for(self._count(self._failures, scope.key), scope.free)
+                if delay:
+                    gate = self._gate(delay)
+                    self._limiter.clear(gate, scope.key)
+                    self._limiter.hit(gate, scope.key)
 
     def succeeded(self, attempt: Attempt) -> None:
         """A full login from a known device clears that device's failures. Other scopes
         keep theirs: an attacker's failures on a login must not be forgiven because
         its owner logged in from a new device meanwhile."""
         if attempt.known_device is not None:
-            for scope in self._scopes(attempt):
-                self._limiter.clear(self._failures, scope.key)
+            with self._storage():
+                for scope in self._scopes(attempt):
+                    self._limiter.clear(self._failures, scope.key)
 
     def under_attack(self) -> bool:
-        failures = self._count(self._global, self._namespace)
+        with self._storage():
+            failures = self._count(self._global, self._namespace)
         return failures >= self._settings.throttle_global_failures_per_minute
+
+    @contextmanager
+    def _storage(self) -> Iterator[None]:
+        """The storage's own errors (limits' wrapped or the backend's) as LoginUnavailable."""
+        try:
+            yield
+        except self._storage_errors as exc:
+            log.warning("login throttle storage unavailable", error_type=type(exc).__name__)
+            raise LoginUnavailable from exc
 
     def delay_for(self, failures: int, free: int) -> int:
         """Seconds to wait after `failures` failures when `free` of them cost nothing."""
@@ -119,3 +144,12 @@ class LoginThrottle:
     @staticmethod
     def _gate(delay: int) -> RateLimitItem:
         return RateLimitItemPerSecond(1, delay, namespace="rempart-gate")
+
+
+def _errors_of(limiter: MovingWindowRateLimiter) -> tuple[type[Exception], ...]:
+    """What the limiter's storage raises when its backend fails (redis.RedisError for
+    Redis), as `limits` declares it; nothing for the in-process storage."""
+    if isinstance(limiter.storage, ClockedMemoryStorage):
+        return ()
+    found = limiter.storage.base_exceptions
+    return found if isinstance(found, tuple) else (found,)

@@ -8,20 +8,25 @@ checkpoints off (restored to the connection's own setting right after, since poo
 connections serve other writers too), and a PASSIVE checkpoint, which never blocks
 writers or readers, runs from another thread at most once a second, after a batch has
 been answered. Other writers keep SQLite's automatic checkpoints, so the log stays
-bounded even when no check is made. Nothing happens on other databases.
+bounded even when no check is made. Nothing happens on other databases. A checkpoint that
+fails (a full disk) is logged and left to the next one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import structlog
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
+log = structlog.get_logger(__name__)
 CHECKPOINT_EVERY_S = 1.0
 
 
@@ -65,5 +70,9 @@ class WalCheckpointer:
             with self._engine.connect() as conn:
                 driver: Any = conn.connection.driver_connection
                 driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except (sqlite3.Error, SQLAlchemyError) as exc:
+            # A full disk, say: the log keeps its pages and a later checkpoint copies them.
+            # Nobody waits on this thread, so it is said here or nowhere.
+            log.warning("wal checkpoint failed", error_type=type(exc).__name__)
         finally:
             self._lock.release()

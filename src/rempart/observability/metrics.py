@@ -108,6 +108,10 @@ def _committed(conn: Connection) -> None:
 
 
 def _rolled_back(conn: Connection) -> None:
+    if conn.invalidated:
+        # The server dropped the connection (restarted, say): its `info` went with it, and
+        # touching it here would raise over the error that caused the rollback.
+        return
     conn.info.pop(_PENDING, None)
 
 

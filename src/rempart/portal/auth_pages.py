@@ -19,6 +19,7 @@ from rempart.auth.errors import (
     InvalidSecondFactor,
     InvitationInvalid,
     LoginThrottled,
+    LoginUnavailable,
     WeakPassword,
 )
 from rempart.auth.session_store import SessionLevel
@@ -89,6 +90,9 @@ def login(request: Request, raw: Form) -> Response:
     except LoginThrottled as exc:
         return _anonymous_page(request, "login.html", status=429,
                                error=t("login.throttled", seconds=exc.retry_after),
+                               headers={"retry-after": str(exc.retry_after)})
+    except LoginUnavailable as exc:
+        return _anonymous_page(request, "login.html", status=503, error=t("login.unavailable"),
                                headers={"retry-after": str(exc.retry_after)})
     except AccountSuspended:
         return _anonymous_page(request, "login.html", status=403, error=t("login.suspended"))

@@ -1,4 +1,5 @@
-"""Errors on portal pages: back to the login or second-factor page, or an error page.
+"""Errors on portal pages: back to the login or second-factor page, or an error page
+(503 too, when the database or the guard's store is down).
 
 The JSON endpoints under /portal/webauthn/ answer JSON instead (rempart.web.auth_errors).
 Refused forms and CSRF failures are reported as security events, naming the field and
@@ -12,7 +13,12 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 
-from rempart.auth.errors import LoginThrottled, SecondFactorRequired, SessionInvalid
+from rempart.auth.errors import (
+    LoginThrottled,
+    LoginUnavailable,
+    SecondFactorRequired,
+    SessionInvalid,
+)
 from rempart.portal.access import CsrfRefused, portal_of
 from rempart.portal.i18n import Translator, language_of
 from rempart.web.auth_errors import auth_error_json, is_portal_page, status_and_code
@@ -49,8 +55,17 @@ async def render_auth_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, SecondFactorRequired):
         return RedirectResponse(f"{SECOND_FACTOR}?next={quote(back_to(request))}", 303)
     status, _ = status_and_code(exc)
-    headers = {"retry-after": str(exc.retry_after)} if isinstance(exc, LoginThrottled) else None
-    return error_page(request, status=status, message=str(exc), headers=headers)
+    headers = {"retry-after": str(exc.retry_after)} if isinstance(
+        exc, LoginThrottled | LoginUnavailable) else None
+    message = Translator(language_of(request))("login.unavailable") if isinstance(
+        exc, LoginUnavailable) else str(exc)
+    return error_page(request, status=status, message=message, headers=headers)
+
+
+async def render_unavailable(request: Request, _code: str) -> Response:
+    """The database or the guard's store is down: one message, whichever it is."""
+    t = Translator(language_of(request))
+    return error_page(request, status=503, message=t("error.unavailable"))
 
 
 async def form_refused(request: Request, exc: Exception) -> Response:
@@ -79,4 +94,5 @@ def install_portal_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CsrfRefused, csrf_refused)
 
 
-__all__ = ["auth_error_json", "install_portal_error_handlers", "render_auth_error"]
+__all__ = ["auth_error_json", "install_portal_error_handlers", "render_auth_error",
+           "render_unavailable"]

@@ -16,7 +16,11 @@ from rempart.coverage.claims import ClaimService
 from rempart.coverage.service import CheckService
 from rempart.guard.gate import CheckGate
 from rempart.portal import admin_pages, auth_pages, pages, security_pages, webauthn_routes
-from rempart.portal.errors import install_portal_error_handlers, render_auth_error
+from rempart.portal.errors import (
+    install_portal_error_handlers,
+    render_auth_error,
+    render_unavailable,
+)
 from rempart.portal.rendering import Templates
 from rempart.portal.state import Portal
 from rempart.providers.directory import OrganisationDirectory
@@ -28,6 +32,7 @@ from rempart.web.auth_identity import (
     SessionAuthenticator,
 )
 from rempart.web.cookies import CookiePolicy
+from rempart.web.unavailable import install_unavailable_handlers
 
 STATIC_DIR = Path(__file__).parent / "static"
 INVITATION_PATH = "/portal/invitation/"
@@ -67,6 +72,7 @@ def install_authentication(app: FastAPI, *, runtime: Runtime, auth: AuthServices
     app.mount("/portal/static", StaticFiles(directory=STATIC_DIR), name="portal-static")
     install_auth_error_handlers(app, html=render_auth_error)
     install_portal_error_handlers(app)
+    install_unavailable_handlers(app, page=render_unavailable)  # its pages, not JSON
     return AuthenticatedIdentity(
         sessions=sessions,
         tokens=DpopAuthenticator(api_auth=auth.api_auth, organisations=organisations),

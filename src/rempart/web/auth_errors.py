@@ -26,6 +26,7 @@ from rempart.auth.errors import (
     InvalidSecondFactor,
     InvitationInvalid,
     LoginThrottled,
+    LoginUnavailable,
     NotFound,
     NotPermitted,
     PasskeyRequired,
@@ -57,6 +58,7 @@ _ANSWERS: list[tuple[type[Exception], int, str]] = [
     (StepUpRequired, 401, "step_up_required"),
     (SecondFactorRequired, 401, "second_factor_required"),
     (LoginThrottled, 429, "throttled"),
+    (LoginUnavailable, 503, "login_unavailable"),
     (AccountSuspended, 403, "account_suspended"),
     (NotPermitted, 403, "not_permitted"),
     (InvalidSecondFactor, 400, "invalid_second_factor"),
@@ -82,7 +84,7 @@ def is_portal_page(path: str) -> bool:
 def auth_error_json(request: Request, exc: Exception) -> Response:
     status, code = status_and_code(exc)
     headers: dict[str, str] = {}
-    if isinstance(exc, LoginThrottled):
+    if isinstance(exc, LoginThrottled | LoginUnavailable):
         headers["retry-after"] = str(exc.retry_after)
     if status == 401 and request.url.path.startswith(("/api/", "/fhir/")):
         error = f', error="{code}"' if code in ("invalid_token", "invalid_dpop_proof") else ""

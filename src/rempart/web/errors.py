@@ -1,10 +1,12 @@
 """Turning exceptions into answers: domain errors, validation errors, HTTP errors.
 
-Validation errors are rebuilt from scratch: FastAPI's default handler echoes the
-submitted input, and submitted input is personal data. Here an error names the field
-and a fixed reason, never a value. Unexpected exceptions are logged by type only (their
-messages may carry values) and answered with a bare 500. Log lines name the route's
-template, never the path, which holds whatever the caller typed in it.
+A dependency that cannot serve (the database, the guard's Redis) gets a 503
+(rempart.web.unavailable). Validation errors are rebuilt from scratch: FastAPI's
+default handler echoes the submitted input, and submitted input is personal data. Here
+an error names the field and a fixed reason, never a value. Unexpected exceptions are
+logged by type only (their messages may carry values) and answered with a bare 500.
+Log lines name the route's template, never the path, which holds whatever the caller
+typed in it.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from starlette.responses import Response
 
 from rempart.coverage.errors import InvalidRequest, InvalidTransition, UnknownReference
 from rempart.guard.decision import Action
-from rempart.guard.errors import CheckWithheld, GuardUnavailable
+from rempart.guard.errors import CheckWithheld
 from rempart.observability.http_metrics import route_template
 from rempart.web.identity import NotAuthenticated
 from rempart.web.problems import error_response, is_fhir_path
 from rempart.web.request_id import request_id_of
+from rempart.web.unavailable import install_unavailable_handlers
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +53,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotAuthenticated, _not_authenticated)
     app.add_exception_handler(InvalidTransition, _conflict)
     app.add_exception_handler(CheckWithheld, _withheld)
-    app.add_exception_handler(GuardUnavailable, _guard_unavailable)
+    install_unavailable_handlers(app)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _server_error)
 
@@ -140,14 +143,6 @@ async def _withheld(request: Request, exc: Exception) -> Response:
     elif action is Action.STEP_UP:
         headers = {"www-authenticate": STEP_UP_CHALLENGE}
     return _answer(request, status=status, code=code, message=message, headers=headers)
-
-
-async def _guard_unavailable(request: Request, exc: Exception) -> Response:
-    # Fail closed: a check the guard cannot count is not answered.
-    log.warning("exfiltration guard unavailable", path=request.url.path)
-    return _answer(request, status=503, code="guard_unavailable",
-                   message="checks are unavailable for a moment: retry later",
-                   headers={"retry-after": "5"})
 
 
 async def _conflict(request: Request, exc: Exception) -> Response:

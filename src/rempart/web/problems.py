@@ -52,6 +52,8 @@ _FHIR_CODES = {
     "unsupported_media_type": "not-supported",
     "conflict": "conflict",
     "server_error": "exception",
+    "database_unavailable": "transient",
+    "guard_unavailable": "transient",
 }
 
 

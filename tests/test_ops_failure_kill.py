@@ -1,0 +1,91 @@
+"""A worker killed with SIGKILL mid-request, under load: uvicorn with two workers on
+PostgreSQL, one of them killed while checks flow. Requests in flight on a killed
+worker get no answer; every check that did get its 201 is committed with its audit
+entry (a check's row and its disclosure commit together, or neither), and
+`rempart audit verify` passes afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from checks_support import Population
+from failure_load import TRANSPORT_ERROR, CheckLoad, audit_verify, many_organisations
+from ops_support import free_port
+from rempart.bench.server import server_command
+from rempart.coverage.models import Check
+from rempart.runtime import Runtime
+from server_support import postgres_instance, process, wait_for, worker_env
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def instance(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, Population]]:
+    with postgres_instance(postgres_url, tmp_path / "instance") as served:
+        yield served
+
+
+def workers_of(server: int) -> list[int]:
+    """The server's worker processes (multiprocessing children, not its resource tracker)."""
+    children = Path(f"/proc/{server}/task/{server}/children").read_text().split()
+    found = []
+    for child in children:
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue  # gone meanwhile
+        if b"spawn_main" in command:
+            found.append(int(child))
+    return sorted(found)
+
+
+def test_sigkill_mid_request_loses_no_answered_check(
+        instance: tuple[Runtime, Population], tmp_path: Path) -> None:
+    runtime, population = instance
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    killed: list[int] = []
+
+    async def kill_a_worker(load: CheckLoad) -> None:
+        await load.wait_for(lambda: len(load.created()) >= 40, 30)
+        victim = workers_of(server.pid)[0]
+        os.kill(victim, signal.SIGKILL)
+        killed.append(victim)
+        # The other worker goes on answering (uvicorn's supervisor also starts a new one).
+        answered = len(load.created())
+        await load.wait_for(lambda: len(load.created()) >= answered + 40, 30)
+
+    with process(server_command("uvicorn", port=port, workers=2), tmp_path / "server.log",
+                 worker_env(runtime)) as server:
+        wait_for(f"{base_url}/readyz", server)
+        load = CheckLoad(base_url, population, many_organisations(runtime),
+                         fresh_connections=True)
+        asyncio.run(load.run(kill_a_worker))
+        assert server.poll() is None
+    assert len(killed) == 1
+    statuses = {answer.status for answer in load.answers}
+    assert statuses <= {201, TRANSPORT_ERROR}, statuses
+    # Requests were cut mid-way: the point of the drill.
+    assert TRANSPORT_ERROR in statuses
+
+    answered = load.created()
+    with runtime.engine.connect() as conn:
+        stored = set(conn.execute(select(Check.reference)).scalars())
+        details = conn.execute(text(
+            "SELECT detail FROM audit_entries WHERE event = 'check.answered'")).scalars()
+        audited = [json.loads(detail)["reference"] for detail in details]
+    assert answered <= stored
+    # A check's row and its audit entry commit together: neither is left without the
+    # other, and no entry is written twice.
+    assert set(audited) == stored
+    assert len(audited) == len(set(audited))
+    code, output = audit_verify(runtime)
+    assert code == 0, output

@@ -1,0 +1,105 @@
+"""PostgreSQL restarted under load, on a private cluster: while it is down the checks are
+refused with a clean 503 (a problem document, no stack trace, no personal data), every
+check answered 201 is recorded with its audit entry, and once it is back the same
+worker serves again, never restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+
+from checks_support import Population
+from failure_load import CheckLoad, DpopCaller, many_organisations
+from failure_servers import PrivatePostgres, private_postgres  # noqa: F401 (a fixture)
+from ops_support import free_port, personal_values
+from rempart.bench.server import server_command
+from rempart.coverage.models import Check
+from rempart.runtime import Runtime
+from server_support import postgres_instance, process, wait_for, worker_env
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def instance(private_postgres: PrivatePostgres,  # noqa: F811
+             tmp_path: Path) -> Iterator[tuple[Runtime, Population]]:
+    url = private_postgres.create_database("rempart")
+    with postgres_instance(url, tmp_path / "instance") as served:
+        yield served
+
+
+def test_postgres_restart_under_load(instance: tuple[Runtime, Population],
+                                     private_postgres: PrivatePostgres,  # noqa: F811
+                                     tmp_path: Path) -> None:
+    runtime, population = instance
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "server.log"
+    moments: dict[str, float] = {}
+    readiness: dict[str, httpx.Response] = {}
+    listed: dict[str, httpx.Response] = {}  # an API client's DPoP requests
+
+    async def restart(load: CheckLoad) -> None:
+        await load.wait_for(lambda: len(load.created()) >= 30, 30)
+        listed["before"] = await caller.get("/api/v1/checks")
+        await asyncio.to_thread(private_postgres.stop, "fast")
+        moments["down"] = time.monotonic()
+        await load.wait_for(lambda: sum(a.status == 503 for a in load.since(moments["down"]))
+                            >= 10, 30)
+        async with httpx.AsyncClient(base_url=base_url) as http:
+            readiness["down"] = await http.get("/readyz")
+        listed["down"] = await caller.get("/api/v1/checks")
+        await asyncio.to_thread(private_postgres.start)
+        moments["up"] = time.monotonic()
+        await load.wait_for(lambda: sum(a.status == 201 for a in load.since(moments["up"]))
+                            >= 30, 30)
+        async with httpx.AsyncClient(base_url=base_url) as http:
+            readiness["up"] = await http.get("/readyz")
+        listed["after"] = await caller.get("/api/v1/checks")
+
+    with process(server_command("uvicorn", port=port, workers=1), log_path,
+                 worker_env(runtime)) as server:
+        wait_for(f"{base_url}/readyz", server)
+        caller = DpopCaller.register(runtime, population.organisation_ids[0], base_url)
+        load = CheckLoad(base_url, population, many_organisations(runtime))
+        asyncio.run(load.run(restart))
+        assert server.poll() is None  # the same process throughout
+
+    statuses = {answer.status for answer in load.answers}
+    assert statuses <= {201, 503}, statuses
+    refused = [answer for answer in load.answers if answer.status == 503]
+    for answer in refused:
+        problem = json.loads(answer.body)
+        assert problem["error"]["code"] == "database_unavailable"
+        assert problem["request_id"]
+        assert answer.retry_after is not None
+    assert readiness["down"].status_code == 503
+    assert readiness["down"].json()["failing"] == ["database"]
+    assert readiness["up"].status_code == 200
+    assert [listed[phase].status_code for phase in ("before", "down", "after")] == [
+        200, 503, 200]
+    assert listed["down"].json()["error"]["code"] == "database_unavailable"
+
+    # No stack trace and no personal value in any answer or log line.
+    logged = log_path.read_text()
+    for leaked in [*personal_values(population), "Traceback"]:
+        assert leaked not in logged
+        assert not any(leaked in answer.body for answer in refused)
+    assert '"database unavailable"' in logged
+
+    # Every check answered 201 has its row and its audit entry; the chain verifies.
+    answered = load.created()
+    with runtime.engine.connect() as conn:
+        stored = set(conn.execute(select(Check.reference)).scalars())
+        details = conn.execute(text(
+            "SELECT detail FROM audit_entries WHERE event = 'check.answered'")).scalars()
+        audited = {json.loads(detail)["reference"] for detail in details}
+    assert answered <= stored
+    assert answered <= audited
