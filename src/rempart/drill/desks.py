@@ -48,6 +48,8 @@ class Outcome:
 
 
 class Desk(Protocol):
+    sign_ins: int
+
     async def check(self, payload: dict[str, Any]) -> Outcome: ...
 
     async def claim(self, *, reference: str, category: str, care_date: dt.date) -> Outcome: ...
@@ -65,6 +67,8 @@ def claim_body(*, reference: str, category: str, care_date: dt.date) -> dict[str
 
 class SoftwareDesk:
     """Practice software: client credentials and DPoP, JSON in and out."""
+
+    sign_ins = 0  # software does not sign in at the portal
 
     def __init__(self, world: World, account: Account, *, address: str) -> None:
         self._agent = ApiAgent(world.endpoint, world.clock, address=address,
@@ -100,6 +104,7 @@ class PortalDesk:
         self._signed_in_at: dt.datetime | None = None
         self._last_seen: dt.datetime | None = None
         self._last_step = -1  # TOTP codes are accepted once: never type one twice
+        self.sign_ins = 0  # completed sign-ins (password and TOTP), routine or not
 
     async def check(self, payload: dict[str, Any]) -> Outcome:
         met: list[int] = []
@@ -205,6 +210,7 @@ class PortalDesk:
                                                  "next": next_path})
             if answer.status_code == 303:
                 now = self._world.clock.now()
+                self.sign_ins += self._signed_in_at is None
                 self._signed_in_at = self._signed_in_at or now
                 self._last_seen = now
                 return True

@@ -115,7 +115,7 @@ class HonestProvider:
             yield moment
             day = (moment.date() - start.date()).days
             if self._moves is not None and day >= self._moves:
-                await self.desk.close()
+                await self.close()
                 self.desk = self._new_desk(self._address.rsplit(".", 1)[0] + ".200")
                 self._moves = None
             person = self._pick()
@@ -159,4 +159,5 @@ class HonestProvider:
         return self._rng.choice(self._patients)
 
     async def close(self) -> None:
+        self._log.portal_sign_ins += self.desk.sign_ins
         await self.desk.close()

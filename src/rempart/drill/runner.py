@@ -76,6 +76,7 @@ def merge(total: LegitLog, log: LegitLog, scenario: str) -> None:
     total.suspended |= {f"{scenario}:{a}" for a in log.suspended}
     total.checks += log.checks
     total.portal_checks += log.portal_checks
+    total.portal_sign_ins += log.portal_sign_ins
     total.claims += log.claims
     total.claims_accepted += log.claims_accepted
     total.covered += log.covered

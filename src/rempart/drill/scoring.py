@@ -86,6 +86,7 @@ class LegitLog:
     portal_accounts: set[str] = field(default_factory=set)
     checks: int = 0
     portal_checks: int = 0
+    portal_sign_ins: int = 0
     claims: int = 0
     friction: set[str] = field(default_factory=set)
     suspended: set[str] = field(default_factory=set)
@@ -123,6 +124,7 @@ class LegitLog:
             "checks": self.checks,
             "portal_accounts": len(self.portal_accounts),
             "portal_checks": self.portal_checks,
+            "portal_sign_ins": self.portal_sign_ins,
             "covered_answers": self.covered,
             "claims": self.claims,
             "claims_answered_2xx": self.claims_accepted,
