@@ -50,8 +50,8 @@ def drill(
         "--instance", help="With --prepare or --target: the drill's directory for a running "
         "instance (its data dir, the synthetic files, the drill accounts).")] = None,
     prepare_only: Annotated[bool, typer.Option(
-        "--prepare", help="Make the instance and drill accounts in --instance for --target, "
-        "print how to serve it, and stop.")] = False,
+        "--prepare", help="Make the instance and drill accounts in --instance, to be served "
+        "at --target; print how to serve it, and stop.")] = False,
     minutes: Annotated[int, typer.Option(
         "--minutes", help="With --target: real minutes per scenario.")] = 2,
 ) -> None:
