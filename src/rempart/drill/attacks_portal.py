@@ -67,7 +67,7 @@ async def s2_stuffing(ctx: AttackContext, *, attempts: int = 150, addresses: int
             ctx.rng.choice(pairs)[0], ctx.rng.choice(COMMON_PASSWORDS))
         yield moment
         http = ctx.world.endpoint.client(address=ctx.address(n % addresses),
-                           agent=BROWSER_AGENT)
+                                         agent=BROWSER_AGENT)
         try:
             login = await portal_password_login(http, ctx.origin, login=email, password=password)
             status = ctx.record(login, person=None, account=email, disclosed=False)
