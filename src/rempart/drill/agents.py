@@ -1,8 +1,8 @@
-"""HTTP clients that play providers and attackers against the in-process app.
+"""HTTP clients that play providers and attackers against the instance under drill.
 
-Each agent has its own network address (the ASGI transport's client tuple), its own
-browser or software identity and, for practice software, its own DPoP key. Everything
-goes through the app's real HTTP interface; nothing here labels a request.
+Each agent has its own network address, its own browser or software identity and, for
+practice software, its own DPoP key. Everything goes through the instance's real HTTP
+interface (`drill/endpoint.py`); nothing here labels a request.
 """
 
 from __future__ import annotations
@@ -17,22 +17,28 @@ import httpx
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-from rempart.clock import ManualClock
+from rempart.clock import Clock
+from rempart.drill.endpoint import Endpoint
 
-BASE_URL = "https://rempart.test"
-TOKEN_URL = f"{BASE_URL}/oauth/token"
-CHECKS_URL = f"{BASE_URL}/api/v1/checks"
-CLAIMS_URL = f"{BASE_URL}/api/v1/claims"
+TOKEN_PATH = "/oauth/token"  # noqa: S105 (a path, not a secret)
+CHECKS_PATH = "/api/v1/checks"
+CLAIMS_PATH = "/api/v1/claims"
 SOFTWARE_AGENT = "LogicielOfficine/7.2 (rempart-api)"
 BROWSER_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
                  "(KHTML, like Gecko) Chrome/131.0 Safari/537.36")
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+def csrf_of(page: httpx.Response) -> str:
+    """The CSRF token a portal page's form carries ("" if none)."""
+    found = _CSRF.search(page.text)
+    return found.group(1) if found else ""
+
+
 class DpopKey:
     """A practice software's private key, which signs one DPoP proof per request."""
 
-    def __init__(self, clock: ManualClock) -> None:
+    def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._key = ECKey.generate_key("P-256", private=True)
 
@@ -46,18 +52,13 @@ class DpopKey:
         return jwt.encode(head, body, self._key, algorithms=["ES256"], default_type=None)
 
 
-def http_client(app: Any, *, address: str, agent: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 443)),
-                             base_url=BASE_URL, headers={"user-agent": agent},
-                             follow_redirects=False)
-
-
 class ApiAgent:
     """Practice software holding client credentials and a DPoP key (or a stolen token)."""
 
-    def __init__(self, app: Any, clock: ManualClock, *, address: str, client_id: str,
+    def __init__(self, endpoint: Endpoint, clock: Clock, *, address: str, client_id: str,
                  secret: str) -> None:
-        self.http = http_client(app, address=address, agent=SOFTWARE_AGENT)
+        self.http = endpoint.client(address=address, agent=SOFTWARE_AGENT)
+        self.base_url = endpoint.base_url
         self.key = DpopKey(clock)
         self._client_id = client_id
         self._secret = secret
@@ -69,9 +70,10 @@ class ApiAgent:
         """Fetch an access token when none is held or it is about to expire."""
         if self.token is not None and self._clock.monotonic() < self._token_until:
             return 200
-        answer = await self.http.post("/oauth/token", data={
+        answer = await self.http.post(TOKEN_PATH, data={
             "grant_type": "client_credentials", "client_id": self._client_id,
-            "client_secret": self._secret}, headers={"dpop": self.key.proof("POST", TOKEN_URL)})
+            "client_secret": self._secret},
+            headers={"dpop": self.key.proof("POST", self.base_url + TOKEN_PATH)})
         if answer.status_code == 200:
             body = answer.json()
             self.token = str(body["access_token"])
@@ -84,34 +86,34 @@ class ApiAgent:
         status = await self.ensure_token()
         if self.token is None:
             return httpx.Response(status)
-        return await post_with_token(self.http, self.key, self.token, CHECKS_URL, payload)
+        return await post_with_token(self.http, self.key, self.token,
+                                     self.base_url, CHECKS_PATH, payload)
 
     async def claim(self, payload: dict[str, object]) -> httpx.Response:
         await self.ensure_token()
         if self.token is None:
             return httpx.Response(401)
-        return await post_with_token(self.http, self.key, self.token, CLAIMS_URL, payload)
+        return await post_with_token(self.http, self.key, self.token,
+                                     self.base_url, CLAIMS_PATH, payload)
 
     async def close(self) -> None:
         await self.http.aclose()
 
 
-async def post_with_token(http: httpx.AsyncClient, key: DpopKey, token: str, url: str,
-                          payload: dict[str, object]) -> httpx.Response:
+async def post_with_token(http: httpx.AsyncClient, key: DpopKey, token: str, base_url: str,
+                          path: str, payload: dict[str, object]) -> httpx.Response:
     headers = {"authorization": f"DPoP {token}",
-               "dpop": key.proof("POST", url, access_token=token)}
-    return await http.post(url.removeprefix(BASE_URL), headers=headers, json=payload)
+               "dpop": key.proof("POST", base_url + path, access_token=token)}
+    return await http.post(path, headers=headers, json=payload)
 
 
-async def portal_password_login(http: httpx.AsyncClient, *, login: str,
+async def portal_password_login(http: httpx.AsyncClient, origin: str, *, login: str,
                                 password: str) -> httpx.Response:
     """The portal's login form, as a browser posts it (CSRF double submit included)."""
     page = await http.get("/portal/login")
-    found = _CSRF.search(page.text)
-    token = found.group(1) if found else ""
-    return await http.post("/portal/login", data={"csrf_token": token, "login": login,
+    return await http.post("/portal/login", data={"csrf_token": csrf_of(page), "login": login,
                                                   "password": password},
-                           headers={"origin": BASE_URL})
+                           headers={"origin": origin})
 
 
 def disclosed(answer: httpx.Response) -> bool:

@@ -33,6 +33,10 @@ class AttackContext:
         self.rng.shuffle(mixed)
         return mixed[:count]
 
+    @property
+    def origin(self) -> str:
+        return self.world.endpoint.base_url
+
     def address(self, n: int) -> str:
         return f"203.0.{113 + n // 250 % 10}.{n % 250 + 1}"
 

@@ -10,15 +10,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
-from rempart.drill.agents import (
-    BASE_URL,
-    CHECKS_URL,
-    SOFTWARE_AGENT,
-    ApiAgent,
-    DpopKey,
-    disclosed,
-    http_client,
-)
+from rempart.drill.agents import CHECKS_PATH, SOFTWARE_AGENT, ApiAgent, DpopKey, disclosed
 from rempart.drill.attack_base import AttackContext, in_hours, retry_after
 from rempart.drill.profiles import PROFILES
 from rempart.drill.truth import Person
@@ -26,7 +18,7 @@ from rempart.drill.world import Account
 
 
 def _agent(ctx: AttackContext, victim: Account, n: int) -> ApiAgent:
-    return ApiAgent(ctx.world.app, ctx.world.clock, address=ctx.address(200 + n),
+    return ApiAgent(ctx.world.endpoint, ctx.world.clock, address=ctx.address(200 + n),
                     client_id=victim.client_id, secret=victim.client_secret)
 
 
@@ -135,7 +127,7 @@ async def s9_copied_token(ctx: AttackContext, *, accounts: int = 2,
     yield ctx.start
     for n, victim in enumerate(ctx.victims[:accounts]):
         owner = _agent(ctx, victim, 50 + n)
-        thief = http_client(ctx.world.app, address=ctx.address(300 + n), agent=SOFTWARE_AGENT)
+        thief = ctx.world.endpoint.client(address=ctx.address(300 + n), agent=SOFTWARE_AGENT)
         own_key = DpopKey(ctx.world.clock)
         try:
             await owner.ensure_token()
@@ -143,11 +135,11 @@ async def s9_copied_token(ctx: AttackContext, *, accounts: int = 2,
             for i, person in enumerate(people[n * per_account:(n + 1) * per_account]):
                 yield ctx.world.clock.now() + dt.timedelta(seconds=3)
                 body = person.payload(category="pharmacy", care_date=ctx.start.date())
+                url = ctx.world.endpoint.base_url + CHECKS_PATH
                 headers = ({"authorization": f"DPoP {token}",
-                            "dpop": own_key.proof("POST", CHECKS_URL, access_token=token)}
+                            "dpop": own_key.proof("POST", url, access_token=token)}
                            if i % 2 == 0 else {"authorization": f"Bearer {token}"})
-                answer = await thief.post(CHECKS_URL.removeprefix(BASE_URL), json=body,
-                                          headers=headers)
+                answer = await thief.post(CHECKS_PATH, json=body, headers=headers)
                 ctx.record(answer, person=person, account=victim.email,
                            disclosed=disclosed(answer))
         finally:

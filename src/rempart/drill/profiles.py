@@ -27,6 +27,9 @@ PROFILES: dict[str, Profile] = {
     "dentist": Profile("dental", frozenset(range(5)), 7.5, 17.5, (8, 30), 0.6, 0.5),
     "hospital": Profile("hospital", frozenset(range(7)), 6.0, 20.0, (100, 300), 0.3, 0.1),
 }
+# Small practices check at the portal's forms; pharmacies and hospital admissions, with
+# hundreds of patients a day, through their practice software over the API.
+PORTAL_PROFESSIONS = frozenset({"optician", "dentist"})
 BUSY_DAY_SHARE = 0.1  # a minority of days carry half as much again
 CLAIM_SHARE = 0.95  # nearly every covered check is followed by a claim
 TYPO_SHARE = 0.03  # a mistyped date of birth, retried a minute later

@@ -61,15 +61,21 @@ def render(result: dict[str, Any]) -> str:
     sections = "".join(_section(name, score, timelines.get(name, []))
                        for name, score in result["scenarios"].items())
     legit = html.escape(", ".join(f"{k} {v}" for k, v in result["legit"].items()))
+    if "target" in result:
+        run = (f"a running instance on loopback, {result['minutes_per_scenario']} real "
+               "minute(s) per scenario")
+        time = "real time"
+    else:
+        run = f"{result['days']} simulated day(s), {result['population']} synthetic persons"
+        time = "simulated time"
     return (
         "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"
         "<title>rempart breach drill</title><style>body{font-family:sans-serif;"
         "max-width:760px;margin:auto}table{border-collapse:collapse}th,td{padding:2px 8px;"
         "text-align:left;border-bottom:1px solid #ddd}</style>"
-        f"<h1>rempart breach drill</h1><p>Seed {result['seed']}, {result['days']} simulated "
-        f"day(s), {result['population']} synthetic persons, guard: "
+        f"<h1>rempart breach drill</h1><p>Seed {result['seed']}, {html.escape(run)}, guard: "
         f"{html.escape(str(result['guard']))}. Each plot shows how many distinct persons' "
-        "coverage reached the attacker (red) as simulated time passes; the dashed lines "
+        f"coverage reached the attacker (red) as {time} passes; the dashed lines "
         "mark when the defences first turned the attacker away (detected) and from when it "
         "got nothing more (contained).</p>"
         f"<p>All honest providers: {legit}</p>{sections}</html>")

@@ -23,7 +23,7 @@ from rempart.drill.scheduler import run_actors
 from rempart.drill.scoring import AttackLog, LegitLog
 from rempart.drill.stolen_copy import run_stolen_copy
 from rempart.drill.tamper import run_tamper_drill
-from rempart.drill.world import START, Account, World, build_world, open_account
+from rempart.drill.world import START, Account, Instance, World, build_instance, open_account
 
 ATTACK_STARTS_H = 9.0  # the attack begins on the first morning, opening hours
 ALERT_KINDS = frozenset({"login_throttled", "second_factor_failed", "step_up_required",
@@ -57,7 +57,7 @@ def run_drill(options: DrillOptions, *, workdir: Path | None = None,
             score, log, timeline = _http_scenario(options, scenario, base / scenario, seed=n)
             scenarios[scenario] = score
             timelines[scenario] = timeline
-            _merge(legit, log, scenario)
+            merge(legit, log, scenario)
         artefacts = [s for s in ("S7", "S8") if s in options.scenarios]
         if artefacts:
             stage(", ".join(artefacts) + ": the stolen copies")
@@ -69,59 +69,76 @@ def run_drill(options: DrillOptions, *, workdir: Path | None = None,
             "legit": legit.score(), "timelines": timelines}
 
 
-def _merge(total: LegitLog, log: LegitLog, scenario: str) -> None:
+def merge(total: LegitLog, log: LegitLog, scenario: str) -> None:
     total.accounts |= {f"{scenario}:{a}" for a in log.accounts}
+    total.portal_accounts |= {f"{scenario}:{a}" for a in log.portal_accounts}
     total.friction |= {f"{scenario}:{a}" for a in log.friction}
     total.suspended |= {f"{scenario}:{a}" for a in log.suspended}
     total.checks += log.checks
+    total.portal_checks += log.portal_checks
+    total.portal_sign_ins += log.portal_sign_ins
     total.claims += log.claims
     total.claims_accepted += log.claims_accepted
     total.covered += log.covered
 
 
-def _open_world(options: DrillOptions, workdir: Path, *,
-                seed: int) -> tuple[World, list[Account], MemoryEventSink]:
+def choose_organisations(organisations: list[tuple[int, str, str]], *, count: int,
+                         rng: random.Random) -> list[tuple[int, str, str]]:
+    """The honest accounts' organisations: professions with a profile, pharmacies first."""
+    served = [o for o in organisations if o[1] in PROFILES] or organisations
+    weights = [8 if o[1] == "pharmacy" else 1 for o in served]
+    return rng.choices(served, weights=weights, k=count)
+
+
+def _open_instance(options: DrillOptions, workdir: Path, *,
+                   seed: int) -> tuple[Instance, list[Account], MemoryEventSink]:
     workdir.mkdir(parents=True, exist_ok=True)
     events = MemoryEventSink()
-    world = build_world(workdir=workdir, people=options.population, seed=options.seed,
-                        events=events, guard=not options.baseline)
-    rng = random.Random(options.seed * 1009 + seed)
-    served = [o for o in world.organisations if o[1] in PROFILES] or world.organisations
-    weights = [8 if o[1] == "pharmacy" else 1 for o in served]
-    chosen = rng.choices(served, weights=weights, k=options.accounts)
-    accounts = [open_account(world, number=i + 1, organisation=org)
-                for i, org in enumerate(chosen)]
-    return world, accounts, events
+    instance = build_instance(workdir=workdir, people=options.population, seed=options.seed,
+                              events=events, guard=not options.baseline)
+    chosen = choose_organisations(instance.organisations, count=options.accounts,
+                                  rng=random.Random(options.seed * 1009 + seed))
+    accounts = [open_account(instance.auth, instance.world.clock, number=i + 1,
+                             organisation=org) for i, org in enumerate(chosen)]
+    return instance, accounts, events
+
+
+def play_scenario(world: World, accounts: list[Account], attack: Attack, *,
+                  rng: random.Random, days: int, begin: dt.datetime, attack_start: dt.datetime,
+                  until: dt.datetime, live: bool = False) -> tuple[AttackLog, LegitLog]:
+    """One attacker beside the honest providers, until `until`; the ground truth of both."""
+    legit = LegitLog()
+    honest = [HonestProvider(world, account, rng=random.Random(rng.random()),
+                             days=days, log=legit, address=f"10.2.{i // 250}.{i % 250 + 1}",
+                             starts_on_day=days - 1 if i == 1 else 0,
+                             moves_on_day=max(1, days // 2) if i == 2 else None,
+                             live_until=until if live else None)
+              for i, account in enumerate(accounts)]
+    attack_log = AttackLog()
+    ctx = AttackContext(world=world, rng=rng, victims=accounts[3:] + accounts[:3],
+                        start=attack_start, log=attack_log)
+    actors = [h.run(begin) for h in honest] + [attack(ctx, until)]
+    asyncio.run(_drive(world, actors, honest, until))
+    return attack_log, legit
 
 
 def _http_scenario(options: DrillOptions, scenario: str, workdir: Path, *,
                    seed: int) -> tuple[dict[str, Any], LegitLog, list[tuple[float, int]]]:
-    world, accounts, events = _open_world(options, workdir, seed=seed)
+    instance, accounts, events = _open_instance(options, workdir, seed=seed)
     try:
-        rng = random.Random(f"{options.seed}/{scenario}")
-        begin = world.clock.now()
-        until = dt.datetime.combine(begin.date(), dt.time(), tzinfo=dt.UTC) + dt.timedelta(
-            days=options.days)
-        legit = LegitLog()
-        honest = [HonestProvider(world, account, rng=random.Random(rng.random()),
-                                 days=options.days, log=legit,
-                                 address=f"10.2.{i // 250}.{i % 250 + 1}",
-                                 starts_on_day=options.days - 1 if i == 1 else 0,
-                                 moves_on_day=max(1, options.days // 2) if i == 2 else None)
-                  for i, account in enumerate(accounts)]
-        attack_log = AttackLog()
-        attack_start = dt.datetime.combine(begin.date(), dt.time(), tzinfo=dt.UTC) + \
-            dt.timedelta(hours=ATTACK_STARTS_H)
-        ctx = AttackContext(world=world, rng=rng, victims=accounts[3:] + accounts[:3],
-                            start=attack_start, log=attack_log)
-        actors = [h.run(begin) for h in honest] + [ATTACKS[scenario](ctx, until)]
-        asyncio.run(_drive(world, actors, honest, until))
+        begin = instance.world.clock.now()
+        midnight = dt.datetime.combine(begin.date(), dt.time(), tzinfo=dt.UTC)
+        attack_log, legit = play_scenario(
+            instance.world, accounts, ATTACKS[scenario],
+            rng=random.Random(f"{options.seed}/{scenario}"), days=options.days, begin=begin,
+            attack_start=midnight + dt.timedelta(hours=ATTACK_STARTS_H),
+            until=midnight + dt.timedelta(days=options.days))
         score = attack_log.score()
         _events_detection(score, attack_log, events)
         score["legit"] = legit.score()
         return score, legit, attack_log.timeline
     finally:
-        world.close()
+        instance.close()
 
 
 async def _drive(world: World, actors: list[AsyncIterator[dt.datetime]],
@@ -152,7 +169,8 @@ def _events_detection(score: dict[str, Any], log: AttackLog,
 
 def _artefact_scenarios(options: DrillOptions, wanted: Sequence[str],
                         workdir: Path) -> dict[str, Any]:
-    world, accounts, _events = _open_world(options, workdir, seed=99)
+    instance, accounts, _events = _open_instance(options, workdir, seed=99)
+    world = instance.world
     try:
         legit = LegitLog()
         honest = [HonestProvider(world, account, rng=random.Random(i), days=1, log=legit,
@@ -162,11 +180,11 @@ def _artefact_scenarios(options: DrillOptions, wanted: Sequence[str],
             days=1)
         asyncio.run(_drive(world, [h.run(begin) for h in honest], honest, until))
         key = SigningKey.generate()
-        Checkpointer(engine=world.runtime.engine, clock=world.clock, signing_key=key,
-                     max_entries=100).checkpoint()
+        Checkpointer(engine=instance.runtime.engine, clock=instance.runtime.clock,
+                     signing_key=key, max_entries=100).checkpoint()
         scores: dict[str, Any] = {}
-        database = world.database
-        with world.runtime.engine.connect() as conn:
+        database = instance.database
+        with instance.runtime.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(FULL)")
         if "S7" in wanted:
             files = [database, database.with_name(database.name + "-wal")]
@@ -178,4 +196,4 @@ def _artefact_scenarios(options: DrillOptions, wanted: Sequence[str],
                                             workdir=workdir).score()
         return scores
     finally:
-        world.close()
+        instance.close()

@@ -1,6 +1,6 @@
-"""Simulated time: every actor is an async generator that yields the moment it wants to
-act next; the scheduler moves the manual clock there and lets it act. Weeks run in
-minutes because nobody waits for real time."""
+"""Every actor is an async generator that yields the moment it wants to act next; the
+scheduler waits for that moment and lets it act. On simulated time waiting is moving
+the clock, so weeks run in minutes; on real time (a running instance) it is sleeping."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import heapq
 import itertools
 from collections.abc import AsyncIterator
 
-from rempart.clock import ManualClock
+from rempart.drill.clocks import DrillClock
 
 
-async def run_actors(clock: ManualClock, actors: list[AsyncIterator[dt.datetime]], *,
+async def run_actors(clock: DrillClock, actors: list[AsyncIterator[dt.datetime]], *,
                      until: dt.datetime) -> None:
     order = itertools.count()
     queue: list[tuple[dt.datetime, int, AsyncIterator[dt.datetime]]] = []
@@ -30,6 +30,5 @@ async def run_actors(clock: ManualClock, actors: list[AsyncIterator[dt.datetime]
         moment, _, actor = heapq.heappop(queue)
         if moment > until:
             continue
-        if moment > clock.now():
-            clock.advance((moment - clock.now()).total_seconds())
+        await clock.wait_until(moment)
         await wake(actor)

@@ -83,21 +83,32 @@ class LegitLog:
     """Honest providers: how many checks they made and who met friction."""
 
     accounts: set[str] = field(default_factory=set)
+    portal_accounts: set[str] = field(default_factory=set)
     checks: int = 0
+    portal_checks: int = 0
+    portal_sign_ins: int = 0
     claims: int = 0
     friction: set[str] = field(default_factory=set)
     suspended: set[str] = field(default_factory=set)
     covered: int = 0
     claims_accepted: int = 0
 
-    def answer(self, *, account: str, status: int, covered: bool) -> None:
+    def answer(self, *, account: str, status: int, covered: bool, portal: bool = False) -> None:
         self.accounts.add(account)
         self.covered += covered
         self.checks += 1
-        if status in REFUSALS:
-            self.friction.add(account)
-        if status == 423:
-            self.suspended.add(account)
+        if portal:
+            self.portal_accounts.add(account)
+            self.portal_checks += 1
+        self.met(account=account, statuses=[status])
+
+    def met(self, *, account: str, statuses: list[int]) -> None:
+        """Refusals met on the way to an answer (a step-up page, a wait) count as friction."""
+        for status in statuses:
+            if status in REFUSALS:
+                self.friction.add(account)
+            if status == 423:
+                self.suspended.add(account)
 
     def claim(self, *, account: str, status: int) -> None:
         self.claims += 1
@@ -111,10 +122,14 @@ class LegitLog:
         return {
             "accounts": count,
             "checks": self.checks,
+            "portal_accounts": len(self.portal_accounts),
+            "portal_checks": self.portal_checks,
+            "portal_sign_ins": self.portal_sign_ins,
             "covered_answers": self.covered,
             "claims": self.claims,
             "claims_answered_2xx": self.claims_accepted,
             "accounts_with_friction": len(self.friction),
+            "portal_accounts_with_friction": len(self.friction & self.portal_accounts),
             "friction_rate": round(len(self.friction) / count, 4) if count else 0.0,
             "accounts_suspended": len(self.suspended),
         }
