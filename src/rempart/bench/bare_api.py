@@ -48,7 +48,8 @@ class BareLookup:
                                version=v) for v in self._vault.keyring.versions]
         return len(self._reads.find(identity=identity, member=member,
                                      category=body["category"],
-                                     care_date=dt.date.fromisoformat(body["care_date"])))
+                                     care_date=dt.date.fromisoformat(body["care_date"]))
+                   .candidates)
 
 
 def install_bench_endpoints(app: FastAPI, runtime: Runtime) -> None:
