@@ -91,7 +91,8 @@ def test_the_check_counts_the_claims_of_its_window_like_the_ledger(
     with runtime.engine.connect() as conn:
         stored = check_store.find_own_check(conn, reference=answer["reference"],
                                             organisation_id=population.organisation_ids[0])
-        assert stored is not None and stored.guarantee is not None
+        assert stored is not None
+        assert stored.guarantee is not None
         assert ledger.remaining_on(conn, guarantee=stored.guarantee,
                                    beneficiary_id=alice.beneficiary_id, category="optical",
                                    care_date=TODAY) == 40_000 - 6_000

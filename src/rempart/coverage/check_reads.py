@@ -37,8 +37,11 @@ class Lookup:
 
 
 class CheckReads:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, allowance: bool = True) -> None:
+        """`allowance=False` leaves the allowance column out (the bench's bare look-up
+        reads the candidate rows only, as it always has: its floor stays the same)."""
         self._reader = RawReader(engine)
+        self._allowance = allowance
         self._lookups: dict[int, CompiledQuery] = {}
 
     def find(self, *, identity: list[bytes], member: list[bytes], category: str,
@@ -48,9 +51,10 @@ class CheckReads:
         allowance used under each."""
         query = self._lookups.get(len(identity))
         if query is None:
-            query = self._lookups[len(identity)] = self._reader.compile(
-                check_store.candidate_lookup(len(identity)).add_columns(
-                    allowance_used_column()))
+            statement = check_store.candidate_lookup(len(identity))
+            if self._allowance:
+                statement = statement.add_columns(allowance_used_column())
+            query = self._lookups[len(identity)] = self._reader.compile(statement)
         params: dict[str, Any] = {"category": category, "care_date": care_date}
         for i, value in enumerate(identity):
             params[f"identity{i}"] = value
@@ -71,7 +75,8 @@ class CheckReads:
                     contract_third_party=bool(row[6]), amc_number=row[7], guarantees=[])
             if row[8] is not None:
                 candidate.guarantees.append(self._guarantee(row))
-                used[row[0], row[8]] = int(row[16])
+                if self._allowance:
+                    used[row[0], row[8]] = int(row[16])
         return Lookup(candidates=list(by_id.values()), used_cents=used)
 
     def close(self) -> None:
