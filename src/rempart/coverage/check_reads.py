@@ -75,7 +75,7 @@ class CheckReads:
                     contract_third_party=bool(row[6]), amc_number=row[7], guarantees=[])
             if row[8] is not None:
                 candidate.guarantees.append(self._guarantee(row))
-                if self._allowance:
+                if self._allowance:  # the allowance column comes after the look-up's 16
                     used[row[0], row[8]] = int(row[16])
         return Lookup(candidates=list(by_id.values()), used_cents=used)
 
