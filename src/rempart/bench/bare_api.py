@@ -1,7 +1,8 @@
 """The bare look-up endpoint: the floor that the check's throughput is measured against.
 
 `POST /bench/lookup` takes a check's JSON body and does only the indexed look-up of the
-rows that the check reads: the same blind indexes, the same query, the same connection
+rows that the check reads: the same blind indexes, the same query (without the check's
+allowance column: the floor is the candidate rows alone), the same connection
 handling (inline on SQLite, in a worker thread with a database server). No validation,
 no decryption, no recording. It answers how many rows matched, which makes it an
 oracle: the routes exist only when the settings say `bench_endpoints` (an explicit
@@ -32,7 +33,7 @@ _JSON = "application/json"
 
 class BareLookup:
     def __init__(self, runtime: Runtime) -> None:
-        self._reads = CheckReads(runtime.engine)
+        self._reads = CheckReads(runtime.engine, allowance=False)
         self._vault: Vault = runtime.vault
         self._offload = not runtime.settings.is_sqlite
 
@@ -48,7 +49,8 @@ class BareLookup:
                                version=v) for v in self._vault.keyring.versions]
         return len(self._reads.find(identity=identity, member=member,
                                      category=body["category"],
-                                     care_date=dt.date.fromisoformat(body["care_date"])))
+                                     care_date=dt.date.fromisoformat(body["care_date"]))
+                   .candidates)
 
 
 def install_bench_endpoints(app: FastAPI, runtime: Runtime) -> None:

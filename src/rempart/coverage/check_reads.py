@@ -1,19 +1,22 @@
-"""The check's two reads: the candidate look-up and the allowance used, on the fast path.
+"""The check's one read: the candidate look-up with the allowance used, on the fast path.
 
-The statements are the ones `check_store` builds with SQLAlchemy Core; here they are
-compiled once per dialect and run through `RawReader` (a driver connection per thread,
-no result objects), which cuts their cost several times over.
+The statement is `check_store`'s look-up with the allowance used under each guarantee
+row as one more column (`allowance_sql`), so a check sends one SELECT. It is compiled
+once per dialect and run through `RawReader` (a driver connection per thread, no
+result objects), which cuts its cost several times over.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
 
 from rempart.core.care import GuaranteeKind
 from rempart.coverage import check_store
+from rempart.coverage.allowance_sql import allowance_used_column
 from rempart.coverage.check_store import Candidate
 from rempart.coverage.raw_reader import CompiledQuery, RawReader, decode_bool, decode_date
 from rempart.coverage.rules import ContractPeriod, GuaranteeRow
@@ -21,27 +24,44 @@ from rempart.coverage.rules import ContractPeriod, GuaranteeRow
 _KINDS = {kind.value: kind for kind in GuaranteeKind}  # a dict look-up: Enum's call costs more
 
 
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What the look-up found: the candidates, and the allowance used under each of
+    their guarantees, by (beneficiary id, guarantee id)."""
+
+    candidates: list[Candidate]
+    used_cents: dict[tuple[int, int], int]
+
+    def used(self, candidate: Candidate, guarantee: GuaranteeRow) -> int:
+        return self.used_cents[candidate.beneficiary_id, guarantee.id]
+
+
 class CheckReads:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, allowance: bool = True) -> None:
+        """`allowance=False` leaves the allowance column out (the bench's bare look-up
+        reads the candidate rows only, as it always has: its floor stays the same)."""
         self._reader = RawReader(engine)
-        self._sqlite = self._reader.sqlite
+        self._allowance = allowance
         self._lookups: dict[int, CompiledQuery] = {}
-        self._allowance = self._reader.compile(check_store.ALLOWANCE_USED)
 
     def find(self, *, identity: list[bytes], member: list[bytes], category: str,
-             care_date: dt.date) -> list[Candidate]:
-        """Beneficiary rows matching both blind indexes, with their contract and the
-        guarantees of its tier for the category on the date (none on a miss)."""
+             care_date: dt.date) -> Lookup:
+        """Beneficiary rows matching both blind indexes, with their contract, the
+        guarantees of its tier for the category on the date (none on a miss) and the
+        allowance used under each."""
         query = self._lookups.get(len(identity))
         if query is None:
-            query = self._lookups[len(identity)] = self._reader.compile(
-                check_store.candidate_lookup(len(identity)))
+            statement = check_store.candidate_lookup(len(identity))
+            if self._allowance:
+                statement = statement.add_columns(allowance_used_column())
+            query = self._lookups[len(identity)] = self._reader.compile(statement)
         params: dict[str, Any] = {"category": category, "care_date": care_date}
         for i, value in enumerate(identity):
             params[f"identity{i}"] = value
         for i, value in enumerate(member):
             params[f"member{i}"] = value
         by_id: dict[int, Candidate] = {}
+        used: dict[tuple[int, int], int] = {}
         for row in self._reader.fetchall(query, params):
             if row[0] is None:
                 continue  # the anchor row of a miss
@@ -55,14 +75,9 @@ class CheckReads:
                     contract_third_party=bool(row[6]), amc_number=row[7], guarantees=[])
             if row[8] is not None:
                 candidate.guarantees.append(self._guarantee(row))
-        return list(by_id.values())
-
-    def allowance_used(self, *, beneficiary_id: int, category: str, start: dt.date,
-                       end: dt.date) -> int:
-        rows = self._reader.fetchall(self._allowance, {
-            "beneficiary_id": beneficiary_id, "category": category, "start": start,
-            "end": end})
-        return int(rows[0][0])
+                if self._allowance:  # the allowance column comes after the look-up's 16
+                    used[row[0], row[8]] = int(row[16])
+        return Lookup(candidates=list(by_id.values()), used_cents=used)
 
     def close(self) -> None:
         self._reader.close()

@@ -1,8 +1,9 @@
 """SQL of the check path: the candidate look-up, the allowance ledger, the check rows.
 
 Statements are built once at import, so SQLAlchemy's compiled cache serves every call.
-The check itself runs the look-up and the allowance query through `check_reads`
-(compiled once, on a raw driver connection); the functions here serve the other callers.
+The check itself runs the look-up, with the allowance used as one more column
+(`allowance_sql`), through `check_reads` (compiled once, on a raw driver connection);
+the functions here serve the other callers.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Read-only statements of the check path, compiled once and run on a raw DBAPI connection.
 
-A check's two SELECTs are the hot path of the whole service. Through an SQLAlchemy
-`Connection` each pays for a pool checkout, a result object and a rollback at check-in;
+A check's SELECT is the hot path of the whole service. Through an SQLAlchemy
+`Connection` it pays for a pool checkout, a result object and a rollback at check-in;
 here the statement is compiled once (SQLAlchemy Core still writes the SQL, for both
 dialects) and run on a driver connection that each thread keeps:
 

@@ -1,6 +1,7 @@
 """The check service: look up through the vault, decide in the pure rules, record, answer.
 
-Every check does the same work whatever its outcome: the same two queries, one
+Every check does the same work whatever its outcome: the same query (the candidate
+look-up, with the allowance used under each guarantee row or a neutral one), one
 decryption (of a dummy row when nothing matched), the same comparisons, the same two
 inserts (through the journal's group commit). A negative answer carries nothing but its
 reference, whatever the reason.
@@ -32,10 +33,8 @@ from rempart.coverage.matching import Matcher
 from rempart.coverage.query import CheckRequest, validate_request
 from rempart.coverage.references import new_reference
 from rempart.coverage.rules import (
-    NEUTRAL_PERIOD_MONTHS,
     CheckOutcome,
     GuaranteeRow,
-    allowance_window,
     decide_check,
     latest_guarantee,
     remaining_allowance,
@@ -44,8 +43,6 @@ from rempart.disclosure import Disclosure, DisclosureEvent, DisclosureRecorder, 
 from rempart.guard import LookupOutcome
 from rempart.guard.gate import CheckGate
 from rempart.vault import Vault
-
-NO_BENEFICIARY = -1  # matches no row: the allowance query still runs on a miss
 
 
 class CheckService:
@@ -95,8 +92,9 @@ class CheckService:
         reference = new_reference(at=now)
         # The guard decides before anything is disclosed (CheckWithheld otherwise).
         guarded = self._gate.before(requester, at=now) if self._gate else None
-        candidates = self._reads.find(identity=identity, member=member,
-                                      category=query.category.value, care_date=query.care_date)
+        lookup = self._reads.find(identity=identity, member=member,
+                                  category=query.category.value, care_date=query.care_date)
+        candidates = lookup.candidates
         found, place = self._matcher.match_placed(candidates, query)
         guarantee = latest_guarantee(found.guarantees) if found else None
         outcome = decide_check(matched=found is not None,
@@ -109,18 +107,13 @@ class CheckService:
                 person_key=identity[0].hex() if candidates else None,
                 near_miss=bool(candidates) and found is None, check_reference=reference))
         applied = guarantee if covered else None
-        months = (applied.period_months if applied and applied.has_allowance
-                  else None) or NEUTRAL_PERIOD_MONTHS
-        start, end = allowance_window(query.care_date, months)
-        used = self._reads.allowance_used(
-            beneficiary_id=found.beneficiary_id if found else NO_BENEFICIARY,
-            category=query.category.value, start=start, end=end)
         third_party = bool(applied and found and applied.third_party
                            and found.contract_third_party)
         answer = CheckAnswer(
             reference=reference, covered=covered, category=query.category,
             care_date=query.care_date, checked_at=now, third_party_payment=third_party,
-            guarantee=_view(applied, used) if applied else None)
+            guarantee=_view(applied, lookup.used(found, applied)) if applied and found
+            else None)
         row = {
             "reference": reference,
             "organisation_id": requester.organisation_id,
