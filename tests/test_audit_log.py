@@ -14,7 +14,6 @@ from rempart.audit import AuditLogClosed, AuditWriteFailed, InvalidAuditRecord
 from rempart.audit.models import AuditEntry, AuditHead
 from rempart.audit.records import to_micros
 from rempart.runtime import Runtime
-from rempart.storage.driver_sql import MAX_ROWS_PER_INSERT
 
 
 @pytest.fixture
@@ -121,18 +120,3 @@ def test_a_closed_log_takes_no_more_entries(bed: AuditBed) -> None:
     bed.log.close()
     with pytest.raises(AuditLogClosed):
         bed.log.append(event="check.answered")
-
-
-def test_a_batch_larger_than_one_insert_statement_keeps_one_chain(bed: AuditBed) -> None:
-    # Entries go in as multi-row INSERTs of at most MAX_ROWS_PER_INSERT rows each.
-    count = 2 * MAX_ROWS_PER_INSERT + 7
-    records = [bed.log.record(event="check.answered", account_id=1 + n % 5, subject_id=n + 1)
-               for n in range(count)]
-    receipts = bed.log.append_records(records)
-    assert [r.position for r in receipts] == list(range(1, count + 1))
-    assert bed.row(count)["subject_id"] == count
-    first_of_second = MAX_ROWS_PER_INSERT + 1  # links across two statements
-    assert bed.row(first_of_second)["prev_hash"] == receipts[first_of_second - 2].entry_hash
-    report = bed.verify()
-    assert report.ok, report.summary()
-    assert report.entries_checked == count

@@ -33,14 +33,12 @@ from rempart.audit.models import HEAD_ROW_ID, AuditHead
 from rempart.audit.records import AuditRecord, DetailValue
 from rempart.clock import Clock
 from rempart.observability import metrics
-from rempart.storage.driver_sql import insert_rows
 
 DEFAULT_MAX_BATCH = 500
 
 # Driver SQL, built once per parameter style: through SQLAlchemy Core each statement cost
 # more to execute than the database took to run it, and they run in the checks' group
-# commit. Positional rows for the entries, one multi-row INSERT per batch: no per-value
-# processing, and one driver call rather than one per entry.
+# commit. Positional rows for the entries: no per-value processing either.
 _ENTRY_COLUMNS = ("position", "event", "occurred_at_us", "account_id", "organisation_id",
                   "session_id", "device_id", "client_address", "subject_id", "fields",
                   "detail", "prev_hash", "entry_hash")
@@ -243,7 +241,7 @@ class AuditLog:
                          record.detail_json, prev, entry_hash))
             receipts.append(AuditReceipt(position=position, entry_hash=entry_hash))
             prev = entry_hash
-        insert_rows(conn, sql.insert_entries, rows)
+        conn.exec_driver_sql(sql.insert_entries, rows)
         conn.exec_driver_sql(sql.set_head_hash, (prev,))
         metrics.record_audit_entries(conn, len(records))
         return receipts

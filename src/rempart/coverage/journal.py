@@ -3,7 +3,7 @@
 A check's writes are append-only (nothing it writes is read back by another check), so
 they need not each pay for a transaction. On an event loop, `write_async` queues the
 row and the disclosure and waits; one flush per loop turn takes everything queued
-meanwhile into a single transaction (one multi-row insert per table, one commit) and
+meanwhile into a single transaction (one statement per table, one commit) and
 then releases every waiting check. Under load a commit carries many checks; alone, a
 check commits at once. A check's answer is only returned once its rows are committed
 (or fails with the commit's error), so no answer ever goes out unrecorded.
@@ -120,7 +120,8 @@ class CheckJournal:
         return True
 
     def _write(self, conn: Connection, checks: Sequence[PendingCheck]) -> None:
-        self._insert.insert_rows(conn, [pending.row for pending in checks])
+        conn.exec_driver_sql(self._insert.sql,
+                             [self._insert.bind(pending.row) for pending in checks])
         self._recorder.record(conn, [pending.disclosure for pending in checks])
 
 
