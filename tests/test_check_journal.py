@@ -86,3 +86,44 @@ def test_a_failed_commit_fails_every_check_in_it(service: CheckService,
         service.check(requester=requester, request=requests(population, 1)[0])
     with runtime.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Check)).scalar_one() == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sqlite_commits_run_on_the_loop_while_the_write_lock_is_free(
+        service: CheckService, population: Population) -> None:
+    requester = population.identity()
+    journal = service._journal
+
+    async def run_all() -> list[Any]:
+        return await asyncio.gather(*(service.check_async(requester=requester, request=r)
+                                      for r in requests(population, 16)))
+
+    assert len(asyncio.run(run_all())) == 16
+    assert journal.flushes_on_loop >= 1
+    assert journal.flushes_in_thread == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_commit_that_must_wait_for_the_write_lock_waits_in_a_thread(
+        service: CheckService, population: Population, runtime: Runtime) -> None:
+    requester = population.identity()
+    journal = service._journal
+
+    async def scenario() -> tuple[bool, Any]:
+        with runtime.engine.connect() as holder:
+            driver: Any = holder.connection.driver_connection
+            driver.execute("BEGIN IMMEDIATE")  # another writer holds SQLite's write lock
+            try:
+                pending = asyncio.create_task(service.check_async(
+                    requester=requester, request=requests(population, 1)[0]))
+                for _ in range(20):  # the loop keeps turning while the commit waits
+                    await asyncio.sleep(0.01)
+                waited = not pending.done()
+            finally:
+                driver.rollback()
+        return waited, await pending
+
+    waited, answer = asyncio.run(scenario())
+    assert waited
+    assert (journal.flushes_on_loop, journal.flushes_in_thread) == (0, 1)
+    assert set(disclosures_by_reference(runtime.engine)) == {answer.reference}

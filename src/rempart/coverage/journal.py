@@ -3,17 +3,24 @@
 A check's writes are append-only (nothing it writes is read back by another check), so
 they need not each pay for a transaction. On an event loop, `write_async` queues the
 row and the disclosure and waits; one flush per loop turn takes everything queued
-meanwhile into a single transaction (one multi-row insert per table, one commit) and
+meanwhile into a single transaction (one statement per table, one commit) and
 then releases every waiting check. Under load a commit carries many checks; alone, a
 check commits at once. A check's answer is only returned once its rows are committed
 (or fails with the commit's error), so no answer ever goes out unrecorded.
 
-With `offload` the flush runs in a worker thread, so the loop goes on serving while a
-commit waits: on a database server's network and disk, and on SQLite too, where a
-commit may wait for another worker process's write lock or a WAL checkpoint's writes
-(measured in docs/performance.md: with two SQLite workers, committing on the loop
-halved the throughput). Without it the flush runs on the loop. One flush at a time:
-checks queued during a flush go into the next one, so batches grow with the load.
+Where a flush runs depends on the backend (the engine's dialect):
+
+- on a database server, in a worker thread, so the loop goes on serving while the
+  commit waits on the network and the server's disk;
+- on SQLite, on the loop whenever the database's write lock can be had at once
+  (`begin_if_free`: one worker, no import running), else in a worker thread that waits
+  for it (another worker process, an insurer file being imported). A commit in a thread
+  gives up the GIL at every SQLite call and must win it back from the busy loop each
+  time: a batch took 15.9 ms of wall time there for 1.5-3.8 ms of CPU
+  (docs/performance.md). On the loop it costs only its CPU and never waits for a lock.
+
+One flush at a time: checks queued during a flush go into the next one, so batches
+grow with the load.
 """
 
 from __future__ import annotations
@@ -23,13 +30,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, insert
 
 from rempart.coverage.models import Check
 from rempart.coverage.wal_checkpoints import WalCheckpointer
 from rempart.disclosure import Disclosure, DisclosureRecorder
 from rempart.observability import metrics
 from rempart.storage.driver_sql import DriverStatement
+from rempart.storage.sqlite_lock import begin_if_free
 
 MAX_BATCH = 500
 
@@ -41,11 +49,11 @@ class PendingCheck:
 
 
 class CheckJournal:
-    def __init__(self, *, engine: Engine, recorder: DisclosureRecorder, offload: bool,
+    def __init__(self, *, engine: Engine, recorder: DisclosureRecorder,
                  max_batch: int = MAX_BATCH) -> None:
         self._engine = engine
         self._recorder = recorder
-        self._offload = offload
+        self._on_loop_if_free = engine.dialect.name == "sqlite"
         self._max_batch = max_batch
         self._queued: list[tuple[PendingCheck, asyncio.Future[None]]] = []
         self._flushing = False
@@ -53,6 +61,9 @@ class CheckJournal:
         columns = [c.key for c in Check.__table__.columns if not c.primary_key]
         self._insert = DriverStatement(insert(Check), engine.dialect, column_keys=columns)
         self._checkpoints = WalCheckpointer(engine)
+        # For benchmarks and tests: where the flushes ran.
+        self.flushes_on_loop = 0
+        self.flushes_in_thread = 0
 
     def write(self, pending: PendingCheck) -> None:
         """Commit one check's writes now (for synchronous callers)."""
@@ -80,10 +91,11 @@ class CheckJournal:
                 del self._queued[:self._max_batch]
                 checks = [pending for pending, _ in batch]
                 try:
-                    if self._offload:
-                        await asyncio.to_thread(self._commit, checks)
+                    if self._on_loop_if_free and self._commit_if_free(checks):
+                        self.flushes_on_loop += 1
                     else:
-                        self._commit(checks)
+                        await asyncio.to_thread(self._commit, checks)
+                        self.flushes_in_thread += 1
                 except Exception as exc:  # every waiting check learns it was not recorded
                     _settle(batch, exc)
                 else:
@@ -94,10 +106,23 @@ class CheckJournal:
 
     def _commit(self, checks: Sequence[PendingCheck]) -> None:
         with self._engine.connect() as conn, self._checkpoints.deferred(conn), conn.begin():
-            conn.exec_driver_sql(self._insert.sql,
-                                 [self._insert.bind(pending.row) for pending in checks])
-            self._recorder.record(conn, [pending.disclosure for pending in checks])
+            self._write(conn, checks)
         metrics.record_checks(pending.row["outcome"] for pending in checks)
+
+    def _commit_if_free(self, checks: Sequence[PendingCheck]) -> bool:
+        """Commit now if SQLite's write lock is free at once; False (nothing done) if not."""
+        with self._engine.connect() as conn, self._checkpoints.deferred(conn):
+            if not begin_if_free(conn):
+                return False
+            self._write(conn, checks)
+            conn.commit()
+        metrics.record_checks(pending.row["outcome"] for pending in checks)
+        return True
+
+    def _write(self, conn: Connection, checks: Sequence[PendingCheck]) -> None:
+        conn.exec_driver_sql(self._insert.sql,
+                             [self._insert.bind(pending.row) for pending in checks])
+        self._recorder.record(conn, [pending.disclosure for pending in checks])
 
 
 def _settle(batch: list[tuple[PendingCheck, asyncio.Future[None]]],

@@ -54,8 +54,8 @@ class CheckService:
         self._recorder = recorder
         self._matcher = Matcher(vault)
         self._reads = CheckReads(engine)
-        # Commits always leave the loop: see CheckJournal and docs/performance.md.
-        self._journal = CheckJournal(engine=engine, recorder=recorder, offload=True)
+        # Where commits run (loop or thread) is the journal's: see CheckJournal.
+        self._journal = CheckJournal(engine=engine, recorder=recorder)
         self._offload = offload
         self._gate = gate  # the exfiltration guard; None only where settings turn it off
 
@@ -69,8 +69,8 @@ class CheckService:
         """The same check for an event loop: the write joins the journal's next commit.
 
         The look-up runs inline on SQLite (a local call shorter than a hop to a thread)
-        and in a worker thread with a database server (`offload`); the journal's
-        commit always runs in a worker thread.
+        and in a worker thread with a database server (`offload`); the journal
+        commits on the loop or in a worker thread (see CheckJournal).
         """
         if self._offload:
             answer, pending = await asyncio.to_thread(self._look_up, requester, request)
