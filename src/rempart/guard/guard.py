@@ -278,17 +278,19 @@ class Guard:
 
     def _judge_before(self, ctx: CheckContext, ts: float, prior: PeerPrior,
                       profile: AccountProfile, session: SessionState, block: str) -> Decision:
+        windows = self._state.windows
+        policy = self._limits
+        raw = windows.hit(lim.check_keys(ctx, block, policy, BLOCK_DISTRUST_S), ts)
+        counts = lim.Counts.from_check(raw)
+        asked, answered = raw[7][0], raw[8][0]
         if (not session.step_up_required and block not in profile.blocks
-                and self._block_distrusted(block, ts)):
+                and asked - answered >= DISTRUST_AFTER):
             # One attacker, many stolen accounts, one network: what it did with one
             # account is held against the others before they read more.
             session.step_up_required = True
             session.step_up_reasons = [
                 "this network was used lately in a session of another account that was "
                 "asked for a second factor and never gave it"]
-        windows = self._state.windows
-        policy = self._limits
-        counts = lim.Counts.from_check(windows.hit(lim.check_keys(ctx, block, policy), ts))
         ceilings = self._hourly(ctx, ts, prior, profile)[0]
         breaches = (lim.check_breaches(counts, ceilings, policy, prior.noun)
                     + lim.failure_breaches(counts.failures, ceilings, policy))
@@ -362,16 +364,10 @@ class Guard:
             self._distrust(session.block, ts)
 
     def _distrust(self, block: str, ts: float, *, answered: bool = False) -> None:
-        """Count a step-up asked of a session from this block (or one it answered)."""
-        self._state.windows.hit([(lim.counter_key("tb+" if answered else "tb", block),
-                                  BLOCK_DISTRUST_S, 1)], ts)
-
-    def _block_distrusted(self, block: str, ts: float) -> bool:
-        """Whether sessions from this block lately left step-ups unanswered."""
-        asked, answered = self._state.windows.hit(
-            [(lim.counter_key("tb", block), BLOCK_DISTRUST_S, 0),
-             (lim.counter_key("tb+", block), BLOCK_DISTRUST_S, 0)], ts)
-        return asked[0] - answered[0] >= DISTRUST_AFTER
+        """Count a step-up asked of a session from this block (or one it answered); read
+        with the limits' counts before each check (`_judge_before`)."""
+        self._state.windows.hit(lim.distrust_keys(block, BLOCK_DISTRUST_S, answered=answered),
+                                ts)
 
     def _record(self, ctx: CheckContext, profile: AccountProfile, session: SessionState,
                 decision: Decision) -> None:
