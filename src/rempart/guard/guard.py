@@ -21,7 +21,8 @@ from rempart.guard import limits_check as lim
 from rempart.guard.alerts import Alert, AlertSink
 from rempart.guard.campaign import CampaignWatch
 from rempart.guard.ceilings import Ceilings, LimitPolicy, ceilings_for
-from rempart.guard.context import CheckContext, EntityId, LookupOutcome
+from rempart.core.care import Profession
+from rempart.guard.context import CheckContext, EntityId, LookupOutcome, SizeClass
 from rempart.guard.decision import Action, Decision, Evidence
 from rempart.guard.evidence import (
     composition_evidence,
@@ -49,6 +50,15 @@ BLOCK_DISTRUST_S = 86400
 DISTRUST_AFTER = 0.5
 
 
+def _learnt_nothing(profile: AccountProfile, prior: PeerPrior) -> bool:
+    """Whether the account's ceilings and usual rates are still its peer group's: no
+    learnt check, no peak above the peers' (see ceilings_for, usual_and_judged)."""
+    if profile.learned_checks or any(w.base_trials for w in profile.rates.values()):
+        return False
+    minute, hour, day = profile.own_peaks()
+    return minute <= prior.per_minute and hour <= prior.per_hour and day <= prior.per_day
+
+
 class StepUpFactor(enum.StrEnum):
     PASSKEY = "passkey"
     TOTP = "totp"
@@ -69,6 +79,8 @@ class Guard:
         self._campaign = CampaignWatch(state.windows)
         self._hourly_cache: dict[
             str, tuple[float, PeerPrior, Ceilings, dict[str, tuple[float, float]]]] = {}
+        self._cold_cache: dict[tuple[Profession, SizeClass], tuple[
+            PeerPrior, Ceilings, dict[str, tuple[float, float]]]] = {}
         self._claim_window_s = claim_window_s
         self._learner = Learner(state=state, slots=self._slots, claim_window_s=claim_window_s)
 
@@ -216,6 +228,15 @@ class Guard:
                 profile: AccountProfile) -> tuple[Ceilings, dict[str, tuple[float, float]]]:
         """An account's ceilings and usual rates, recomputed once an hour of the clock
         (habits move slowly), in a cache local to this process."""
+        if _learnt_nothing(profile, prior):
+            # A new account is its peer group (most accounts on their first checks):
+            # one entry per peer group, not one per account.
+            cold = self._cold_cache.get((ctx.profession, ctx.size_class))
+            if cold is None or cold[0] is not prior:
+                cold = (prior, ceilings_for(self._limits, prior, profile),
+                        usual_and_judged(profile, prior))
+                self._cold_cache[(ctx.profession, ctx.size_class)] = cold
+            return cold[1], cold[2]
         key = str(ctx.account_id)
         hour = ts // 3600
         found = self._hourly_cache.get(key)
