@@ -17,11 +17,11 @@ from __future__ import annotations
 import enum
 
 from rempart.clock import Clock
+from rempart.core.care import Profession
 from rempart.guard import limits_check as lim
 from rempart.guard.alerts import Alert, AlertSink
 from rempart.guard.campaign import CampaignWatch
 from rempart.guard.ceilings import Ceilings, LimitPolicy, ceilings_for
-from rempart.core.care import Profession
 from rempart.guard.context import CheckContext, EntityId, LookupOutcome, SizeClass
 from rempart.guard.decision import Action, Decision, Evidence
 from rempart.guard.evidence import (
