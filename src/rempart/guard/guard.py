@@ -37,7 +37,7 @@ from rempart.guard.learning import Learner
 from rempart.guard.netblock import address_block
 from rempart.guard.peers import PeerPrior, PeerProfiles
 from rempart.guard.profile import AccountProfile, SessionState
-from rempart.guard.state import GuardState
+from rempart.guard.state import SESSION_IDLE_S, GuardState
 from rempart.guard.timeslots import LocalSlots
 
 CLAIM_WINDOW_S = 2 * 86400
@@ -109,11 +109,11 @@ class Guard:
             self._save(ctx, profile, session)
             return standing
         new, far = self._learner.observe(ctx, ts, outcome, profile, session)
-        novel = session.is_novel
-        self._campaign.record(novel=novel, matched=outcome.matched, far=far, ts=ts)
+        self._campaign.record(fresh=session.fresh, block=block, matched=outcome.matched,
+                              far=far, ts=ts)
         session.composition = self._composition(ctx, ts, prior, profile, session)
         evidence = [*session.novelty, *session.pending, *session.composition,
-                    *self._pooled(novel, ts)]
+                    *self._pooled(profile, session, ts)]
         if outcome.near_miss and outcome.person_key:
             repeats = session.note_near_miss(outcome.person_key, ts)
             if repeats >= 2:
@@ -214,6 +214,8 @@ class Guard:
             session.novelty = [*novelty_evidence(profile, prior, device=ctx.device_id,
                                                  block=block),
                                *history_evidence(profile, ts, prior.noun)]
+            self._note_fresh(ctx, ts, found is not None, profile, session, block)
+            profile.recent_device, profile.recent_block = ctx.device_id, block
             if profile.is_tainted(ctx.device_id, block, ts):
                 # Where a step-up went unanswered, the next session is asked again first.
                 session.step_up_required = True
@@ -223,6 +225,24 @@ class Guard:
 
         profile.last = max(profile.last, ts)
         return profile, session
+
+    def _note_fresh(self, ctx: CheckContext, ts: float, known: bool, profile: AccountProfile,
+                    session: SessionState, block: str) -> None:
+        """Whether a new session of a known account is fresh (rempart.guard.campaign): from
+        a device or block the account has not confirmed by a claim; or, on an account
+        with nothing confirmed yet, from another device than its latest session's, still
+        active. Either side of the latter may be the thief: it only joins the cohort."""
+        if not known:
+            fresh = foreign = False
+        elif profile.devices:
+            fresh = ctx.device_id not in profile.devices or block not in profile.blocks
+            foreign = block not in profile.blocks
+        else:
+            fresh = (bool(profile.recent_device) and ctx.device_id != profile.recent_device
+                     and ts - profile.last < SESSION_IDLE_S)
+            foreign = block != profile.recent_block
+        session.fresh, session.foreign_block = fresh, foreign
+        self._campaign.opened(block=block, fresh=fresh, foreign_block=foreign, ts=ts)
 
     def _hourly(self, ctx: CheckContext, ts: float, prior: PeerPrior,
                 profile: AccountProfile) -> tuple[Ceilings, dict[str, tuple[float, float]]]:
@@ -253,10 +273,14 @@ class Guard:
         _, usual = self._hourly(ctx, ts, prior, profile)
         return composition_evidence(profile, session, prior, usual)
 
-    def _pooled(self, novel: bool, ts: float) -> list[Evidence]:
-        """Evidence from the whole platform, for sessions from a new device or network."""
-        found = self._campaign.evidence(ts) if novel else None
-        return [] if found is None else [found]
+    def _pooled(self, profile: AccountProfile, session: SessionState,
+                ts: float) -> list[Evidence]:
+        """Evidence from the whole platform, for sessions from a device or network their
+        account has not confirmed."""
+        if not session.fresh and session.block in profile.blocks:
+            return []
+        return self._campaign.evidence(block=session.block, fresh=session.fresh,
+                                       foreign_block=session.foreign_block, ts=ts)
 
     def _save(self, ctx: CheckContext, profile: AccountProfile, session: SessionState) -> None:
         self._state.save_pair(str(ctx.account_id), profile, ctx.session_id, session)
@@ -330,7 +354,7 @@ class Guard:
             # reuse what their last lookup showed.
             session.composition = self._composition(ctx, ts, prior, profile, session)
         evidence = [*session.novelty, *session.pending, *session.composition,
-                    *self._pooled(session.is_novel, ts)]
+                    *self._pooled(profile, session, ts)]
         return self._decide(ts, profile, session, assess(evidence, self._ladder),
                             lim.verdict(breaches, policy))
 

@@ -132,6 +132,9 @@ class AccountProfile:
     blocks: dict[str, float] = field(default_factory=dict)
     networks: dict[str, float] = field(default_factory=dict)
     sessions: float = 0.0
+    # The device and block of the account's latest session, confirmed or not.
+    recent_device: str = ""
+    recent_block: str = ""
     new_device_sessions: float = 0.0
     new_block_sessions: float = 0.0
     # Step-ups asked of this account's sessions and passed, decayed over a week.
@@ -298,6 +301,10 @@ class SessionState:
     last: float
     attempts: int = 0
     novelty: list[Evidence] = field(default_factory=list)
+    # Opened on an account already known, from a device or block it has not confirmed
+    # (see rempart.guard.campaign); and whether the block is new to the account.
+    fresh: bool = False
+    foreign_block: bool = False
     checks: int = 0
     matched: int = 0
     new: int = 0
@@ -328,11 +335,6 @@ class SessionState:
     composition: list[Evidence] = field(default_factory=list)
     # Sliding counts at the last before_check: session minute, account hour, account day.
     counts: list[float] = field(default_factory=list)
-
-    @property
-    def is_novel(self) -> bool:
-        """Opened from a device or network its (seasoned) account had not used."""
-        return any(e.feature == "novelty" for e in self.novelty)
 
     def note_attempt(self, ts: float, max_gap: float) -> None:
         """Record the interval since the previous attempt (pauses longer than `max_gap`,
