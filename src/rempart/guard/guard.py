@@ -37,7 +37,7 @@ from rempart.guard.learning import Learner
 from rempart.guard.netblock import address_block
 from rempart.guard.peers import PeerPrior, PeerProfiles
 from rempart.guard.profile import AccountProfile, SessionState
-from rempart.guard.state import SESSION_IDLE_S, GuardState
+from rempart.guard.state import GuardState
 from rempart.guard.timeslots import LocalSlots
 
 CLAIM_WINDOW_S = 2 * 86400
@@ -214,8 +214,7 @@ class Guard:
             session.novelty = [*novelty_evidence(profile, prior, device=ctx.device_id,
                                                  block=block),
                                *history_evidence(profile, ts, prior.noun)]
-            self._note_fresh(ctx, ts, found is not None, profile, session, block)
-            profile.recent_device, profile.recent_block = ctx.device_id, block
+            self._note_fresh(found is not None, profile, session, ctx.device_id, block, ts)
             if profile.is_tainted(ctx.device_id, block, ts):
                 # Where a step-up went unanswered, the next session is asked again first.
                 session.step_up_required = True
@@ -226,21 +225,16 @@ class Guard:
         profile.last = max(profile.last, ts)
         return profile, session
 
-    def _note_fresh(self, ctx: CheckContext, ts: float, known: bool, profile: AccountProfile,
-                    session: SessionState, block: str) -> None:
-        """Whether a new session of a known account is fresh (rempart.guard.campaign): from
-        a device or block the account has not confirmed by a claim; or, on an account
-        with nothing confirmed yet, from another device than its latest session's, still
-        active. Either side of the latter may be the thief: it only joins the cohort."""
-        if not known:
-            fresh = foreign = False
-        elif profile.devices:
-            fresh = ctx.device_id not in profile.devices or block not in profile.blocks
+    def _note_fresh(self, known: bool, profile: AccountProfile, session: SessionState,
+                    device: str, block: str, ts: float) -> None:
+        """Whether a new session is fresh (rempart.guard.campaign): from a device or block
+        its account has not confirmed by a claim, on an account that has confirmed one.
+        (On an account with nothing confirmed, owner and thief cannot be told apart: a
+        second device there marked the owner as often as the thief, in the tests.)"""
+        fresh = foreign = False
+        if known and profile.devices:
+            fresh = device not in profile.devices or block not in profile.blocks
             foreign = block not in profile.blocks
-        else:
-            fresh = (bool(profile.recent_device) and ctx.device_id != profile.recent_device
-                     and ts - profile.last < SESSION_IDLE_S)
-            foreign = block != profile.recent_block
         session.fresh, session.foreign_block = fresh, foreign
         self._campaign.opened(block=block, fresh=fresh, foreign_block=foreign, ts=ts)
 

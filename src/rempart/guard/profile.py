@@ -132,9 +132,6 @@ class AccountProfile:
     blocks: dict[str, float] = field(default_factory=dict)
     networks: dict[str, float] = field(default_factory=dict)
     sessions: float = 0.0
-    # The device and block of the account's latest session, confirmed or not.
-    recent_device: str = ""
-    recent_block: str = ""
     new_device_sessions: float = 0.0
     new_block_sessions: float = 0.0
     # Step-ups asked of this account's sessions and passed, decayed over a week.
