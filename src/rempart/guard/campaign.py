@@ -1,28 +1,37 @@
 """Pooling evidence across accounts: is someone reading through many accounts at once?
 
 One hijacked account read slowly says little in its first few checks. Many of them
-(scenario S5) say a lot together. The guard watches the cohort of *fresh* sessions:
-sessions of an account it already knew, opened from a device or an address block that
-the account has not confirmed (by a claimed check) as its own — what a thief with stolen
-credentials and its own machine looks like, and, rarely, an honest new computer.
-One family of evidence, `campaign`, comes from the cohort. It is about the platform,
-not about what one session did: it counts as one fact about where a session comes from,
-so it asks for a step-up only beside the session's own evidence (its patients far away
-or unknown to it, its failed matches, its timing...), and never suspends. Its parts:
+(scenario S5) say a lot together. The guard pools two cohorts:
 
-- `campaign.reads`: what fresh sessions read. Their checks of people who live far away or
-  match no one are compared with every other session's on the platform in the same
-  sliding window (four hours: long enough to outlast an attack that pauses while its
-  sessions are stepped up); no prior needed, and it follows the time of day.
-- `campaign.block`, `campaign.burst`: how fresh sessions open. Several fresh sessions opening within the hour
-  from one address block that is new to each of their accounts (one attacker's
-  infrastructure), or many more fresh sessions across the platform in the last hour
-  than its usual hourly number over the day (a campaign starting at once).
+- *fresh* sessions: sessions of an account that has confirmed a device by a claimed
+  check, opened from a device or an address block it has not confirmed — what a thief
+  with stolen credentials and its own machine looks like, and, rarely, an honest new
+  computer;
+- the sessions of one *network* (address block) within the hour, whatever their
+  accounts, once there are several: one attacker's infrastructure reading through
+  many accounts, including accounts with no history of their own.
 
-While it holds, each fresh session carries it as standing evidence from its first
-check, so that one or two odd checks of its own are enough for a step-up, where a
-session on its own needs several. Honest users pay only while a campaign is on, and
-only on their rare sessions from a new device or network whose own checks look odd.
+One family of evidence, `campaign`, comes from them. It is about the platform, not about
+what one session did: it counts as one fact about where a session comes from, so it asks
+for a step-up only beside the session's own evidence (its patients far away or unknown
+to it, its failed matches, its timing...), and never suspends. Its parts:
+
+- `campaign.reads`: fresh sessions' checks of people who live far away or match no one,
+  against every other session's on the platform in the same sliding window (four
+  hours: long enough to outlast an attack that pauses while its sessions are stepped
+  up); no prior needed, and it follows the time of day;
+- `campaign.block`, `campaign.burst`: how fresh sessions open. Several within the hour
+  from one address block new to each of their accounts, or many more across the
+  platform in the last hour than its usual hourly number over the day (a campaign
+  starting at once);
+- `campaign.network`: the checks of several sessions from one network within the hour,
+  of people far away or matching no one (a leaked list has both), against the
+  platform's share; for sessions from a network their account has not confirmed.
+
+While it holds, a session carries it as standing evidence from its first check, so that
+one or two odd checks of its own are enough for a step-up, where a session on its own
+needs several. Honest users pay only while a campaign is on, and only in sessions from
+a device or network their account has not confirmed whose own checks look odd.
 """
 
 from __future__ import annotations
@@ -73,12 +82,18 @@ class CampaignWatch:
             keys.append((counter_key("fb", block), HOUR_S, 1))
         self._windows.hit(keys, ts)
 
+    @staticmethod
+    def sessions_key(block: str) -> tuple[str, int, int]:
+        """Read with the limits' counts before a check: sessions opened from the block."""
+        return (counter_key("nb", block), HOUR_S, 0)
+
     def record(self, *, fresh: bool, block: str, matched: bool, far: bool | None,
-               ts: float) -> None:
+               ts: float) -> float:
         """Count a check that reached its lookup, and what the lookup found, in its block
-        and in its cohort. Checks of other sessions — nearly all of them — are the
-        platform's baseline: one in KNOWN_SAMPLE is enough to estimate its shares."""
-        keys = [(counter_key("nb:n", block), HOUR_S, 1)]
+        and in its cohort; return the sessions opened from the block in the hour. Checks
+        of other sessions — nearly all of them — are the platform's baseline: one in
+        KNOWN_SAMPLE is enough to estimate its shares."""
+        keys = [self.sessions_key(block), (counter_key("nb:n", block), HOUR_S, 1)]
         if far or not matched:
             keys.append((counter_key("nb:odd", block), HOUR_S, 1))
         sampled = fresh
@@ -94,28 +109,27 @@ class CampaignWatch:
                 keys.append((f"campaign:{group}:fail", self._window_s, 1))
             if far or not matched:
                 keys.append((f"campaign:{group}:odd", self._window_s, 1))
-        self._windows.hit(keys, ts)
+        return self._windows.hit(keys, ts)[0][0]
 
-    def evidence(self, *, block: str, fresh: bool, foreign_block: bool,
+    def evidence(self, *, block: str, sessions: float, fresh: bool, foreign_block: bool,
                  ts: float) -> list[Evidence]:
         """The standing evidence of a session: what the cohort of fresh sessions reads
         and how it opens (fresh sessions only), and what the sessions of its network
-        read (a network its account has not confirmed)."""
-        found = [self._network(block, ts)]
+        read (a network its account has not confirmed; `sessions` opened from it in
+        the hour, read beside other counts)."""
+        found = [self._network(block, sessions, ts) if sessions >= NETWORK_SESSIONS else None]
         if fresh:
             found += [self._reads(ts), *self._spread(block, foreign_block, ts)]
         return [e for e in found if e is not None]
 
-    def _network(self, block: str, ts: float) -> Evidence | None:
+    def _network(self, block: str, sessions: float, ts: float) -> Evidence | None:
         """Several sessions from one network within the hour, reading people who live far
         away or match no one (either: a leaked list has both) far more often than the
         platform does."""
-        sessions, n, odd, known_n, known_odd = (c[0] for c in self._windows.hit(
-            [*((counter_key(k, block), HOUR_S, 0) for k in ("nb", "nb:n", "nb:odd")),
+        n, odd, known_n, known_odd = (c[0] for c in self._windows.hit(
+            [(counter_key("nb:n", block), HOUR_S, 0), (counter_key("nb:odd", block), HOUR_S, 0),
              ("campaign:known:n", self._window_s, 0), ("campaign:known:odd", self._window_s, 0)],
             ts))
-        if sessions < NETWORK_SESSIONS:
-            return None
         usual = (known_odd + 1.0) / (known_n + 20.0)
         bits = binomial_tail_bits(odd, n, min(0.95, usual * MARGIN + SLACK))
         if bits < REPORT_ABOVE:

@@ -109,11 +109,11 @@ class Guard:
             self._save(ctx, profile, session)
             return standing
         new, far = self._learner.observe(ctx, ts, outcome, profile, session)
-        self._campaign.record(fresh=session.fresh, block=block, matched=outcome.matched,
-                              far=far, ts=ts)
+        sessions = self._campaign.record(fresh=session.fresh, block=block,
+                                         matched=outcome.matched, far=far, ts=ts)
         session.composition = self._composition(ctx, ts, prior, profile, session)
         evidence = [*session.novelty, *session.pending, *session.composition,
-                    *self._pooled(profile, session, ts)]
+                    *self._pooled(profile, session, sessions, ts)]
         if outcome.near_miss and outcome.person_key:
             repeats = session.note_near_miss(outcome.person_key, ts)
             if repeats >= 2:
@@ -267,13 +267,14 @@ class Guard:
         _, usual = self._hourly(ctx, ts, prior, profile)
         return composition_evidence(profile, session, prior, usual)
 
-    def _pooled(self, profile: AccountProfile, session: SessionState,
+    def _pooled(self, profile: AccountProfile, session: SessionState, sessions: float,
                 ts: float) -> list[Evidence]:
         """Evidence from the whole platform, for sessions from a device or network their
-        account has not confirmed."""
+        account has not confirmed (`sessions`: opened from the network in the hour)."""
         if not session.fresh and session.block in profile.blocks:
             return []
-        return self._campaign.evidence(block=session.block, fresh=session.fresh,
+        return self._campaign.evidence(block=session.block, sessions=sessions,
+                                       fresh=session.fresh,
                                        foreign_block=session.foreign_block, ts=ts)
 
     def _save(self, ctx: CheckContext, profile: AccountProfile, session: SessionState) -> None:
@@ -319,7 +320,8 @@ class Guard:
                       profile: AccountProfile, session: SessionState, block: str) -> Decision:
         windows = self._state.windows
         policy = self._limits
-        raw = windows.hit(lim.check_keys(ctx, block, policy, BLOCK_DISTRUST_S), ts)
+        raw = windows.hit((*lim.check_keys(ctx, block, policy, BLOCK_DISTRUST_S),
+                           self._campaign.sessions_key(block)), ts)
         counts = lim.Counts.from_check(raw)
         asked, answered = raw[7][0], raw[8][0]
         if (not session.step_up_required and block not in profile.blocks
@@ -348,7 +350,7 @@ class Guard:
             # reuse what their last lookup showed.
             session.composition = self._composition(ctx, ts, prior, profile, session)
         evidence = [*session.novelty, *session.pending, *session.composition,
-                    *self._pooled(profile, session, ts)]
+                    *self._pooled(profile, session, raw[9][0], ts)]
         return self._decide(ts, profile, session, assess(evidence, self._ladder),
                             lim.verdict(breaches, policy))
 
