@@ -25,8 +25,9 @@ to it, its failed matches, its timing...), and never suspends. Its parts:
   platform in the last hour than its usual hourly number over the day (a campaign
   starting at once);
 - `campaign.network`: the checks of several sessions from one network within the hour,
-  of people far away or matching no one (a leaked list has both), against the
-  platform's share; for sessions from a network their account has not confirmed.
+  of people far away or matching no one (a leaked list has both), against the other
+  networks' share in the same hour (at least 100 checks of them); for sessions from a
+  network their account has not confirmed.
 
 While it holds, a session carries it as standing evidence from its first check, so that
 one or two odd checks of its own are enough for a step-up, where a session on its own
@@ -62,6 +63,8 @@ SHARED_BLOCK_BITS = 8.0
 # A network's reads are judged once this many sessions opened from it within the hour:
 # a cohort, not one practice whose patients happen to live far away.
 NETWORK_SESSIONS = 3
+# ...against at least this many checks from other networks in the hour.
+NETWORK_BASELINE = 100
 
 
 class CampaignWatch:
@@ -93,9 +96,10 @@ class CampaignWatch:
         and in its cohort; return the sessions opened from the block in the hour. Checks
         of other sessions — nearly all of them — are the platform's baseline: one in
         KNOWN_SAMPLE is enough to estimate its shares."""
-        keys = [self.sessions_key(block), (counter_key("nb:n", block), HOUR_S, 1)]
+        keys = [self.sessions_key(block), (counter_key("nb:n", block), HOUR_S, 1),
+                ("campaign:all:n", HOUR_S, 1)]
         if far or not matched:
-            keys.append((counter_key("nb:odd", block), HOUR_S, 1))
+            keys += [(counter_key("nb:odd", block), HOUR_S, 1), ("campaign:all:odd", HOUR_S, 1)]
         sampled = fresh
         if not fresh:
             self._known_seen += 1
@@ -107,8 +111,6 @@ class CampaignWatch:
                 keys.append((f"campaign:{group}:far", self._window_s, 1))
             if not matched:
                 keys.append((f"campaign:{group}:fail", self._window_s, 1))
-            if far or not matched:
-                keys.append((f"campaign:{group}:odd", self._window_s, 1))
         return self._windows.hit(keys, ts)[0][0]
 
     def evidence(self, *, block: str, sessions: float, fresh: bool, foreign_block: bool,
@@ -126,11 +128,16 @@ class CampaignWatch:
         """Several sessions from one network within the hour, reading people who live far
         away or match no one (either: a leaked list has both) far more often than the
         platform does."""
-        n, odd, known_n, known_odd = (c[0] for c in self._windows.hit(
+        n, odd, all_n, all_odd = (c[0] for c in self._windows.hit(
             [(counter_key("nb:n", block), HOUR_S, 0), (counter_key("nb:odd", block), HOUR_S, 0),
-             ("campaign:known:n", self._window_s, 0), ("campaign:known:odd", self._window_s, 0)],
-            ts))
-        usual = (known_odd + 1.0) / (known_n + 20.0)
+             ("campaign:all:n", HOUR_S, 0), ("campaign:all:odd", HOUR_S, 0)], ts))
+        # Against every other network's checks in the same hour, once there are enough
+        # of them: where honest patients often live far away (a small population, a
+        # border region), the platform's share says so.
+        others = all_n - n
+        if others < NETWORK_BASELINE:
+            return None
+        usual = (max(all_odd - odd, 0.0) + 1.0) / (others + 2.0)
         bits = binomial_tail_bits(odd, n, min(0.95, usual * MARGIN + SLACK))
         if bits < REPORT_ABOVE:
             return None
