@@ -323,7 +323,9 @@ class Guard:
         raw = windows.hit((*lim.check_keys(ctx, block, policy, BLOCK_DISTRUST_S),
                            self._campaign.sessions_key(block)), ts)
         counts = lim.Counts.from_check(raw)
-        asked, answered = raw[7][0], raw[8][0]
+        # After the limits' seven counts: the block's step-ups asked and answered, and
+        # the sessions opened from it in the hour.
+        asked, answered, opened = raw[7][0], raw[8][0], raw[9][0]
         if (not session.step_up_required and block not in profile.blocks
                 and asked - answered >= DISTRUST_AFTER):
             # One attacker, many stolen accounts, one network: what it did with one
@@ -350,7 +352,7 @@ class Guard:
             # reuse what their last lookup showed.
             session.composition = self._composition(ctx, ts, prior, profile, session)
         evidence = [*session.novelty, *session.pending, *session.composition,
-                    *self._pooled(profile, session, raw[9][0], ts)]
+                    *self._pooled(profile, session, opened, ts)]
         return self._decide(ts, profile, session, assess(evidence, self._ladder),
                             lim.verdict(breaches, policy))
 
