@@ -48,7 +48,6 @@ REFRESH_S = 5.0
 MARGIN = 1.5
 SLACK = 0.02
 CAP_BITS = 30.0
-KNOWN_SAMPLE = 8
 _KEYS = ("campaign:fresh:n", "campaign:fresh:far", "campaign:fresh:fail",
          "campaign:known:n", "campaign:known:far", "campaign:known:fail")
 # Fresh sessions opening: counted over the hour, against the day's hourly mean.
@@ -73,7 +72,6 @@ class CampaignWatch:
         self._window_s = window_s
         self._cached_at = float("-inf")
         self._cached: Evidence | None = None
-        self._known_seen = 0
 
     def opened(self, *, block: str, fresh: bool, foreign_block: bool, ts: float) -> None:
         """Count a session opening from its block, and a fresh one across the platform
@@ -93,24 +91,17 @@ class CampaignWatch:
     def record(self, *, fresh: bool, block: str, matched: bool, far: bool | None,
                ts: float) -> float:
         """Count a check that reached its lookup, and what the lookup found, in its block
-        and in its cohort; return the sessions opened from the block in the hour. Checks
-        of other sessions — nearly all of them — are the platform's baseline: one in
-        KNOWN_SAMPLE is enough to estimate its shares."""
+        and in its cohort (fresh, or the others: the platform's baseline), in one call;
+        return the sessions opened from the block in the hour."""
+        group = "fresh" if fresh else "known"
         keys = [self.sessions_key(block), (counter_key("nb:n", block), HOUR_S, 1),
-                ("campaign:all:n", HOUR_S, 1)]
+                ("campaign:all:n", HOUR_S, 1), (f"campaign:{group}:n", self._window_s, 1)]
         if far or not matched:
             keys += [(counter_key("nb:odd", block), HOUR_S, 1), ("campaign:all:odd", HOUR_S, 1)]
-        sampled = fresh
-        if not fresh:
-            self._known_seen += 1
-            sampled = not self._known_seen % KNOWN_SAMPLE
-        if sampled:
-            group = "fresh" if fresh else "known"
-            keys.append((f"campaign:{group}:n", self._window_s, 1))
-            if far:
-                keys.append((f"campaign:{group}:far", self._window_s, 1))
-            if not matched:
-                keys.append((f"campaign:{group}:fail", self._window_s, 1))
+        if far:
+            keys.append((f"campaign:{group}:far", self._window_s, 1))
+        if not matched:
+            keys.append((f"campaign:{group}:fail", self._window_s, 1))
         return self._windows.hit(keys, ts)[0][0]
 
     def evidence(self, *, block: str, sessions: float, fresh: bool, foreign_block: bool,
