@@ -4,6 +4,7 @@ memory, serialisation, local time slots and the ladder."""
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 
 import pytest
 from hypothesis import given
@@ -30,6 +31,29 @@ def test_address_blocks() -> None:
     assert address_block("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
     assert address_block("::ffff:192.0.2.9") == "192.0.2.0/24"
     assert address_block("testclient") == "host:testclient"
+    # Not plain dotted IPv4 (ipaddress refuses leading zeros): its own block.
+    assert address_block("010.1.2.3") == "host:010.1.2.3"
+    assert address_block("1.2.3.256") == "host:1.2.3.256"
+
+
+def _ipaddress_block(address: str) -> str:
+    """The block as ipaddress gives it: what the IPv4 fast path must agree with."""
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return f"host:{address}"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 64}", strict=False))
+
+
+_OCTET = st.one_of(st.integers(0, 300).map(str), st.sampled_from(["", "00", "01", "007", " 1",
+                                                                 "1 ", "+1", "٣", "x"]))
+
+
+@given(st.lists(_OCTET, min_size=3, max_size=5).map(".".join))
+def test_address_blocks_of_dotted_text_agree_with_ipaddress(address: str) -> None:
+    assert address_block.__wrapped__(address) == _ipaddress_block(address)
 
 
 def test_distances_between_departements() -> None:

@@ -46,7 +46,10 @@ class ClockedMemoryStorage(Storage, MovingWindowSupport):
         self._clock = clock
         self._lock = threading.Lock()
         self._counters: dict[str, tuple[int, float]] = {}
-        self._windows: dict[tuple[str, int], list[int]] = {}
+        # Per (key, window): (bucket, its count, the previous bucket's count). Tuples,
+        # not lists: tuples of numbers leave the cyclic collector's lists after its first
+        # pass, and the guard keeps hundreds of thousands of these.
+        self._windows: dict[tuple[str, int], tuple[int, int, int]] = {}
         # Moving windows: per key, entry times newest first, and the longest expiry used.
         self._events: dict[str, list[float]] = defaultdict(list)
         self._expiry: dict[str, float] = {}
@@ -112,13 +115,16 @@ class ClockedMemoryStorage(Storage, MovingWindowSupport):
                 bucket = int(position)
                 entry = windows.get((key, window))
                 if entry is None:
-                    entry = windows[(key, window)] = [bucket, 0, 0]
+                    current = previous = 0
                 elif entry[0] != bucket:
-                    previous = entry[1] if entry[0] == bucket - 1 else 0
-                    entry[0], entry[1], entry[2] = bucket, 0, previous
+                    current, previous = 0, entry[1] if entry[0] == bucket - 1 else 0
+                else:
+                    current, previous = entry[1], entry[2]
                 if amount:
-                    entry[1] += amount
-                current, previous = entry[1], entry[2]
+                    # A read stores nothing: a missing entry counts zero, and a stale
+                    # one is shifted again from the same values at every read.
+                    current += amount
+                    windows[(key, window)] = (bucket, current, previous)
                 weight = 1.0 - (position - bucket)
                 out.append(((previous % HIGH) * weight + current % HIGH,
                             (previous // HIGH) * weight + current // HIGH))

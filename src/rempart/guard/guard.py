@@ -17,11 +17,12 @@ from __future__ import annotations
 import enum
 
 from rempart.clock import Clock
+from rempart.core.care import Profession
 from rempart.guard import limits_check as lim
 from rempart.guard.alerts import Alert, AlertSink
 from rempart.guard.campaign import CampaignWatch
 from rempart.guard.ceilings import Ceilings, LimitPolicy, ceilings_for
-from rempart.guard.context import CheckContext, EntityId, LookupOutcome
+from rempart.guard.context import CheckContext, EntityId, LookupOutcome, SizeClass
 from rempart.guard.decision import Action, Decision, Evidence
 from rempart.guard.evidence import (
     composition_evidence,
@@ -49,6 +50,15 @@ BLOCK_DISTRUST_S = 86400
 DISTRUST_AFTER = 0.5
 
 
+def _learnt_nothing(profile: AccountProfile, prior: PeerPrior) -> bool:
+    """Whether the account's ceilings and usual rates are still its peer group's: no
+    learnt check, no peak above the peers' (see ceilings_for, usual_and_judged)."""
+    if profile.learned_checks or any(w.base_trials for w in profile.rates.values()):
+        return False
+    minute, hour, day = profile.own_peaks()
+    return minute <= prior.per_minute and hour <= prior.per_hour and day <= prior.per_day
+
+
 class StepUpFactor(enum.StrEnum):
     PASSKEY = "passkey"
     TOTP = "totp"
@@ -69,6 +79,8 @@ class Guard:
         self._campaign = CampaignWatch(state.windows)
         self._hourly_cache: dict[
             str, tuple[float, PeerPrior, Ceilings, dict[str, tuple[float, float]]]] = {}
+        self._cold_cache: dict[tuple[Profession, SizeClass], tuple[
+            PeerPrior, Ceilings, dict[str, tuple[float, float]]]] = {}
         self._claim_window_s = claim_window_s
         self._learner = Learner(state=state, slots=self._slots, claim_window_s=claim_window_s)
 
@@ -97,11 +109,11 @@ class Guard:
             self._save(ctx, profile, session)
             return standing
         new, far = self._learner.observe(ctx, ts, outcome, profile, session)
-        novel = session.is_novel
-        self._campaign.record(novel=novel, matched=outcome.matched, far=far, ts=ts)
+        sessions = self._campaign.record(fresh=session.fresh, block=block,
+                                         matched=outcome.matched, far=far, ts=ts)
         session.composition = self._composition(ctx, ts, prior, profile, session)
         evidence = [*session.novelty, *session.pending, *session.composition,
-                    *self._pooled(novel, ts)]
+                    *self._pooled(profile, session, sessions, ts)]
         if outcome.near_miss and outcome.person_key:
             repeats = session.note_near_miss(outcome.person_key, ts)
             if repeats >= 2:
@@ -203,6 +215,7 @@ class Guard:
             session.novelty = [*novelty_evidence(profile, prior, device=ctx.device_id,
                                                  block=block),
                                *history_evidence(profile, ts, prior.noun)]
+            self._note_fresh(found is not None, profile, session, ctx.device_id, block, ts)
             if profile.is_tainted(ctx.device_id, block, ts):
                 # Where a step-up went unanswered, the next session is asked again first.
                 session.step_up_required = True
@@ -213,10 +226,32 @@ class Guard:
         profile.last = max(profile.last, ts)
         return profile, session
 
+    def _note_fresh(self, known: bool, profile: AccountProfile, session: SessionState,
+                    device: str, block: str, ts: float) -> None:
+        """Whether a new session is fresh (rempart.guard.campaign): from a device or block
+        its account has not confirmed by a claim, on an account that has confirmed one.
+        (On an account with nothing confirmed, owner and thief cannot be told apart: a
+        second device there marked the owner as often as the thief, in the tests.)"""
+        fresh = foreign = False
+        if known and profile.devices:
+            fresh = device not in profile.devices or block not in profile.blocks
+            foreign = block not in profile.blocks
+        session.fresh, session.foreign_block = fresh, foreign
+        self._campaign.opened(block=block, fresh=fresh, foreign_block=foreign, ts=ts)
+
     def _hourly(self, ctx: CheckContext, ts: float, prior: PeerPrior,
                 profile: AccountProfile) -> tuple[Ceilings, dict[str, tuple[float, float]]]:
         """An account's ceilings and usual rates, recomputed once an hour of the clock
         (habits move slowly), in a cache local to this process."""
+        if _learnt_nothing(profile, prior):
+            # A new account is its peer group (most accounts on their first checks):
+            # one entry per peer group, not one per account.
+            cold = self._cold_cache.get((ctx.profession, ctx.size_class))
+            if cold is None or cold[0] is not prior:
+                cold = (prior, ceilings_for(self._limits, prior, profile),
+                        usual_and_judged(profile, prior))
+                self._cold_cache[(ctx.profession, ctx.size_class)] = cold
+            return cold[1], cold[2]
         key = str(ctx.account_id)
         hour = ts // 3600
         found = self._hourly_cache.get(key)
@@ -233,10 +268,15 @@ class Guard:
         _, usual = self._hourly(ctx, ts, prior, profile)
         return composition_evidence(profile, session, prior, usual)
 
-    def _pooled(self, novel: bool, ts: float) -> list[Evidence]:
-        """Evidence from the whole platform, for sessions from a new device or network."""
-        found = self._campaign.evidence(ts) if novel else None
-        return [] if found is None else [found]
+    def _pooled(self, profile: AccountProfile, session: SessionState, sessions: float,
+                ts: float) -> list[Evidence]:
+        """Evidence from the whole platform, for sessions from a device or network their
+        account has not confirmed (`sessions`: opened from the network in the hour)."""
+        if not session.fresh and session.block in profile.blocks:
+            return []
+        return self._campaign.evidence(block=session.block, sessions=sessions,
+                                       fresh=session.fresh,
+                                       foreign_block=session.foreign_block, ts=ts)
 
     def _save(self, ctx: CheckContext, profile: AccountProfile, session: SessionState) -> None:
         self._state.save_pair(str(ctx.account_id), profile, ctx.session_id, session)
@@ -279,17 +319,22 @@ class Guard:
 
     def _judge_before(self, ctx: CheckContext, ts: float, prior: PeerPrior,
                       profile: AccountProfile, session: SessionState, block: str) -> Decision:
+        windows = self._state.windows
+        policy = self._limits
+        raw = windows.hit((*lim.check_keys(ctx, block, policy, BLOCK_DISTRUST_S),
+                           self._campaign.sessions_key(block)), ts)
+        counts = lim.Counts.from_check(raw)
+        # After the limits' seven counts: the block's step-ups asked and answered, and
+        # the sessions opened from it in the hour.
+        asked, answered, opened = raw[7][0], raw[8][0], raw[9][0]
         if (not session.step_up_required and block not in profile.blocks
-                and self._block_distrusted(block, ts)):
+                and asked - answered >= DISTRUST_AFTER):
             # One attacker, many stolen accounts, one network: what it did with one
             # account is held against the others before they read more.
             session.step_up_required = True
             session.step_up_reasons = [
                 "this network was used lately in a session of another account that was "
                 "asked for a second factor and never gave it"]
-        windows = self._state.windows
-        policy = self._limits
-        counts = lim.Counts.from_check(windows.hit(lim.check_keys(ctx, block, policy), ts))
         ceilings = self._hourly(ctx, ts, prior, profile)[0]
         breaches = (lim.check_breaches(counts, ceilings, policy, prior.noun)
                     + lim.failure_breaches(counts.failures, ceilings, policy))
@@ -308,7 +353,7 @@ class Guard:
             # reuse what their last lookup showed.
             session.composition = self._composition(ctx, ts, prior, profile, session)
         evidence = [*session.novelty, *session.pending, *session.composition,
-                    *self._pooled(session.is_novel, ts)]
+                    *self._pooled(profile, session, opened, ts)]
         return self._decide(ts, profile, session, assess(evidence, self._ladder),
                             lim.verdict(breaches, policy))
 
@@ -363,16 +408,10 @@ class Guard:
             self._distrust(session.block, ts)
 
     def _distrust(self, block: str, ts: float, *, answered: bool = False) -> None:
-        """Count a step-up asked of a session from this block (or one it answered)."""
-        self._state.windows.hit([(lim.counter_key("tb+" if answered else "tb", block),
-                                  BLOCK_DISTRUST_S, 1)], ts)
-
-    def _block_distrusted(self, block: str, ts: float) -> bool:
-        """Whether sessions from this block lately left step-ups unanswered."""
-        asked, answered = self._state.windows.hit(
-            [(lim.counter_key("tb", block), BLOCK_DISTRUST_S, 0),
-             (lim.counter_key("tb+", block), BLOCK_DISTRUST_S, 0)], ts)
-        return asked[0] - answered[0] >= DISTRUST_AFTER
+        """Count a step-up asked of a session from this block (or one it answered); read
+        with the limits' counts before each check (`_judge_before`)."""
+        self._state.windows.hit(lim.distrust_keys(block, BLOCK_DISTRUST_S, answered=answered),
+                                ts)
 
     def _record(self, ctx: CheckContext, profile: AccountProfile, session: SessionState,
                 decision: Decision) -> None:

@@ -12,10 +12,16 @@ from rempart.guard.decision import Action
 from rempart.ratelimit import HIGH
 
 
-@lru_cache(maxsize=65536)
 def counter_key(kind: str, value: str) -> str:
     """Counter keys never hold a session id or an address in clear."""
-    return kind + ":" + hashlib.blake2b(value.encode(), digest_size=10).hexdigest()
+    return kind + ":" + _digest(value)
+
+
+@lru_cache(maxsize=65536)
+def _digest(value: str) -> str:
+    # One digest per value, whatever the kinds of counter it keys (a session's checks and
+    # failures, a block's checks and step-ups).
+    return hashlib.blake2b(value.encode(), digest_size=10).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +41,18 @@ class LimitVerdict:
     reasons: tuple[str, ...]
 
 
-def check_keys(ctx: CheckContext, block: str,
-               policy: LimitPolicy) -> tuple[tuple[str, int, int], ...]:
-    """Count the check in each scope, and read the session's failures."""
+def check_keys(ctx: CheckContext, block: str, policy: LimitPolicy,
+               distrust_s: int) -> tuple[tuple[str, int, int], ...]:
+    """Count the check in each scope, and read the session's failures and the block's
+    unanswered and answered step-ups (see `distrust_keys`), all in one call."""
     return _check_keys(ctx.session_id, str(ctx.account_id), str(ctx.organisation_id),
-                       ctx.address, block, policy)
+                       ctx.address, block, policy, distrust_s)
 
 
 @lru_cache(maxsize=65536)
 def _check_keys(session_id: str, account_id: str, organisation_id: str, address: str,
-                block: str, policy: LimitPolicy) -> tuple[tuple[str, int, int], ...]:
+                block: str, policy: LimitPolicy,
+                distrust_s: int) -> tuple[tuple[str, int, int], ...]:
     account = counter_key("a", account_id)
     return ((counter_key("s", session_id), policy.session_window_s, 1),
             (counter_key("fs", session_id), policy.failure_session_window_s, 0),
@@ -52,7 +60,18 @@ def _check_keys(session_id: str, account_id: str, organisation_id: str, address:
             (account, policy.day_window_s, 1),
             (counter_key("o", organisation_id), policy.hour_window_s, 1),
             (counter_key("ip", address), policy.hour_window_s, 1),
-            (counter_key("b", block), policy.hour_window_s, 1))
+            (counter_key("b", block), policy.hour_window_s, 1),
+            *distrust_keys(block, distrust_s))
+
+
+def distrust_keys(block: str, distrust_s: int, *,
+                  answered: bool | None = None) -> tuple[tuple[str, int, int], ...]:
+    """The block's counts of step-ups asked of its sessions and left unanswered ("tb"),
+    and answered ("tb+"): read both (answered None), or add one to either."""
+    if answered is None:
+        return ((counter_key("tb", block), distrust_s, 0),
+                (counter_key("tb+", block), distrust_s, 0))
+    return ((counter_key("tb+" if answered else "tb", block), distrust_s, 1),)
 
 
 def failure_keys(ctx: CheckContext, block: str, policy: LimitPolicy) -> list[tuple[str, int, int]]:
@@ -79,7 +98,7 @@ class Counts:
 
     @classmethod
     def from_check(cls, raw: list[tuple[float, float]]) -> Counts:
-        session, session_fail, hour, day, org, address, block = raw
+        session, session_fail, hour, day, org, address, block = raw[:7]
         return cls(session[0], hour[0], day[0], org[0], address[0], block[0],
                    (session_fail[0], hour[1], org[1], address[1], block[1]))
 
@@ -113,12 +132,15 @@ def check_breaches(counts: Counts, c: Ceilings, policy: LimitPolicy, noun: str) 
 def failure_breaches(failures: tuple[float, ...], c: Ceilings,
                      policy: LimitPolicy) -> list[Breach]:
     # A failure ceiling is reached at the count itself: the next attempt waits.
+    session, account, organisation, address, block = failures
+    if (session < c.fail_session and account < c.fail_account
+            and organisation < c.fail_organisation and address < c.fail_address
+            and block < c.fail_block):
+        return []  # nearly every check
     ceilings = (c.fail_session, c.fail_account, c.fail_organisation, c.fail_address,
                 c.fail_block)
     over = [i for i, (count, ceiling) in enumerate(zip(failures, ceilings, strict=True))
             if count >= ceiling]
-    if not over:
-        return []
     wording = [(f"failed matches from this session in {policy.failure_session_window_s // 60} "
                 "min", policy.failure_session_window_s),
                ("failed matches from this account in 1 h", policy.hour_window_s),

@@ -43,6 +43,10 @@ class PeerPrior:
     new_device: float
     new_block: float
     organisation_accounts: float
+    # From the shape, for an account with no learnt hours (see expected_volume): the
+    # busiest share of each slot and its neighbours, and the share of the 24 h to it.
+    hour_peak: tuple[float, ...]
+    day_share: tuple[float, ...]
 
 
 def _shape(days: list[int], hours: list[int], closed_share: float) -> tuple[float, ...]:
@@ -61,10 +65,11 @@ def _prior(row: Mapping[str, Any], size: SizeClass) -> PeerPrior:
     days = list(row["days"])
     open_hours = row["hours"][1] - row["hours"][0]
     per_day = float(row["checks_per_open_day"]) * scale
+    shape = _shape(days, list(row["hours"]), float(row["closed_share"]))
     return PeerPrior(
         noun=str(row["noun"]),
         weekly_checks=per_day * len(days) / (1.0 - float(row["closed_share"])),
-        shape=_shape(days, list(row["hours"]), float(row["closed_share"])),
+        shape=shape,
         rates={name: float(row[name]) for name in RATE_NAMES},
         per_minute=float(row["per_minute"]) * scale ** 0.5,
         per_hour=float(row["per_hour"]) * scale,
@@ -72,6 +77,10 @@ def _prior(row: Mapping[str, Any], size: SizeClass) -> PeerPrior:
         new_device=float(row["new_device"]),
         new_block=float(row["new_block"]),
         organisation_accounts=ORGANISATION_ACCOUNTS[size],
+        hour_peak=tuple(max(shape[(s - 1) % HOURS_PER_WEEK], shape[s],
+                            shape[(s + 1) % HOURS_PER_WEEK]) for s in range(HOURS_PER_WEEK)),
+        day_share=tuple(sum(shape[(s - i) % HOURS_PER_WEEK] for i in range(24))
+                        for s in range(HOURS_PER_WEEK)),
     )
 
 

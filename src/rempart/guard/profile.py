@@ -115,7 +115,8 @@ class AccountProfile:
     last: float
     rates: dict[str, RateWindows] = field(
         default_factory=lambda: {name: RateWindows() for name in RATE_NAMES})
-    hours_raw: list[float] = field(default_factory=lambda: [0.0] * HOURS_PER_WEEK)
+    # Empty until the first learnt check (most accounts seen once never get one).
+    hours_raw: list[float] = field(default_factory=list)
     hours_ref: float = 0.0
     hours_total_raw: float = 0.0
     learned_checks: int = 0
@@ -150,6 +151,8 @@ class AccountProfile:
     # -- volume: the hour-of-week histogram --------------------------------------------
 
     def learn_hour(self, ts: float, slot: int) -> None:
+        if not self.hours_raw:
+            self.hours_raw = [0.0] * HOURS_PER_WEEK
         weight = math.exp(_HOURS_RATE * (ts - self.hours_ref))
         if weight > 1e12:  # rescale so the stored weights stay finite
             for i, v in enumerate(self.hours_raw):
@@ -180,12 +183,17 @@ class AccountProfile:
         weekly = (total + prior.weekly_checks) / (exposure_weeks + 1.0)
         mass = total + prior.weekly_checks
 
-        def share(s: int) -> float:
-            s %= HOURS_PER_WEEK
-            return (self.hours_raw[s] * scale + prior.weekly_checks * prior.shape[s]) / mass
+        if total == 0.0:
+            # Nothing learnt yet (a new account): the shape is the peer group's.
+            hour = weekly * prior.hour_peak[slot]
+            day = weekly * prior.day_share[slot]
+        else:
+            def share(s: int) -> float:
+                s %= HOURS_PER_WEEK
+                return (self.hours_raw[s] * scale + prior.weekly_checks * prior.shape[s]) / mass
 
-        hour = weekly * max(share(slot - 1), share(slot), share(slot + 1))
-        day = weekly * sum(share(slot - i) for i in range(24))
+            hour = weekly * max(share(slot - 1), share(slot), share(slot + 1))
+            day = weekly * sum(share(slot - i) for i in range(24))
         # Floors: a quarter of the round-the-clock average, and for the hour an eighth of
         # the peer group's busiest hour (a low-volume practice has honest clusters).
         hour_floor = max(0.25 * weekly / HOURS_PER_WEEK, prior.per_hour / 8.0)
@@ -290,6 +298,10 @@ class SessionState:
     last: float
     attempts: int = 0
     novelty: list[Evidence] = field(default_factory=list)
+    # Opened on an account already known, from a device or block it has not confirmed
+    # (see rempart.guard.campaign); and whether the block is new to the account.
+    fresh: bool = False
+    foreign_block: bool = False
     checks: int = 0
     matched: int = 0
     new: int = 0
@@ -320,11 +332,6 @@ class SessionState:
     composition: list[Evidence] = field(default_factory=list)
     # Sliding counts at the last before_check: session minute, account hour, account day.
     counts: list[float] = field(default_factory=list)
-
-    @property
-    def is_novel(self) -> bool:
-        """Opened from a device or network its (seasoned) account had not used."""
-        return any(e.feature == "novelty" for e in self.novelty)
 
     def note_attempt(self, ts: float, max_gap: float) -> None:
         """Record the interval since the previous attempt (pauses longer than `max_gap`,
