@@ -86,7 +86,7 @@ class Bulk(Protocol):
     def had_members(self, insurer_id: int) -> bool:
         """Whether any beneficiary of the insurer is stored (asked before this file adds one)."""
 
-    def insert_new_members(self, rows: Sequence[tuple[Any, ...]]) -> bool:
+    def insert_new_members(self, rows: Iterable[tuple[Any, ...]]) -> bool:
         """Insert beneficiaries none of which is stored yet; if one is (its natural key is
         taken), write nothing and return False."""
 
@@ -177,7 +177,7 @@ class SqliteBulk:
     def had_members(self, insurer_id: int) -> bool:
         return self._db.execute(_HAS_MEMBERS.format(mark="?"), (insurer_id,)).fetchone() is not None
 
-    def insert_new_members(self, rows: Sequence[tuple[Any, ...]]) -> bool:
+    def insert_new_members(self, rows: Iterable[tuple[Any, ...]]) -> bool:
         db = self._db
         db.execute("SAVEPOINT rempart_new_rows")
         try:
@@ -265,13 +265,13 @@ class PostgresBulk:
                    ((*r[:7], _date(r[7]), _date(r[8]), *r[9:]) for r in rows),
                    self._types(CONTRACT_COLUMNS))
 
-    def insert_members(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    def insert_members(self, rows: Iterable[tuple[Any, ...]]) -> None:
         self._copy("beneficiaries", MEMBER_COLUMNS, rows, self._types(MEMBER_COLUMNS))
 
     def had_members(self, insurer_id: int) -> bool:
         return bool(self._find(_HAS_MEMBERS.format(mark="%s"), insurer_id))
 
-    def insert_new_members(self, rows: Sequence[tuple[Any, ...]]) -> bool:
+    def insert_new_members(self, rows: Iterable[tuple[Any, ...]]) -> bool:
         with self._db.cursor() as cur:
             cur.execute("SAVEPOINT rempart_new_rows")
             try:

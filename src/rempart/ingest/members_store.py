@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from rempart.ingest.bulk import Bulk, ContractRow
@@ -75,7 +76,7 @@ class MembersApplier:
             elif first.content_mac != part.content_mac:
                 disagreeing[at] = first
         if disagreeing:  # every row stating a disagreeing contract is named
-            for line, at, *_ in chunk.members:
+            for line, at in zip(chunk.members.lines, chunk.members.slots, strict=True):
                 first = disagreeing.get(at)
                 if first is not None:
                     column = _contract_field_disagreeing(first, chunk.contracts[at])
@@ -186,10 +187,12 @@ class MembersApplier:
 
     def _apply_members(self, chunk: PreparedChunk,
                        contract_ids: dict[tuple[int, bytes], int]) -> None:
+        if not self._problems and self._inserted_unlooked(chunk, contract_ids):
+            return
         problems, contracts = self._problems, chunk.contracts
         first_line: dict[tuple[int, bytes], int] = {}
         by_insurer: dict[int, list[tuple[MemberRow, int]]] = defaultdict(list)
-        for row in chunk.members:
+        for row in chunk.members.rows():
             line, at, member_idx = row[0], row[1], row[2]
             part = contracts[at]
             key = (part.insurer_id, member_idx)
@@ -206,8 +209,6 @@ class MembersApplier:
         updates: list[tuple[Any, ...]] = []
         seen_new: list[tuple[int, int, bytes, bytes]] = []
         for insurer_id, rows in by_insurer.items():
-            if self._inserted_all(insurer_id, rows):
-                continue
             stored = {r[1]: r for r in bulk.find_members(insurer_id, [r[2] for r, _ in rows])}
             seen = bulk.find_seen(_SEEN_MEMBER, insurer_id,
                                   [k for k, r in stored.items() if r[0] < self._first_member_id])
@@ -232,27 +233,37 @@ class MembersApplier:
         self.outcome.members_inserted += len(inserts)
         self.outcome.members_updated += len(updates)
 
-    def _inserted_all(self, insurer_id: int, rows: list[tuple[MemberRow, int]]) -> bool:
-        """Insert the rows without looking them up first, when that is safe and works.
+    def _inserted_unlooked(self, chunk: PreparedChunk,
+                           contract_ids: dict[tuple[int, bytes], int]) -> bool:
+        """Insert the chunk's members without looking them up first, when that is safe
+        and works; the rows are zipped from the chunk's columns, with no Python per row.
 
-        An insurer with no stored beneficiary when the file started (a first full load)
-        can only meet members this file inserted: the unique natural key then catches
-        a duplicate, the batch is undone and takes the looked-up path, which names it.
+        Safe for a chunk of one insurer with no stored beneficiary when the file started
+        (a first full load): its rows can only meet members this file inserted, and the
+        unique natural key then catches a duplicate; the batch is undone and the chunk
+        takes the looked-up path, which names the line.
         """
+        insurer_ids = {part.insurer_id for part in chunk.contracts}
+        if len(insurer_ids) != 1:
+            return False
+        (insurer_id,) = insurer_ids
         fresh = self._fresh_insurers.get(insurer_id)
         if fresh is None:
             fresh = self._fresh_insurers[insurer_id] = not self._bulk.had_members(insurer_id)
-        if not fresh:
+        slot_ids = [contract_ids.get((insurer_id, part.number_idx)) for part in chunk.contracts]
+        if not fresh or None in slot_ids:
             return False
-        first_id, version, now = self._next_member_id, self._vault.current_version, self._bulk.now
-        batch = [(member_id, insurer_id, contract_id, rank, member_idx, identity_idx, version,
-                  sealed, mac, now)
-                 for member_id, ((_line, _at, member_idx, identity_idx, rank, sealed, mac),
-                                 contract_id) in enumerate(rows, start=first_id)]
-        if not self._bulk.insert_new_members(batch):
+        members, first_id = chunk.members, self._next_member_id
+        count = len(members.lines)
+        rows = zip(range(first_id, first_id + count), repeat(insurer_id),
+                   map(slot_ids.__getitem__, members.slots), members.ranks,
+                   members.member_idxs, members.identity_idxs,
+                   repeat(self._vault.current_version), members.sealed, members.macs,
+                   repeat(self._bulk.now))
+        if not self._bulk.insert_new_members(rows):
             return False
-        self._next_member_id += len(batch)
-        self.outcome.members_inserted += len(batch)
+        self._next_member_id += count
+        self.outcome.members_inserted += count
         return True
 
     def _take_member_id(self) -> int:
