@@ -117,3 +117,28 @@ def test_values_the_quick_checks_leave_to_the_parsers_are_stored_normalised(
     assert stored.rank == 1
     assert (person.member_number, person.birth_rank, person.last_name) == (
         odd[7].upper(), 1, odd[12].strip())
+
+
+def test_a_first_load_with_households_apart_stores_what_a_grouped_one_stores(
+        runtime: Runtime, tmp_path: Path) -> None:
+    """Contracts of a first load are inserted without a look-up; a contract stated again
+    chunks later trips its unique key, and the chunk takes the looked-up path."""
+    load = importer(runtime, workers=0)
+    load.import_paths(paths=reference_files(tmp_path / "ref"))
+    rows = member_rows(120)
+    (grouped,) = load.import_paths(paths=[write(tmp_path / "grouped.csv", FileKind.MEMBERS,
+                                                rows)])
+    expected = population_content(runtime)
+    forget_members(runtime)
+    (apart,) = load.import_paths(paths=[write(tmp_path / "apart.csv", FileKind.MEMBERS,
+                                              rows[::2] + rows[1::2])])
+    assert apart.counts == grouped.counts
+    assert apart.counts["contracts_inserted"] == 60
+    assert by_content(population_content(runtime)) == by_content(expected)
+
+
+def by_content(population: dict[str, list[tuple[object, ...]]]) -> list[tuple[object, ...]]:
+    """Each beneficiary with its contract's columns in place of the ids (ids follow the
+    order in which a file first states rows)."""
+    contracts = {c[0]: c[1:] for c in population["contracts"]}
+    return sorted((contracts[b[2]], *b[3:]) for b in population["beneficiaries"])

@@ -52,7 +52,11 @@ class MembersApplier:
         self._first_contract_id, self._first_member_id = bulk.start()
         self._next_contract_id = self._first_contract_id
         self._next_member_id = self._first_member_id
-        self._fresh_insurers: dict[int, bool] = {}  # no stored beneficiary at the file's start
+        # (table, insurer) -> whether the insurer had no row in the table at the file's start
+        self._fresh: dict[tuple[str, int], bool] = {}
+        # The last contract of the previous chunk (key, id, content_mac): a household cut by
+        # a chunk boundary states it again at the start of the next chunk.
+        self._last_contract: tuple[tuple[int, bytes], int, bytes] | None = None
         self.outcome = MembersOutcome()
 
     def finish(self) -> None:
@@ -102,9 +106,59 @@ class MembersApplier:
 
     def _resolve_contracts(self, chunk: PreparedChunk) -> dict[tuple[int, bytes], int]:
         """Insert, update or terminate this chunk's contracts; return their ids."""
-        problems = self._problems
         stated = self._stated_contracts(chunk)
         ending = self._ending_contracts(chunk.ends, stated)
+        ids = None
+        if not ending and not self._problems:
+            ids = self._inserted_unlooked_contracts(stated)
+        if ids is None:
+            ids = self._looked_up_contracts(stated, ending)
+        if chunk.contracts:
+            last = chunk.contracts[-1]
+            key = (last.insurer_id, last.number_idx)
+            self._last_contract = (key, ids[key], last.content_mac) if key in ids else None
+        return ids
+
+    def _inserted_unlooked_contracts(self, stated: dict[tuple[int, bytes], ContractPart]
+                                     ) -> dict[tuple[int, bytes], int] | None:
+        """Insert the chunk's contracts without looking them up, when safe and it works
+        (as _inserted_unlooked for members); None when they need the looked-up path."""
+        insurer_ids = {insurer_id for insurer_id, _idx in stated}
+        if len(insurer_ids) != 1 or not self._is_fresh("contracts", *insurer_ids):
+            return None
+        ids: dict[tuple[int, bytes], int] = {}
+        inserts: list[tuple[Any, ...]] = []
+        bulk, version, last = self._bulk, self._vault.current_version, self._last_contract
+        next_id = self._next_contract_id
+        for key, part in stated.items():
+            if last is not None and key == last[0]:
+                if part.content_mac != last[2]:
+                    return None  # the looked-up path names the disagreement
+                ids[key] = last[1]
+                continue
+            ids[key] = next_id
+            inserts.append((next_id, key[0], key[1], version, part.sealed, part.content_mac,
+                            part.tier, part.start_date, part.end_date, part.third_party,
+                            bulk.now))
+            next_id += 1
+        if not bulk.insert_new_contracts(inserts):
+            return None
+        self._next_contract_id = next_id
+        self.outcome.contracts_inserted += len(inserts)
+        return ids
+
+    def _is_fresh(self, table: str, insurer_id: int) -> bool:
+        """Whether the insurer had no row in the table when the file started: asked
+        before this file's first write of it there, then remembered."""
+        fresh = self._fresh.get((table, insurer_id))
+        if fresh is None:
+            fresh = self._fresh[table, insurer_id] = not self._bulk.has_rows(table, insurer_id)
+        return fresh
+
+    def _looked_up_contracts(self, stated: dict[tuple[int, bytes], ContractPart],
+                             ending: dict[tuple[int, bytes], TerminateRow]
+                             ) -> dict[tuple[int, bytes], int]:
+        problems = self._problems
         ids: dict[tuple[int, bytes], int] = {}
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
@@ -244,14 +298,11 @@ class MembersApplier:
         takes the looked-up path, which names the line.
         """
         insurer_ids = {part.insurer_id for part in chunk.contracts}
-        if len(insurer_ids) != 1:
+        if len(insurer_ids) != 1 or not self._is_fresh("beneficiaries", *insurer_ids):
             return False
         (insurer_id,) = insurer_ids
-        fresh = self._fresh_insurers.get(insurer_id)
-        if fresh is None:
-            fresh = self._fresh_insurers[insurer_id] = not self._bulk.had_members(insurer_id)
         slot_ids = [contract_ids.get((insurer_id, part.number_idx)) for part in chunk.contracts]
-        if not fresh or None in slot_ids:
+        if None in slot_ids:
             return False
         members, first_id = chunk.members, self._next_member_id
         count = len(members.lines)
