@@ -12,6 +12,7 @@ from unittest import mock
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from stdnum.fr.nir import calc_check_digits
 
 from ingest_samples import AMC, TIERS, person_row
 from rempart.ingest import fields
@@ -91,3 +92,20 @@ def test_every_single_character_change_of_a_nir_gives_what_the_parsers_give() ->
                 row[9] = row[9][:at] + char + row[9][at + 1:]
                 line = ";".join(row)
                 assert outcome(line) == careful_outcome(line), (at, char)
+
+
+def test_a_whole_chunk_gives_what_its_lines_give_and_leaves_any_doubt_to_them() -> None:
+    rows = [person_row(i, household=i // 2, rank=1 + i % 2) for i in range(40)]
+    rows[5][9] = rows[5][9][:5] + "2A" + rows[5][9][7:]  # Corsica: its key changes
+    rows[5][9] = rows[5][9][:13] + calc_check_digits(rows[5][9])
+    text = "".join(";".join(row) + "\n" for row in rows)
+    problems = Problems("")
+    by_lines = PREPARER._validate(enumerate(text.splitlines(), start=3), problems)
+    assert not problems.kept
+    assert PREPARER._validate_whole(3, text) == by_lines
+    for column, value in ((9, rows[7][9][:13] + "00"), (8, "01"), (10, "1980-02-30"),
+                          (1, "999000003"), (3, "essentiel")):
+        odd = [list(row) for row in rows]
+        odd[7][column] = value
+        assert PREPARER._validate_whole(3, "".join(";".join(r) + "\n" for r in odd)) is None
+    assert PREPARER._validate_whole(3, text.rstrip("\n")) is None

@@ -31,16 +31,19 @@ _EARLIEST_DATE = dt.date(1900, 1, 1)
 # whole `upsert` line. A line it refuses is then parsed field by field by the
 # functions below, which accept it or give the reason; so it may refuse more than
 # the parsers (a rank of "01", a lower-case member number, a name with surrounding
-# spaces, a Corsican NIR) but must never accept what a parser refuses. What it leaves
+# spaces) but must never accept what a parser refuses. What it leaves
 # to the caller: the insurer and tier (known ones), the dates' calendar, the NIR's key.
 _QUICK_DATE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _QUICK_REFERENCE = "[A-Z0-9][A-Z0-9./-]{0,29}"  # already upper-case
-_QUICK_NAME = r"[^;\s][^;]{0,99}(?<!\s)"  # 1-100 characters, already stripped
-members_upsert_quick = re.compile(";".join((
-    "upsert", "[^;]*", _QUICK_REFERENCE, "[^;]*", _QUICK_DATE, f"(?:{_QUICK_DATE})?", "[01]",
+_QUICK_NAME = r"[^;\s][^;\n]{0,99}(?<!\s)"  # 1-100 characters, already stripped
+_QUICK_UPSERT = ";".join((
+    "upsert", "[^;\n]*", _QUICK_REFERENCE, "[^;\n]*", _QUICK_DATE, f"(?:{_QUICK_DATE})?", "[01]",
     _QUICK_REFERENCE, "[1-9][0-9]?", NIR_QUICK_PATTERN, BIRTH_DATE_AGREEING_PATTERN, "[1-9]",
     _QUICK_NAME, _QUICK_NAME, "(?:" + "|".join(m.value for m in MaritalStatus) + ")",
-    _POSTCODE.pattern[1:-1], _DEPARTEMENT.pattern[1:-1]))).fullmatch
+    _POSTCODE.pattern[1:-1], _DEPARTEMENT.pattern[1:-1]))
+members_upsert_quick = re.compile(_QUICK_UPSERT).fullmatch
+# The same over a whole chunk of lines, each ending with a newline: one call in C.
+members_upsert_chunk_quick = re.compile(f"(?:{_QUICK_UPSERT}\n)*").fullmatch
 
 
 def required(name: str, raw: str) -> str:

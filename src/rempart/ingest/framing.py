@@ -126,12 +126,8 @@ def sound_lines(kind: FileKind, first_line: int, raw: bytes,
     """
     names = COLUMNS[kind]
     width = len(names)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = ""
-    if text and not _CONTROL_BUT_NEWLINE.search(text):
-        # The usual chunk, checked whole: valid UTF-8, no control character, no CR.
+    text = clean_text(raw)
+    if text is not None:
         text_lines = text.split("\n")
         if text_lines[-1] == "":
             text_lines.pop()
@@ -159,6 +155,16 @@ def sound_lines(kind: FileKind, first_line: int, raw: bytes,
             problems.add(line_no, names[bad], "contains a control character")
             continue
         yield line_no, line
+
+
+def clean_text(raw: bytes) -> str | None:
+    """The usual chunk, checked whole: valid UTF-8, no control character but the
+    newlines (no CR either); None for any other (its lines are then checked one by one)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if text and not _CONTROL_BUT_NEWLINE.search(text) else None
 
 
 def count_lines(raw: bytes) -> int:

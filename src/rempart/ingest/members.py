@@ -27,7 +27,7 @@ from rempart.core.identifiers import nir_key_ok, nir_matches_birth_date, validat
 from rempart.ingest import fields as f
 from rempart.ingest.errors import FieldError, Problem, Problems
 from rempart.ingest.formats import COLUMNS, DELIMITER, FileKind, FileMode, MemberOp
-from rempart.ingest.framing import count_lines, sound_lines
+from rempart.ingest.framing import clean_text, count_lines, sound_lines
 from rempart.population import sealing
 from rempart.vault import Vault
 
@@ -38,7 +38,8 @@ _TERMINATE_EMPTY = ("tier", "contract_start", "third_party", "member_number", "r
                     "postcode", "departement")
 _NAME_MAX = 100
 # The person's fields in sealing.PERSON_FIELDS order, from a row in the file's column order.
-_PERSON_OF_ROW = operator.itemgetter(9, 10, 11, 12, 13, 14, 7, 15, 16)
+_PERSON_COLUMNS = (9, 10, 11, 12, 13, 14, 7, 15, 16)
+_PERSON_OF_ROW = operator.itemgetter(*_PERSON_COLUMNS)
 
 
 class ContractPart(NamedTuple):
@@ -136,13 +137,45 @@ class MemberPreparer:
 
     def prepare_chunk(self, first_line: int, raw: bytes) -> PreparedChunk:
         problems = Problems("")
-        accepted = self._validate(sound_lines(FileKind.MEMBERS, first_line, raw, problems),
-                                  problems)
+        text = clean_text(raw)
+        accepted = None if text is None else self._validate_whole(first_line, text)
+        if accepted is None:
+            accepted = self._validate(sound_lines(FileKind.MEMBERS, first_line, raw, problems),
+                                      problems)
         contracts = self._seal_contracts(accepted.contracts)
         return PreparedChunk(contracts, self._seal_members(accepted), accepted.ends,
                              count_lines(raw), problems.kept, problems.total)
 
     # -- validation ----------------------------------------------------------
+
+    def _validate_whole(self, first_line: int, text: str) -> _Accepted | None:
+        """The chunk column by column, if the quick test accepts every line of it (the
+        usual chunk); else None, and _validate takes it line by line."""
+        if not text.endswith("\n") or f.members_upsert_chunk_quick(text) is None:
+            return None
+        flat = text.replace("\n", DELIMITER).split(DELIMITER)
+        flat.pop()  # after the last line's newline
+        width = len(COLUMNS[FileKind.MEMBERS])
+        columns = [flat[at::width] for at in range(width)]
+        if (not all(map(self._past_dates.__contains__, columns[10]))
+                or not all(map(nir_key_ok, columns[9]))):
+            return None
+        contracts: list[_Contract] = []
+        slots: list[int] = []
+        last_key = None
+        for line, key in enumerate(zip(*columns[1:7], strict=True), start=first_line):
+            if key != last_key:  # rows of a household follow each other
+                contract = self._known_contract(line, key)
+                if contract is None:
+                    return None
+                contracts.append(contract)
+                last_key = key
+            slots.append(len(contracts) - 1)
+        return _Accepted(contracts=contracts, slots=slots,
+                         lines=list(range(first_line, first_line + len(slots))),
+                         member_keys=list(zip(columns[1], columns[7], strict=True)),
+                         people=list(zip(*(columns[at] for at in _PERSON_COLUMNS), strict=True)),
+                         ranks=list(map(int, columns[8])))
 
     def _validate(self, lines: Iterable[tuple[int, str]], problems: Problems) -> _Accepted:
         out = _Accepted()
@@ -157,7 +190,7 @@ class MemberPreparer:
                 matched = quick(text) is not None
                 key = v[1:7]
                 if key != last_key:  # rows of a household follow each other
-                    out.contracts.append((matched and self._known_contract(line, v))
+                    out.contracts.append((matched and self._known_contract(line, key))
                                          or self._contract(line, v))
                     last_key = key
                 if matched and v[10] in past_dates and nir_key_ok(v[9]):
@@ -174,10 +207,11 @@ class MemberPreparer:
             out.ranks.append(rank)
         return out
 
-    def _known_contract(self, line: int, values: list[str]) -> _Contract | None:
-        """The contract of a row the quick test accepted, or None if the careful path must
-        judge it (an unknown insurer or tier, an impossible date, an end before the start)."""
-        amc, number, tier, start, end, third_party = values[1:7]
+    def _known_contract(self, line: int, key: Sequence[str]) -> _Contract | None:
+        """The contract of a row the quick test accepted (its fields amc_number to
+        third_party), or None if the careful path must judge it (an unknown insurer or
+        tier, an impossible date, an end before the start)."""
+        amc, number, tier, start, end, third_party = key
         insurer_id = self._insurers.get(amc)
         start_date = f.parse_date(start)
         end_date = f.parse_date(end) if end else None
