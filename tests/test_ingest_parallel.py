@@ -18,7 +18,9 @@ from rempart.ingest.formats import FileKind
 from rempart.ingest.service import Importer
 from rempart.population import sealing
 from rempart.runtime import Runtime
+from rempart.storage.engine import CACHE_KIB, MMAP_BYTES
 from rempart.synth import generate_population
+from settings_support import sqlite_settings
 from test_ingest_members import snapshot
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -142,3 +144,15 @@ def by_content(population: dict[str, list[tuple[object, ...]]]) -> list[tuple[ob
     order in which a file first states rows)."""
     contracts = {c[0]: c[1:] for c in population["contracts"]}
     return sorted((contracts[b[2]], *b[3:]) for b in population["beneficiaries"])
+
+
+def test_a_sqlite_import_leaves_the_connection_as_the_engine_made_it(tmp_path: Path) -> None:
+    """The import reads without the memory map (its pages would stay resident and the
+    importer's memory would grow with the database) and with a larger page cache."""
+    with Runtime.open(sqlite_settings(tmp_path / "instance"), create_keys=True) as runtime:
+        importer(runtime, workers=0).import_paths(paths=[
+            *reference_files(tmp_path / "ref"),
+            write(tmp_path / "m.csv", FileKind.MEMBERS, member_rows(4))])
+        with runtime.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == MMAP_BYTES
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -CACHE_KIB

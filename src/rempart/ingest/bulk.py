@@ -16,6 +16,8 @@ from typing import Any, ClassVar, Protocol
 import psycopg
 from sqlalchemy import Connection
 
+from rempart.storage.engine import CACHE_KIB, MMAP_BYTES
+
 SEEN_TABLE = "rempart_import_seen"
 # Keys per look-up query. SQLite look-ups always bind one of a few list sizes (padding
 # with a repeated key): every distinct size would be another prepared statement kept in
@@ -133,6 +135,9 @@ class SqliteBulk:
 
     def start(self) -> tuple[int, int]:
         db = self._db
+        # No memory map while importing: the pages it reads would stay mapped (resident)
+        # and memory would grow with the database; the 64 MiB page cache serves the writes.
+        db.execute("PRAGMA mmap_size=0")
         if not db.in_transaction:
             db.execute("BEGIN IMMEDIATE")
         db.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages stay in memory
@@ -146,7 +151,9 @@ class SqliteBulk:
 
     def finish(self, next_contract_id: int, next_member_id: int) -> None:
         self._db.execute(f"DROP TABLE IF EXISTS temp.{SEEN_TABLE}")
-        self._db.execute("PRAGMA cache_size=-2000")
+        # Back to what every connection of the engine has (storage.engine).
+        self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        self._db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
 
     def _find(self, sql: str, insurer_id: int, keys: Sequence[bytes]) -> list[Any]:
         found: list[Any] = []
