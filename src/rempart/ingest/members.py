@@ -6,11 +6,13 @@ Each row of a members file is one beneficiary with the fields of its contract
 rempart.population.sealing, before it goes anywhere near the database: a prepared
 chunk holds blind indexes, fingerprints and ciphertext, never a name or a NIR.
 
-Validation runs in one loop with a quick test (fields.members_upsert_quick, one
-regular expression over the line, then the known insurer and tier, the dates and the
-NIR's key); a row it does not accept outright goes through the field parsers, which
-accept it or raise the FieldError naming the field and the rule. The cryptography then runs once
-per column over the chunk's accepted rows.
+A chunk is validated whole when one regular expression accepts every line of it
+(fields.members_upsert_chunk_quick) and its dates of birth, NIR keys and contracts
+pass: then column by column from one split, with almost no Python per row. Otherwise
+line by line: the same quick test per line, and a line it does not accept outright
+goes through the field parsers, which accept it or raise the FieldError naming the
+field and the rule. The cryptography then runs once per column over the chunk's
+accepted rows.
 """
 
 from __future__ import annotations
