@@ -18,7 +18,9 @@ from rempart.ingest.formats import FileKind
 from rempart.ingest.service import Importer
 from rempart.population import sealing
 from rempart.runtime import Runtime
+from rempart.storage.engine import CACHE_KIB, MMAP_BYTES
 from rempart.synth import generate_population
+from settings_support import sqlite_settings
 from test_ingest_members import snapshot
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -117,3 +119,40 @@ def test_values_the_quick_checks_leave_to_the_parsers_are_stored_normalised(
     assert stored.rank == 1
     assert (person.member_number, person.birth_rank, person.last_name) == (
         odd[7].upper(), 1, odd[12].strip())
+
+
+def test_a_first_load_with_households_apart_stores_what_a_grouped_one_stores(
+        runtime: Runtime, tmp_path: Path) -> None:
+    """Contracts of a first load are inserted without a look-up; a contract stated again
+    chunks later trips its unique key, and the chunk takes the looked-up path."""
+    load = importer(runtime, workers=0)
+    load.import_paths(paths=reference_files(tmp_path / "ref"))
+    rows = member_rows(120)
+    (grouped,) = load.import_paths(paths=[write(tmp_path / "grouped.csv", FileKind.MEMBERS,
+                                                rows)])
+    expected = population_content(runtime)
+    forget_members(runtime)
+    (apart,) = load.import_paths(paths=[write(tmp_path / "apart.csv", FileKind.MEMBERS,
+                                              rows[::2] + rows[1::2])])
+    assert apart.counts == grouped.counts
+    assert apart.counts["contracts_inserted"] == 60
+    assert by_content(population_content(runtime)) == by_content(expected)
+
+
+def by_content(population: dict[str, list[tuple[object, ...]]]) -> list[tuple[object, ...]]:
+    """Each beneficiary with its contract's columns in place of the ids (ids follow the
+    order in which a file first states rows)."""
+    contracts = {c[0]: c[1:] for c in population["contracts"]}
+    return sorted((contracts[b[2]], *b[3:]) for b in population["beneficiaries"])
+
+
+def test_a_sqlite_import_leaves_the_connection_as_the_engine_made_it(tmp_path: Path) -> None:
+    """The import reads without the memory map (its pages would stay resident and the
+    importer's memory would grow with the database) and with a larger page cache."""
+    with Runtime.open(sqlite_settings(tmp_path / "instance"), create_keys=True) as runtime:
+        importer(runtime, workers=0).import_paths(paths=[
+            *reference_files(tmp_path / "ref"),
+            write(tmp_path / "m.csv", FileKind.MEMBERS, member_rows(4))])
+        with runtime.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == MMAP_BYTES
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -CACHE_KIB

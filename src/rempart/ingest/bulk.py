@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
 import psycopg
 from sqlalchemy import Connection
+
+from rempart.storage.engine import CACHE_KIB, MMAP_BYTES
 
 SEEN_TABLE = "rempart_import_seen"
 # Keys per look-up query. SQLite look-ups always bind one of a few list sizes (padding
@@ -52,7 +54,8 @@ _FIND_MEMBERS = ("SELECT id, member_idx, content_mac, contract_id FROM beneficia
                  "WHERE insurer_id = ? AND member_idx IN ({marks})")
 _PG_FIND_SEEN = ("SELECT idx, mac FROM " + SEEN_TABLE  # noqa: S608
                  + " WHERE kind = %s AND insurer_id = %s AND idx = ANY(%s)")
-_HAS_MEMBERS = "SELECT 1 FROM beneficiaries WHERE insurer_id = {mark} LIMIT 1"
+POPULATION_TABLES = ("contracts", "beneficiaries")
+_HAS_ROWS = "SELECT 1 FROM {table} WHERE insurer_id = {mark} LIMIT 1"
 _FIND_SEEN = ("SELECT idx, mac FROM " + SEEN_TABLE  # noqa: S608
               + " WHERE kind = ? AND insurer_id = ? AND idx IN ({marks})")
 
@@ -77,24 +80,33 @@ class Bulk(Protocol):
 
     # Contract rows written carry their dates as ISO text (cheap to hand between
     # processes); rows read (ContractRow) carry dates.
-    def insert_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
+    def insert_contracts(self, rows: Iterable[tuple[Any, ...]]) -> None: ...
 
     def update_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
 
-    def insert_members(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
+    def insert_members(self, rows: Iterable[tuple[Any, ...]]) -> None: ...
 
-    def had_members(self, insurer_id: int) -> bool:
-        """Whether any beneficiary of the insurer is stored (asked before this file adds one)."""
+    def has_rows(self, table: str, insurer_id: int) -> bool:
+        """Whether any row of the insurer is in `table` (one of POPULATION_TABLES)."""
 
-    def insert_new_members(self, rows: Sequence[tuple[Any, ...]]) -> bool:
-        """Insert beneficiaries none of which is stored yet; if one is (its natural key is
+    def insert_new_contracts(self, rows: Iterable[tuple[Any, ...]]) -> bool:
+        """Insert contracts none of which is stored yet; if one is (its natural key is
         taken), write nothing and return False."""
+
+    def insert_new_members(self, rows: Iterable[tuple[Any, ...]]) -> bool:
+        """As insert_new_contracts, for beneficiaries."""
 
     def update_members(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
 
 
 def _date(iso: str | None) -> dt.date | None:
     return dt.date.fromisoformat(iso) if iso else None
+
+
+def _population_table(table: str) -> str:
+    if table not in POPULATION_TABLES:
+        raise ValueError(f"not a population table: {table!r}")
+    return table
 
 
 def bulk_for(conn: Connection, now: dt.datetime) -> Bulk:
@@ -123,6 +135,9 @@ class SqliteBulk:
 
     def start(self) -> tuple[int, int]:
         db = self._db
+        # No memory map while importing: the pages it reads would stay mapped (resident)
+        # and memory would grow with the database; the 64 MiB page cache serves the writes.
+        db.execute("PRAGMA mmap_size=0")
         if not db.in_transaction:
             db.execute("BEGIN IMMEDIATE")
         db.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages stay in memory
@@ -136,7 +151,9 @@ class SqliteBulk:
 
     def finish(self, next_contract_id: int, next_member_id: int) -> None:
         self._db.execute(f"DROP TABLE IF EXISTS temp.{SEEN_TABLE}")
-        self._db.execute("PRAGMA cache_size=-2000")
+        # Back to what every connection of the engine has (storage.engine).
+        self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        self._db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
 
     def _find(self, sql: str, insurer_id: int, keys: Sequence[bytes]) -> list[Any]:
         found: list[Any] = []
@@ -164,24 +181,31 @@ class SqliteBulk:
         self._db.executemany("INSERT INTO " + SEEN_TABLE  # noqa: S608 (a constant name)
                              + " VALUES (?, ?, ?, ?)", rows)
 
-    def insert_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    def insert_contracts(self, rows: Iterable[tuple[Any, ...]]) -> None:
         # The dates' ISO text is what SQLAlchemy writes for Date on SQLite.
         self._db.executemany(_INSERT_CONTRACTS, rows)
 
     def update_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self._db.executemany(_UPDATE_CONTRACTS, rows)
 
-    def insert_members(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    def insert_members(self, rows: Iterable[tuple[Any, ...]]) -> None:
         self._db.executemany(_INSERT_MEMBERS, rows)
 
-    def had_members(self, insurer_id: int) -> bool:
-        return self._db.execute(_HAS_MEMBERS.format(mark="?"), (insurer_id,)).fetchone() is not None
+    def has_rows(self, table: str, insurer_id: int) -> bool:
+        sql = _HAS_ROWS.format(table=_population_table(table), mark="?")
+        return self._db.execute(sql, (insurer_id,)).fetchone() is not None
 
-    def insert_new_members(self, rows: Sequence[tuple[Any, ...]]) -> bool:
+    def insert_new_contracts(self, rows: Iterable[tuple[Any, ...]]) -> bool:
+        return self._insert_new(_INSERT_CONTRACTS, rows)
+
+    def insert_new_members(self, rows: Iterable[tuple[Any, ...]]) -> bool:
+        return self._insert_new(_INSERT_MEMBERS, rows)
+
+    def _insert_new(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> bool:
         db = self._db
         db.execute("SAVEPOINT rempart_new_rows")
         try:
-            db.executemany(_INSERT_MEMBERS, rows)
+            db.executemany(sql, rows)
         except sqlite3.IntegrityError:
             db.execute("ROLLBACK TO rempart_new_rows")
             db.execute("RELEASE rempart_new_rows")
@@ -260,22 +284,30 @@ class PostgresBulk:
     def _types(self, columns: Sequence[str]) -> list[str]:
         return [self._TYPES.get(c, "bytea") for c in columns]
 
-    def insert_contracts(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    def insert_contracts(self, rows: Iterable[tuple[Any, ...]]) -> None:
         self._copy("contracts", CONTRACT_COLUMNS,
                    ((*r[:7], _date(r[7]), _date(r[8]), *r[9:]) for r in rows),
                    self._types(CONTRACT_COLUMNS))
 
-    def insert_members(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    def insert_members(self, rows: Iterable[tuple[Any, ...]]) -> None:
         self._copy("beneficiaries", MEMBER_COLUMNS, rows, self._types(MEMBER_COLUMNS))
 
-    def had_members(self, insurer_id: int) -> bool:
-        return bool(self._find(_HAS_MEMBERS.format(mark="%s"), insurer_id))
+    def has_rows(self, table: str, insurer_id: int) -> bool:
+        return bool(self._find(_HAS_ROWS.format(table=_population_table(table), mark="%s"),
+                               insurer_id))
 
-    def insert_new_members(self, rows: Sequence[tuple[Any, ...]]) -> bool:
+    def insert_new_contracts(self, rows: Iterable[tuple[Any, ...]]) -> bool:
+        return self._insert_new(self.insert_contracts, rows)
+
+    def insert_new_members(self, rows: Iterable[tuple[Any, ...]]) -> bool:
+        return self._insert_new(self.insert_members, rows)
+
+    def _insert_new(self, insert: Callable[[Iterable[tuple[Any, ...]]], None],
+                    rows: Iterable[tuple[Any, ...]]) -> bool:
         with self._db.cursor() as cur:
             cur.execute("SAVEPOINT rempart_new_rows")
             try:
-                self.insert_members(rows)
+                insert(rows)
             except psycopg.errors.UniqueViolation:
                 cur.execute("ROLLBACK TO SAVEPOINT rempart_new_rows")
                 cur.execute("RELEASE SAVEPOINT rempart_new_rows")

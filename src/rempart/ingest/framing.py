@@ -112,28 +112,32 @@ def data_chunks(head: FileHead, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tupl
 
 def split_rows(kind: FileKind, first_line: int, raw: bytes,
                problems: Problems) -> Iterator[tuple[int, list[str]]]:
-    """Yield (line number, fields) for each sound line of a chunk; record the others.
+    """Yield (line number, fields) for each sound line of a chunk; record the others."""
+    for line_no, line in sound_lines(kind, first_line, raw, problems):
+        yield line_no, line.split(DELIMITER)
+
+
+def sound_lines(kind: FileKind, first_line: int, raw: bytes,
+                problems: Problems) -> Iterator[tuple[int, str]]:
+    """Yield (line number, text) for each sound line of a chunk; record the others.
 
     Lines with a bad encoding, control characters or the wrong number of fields are
     problems and are not yielded.
     """
     names = COLUMNS[kind]
     width = len(names)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = ""
-    if text and not _CONTROL_BUT_NEWLINE.search(text):
-        # The usual chunk, checked whole: valid UTF-8, no control character, no CR.
+    text = clean_text(raw)
+    if text is not None:
         text_lines = text.split("\n")
         if text_lines[-1] == "":
             text_lines.pop()
+        separators = width - 1
         for line_no, text_line in enumerate(text_lines, start=first_line):
-            fields = text_line.split(DELIMITER)
-            if len(fields) != width:
-                problems.add(line_no, "", f"has {len(fields)} fields, expected {width}")
+            if text_line.count(DELIMITER) != separators:
+                problems.add(line_no, "", f"has {text_line.count(DELIMITER) + 1} fields, "
+                                          f"expected {width}")
                 continue
-            yield line_no, fields
+            yield line_no, text_line
         return
     lines = raw.split(b"\n")
     if lines[-1] == b"":
@@ -150,7 +154,17 @@ def split_rows(kind: FileKind, first_line: int, raw: bytes,
             bad = next(i for i, f in enumerate(fields) if CONTROL_CHARS.search(f))
             problems.add(line_no, names[bad], "contains a control character")
             continue
-        yield line_no, fields
+        yield line_no, line
+
+
+def clean_text(raw: bytes) -> str | None:
+    """The usual chunk, checked whole: valid UTF-8, no control character but the
+    newlines (no CR either); None for any other (its lines are then checked one by one)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if text and not _CONTROL_BUT_NEWLINE.search(text) else None
 
 
 def count_lines(raw: bytes) -> int:

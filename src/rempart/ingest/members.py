@@ -6,26 +6,30 @@ Each row of a members file is one beneficiary with the fields of its contract
 rempart.population.sealing, before it goes anywhere near the database: a prepared
 chunk holds blind indexes, fingerprints and ciphertext, never a name or a NIR.
 
-Validation runs in one loop with quick tests (fields.RANKS, fields.is_postcode, ...);
-a row they do not accept outright goes through the field parsers, which accept it or
-raise the FieldError naming the field and the rule. The cryptography then runs once
-per column over the chunk's accepted rows.
+A chunk is validated whole when one regular expression accepts every line of it
+(fields.members_upsert_chunk_quick) and its dates of birth, NIR keys and contracts
+pass: then column by column from one split, with almost no Python per row. Otherwise
+line by line: the same quick test per line, and a line it does not accept outright
+goes through the field parsers, which accept it or raise the FieldError naming the
+field and the rule. The cryptography then runs once per column over the chunk's
+accepted rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+import operator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from rempart.core.care import MaritalStatus
 from rempart.core.errors import InvalidIdentifier
-from rempart.core.identifiers import nir_matches_birth_date, validate_nir
+from rempart.core.identifiers import nir_key_ok, nir_matches_birth_date, validate_nir
 from rempart.ingest import fields as f
 from rempart.ingest.errors import FieldError, Problem, Problems
-from rempart.ingest.formats import COLUMNS, FileKind, FileMode, MemberOp
-from rempart.ingest.framing import count_lines, split_rows
+from rempart.ingest.formats import COLUMNS, DELIMITER, FileKind, FileMode, MemberOp
+from rempart.ingest.framing import clean_text, count_lines, sound_lines
 from rempart.population import sealing
 from rempart.vault import Vault
 
@@ -35,6 +39,9 @@ _TERMINATE_EMPTY = ("tier", "contract_start", "third_party", "member_number", "r
                     "birth_date", "birth_rank", "last_name", "first_name", "marital_status",
                     "postcode", "departement")
 _NAME_MAX = 100
+# The person's fields in sealing.PERSON_FIELDS order, from a row in the file's column order.
+_PERSON_COLUMNS = (9, 10, 11, 12, 13, 14, 7, 15, 16)
+_PERSON_OF_ROW = operator.itemgetter(*_PERSON_COLUMNS)
 
 
 class ContractPart(NamedTuple):
@@ -61,7 +68,25 @@ def _contract_part(*values: Any) -> ContractPart:
 
 MemberRow = tuple[int, int, bytes, bytes, int, bytes, bytes]
 """line, contract (position in the chunk's contracts), member_idx, identity_idx, rank,
-sealed person, content_mac: plain tuples, cheap to build and to pickle by the million."""
+sealed person, content_mac: one row of MemberColumns."""
+
+
+@dataclass(frozen=True)
+class MemberColumns:
+    """The chunk's accepted beneficiaries, column by column: lists pickle and zip into
+    the insert's rows at C speed, where a tuple per row would cost Python work twice."""
+
+    lines: list[int]
+    slots: list[int]  # each row's contract: its position in the chunk's contracts
+    member_idxs: list[bytes]
+    identity_idxs: list[bytes]
+    ranks: list[int]
+    sealed: list[bytes]
+    macs: list[bytes]
+
+    def rows(self) -> Iterator[MemberRow]:
+        return zip(self.lines, self.slots, self.member_idxs, self.identity_idxs, self.ranks,
+                   self.sealed, self.macs, strict=True)
 
 
 class TerminateRow(NamedTuple):
@@ -75,15 +100,16 @@ class TerminateRow(NamedTuple):
 @dataclass(frozen=True)
 class PreparedChunk:
     contracts: list[ContractPart]
-    members: list[MemberRow]
+    members: MemberColumns
     ends: list[TerminateRow]
     lines: int  # data lines in the chunk, good or bad
     problems: list[Problem]
     problem_total: int
 
 
-_Contract = tuple[int, int, str, str, str, dt.date, dt.date | None, bool]
-"""line, insurer_id, amc, number, tier, start_date, end_date, third_party: validated."""
+_Contract = tuple[int, int, str, str, str, str, str, bool]
+"""line, insurer_id, amc, number, tier, start_date, end_date ("" if none), third_party:
+validated, dates as YYYY-MM-DD."""
 
 
 @dataclass
@@ -94,7 +120,7 @@ class _Accepted:
     lines: list[int] = field(default_factory=list)
     slots: list[int] = field(default_factory=list)  # each row's position in `contracts`
     member_keys: list[tuple[str, str]] = field(default_factory=list)
-    people: list[list[str]] = field(default_factory=list)  # sealing.PERSON_FIELDS order
+    people: list[Sequence[str]] = field(default_factory=list)  # sealing.PERSON_FIELDS order
     ranks: list[int] = field(default_factory=list)
     ends: list[TerminateRow] = field(default_factory=list)
 
@@ -109,51 +135,70 @@ class MemberPreparer:
         self._tiers = tiers
         self._today = today
         self._mode = mode
-        self._dates: dict[str, dt.date] = {}  # past dates already parsed (bounded by the calendar)
+        self._past_dates = f.dates_until(today)
 
     def prepare_chunk(self, first_line: int, raw: bytes) -> PreparedChunk:
         problems = Problems("")
-        accepted = self._validate(split_rows(FileKind.MEMBERS, first_line, raw, problems),
-                                  problems)
+        text = clean_text(raw)
+        accepted = None if text is None else self._validate_whole(first_line, text)
+        if accepted is None:
+            accepted = self._validate(sound_lines(FileKind.MEMBERS, first_line, raw, problems),
+                                      problems)
         contracts = self._seal_contracts(accepted.contracts)
         return PreparedChunk(contracts, self._seal_members(accepted), accepted.ends,
                              count_lines(raw), problems.kept, problems.total)
 
     # -- validation ----------------------------------------------------------
 
-    def _validate(self, rows: Iterable[tuple[int, list[str]]], problems: Problems) -> _Accepted:
+    def _validate_whole(self, first_line: int, text: str) -> _Accepted | None:
+        """The chunk column by column, if the quick test accepts every line of it (the
+        usual chunk); else None, and _validate takes it line by line."""
+        if not text.endswith("\n") or f.members_upsert_chunk_quick(text) is None:
+            return None
+        flat = text.replace("\n", DELIMITER).split(DELIMITER)
+        flat.pop()  # after the last line's newline
+        width = len(COLUMNS[FileKind.MEMBERS])
+        columns = [flat[at::width] for at in range(width)]
+        if (not all(map(self._past_dates.__contains__, columns[10]))
+                or not all(map(nir_key_ok, columns[9]))):
+            return None
+        contracts: list[_Contract] = []
+        slots: list[int] = []
+        last_key = None
+        for line, key in enumerate(zip(*columns[1:7], strict=True), start=first_line):
+            if key != last_key:  # rows of a household follow each other
+                contract = self._known_contract(line, key)
+                if contract is None:
+                    return None
+                contracts.append(contract)
+                last_key = key
+            slots.append(len(contracts) - 1)
+        return _Accepted(contracts=contracts, slots=slots,
+                         lines=list(range(first_line, first_line + len(slots))),
+                         member_keys=list(zip(columns[1], columns[7], strict=True)),
+                         people=list(zip(*(columns[at] for at in _PERSON_COLUMNS), strict=True)),
+                         ranks=list(map(int, columns[8])))
+
+    def _validate(self, lines: Iterable[tuple[int, str]], problems: Problems) -> _Accepted:
         out = _Accepted()
-        dates, is_reference = self._dates, f.is_reference
-        ranks, birth_ranks = f.RANKS, f.BIRTH_RANKS
+        quick, past_dates, person_of = f.members_upsert_quick, self._past_dates, _PERSON_OF_ROW
         last_key: list[str] = []
-        for line, v in rows:
+        for line, text in lines:
+            v = text.split(DELIMITER)
             try:
                 if v[0] != _UPSERT:
                     out.ends.append(self._terminate(line, v))
                     continue
+                matched = quick(text) is not None
                 key = v[1:7]
                 if key != last_key:  # rows of a household follow each other
-                    out.contracts.append(self._contract(line, v))
+                    out.contracts.append((matched and self._known_contract(line, key))
+                                         or self._contract(line, v))
                     last_key = key
-                (member_number, rank, nir, birth, birth_rank, last_name, first_name, marital,
-                 postcode, departement) = v[7:]
-                rank_value = ranks.get(rank)
-                born = dates.get(birth) or self._past_date(birth)
-                last_name, first_name = last_name.strip(), first_name.strip()
-                try:
-                    nir = validate_nir(nir)
-                except InvalidIdentifier:
-                    born = None  # the careful path names the first bad field
-                if (rank_value is None or born is None or birth_rank not in birth_ranks
-                        or marital not in _MARITAL or not is_reference(member_number)
-                        or not last_name or len(last_name) > _NAME_MAX
-                        or not first_name or len(first_name) > _NAME_MAX
-                        or not f.is_postcode(postcode) or not f.is_departement(departement)
-                        or not nir_matches_birth_date(nir, born)):
-                    person, rank_value = self._person(v)
+                if matched and v[10] in past_dates and nir_key_ok(v[9]):
+                    person, rank = person_of(v), int(v[8])
                 else:
-                    person = [nir, birth, birth_rank, last_name, first_name, marital,
-                              member_number, postcode, departement]
+                    person, rank = self._person(v)
             except FieldError as exc:
                 problems.add(line, exc.field, exc.reason)
                 continue
@@ -161,16 +206,21 @@ class MemberPreparer:
             out.slots.append(len(out.contracts) - 1)
             out.member_keys.append((v[1], person[sealing.MEMBER_NUMBER_AT]))
             out.people.append(person)
-            out.ranks.append(rank_value)
+            out.ranks.append(rank)
         return out
 
-    def _past_date(self, raw: str) -> dt.date | None:
-        """A possible date not after today (remembered), or None."""
-        value = f.parse_date(raw)
-        if value is None or value > self._today:
+    def _known_contract(self, line: int, key: Sequence[str]) -> _Contract | None:
+        """The contract of a row the quick test accepted (its fields amc_number to
+        third_party), or None if the careful path must judge it (an unknown insurer or
+        tier, an impossible date, an end before the start)."""
+        amc, number, tier, start, end, third_party = key
+        insurer_id = self._insurers.get(amc)
+        start_date = f.parse_date(start)
+        end_date = f.parse_date(end) if end else None
+        if (insurer_id is None or (insurer_id, tier) not in self._tiers or start_date is None
+                or (end and (end_date is None or end_date < start_date))):
             return None
-        self._dates[raw] = value
-        return value
+        return line, insurer_id, amc, number, tier, start, end, third_party == "1"
 
     def _insurer_id(self, raw: str) -> int:
         insurer_id = self._insurers.get(raw)
@@ -190,10 +240,10 @@ class MemberPreparer:
         end_date = f.optional_date("contract_end", end)
         if end_date is not None and end_date < start_date:
             raise FieldError("contract_end", "is before contract_start")
-        return (line, insurer_id, amc, number, tier, start_date, end_date,
-                f.flag("third_party", third_party))
+        return (line, insurer_id, amc, number, tier, start_date.isoformat(),
+                end_date.isoformat() if end_date else "", f.flag("third_party", third_party))
 
-    def _person(self, values: list[str]) -> tuple[list[str], int]:
+    def _person(self, values: list[str]) -> tuple[Sequence[str], int]:
         """The careful path: every field parsed in column order; the first bad one raises."""
         (member_number, rank, nir, birth_date, birth_rank, last_name, first_name,
          marital_status, postcode, departement) = values[7:]
@@ -246,15 +296,13 @@ class MemberPreparer:
         number_idxs = sealing.contract_indexes(vault, [(c[2], c[3]) for c in contracts])
         sealed = sealing.seal_contract_numbers(vault, [c[3] for c in contracts], number_idxs)
         macs = sealing.contract_content_macs(vault, [c[3:] for c in contracts])
-        return [ContractPart(c[0], c[1], idx, blob, c[4], c[5].isoformat(),
-                             c[6].isoformat() if c[6] else None, c[7], mac)
+        return [_contract_part(c[0], c[1], idx, blob, c[4], c[5], c[6] or None, c[7], mac)
                 for c, idx, blob, mac in zip(contracts, number_idxs, sealed, macs, strict=True)]
 
-    def _seal_members(self, accepted: _Accepted) -> list[MemberRow]:
+    def _seal_members(self, accepted: _Accepted) -> MemberColumns:
         vault, people = self._vault, accepted.people
         member_idxs = sealing.member_indexes(vault, accepted.member_keys)
-        return list(zip(accepted.lines, accepted.slots, member_idxs,
-                        sealing.identity_indexes(vault, people), accepted.ranks,
-                        sealing.seal_people(vault, people, member_idxs),
-                        sealing.beneficiary_content_macs(vault, people, accepted.ranks),
-                        strict=True))
+        return MemberColumns(accepted.lines, accepted.slots, member_idxs,
+                             sealing.identity_indexes(vault, people), accepted.ranks,
+                             sealing.seal_people(vault, people, member_idxs),
+                             sealing.beneficiary_content_macs(vault, people, accepted.ranks))

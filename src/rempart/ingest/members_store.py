@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from rempart.ingest.bulk import Bulk, ContractRow
@@ -51,7 +52,11 @@ class MembersApplier:
         self._first_contract_id, self._first_member_id = bulk.start()
         self._next_contract_id = self._first_contract_id
         self._next_member_id = self._first_member_id
-        self._fresh_insurers: dict[int, bool] = {}  # no stored beneficiary at the file's start
+        # (table, insurer) -> whether the insurer had no row in the table at the file's start
+        self._fresh: dict[tuple[str, int], bool] = {}
+        # The last contract of the previous chunk (key, id, content_mac): a household cut by
+        # a chunk boundary states it again at the start of the next chunk.
+        self._last_contract: tuple[tuple[int, bytes], int, bytes] | None = None
         self.outcome = MembersOutcome()
 
     def finish(self) -> None:
@@ -75,7 +80,7 @@ class MembersApplier:
             elif first.content_mac != part.content_mac:
                 disagreeing[at] = first
         if disagreeing:  # every row stating a disagreeing contract is named
-            for line, at, *_ in chunk.members:
+            for line, at in zip(chunk.members.lines, chunk.members.slots, strict=True):
                 first = disagreeing.get(at)
                 if first is not None:
                     column = _contract_field_disagreeing(first, chunk.contracts[at])
@@ -101,9 +106,59 @@ class MembersApplier:
 
     def _resolve_contracts(self, chunk: PreparedChunk) -> dict[tuple[int, bytes], int]:
         """Insert, update or terminate this chunk's contracts; return their ids."""
-        problems = self._problems
         stated = self._stated_contracts(chunk)
         ending = self._ending_contracts(chunk.ends, stated)
+        ids = None
+        if not ending and not self._problems:
+            ids = self._inserted_unlooked_contracts(stated)
+        if ids is None:
+            ids = self._looked_up_contracts(stated, ending)
+        if chunk.contracts:
+            last = chunk.contracts[-1]
+            key = (last.insurer_id, last.number_idx)
+            self._last_contract = (key, ids[key], last.content_mac) if key in ids else None
+        return ids
+
+    def _inserted_unlooked_contracts(self, stated: dict[tuple[int, bytes], ContractPart]
+                                     ) -> dict[tuple[int, bytes], int] | None:
+        """Insert the chunk's contracts without looking them up, when safe and it works
+        (as _inserted_unlooked for members); None when they need the looked-up path."""
+        insurer_ids = {insurer_id for insurer_id, _idx in stated}
+        if len(insurer_ids) != 1 or not self._is_fresh("contracts", *insurer_ids):
+            return None
+        ids: dict[tuple[int, bytes], int] = {}
+        inserts: list[tuple[Any, ...]] = []
+        bulk, version, last = self._bulk, self._vault.current_version, self._last_contract
+        next_id = self._next_contract_id
+        for key, part in stated.items():
+            if last is not None and key == last[0]:
+                if part.content_mac != last[2]:
+                    return None  # the looked-up path names the disagreement
+                ids[key] = last[1]
+                continue
+            ids[key] = next_id
+            inserts.append((next_id, key[0], key[1], version, part.sealed, part.content_mac,
+                            part.tier, part.start_date, part.end_date, part.third_party,
+                            bulk.now))
+            next_id += 1
+        if not bulk.insert_new_contracts(inserts):
+            return None
+        self._next_contract_id = next_id
+        self.outcome.contracts_inserted += len(inserts)
+        return ids
+
+    def _is_fresh(self, table: str, insurer_id: int) -> bool:
+        """Whether the insurer had no row in the table when the file started: asked
+        before this file's first write of it there, then remembered."""
+        fresh = self._fresh.get((table, insurer_id))
+        if fresh is None:
+            fresh = self._fresh[table, insurer_id] = not self._bulk.has_rows(table, insurer_id)
+        return fresh
+
+    def _looked_up_contracts(self, stated: dict[tuple[int, bytes], ContractPart],
+                             ending: dict[tuple[int, bytes], TerminateRow]
+                             ) -> dict[tuple[int, bytes], int]:
+        problems = self._problems
         ids: dict[tuple[int, bytes], int] = {}
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
@@ -186,10 +241,12 @@ class MembersApplier:
 
     def _apply_members(self, chunk: PreparedChunk,
                        contract_ids: dict[tuple[int, bytes], int]) -> None:
+        if not self._problems and self._inserted_unlooked(chunk, contract_ids):
+            return
         problems, contracts = self._problems, chunk.contracts
         first_line: dict[tuple[int, bytes], int] = {}
         by_insurer: dict[int, list[tuple[MemberRow, int]]] = defaultdict(list)
-        for row in chunk.members:
+        for row in chunk.members.rows():
             line, at, member_idx = row[0], row[1], row[2]
             part = contracts[at]
             key = (part.insurer_id, member_idx)
@@ -206,8 +263,6 @@ class MembersApplier:
         updates: list[tuple[Any, ...]] = []
         seen_new: list[tuple[int, int, bytes, bytes]] = []
         for insurer_id, rows in by_insurer.items():
-            if self._inserted_all(insurer_id, rows):
-                continue
             stored = {r[1]: r for r in bulk.find_members(insurer_id, [r[2] for r, _ in rows])}
             seen = bulk.find_seen(_SEEN_MEMBER, insurer_id,
                                   [k for k, r in stored.items() if r[0] < self._first_member_id])
@@ -232,27 +287,34 @@ class MembersApplier:
         self.outcome.members_inserted += len(inserts)
         self.outcome.members_updated += len(updates)
 
-    def _inserted_all(self, insurer_id: int, rows: list[tuple[MemberRow, int]]) -> bool:
-        """Insert the rows without looking them up first, when that is safe and works.
+    def _inserted_unlooked(self, chunk: PreparedChunk,
+                           contract_ids: dict[tuple[int, bytes], int]) -> bool:
+        """Insert the chunk's members without looking them up first, when that is safe
+        and works; the rows are zipped from the chunk's columns, with no Python per row.
 
-        An insurer with no stored beneficiary when the file started (a first full load)
-        can only meet members this file inserted: the unique natural key then catches
-        a duplicate, the batch is undone and takes the looked-up path, which names it.
+        Safe for a chunk of one insurer with no stored beneficiary when the file started
+        (a first full load): its rows can only meet members this file inserted, and the
+        unique natural key then catches a duplicate; the batch is undone and the chunk
+        takes the looked-up path, which names the line.
         """
-        fresh = self._fresh_insurers.get(insurer_id)
-        if fresh is None:
-            fresh = self._fresh_insurers[insurer_id] = not self._bulk.had_members(insurer_id)
-        if not fresh:
+        insurer_ids = {part.insurer_id for part in chunk.contracts}
+        if len(insurer_ids) != 1 or not self._is_fresh("beneficiaries", *insurer_ids):
             return False
-        first_id, version, now = self._next_member_id, self._vault.current_version, self._bulk.now
-        batch = [(member_id, insurer_id, contract_id, rank, member_idx, identity_idx, version,
-                  sealed, mac, now)
-                 for member_id, ((_line, _at, member_idx, identity_idx, rank, sealed, mac),
-                                 contract_id) in enumerate(rows, start=first_id)]
-        if not self._bulk.insert_new_members(batch):
+        (insurer_id,) = insurer_ids
+        slot_ids = [contract_ids.get((insurer_id, part.number_idx)) for part in chunk.contracts]
+        if None in slot_ids:
             return False
-        self._next_member_id += len(batch)
-        self.outcome.members_inserted += len(batch)
+        members, first_id = chunk.members, self._next_member_id
+        count = len(members.lines)
+        rows = zip(range(first_id, first_id + count), repeat(insurer_id),
+                   map(slot_ids.__getitem__, members.slots), members.ranks,
+                   members.member_idxs, members.identity_idxs,
+                   repeat(self._vault.current_version), members.sealed, members.macs,
+                   repeat(self._bulk.now))
+        if not self._bulk.insert_new_members(rows):
+            return False
+        self._next_member_id += count
+        self.outcome.members_inserted += count
         return True
 
     def _take_member_id(self) -> int:

@@ -9,6 +9,7 @@ stays flat whatever the file's size. Small files are prepared in-process.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import multiprocessing
 import os
 import threading
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult
 
+from rempart.ingest.fields import dates_until
 from rempart.ingest.formats import FileMode
 from rempart.ingest.framing import CHUNK_BYTES, FileHead, data_chunks
 from rempart.ingest.members import MemberPreparer, PreparedChunk
@@ -46,6 +48,9 @@ _worker_preparer: MemberPreparer | None = None
 
 def _start_worker(keyring_json: str, config: PreparerConfig) -> None:
     global _worker_preparer  # one preparer per worker process
+    # Everything inherited from the parent stays as it is: the garbage collector would
+    # otherwise walk it again and again (and copy its pages) while the worker allocates.
+    gc.freeze()
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     vault = Vault(Keyring.from_json(keyring_json, source="importer"))
     _worker_preparer = config.preparer(vault)
@@ -72,8 +77,10 @@ def prepared_chunks(*, head: FileHead, config: PreparerConfig, vault: Vault, wor
         for first_line, raw in data_chunks(head, chunk_bytes):
             yield preparer.prepare_chunk(first_line, raw)
         return
-    # fork: the workers inherit the code already imported; they never touch the
-    # parent's database connection, and exit without running its finalisers.
+    # fork: the workers inherit the code already imported and the set of past dates
+    # built here once (not once per worker and file); they never touch the parent's
+    # database connection, and exit without running its finalisers.
+    dates_until(config.today)
     context = multiprocessing.get_context("fork")
     with context.Pool(workers, initializer=_start_worker,
                       initargs=(vault.keyring.to_json(), config)) as pool:

@@ -133,19 +133,19 @@ def contract_content_mac(vault: Vault, *, number: str, tier: str, start_date: dt
                          end_date: dt.date | None, third_party: bool,
                          version: int | None = None) -> bytes:
     """Keyed fingerprint of a contract row (see beneficiary_content_mac)."""
-    return contract_content_macs(vault, [(number, tier, start_date, end_date, third_party)],
-                                 version=version)[0]
+    return contract_content_macs(vault, [(number, tier, start_date.isoformat(),
+                                          end_date.isoformat() if end_date else "",
+                                          third_party)], version=version)[0]
 
 
-ContractContent = tuple[str, str, dt.date, dt.date | None, bool]
-"""number, tier, start_date, end_date, third_party"""
+ContractContent = tuple[str, str, str, str, bool]
+"""number, tier, start_date, end_date ("" when open-ended), third_party; dates YYYY-MM-DD"""
 
 
 def contract_content_macs(vault: Vault, contracts: Sequence[ContractContent],
                           version: int | None = None) -> list[bytes]:
     return vault.indexes(CONTENT_PURPOSE + b":contract", [
-        (number.strip().upper(), tier, start.isoformat(), end.isoformat() if end else "",
-         "1" if third_party else "0")
+        (number.strip().upper(), tier, start, end, "1" if third_party else "0")
         for number, tier, start, end, third_party in contracts], version=version)
 
 
