@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from joserfc.jwk import ECKey
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -27,6 +28,7 @@ from rempart.auth.tokens import ContactFields, new_token
 from rempart.bench.dpop_requests import ApiSoftware, fetch_token
 from rempart.cli.main import app as cli
 from rempart.core.identifiers import build_siret
+from rempart.coverage.models import Check
 from rempart.providers.models import Organisation
 from rempart.runtime import Runtime
 from rempart.web.identity import DEMO_ADDRESS_HEADER, DEMO_HEADER, DEMO_SESSION_HEADER
@@ -167,3 +169,13 @@ def audit_verify(runtime: Runtime) -> tuple[int, str]:
         "REMPART_DATA_DIR": str(runtime.settings.data_dir),
         "REMPART_KEY_FILE": str(runtime.settings.key_file)})
     return result.exit_code, result.output
+
+
+def checks_and_entries(runtime: Runtime) -> tuple[set[str], list[str]]:
+    """The references of the stored check rows, and those of the `check.answered` audit
+    entries (a list: an entry written twice shows as a repeat)."""
+    with runtime.engine.connect() as conn:
+        stored = set(conn.execute(select(Check.reference)).scalars())
+        details = conn.execute(text(
+            "SELECT detail FROM audit_entries WHERE event = 'check.answered'")).scalars()
+        return stored, [json.loads(detail)["reference"] for detail in details]

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
 
 from checks_support import Population, build_population
-from failure_load import CheckLoad, audit_verify, many_organisations
+from failure_load import CheckLoad, audit_verify, checks_and_entries, many_organisations
 from failure_servers import postgres_on_small_disk, small_tmpfs  # noqa: F401 (fixtures)
 from ops_support import free_port, personal_values, with_signing_key
 from rempart.bench.server import server_command
 from rempart.clock import SystemClock
-from rempart.coverage.models import Check
 from rempart.runtime import Runtime
 from server_support import postgres_instance, process, wait_for, worker_env
 from settings_support import sqlite_settings
@@ -99,11 +96,7 @@ def test_full_disk_stops_disclosure(instance: tuple[Runtime, Population, Path],
         assert leaked not in logged
 
     answered = load.created()
-    with runtime.engine.connect() as conn:
-        stored = set(conn.execute(select(Check.reference)).scalars())
-        details = conn.execute(text(
-            "SELECT detail FROM audit_entries WHERE event = 'check.answered'")).scalars()
-        audited = [json.loads(detail)["reference"] for detail in details]
+    stored, audited = checks_and_entries(runtime)
     assert answered <= stored
     assert set(audited) == stored  # no check row without its entry, nor the reverse
     code, output = audit_verify(runtime)

@@ -7,20 +7,23 @@ entry (a check's row and its disclosure commit together, or neither), and
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
 
 from checks_support import Population
-from failure_load import TRANSPORT_ERROR, CheckLoad, audit_verify, many_organisations
+from failure_load import (
+    TRANSPORT_ERROR,
+    CheckLoad,
+    audit_verify,
+    checks_and_entries,
+    many_organisations,
+)
 from ops_support import free_port
 from rempart.bench.server import server_command
-from rempart.coverage.models import Check
 from rempart.runtime import Runtime
 from server_support import postgres_instance, process, wait_for, worker_env
 
@@ -77,11 +80,7 @@ def test_sigkill_mid_request_loses_no_answered_check(
     assert TRANSPORT_ERROR in statuses
 
     answered = load.created()
-    with runtime.engine.connect() as conn:
-        stored = set(conn.execute(select(Check.reference)).scalars())
-        details = conn.execute(text(
-            "SELECT detail FROM audit_entries WHERE event = 'check.answered'")).scalars()
-        audited = [json.loads(detail)["reference"] for detail in details]
+    stored, audited = checks_and_entries(runtime)
     assert answered <= stored
     # A check's row and its audit entry commit together: neither is left without the
     # other, and no entry is written twice.

@@ -13,14 +13,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select, text
 
 from checks_support import Population
-from failure_load import CheckLoad, DpopCaller, many_organisations
+from failure_load import CheckLoad, DpopCaller, checks_and_entries, many_organisations
 from failure_servers import PrivatePostgres, private_postgres  # noqa: F401 (a fixture)
 from ops_support import free_port, personal_values
 from rempart.bench.server import server_command
-from rempart.coverage.models import Check
 from rempart.runtime import Runtime
 from server_support import postgres_instance, process, wait_for, worker_env
 
@@ -96,10 +94,7 @@ def test_postgres_restart_under_load(instance: tuple[Runtime, Population],
 
     # Every check answered 201 has its row and its audit entry; the chain verifies.
     answered = load.created()
-    with runtime.engine.connect() as conn:
-        stored = set(conn.execute(select(Check.reference)).scalars())
-        details = conn.execute(text(
-            "SELECT detail FROM audit_entries WHERE event = 'check.answered'")).scalars()
-        audited = {json.loads(detail)["reference"] for detail in details}
+    stored, entries = checks_and_entries(runtime)
+    audited = set(entries)
     assert answered <= stored
     assert answered <= audited

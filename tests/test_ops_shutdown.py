@@ -15,12 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select, text
 
 from checks_support import Population
+from failure_load import checks_and_entries
 from ops_support import free_port
 from rempart.bench.server import server_command
-from rempart.coverage.models import Check
 from rempart.runtime import Runtime
 from rempart.web.identity import DEMO_ADDRESS_HEADER, DEMO_HEADER, DEMO_SESSION_HEADER
 from server_support import postgres_instance, process, wait_for, worker_env
@@ -95,11 +94,8 @@ def test_sigterm_finishes_requests_and_flushes_the_audit_log(
     assert "stopped" in events, logged  # the lifespan's flush ran
     assert len(answered) >= 50
     assert after_signal > 0  # requests in flight at the signal were answered
-    with runtime.engine.connect() as conn:
-        stored = set(conn.execute(select(Check.reference)).scalars())
-        details = conn.execute(text(
-            "SELECT detail FROM audit_entries WHERE event = 'check.answered'")).scalars()
-        audited = {json.loads(detail)["reference"] for detail in details}
+    stored, entries = checks_and_entries(runtime)
+    audited = set(entries)
     assert set(answered) <= stored
     assert set(answered) <= audited
     verify = subprocess.run(

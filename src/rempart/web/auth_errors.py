@@ -35,6 +35,7 @@ from rempart.auth.errors import (
     StepUpRequired,
     WeakPassword,
 )
+from rempart.observability.http_metrics import route_template
 from rempart.web.identity import NotAuthenticated
 from rempart.web.problems import error_response, is_fhir_path
 from rempart.web.request_id import request_id_of
@@ -91,7 +92,7 @@ def auth_error_json(request: Request, exc: Exception) -> Response:
         headers["www-authenticate"] = f'DPoP algs="{DPOP_ALGORITHMS}"{error}'
     fields = [(exc.field, exc.reason)] if isinstance(exc, InvalidInput) else None
     message = "authentication required" if isinstance(exc, NotAuthenticated) else str(exc)
-    log.info("request refused", status=status, code=code, path=request.url.path)
+    log.info("request refused", status=status, code=code, route=route_template(request.scope))
     return error_response(status=status, code=code, message=message, fields=fields,
                           request_id=request_id_of(request.scope),
                           fhir=is_fhir_path(request.url.path), headers=headers or None)
