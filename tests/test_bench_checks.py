@@ -57,7 +57,8 @@ def test_the_cli_prints_one_json_object_and_leaves_no_server(tmp_path: Path) -> 
     # The guard is on in the checks phase: this tiny instance has a few organisations,
     # so a second of load can pass an organisation's hourly ceiling (slowed down: 429).
     assert set(checks["statuses"]) <= {"201", "429"}
-    assert checks["errors"] == checks["statuses"].get("429", 0) < checks["statuses"]["201"]
+    assert checks["errors"] == checks["statuses"].get("429", 0)
+    assert checks["statuses"]["201"] > 0
     assert set(bare["statuses"]) == {"200"}
     assert checks["requests"] > 0
     assert bare["requests"] > 0
