@@ -16,11 +16,11 @@ from typing import Any
 
 import httpx
 import pyotp
-import redis
 
 from auth_support import BROWSER, PASSWORD, SoftAuthenticator, backend_settings
 from checks_support import Person, Population
-from ops_support import REDIS_URL, free_port, require_service
+from guard_fixtures import redis_prefix
+from ops_support import REDIS_URL, free_port
 from portal_support import csrf_of, meta_csrf_of, totp_secret_of
 from rempart.auth.roles import Role
 from rempart.auth.services import AuthServices
@@ -50,31 +50,13 @@ class Cluster:
 
 
 @contextmanager
-def redis_prefix() -> Iterator[str]:
-    """A key prefix of this test's own on the shared Redis; its keys deleted afterwards."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        require_service("Redis", exc)
-    prefix = f"rempart-test-{uuid.uuid4().hex[:12]}"
-    try:
-        yield prefix
-    finally:
-        keys = list(client.scan_iter(f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
-
-
-@contextmanager
 def two_workers(directory: Path) -> Iterator[Cluster]:
     """A PostgreSQL instance with the check population and two uvicorn workers on it."""
     with ExitStack() as stack:
         settings = stack.enter_context(backend_settings("postgres", directory / "db"))
         runtime, population = stack.enter_context(
             postgres_instance(settings.database_url, directory / "instance"))
-        prefix = stack.enter_context(redis_prefix())
+        prefix = stack.enter_context(redis_prefix(REDIS_URL))
         env = worker_env(runtime, REMPART_REDIS_URL=REDIS_URL, REMPART_REDIS_PREFIX=prefix,
                          REMPART_WORKERS="2", REMPART_TRUSTED_PROXIES="127.0.0.1/32",
                          REMPART_COOKIE_SECURE="0")  # plain HTTP on loopback

@@ -17,10 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from auth_support import PASSWORD, TEST_AUTH, add_organisations
-from guard_fixtures import REDIS_URL, REQUIRE_SERVICES
+from guard_fixtures import REDIS_URL, redis_prefix
 from rempart.auth.client import ClientInfo
 from rempart.auth.config import AuthSettings
 from rempart.auth.errors import InvalidCredentials, LoginThrottled
@@ -44,21 +43,8 @@ WRONG = "not the password at all"
 @pytest.fixture
 def namespace() -> Iterator[str]:
     """A throttle namespace of this test's own; its keys are deleted afterwards."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Redis unavailable: {exc}")
-        pytest.skip(f"Redis unavailable: {exc}")
-    name = f"rempart-test-{uuid.uuid4().hex[:12]}"
-    try:
+    with redis_prefix() as name:
         yield name
-    finally:
-        keys = list(client.scan_iter(f"*{name}*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
 
 
 def redis_throttle(namespace: str, cfg: AuthSettings = REDIS_AUTH) -> LoginThrottle:
