@@ -15,8 +15,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from checks_support import Population
 from rempart.runtime import Runtime
 from rempart.settings import Settings
+from server_support import postgres_instance
 from settings_support import sqlite_settings
 
 POSTGRES_URL = os.environ.get(
@@ -49,6 +51,14 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def served_postgres(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, Population]]:
+    """An instance on a fresh PostgreSQL database with the check population, to be served
+    by real server processes (server_support.postgres_instance)."""
+    with postgres_instance(postgres_url, tmp_path / "instance") as served:
+        yield served
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -80,6 +80,18 @@ class CheckLoad:
                 f"{Counter((a.status, a.body[:80]) for a in self.answers).most_common(6)}")
             await asyncio.sleep(0.02)
 
+    async def wait_for_status(self, status: int, count: int, *, since: float,
+                              timeout_s: float = 30) -> None:
+        """Until `count` answers with `status` arrived at or after `since`."""
+        await self.wait_for(
+            lambda: sum(answer.status == status for answer in self.since(since)) >= count,
+            timeout_s)
+
+    async def get(self, path: str) -> httpx.Response:
+        """One GET from the server under load (its /readyz, say), on a connection of its own."""
+        async with httpx.AsyncClient(base_url=self.base_url) as http:
+            return await http.get(path)
+
     async def run(self, scenario: Callable[[CheckLoad], Awaitable[None]]) -> None:
         """The clients, for as long as the scenario runs."""
         async def drive() -> None:

@@ -1,5 +1,6 @@
 """Real server processes for the operations tests: an instance on PostgreSQL with the check
-population, the environment a worker reads, a process ended with its group, readiness."""
+population, the environment a worker reads, a process ended with its group, readiness, a
+uvicorn server ready to serve."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from pathlib import Path
 import httpx
 
 from checks_support import Population, build_population
-from ops_support import with_signing_key
+from ops_support import free_port, with_signing_key
+from rempart.bench.server import server_command
 from rempart.clock import SystemClock
 from rempart.runtime import Runtime
 from rempart.settings import Settings
@@ -60,6 +62,18 @@ def process(command: list[str], log: Path, env: dict[str, str] | None = None,
             except subprocess.TimeoutExpired:
                 os.killpg(running.pid, signal.SIGKILL)
                 running.wait()
+
+
+@contextmanager
+def uvicorn_server(log: Path, env: dict[str, str], *,
+                   workers: int = 1) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """uvicorn on a free loopback port, ready (its /readyz answered 200): its base URL and
+    its process, ended with its group if still running."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with process(server_command("uvicorn", port=port, workers=workers), log, env) as server:
+        wait_for(f"{base_url}/readyz", server)
+        yield base_url, server
 
 
 def wait_for(url: str, running: subprocess.Popen[bytes], *,

@@ -18,11 +18,10 @@ import pytest
 from checks_support import Population, build_population
 from failure_load import CheckLoad, audit_verify, checks_and_entries, many_organisations
 from failure_servers import postgres_on_small_disk, small_tmpfs  # noqa: F401 (fixtures)
-from ops_support import free_port, personal_values, with_signing_key
-from rempart.bench.server import server_command
+from ops_support import personal_values, with_signing_key
 from rempart.clock import SystemClock
 from rempart.runtime import Runtime
-from server_support import postgres_instance, process, wait_for, worker_env
+from server_support import postgres_instance, uvicorn_server, worker_env
 from settings_support import sqlite_settings
 
 
@@ -62,8 +61,6 @@ def fill(path: Path) -> int:
 def test_full_disk_stops_disclosure(instance: tuple[Runtime, Population, Path],
                                     tmp_path: Path) -> None:
     runtime, population, disk = instance
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "server.log"  # not on the full disk
     filler = disk / "filler"
     moments: dict[str, float] = {}
@@ -72,16 +69,12 @@ def test_full_disk_stops_disclosure(instance: tuple[Runtime, Population, Path],
         await load.wait_for(lambda: len(load.created()) >= 30, 30)
         assert await asyncio.to_thread(fill, filler) > 0
         moments["full"] = time.monotonic()
-        await load.wait_for(lambda: sum(a.status == 503 for a in load.since(moments["full"]))
-                            >= 10, 30)
+        await load.wait_for_status(503, 10, since=moments["full"])
         filler.unlink()
         moments["freed"] = time.monotonic()
-        await load.wait_for(lambda: sum(a.status == 201 for a in load.since(moments["freed"]))
-                            >= 30, 30)
+        await load.wait_for_status(201, 30, since=moments["freed"])
 
-    with process(server_command("uvicorn", port=port, workers=1), log_path,
-                 worker_env(runtime)) as server:
-        wait_for(f"{base_url}/readyz", server)
+    with uvicorn_server(log_path, worker_env(runtime)) as (base_url, server):
         load = CheckLoad(base_url, population, many_organisations(runtime))
         asyncio.run(load.run(disk_full))
         assert server.poll() is None  # the same process throughout

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,18 +21,10 @@ from failure_load import (
     checks_and_entries,
     many_organisations,
 )
-from ops_support import free_port
-from rempart.bench.server import server_command
 from rempart.runtime import Runtime
-from server_support import postgres_instance, process, wait_for, worker_env
+from server_support import uvicorn_server, worker_env
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def instance(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, Population]]:
-    with postgres_instance(postgres_url, tmp_path / "instance") as served:
-        yield served
 
 
 def workers_of(server: int) -> list[int]:
@@ -51,10 +42,8 @@ def workers_of(server: int) -> list[int]:
 
 
 def test_sigkill_mid_request_loses_no_answered_check(
-        instance: tuple[Runtime, Population], tmp_path: Path) -> None:
-    runtime, population = instance
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
+        served_postgres: tuple[Runtime, Population], tmp_path: Path) -> None:
+    runtime, population = served_postgres
     killed: list[int] = []
 
     async def kill_a_worker(load: CheckLoad) -> None:
@@ -66,9 +55,8 @@ def test_sigkill_mid_request_loses_no_answered_check(
         answered = len(load.created())
         await load.wait_for(lambda: len(load.created()) >= answered + 40, 30)
 
-    with process(server_command("uvicorn", port=port, workers=2), tmp_path / "server.log",
-                 worker_env(runtime)) as server:
-        wait_for(f"{base_url}/readyz", server)
+    with uvicorn_server(tmp_path / "server.log", worker_env(runtime),
+                        workers=2) as (base_url, server):
         load = CheckLoad(base_url, population, many_organisations(runtime),
                          fresh_connections=True)
         asyncio.run(load.run(kill_a_worker))

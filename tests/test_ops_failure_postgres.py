@@ -17,10 +17,9 @@ import pytest
 from checks_support import Population
 from failure_load import CheckLoad, DpopCaller, checks_and_entries, many_organisations
 from failure_servers import PrivatePostgres, private_postgres  # noqa: F401 (a fixture)
-from ops_support import free_port, personal_values
-from rempart.bench.server import server_command
+from ops_support import personal_values
 from rempart.runtime import Runtime
-from server_support import postgres_instance, process, wait_for, worker_env
+from server_support import postgres_instance, uvicorn_server, worker_env
 
 pytestmark = pytest.mark.postgres
 
@@ -37,8 +36,6 @@ def test_postgres_restart_under_load(instance: tuple[Runtime, Population],
                                      private_postgres: PrivatePostgres,  # noqa: F811
                                      tmp_path: Path) -> None:
     runtime, population = instance
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "server.log"
     moments: dict[str, float] = {}
     readiness: dict[str, httpx.Response] = {}
@@ -49,22 +46,16 @@ def test_postgres_restart_under_load(instance: tuple[Runtime, Population],
         listed["before"] = await caller.get("/api/v1/checks")
         await asyncio.to_thread(private_postgres.stop, "fast")
         moments["down"] = time.monotonic()
-        await load.wait_for(lambda: sum(a.status == 503 for a in load.since(moments["down"]))
-                            >= 10, 30)
-        async with httpx.AsyncClient(base_url=base_url) as http:
-            readiness["down"] = await http.get("/readyz")
+        await load.wait_for_status(503, 10, since=moments["down"])
+        readiness["down"] = await load.get("/readyz")
         listed["down"] = await caller.get("/api/v1/checks")
         await asyncio.to_thread(private_postgres.start)
         moments["up"] = time.monotonic()
-        await load.wait_for(lambda: sum(a.status == 201 for a in load.since(moments["up"]))
-                            >= 30, 30)
-        async with httpx.AsyncClient(base_url=base_url) as http:
-            readiness["up"] = await http.get("/readyz")
+        await load.wait_for_status(201, 30, since=moments["up"])
+        readiness["up"] = await load.get("/readyz")
         listed["after"] = await caller.get("/api/v1/checks")
 
-    with process(server_command("uvicorn", port=port, workers=1), log_path,
-                 worker_env(runtime)) as server:
-        wait_for(f"{base_url}/readyz", server)
+    with uvicorn_server(log_path, worker_env(runtime)) as (base_url, server):
         caller = DpopCaller.register(runtime, population.organisation_ids[0], base_url)
         load = CheckLoad(base_url, population, many_organisations(runtime))
         asyncio.run(load.run(restart))

@@ -8,7 +8,6 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,12 +16,11 @@ import pytest
 from checks_support import AppClient, Population, build_population, make_app
 from failure_load import CheckLoad, many_organisations
 from failure_servers import PrivateRedis, private_redis  # noqa: F401 (a fixture)
-from ops_support import free_port, personal_values
+from ops_support import personal_values
 from portal_support import PORTAL_AUTH, csrf_of, portal_env
-from rempart.bench.server import server_command
 from rempart.guard.config import GuardSettings
 from rempart.runtime import Runtime
-from server_support import postgres_instance, process, wait_for, worker_env
+from server_support import uvicorn_server, worker_env
 from settings_support import sqlite_settings
 from test_fhir import eligibility_request, submit
 
@@ -31,12 +29,6 @@ pytestmark = pytest.mark.postgres
 # What an in-flight check may still take to be answered once Redis is gone: the
 # guard's socket time-out (0.5 s) and a margin for the loaded machine.
 IN_FLIGHT_S = 2.0
-
-
-@pytest.fixture
-def instance(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, Population]]:
-    with postgres_instance(postgres_url, tmp_path / "instance") as served:
-        yield served
 
 
 async def sign_in(base_url: str) -> httpx.Response:
@@ -50,11 +42,9 @@ async def sign_in(base_url: str) -> httpx.Response:
 
 
 def test_redis_stopped_fails_closed_and_recovers(
-        instance: tuple[Runtime, Population], private_redis: PrivateRedis,  # noqa: F811
+        served_postgres: tuple[Runtime, Population], private_redis: PrivateRedis,  # noqa: F811
         tmp_path: Path) -> None:
-    runtime, population = instance
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
+    runtime, population = served_postgres
     log_path = tmp_path / "server.log"
     moments: dict[str, float] = {}
     seen: dict[str, httpx.Response] = {}
@@ -66,23 +56,18 @@ def test_redis_stopped_fails_closed_and_recovers(
         await load.wait_for(lambda: len(load.created()) >= 30, 30)
         await asyncio.to_thread(private_redis.stop)
         moments["down"] = time.monotonic()
-        await load.wait_for(lambda: sum(a.status == 503 for a in load.since(moments["down"]))
-                            >= 10, 30)
-        async with httpx.AsyncClient(base_url=base_url) as http:
-            seen["ready down"] = await http.get("/readyz")
+        await load.wait_for_status(503, 10, since=moments["down"])
+        seen["ready down"] = await load.get("/readyz")
         seen["login down"] = await sign_in(base_url)
         await asyncio.sleep(IN_FLIGHT_S)  # refusals only, for a while
         moments["restart"] = time.monotonic()
         await asyncio.to_thread(private_redis.start)
         moments["up"] = time.monotonic()
-        await load.wait_for(lambda: sum(a.status == 201 for a in load.since(moments["up"]))
-                            >= 30, 30)
-        async with httpx.AsyncClient(base_url=base_url) as http:
-            seen["ready up"] = await http.get("/readyz")
+        await load.wait_for_status(201, 30, since=moments["up"])
+        seen["ready up"] = await load.get("/readyz")
         seen["login up"] = await sign_in(base_url)
 
-    with process(server_command("uvicorn", port=port, workers=1), log_path, env) as server:
-        wait_for(f"{base_url}/readyz", server)
+    with uvicorn_server(log_path, env) as (base_url, server):
         load = CheckLoad(base_url, population, many_organisations(runtime))
         asyncio.run(load.run(outage))
         assert server.poll() is None  # the same process throughout

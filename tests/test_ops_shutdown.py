@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,24 +17,16 @@ import pytest
 
 from checks_support import Population
 from failure_load import checks_and_entries
-from ops_support import free_port
-from rempart.bench.server import server_command
 from rempart.runtime import Runtime
 from rempart.web.identity import DEMO_ADDRESS_HEADER, DEMO_HEADER, DEMO_SESSION_HEADER
-from server_support import postgres_instance, process, wait_for, worker_env
+from server_support import uvicorn_server, worker_env
 
 pytestmark = pytest.mark.postgres
 
 CLIENTS = 24
 
 
-@pytest.fixture
-def instance(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, Population]]:
-    with postgres_instance(postgres_url, tmp_path / "instance") as served:
-        yield served
-
-
-async def checks_until_refused(port: int, population: Population,
+async def checks_until_refused(base_url: str, population: Population,
                                pid: int) -> tuple[list[str], int]:
     """Checks from many clients; SIGTERM once they are flowing. The references answered,
     and how many of them were answered after the signal (in flight when it came)."""
@@ -51,7 +42,7 @@ async def checks_until_refused(port: int, population: Population,
         headers = {DEMO_HEADER: str(population.organisation_ids[number % 2]),
                    DEMO_SESSION_HEADER: f"shutdown-{number}",
                    DEMO_ADDRESS_HEADER: f"10.{number}.0.1"}
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
             try:
                 while True:
                     try:
@@ -77,15 +68,12 @@ async def checks_until_refused(port: int, population: Population,
 
 
 def test_sigterm_finishes_requests_and_flushes_the_audit_log(
-        instance: tuple[Runtime, Population], tmp_path: Path) -> None:
-    runtime, population = instance
-    port = free_port()
+        served_postgres: tuple[Runtime, Population], tmp_path: Path) -> None:
+    runtime, population = served_postgres
     log_path = tmp_path / "server.log"
-    with process(server_command("uvicorn", port=port, workers=1), log_path,
-                 worker_env(runtime)) as server:
-        wait_for(f"http://127.0.0.1:{port}/readyz", server)
+    with uvicorn_server(log_path, worker_env(runtime)) as (base_url, server):
         answered, after_signal = asyncio.run(
-            checks_until_refused(port, population, server.pid))
+            checks_until_refused(base_url, population, server.pid))
         # uvicorn re-raises the signal once it has shut down cleanly.
         assert server.wait(timeout=30) in (0, -signal.SIGTERM)
     logged = log_path.read_text()

@@ -6,41 +6,29 @@ summing itself is shown deterministically in test_ops_metrics.py.)"""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from checks_support import Population
-from ops_support import free_port, sample
-from rempart.bench.server import server_command
+from ops_support import sample
 from rempart.runtime import Runtime
 from rempart.web.identity import DEMO_ADDRESS_HEADER, DEMO_HEADER, DEMO_SESSION_HEADER
-from server_support import postgres_instance, process, wait_for, worker_env
+from server_support import uvicorn_server, worker_env
 
 pytestmark = pytest.mark.postgres
 
 CHECKS = 40
 
 
-@pytest.fixture
-def instance(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, Population]]:
-    with postgres_instance(postgres_url, tmp_path / "instance") as served:
-        yield served
-
-
-def test_every_worker_reports_the_sum_of_all(instance: tuple[Runtime, Population],
+def test_every_worker_reports_the_sum_of_all(served_postgres: tuple[Runtime, Population],
                                              tmp_path: Path) -> None:
-    runtime, population = instance
+    runtime, population = served_postgres
     directory = tmp_path / "prometheus"
     directory.mkdir()
-    port = free_port()
     env = worker_env(runtime, PROMETHEUS_MULTIPROC_DIR=str(directory))
-    base = f"http://127.0.0.1:{port}"
-    with process(server_command("uvicorn", port=port, workers=2), tmp_path / "server.log",
-                 env) as server:
-        wait_for(f"{base}/readyz", server)
+    with uvicorn_server(tmp_path / "server.log", env, workers=2) as (base, _):
         payload = population.alice.payload(care_date=dt.date.today())
         for number in range(CHECKS):  # a connection each: the kernel spreads them over workers
             # Each check its own provider session and network: one session firing checks
