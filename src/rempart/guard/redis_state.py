@@ -22,7 +22,6 @@ from typing import TypeVar
 
 import redis
 from limits.storage import RedisStorage
-from redis.client import Pipeline
 
 from rempart.guard import codec
 from rempart.guard.counters import SlidingWindows
@@ -105,12 +104,7 @@ class RedisGuardState:
         return _account(blob, suspension)
 
     def save_account(self, account_id: str, profile: AccountProfile) -> None:
-        def run() -> None:
-            pipe = self._redis.pipeline(transaction=False)
-            self._put_account(pipe, account_id, profile)
-            pipe.execute()
-
-        self._call("profile write", run)
+        self._write("profile write", self._account_writes(account_id, profile))
 
     def lift_account_suspension(self, account_id: str) -> None:
         self._call("profile write", lambda: self._redis.delete(
@@ -122,12 +116,7 @@ class RedisGuardState:
         return _session(blob, suspended)
 
     def save_session(self, session_id: str, session: SessionState) -> None:
-        def run() -> None:
-            pipe = self._redis.pipeline(transaction=False)
-            self._put_session(pipe, session_id, session)
-            pipe.execute()
-
-        self._call("session write", run)
+        self._write("session write", self._session_writes(session_id, session))
 
     def drop_session(self, session_id: str) -> None:
         self._call("session drop", lambda: self._redis.delete(*self._session_keys(session_id)))
@@ -141,25 +130,34 @@ class RedisGuardState:
 
     def save_pair(self, account_id: str, profile: AccountProfile, session_id: str,
                   session: SessionState) -> None:
+        self._write("state write", [*self._account_writes(account_id, profile),
+                                    *self._session_writes(session_id, session)])
+
+    def _write(self, operation: str, writes: list[tuple[str, bytes, int]]) -> None:
+        """SET each (key, value, expiry in seconds), in one round trip."""
         def run() -> None:
             pipe = self._redis.pipeline(transaction=False)
-            self._put_account(pipe, account_id, profile)
-            self._put_session(pipe, session_id, session)
+            for key, value, expiry in writes:
+                pipe.set(key, value, ex=expiry)
             pipe.execute()
 
-        self._call("state write", run)
+        self._call(operation, run)
 
-    def _put_account(self, pipe: Pipeline, account_id: str, profile: AccountProfile) -> None:
+    def _account_writes(self, account_id: str,
+                        profile: AccountProfile) -> list[tuple[str, bytes, int]]:
         state, suspension = self._account_keys(account_id)
-        pipe.set(state, codec.dump(profile), ex=ACCOUNT_TTL_S)
+        writes = [(state, codec.dump(profile), ACCOUNT_TTL_S)]
         if profile.suspended:  # never removed here: see the module docstring
-            pipe.set(suspension, codec.dump_reasons(profile.suspension), ex=ACCOUNT_TTL_S)
+            writes.append((suspension, codec.dump_reasons(profile.suspension), ACCOUNT_TTL_S))
+        return writes
 
-    def _put_session(self, pipe: Pipeline, session_id: str, session: SessionState) -> None:
+    def _session_writes(self, session_id: str,
+                        session: SessionState) -> list[tuple[str, bytes, int]]:
         state, suspended = self._session_keys(session_id)
-        pipe.set(state, codec.dump(session), ex=SESSION_IDLE_S)
+        writes = [(state, codec.dump(session), SESSION_IDLE_S)]
         if session.suspended:
-            pipe.set(suspended, b"1", ex=SESSION_IDLE_S)
+            writes.append((suspended, b"1", SESSION_IDLE_S))
+        return writes
 
     def patient_seen(self, account_id: str, person_key: str, ts: float) -> bool:
         bits = positions(account_id, person_key)
