@@ -25,10 +25,10 @@ _MAX_DEPTH = 8
 
 def database_unavailable(error: BaseException) -> bool:
     """True when the error, or one of its causes, says the database could not serve."""
-    seen: set[int] = set()
     current: BaseException | None = error
-    while current is not None and id(current) not in seen and len(seen) < _MAX_DEPTH:
-        seen.add(id(current))
+    for _ in range(_MAX_DEPTH):  # bounded: a chain may loop back on itself
+        if current is None:
+            return False
         if _outage(current):
             return True
         current = current.__cause__ or current.__context__
