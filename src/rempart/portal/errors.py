@@ -62,7 +62,7 @@ async def render_auth_error(request: Request, exc: Exception) -> Response:
     return error_page(request, status=status, message=message, headers=headers)
 
 
-async def render_unavailable(request: Request, _code: str) -> Response:
+async def render_unavailable(request: Request) -> Response:
     """The database or the guard's store is down: one message, whichever it is."""
     t = Translator(language_of(request))
     return error_page(request, status=503, message=t("error.unavailable"))

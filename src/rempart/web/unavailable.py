@@ -46,7 +46,7 @@ _MESSAGES = {
 _DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, psycopg.Error,
                                                   sqlite3.Error, AuditWriteFailed)
 
-PageRenderer = Callable[[Request, str], Awaitable[Response]]
+PageRenderer = Callable[[Request], Awaitable[Response]]
 
 
 def unavailability(exc: Exception) -> str | None:
@@ -69,7 +69,7 @@ def install_unavailable_handlers(app: FastAPI, *, page: PageRenderer | None = No
                     route=route_template(request.scope))
         headers = {"retry-after": str(RETRY_AFTER_S)}
         if page is not None and is_portal_page(request.url.path):
-            response = await page(request, code)
+            response = await page(request)
             response.headers.update(headers)
             return response
         return error_response(status=503, code=code, message=_MESSAGES[code],
