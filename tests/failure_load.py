@@ -31,7 +31,7 @@ from rempart.core.identifiers import build_siret
 from rempart.coverage.models import Check
 from rempart.providers.models import Organisation
 from rempart.runtime import Runtime
-from rempart.web.identity import DEMO_ADDRESS_HEADER, DEMO_HEADER, DEMO_SESSION_HEADER
+from server_support import demo_headers
 
 TRANSPORT_ERROR = 0  # the status kept when no answer came (connection refused or cut)
 
@@ -108,9 +108,8 @@ class CheckLoad:
             while not self._stop.is_set():
                 number = next(self._numbers)
                 organisation = self.organisation_ids[number % len(self.organisation_ids)]
-                headers = {DEMO_HEADER: str(organisation),
-                           DEMO_SESSION_HEADER: f"drill-{number}",
-                           DEMO_ADDRESS_HEADER: f"10.{number % 250}.{number // 250 % 250}.1"}
+                headers = demo_headers(organisation, f"drill-{number}",
+                                       f"10.{number % 250}.{number // 250 % 250}.1")
                 if self.fresh_connections:
                     headers["connection"] = "close"
                 try:

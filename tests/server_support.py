@@ -21,6 +21,7 @@ from rempart.bench.server import server_command
 from rempart.clock import SystemClock
 from rempart.runtime import Runtime
 from rempart.settings import Settings
+from rempart.web.identity import DEMO_ADDRESS_HEADER, DEMO_HEADER, DEMO_SESSION_HEADER
 from settings_support import sqlite_settings
 
 
@@ -43,6 +44,13 @@ def worker_env(runtime: Runtime, **extra: str) -> dict[str, str]:
     return {**os.environ, "REMPART_DATABASE_URL": settings.database_url,
             "REMPART_DATA_DIR": str(settings.data_dir), "REMPART_KEY_FILE": str(settings.key_file),
             "REMPART_DEMO_MODE": "1", "REMPART_LOG_FORMAT": "json", **extra}
+
+
+def demo_headers(organisation_id: int, session: str, address: str) -> dict[str, str]:
+    """Who a request comes from, as a worker in demo mode reads it: the organisation, the
+    provider session and the client address."""
+    return {DEMO_HEADER: str(organisation_id), DEMO_SESSION_HEADER: session,
+            DEMO_ADDRESS_HEADER: address}
 
 
 @contextmanager

@@ -28,7 +28,7 @@ from auth_support import PASSWORD
 from cluster_support import Cluster, Visitor, two_workers
 from rempart.auth.roles import Role
 from rempart.settings import Settings
-from rempart.web.identity import DEMO_ADDRESS_HEADER, DEMO_HEADER, DEMO_SESSION_HEADER
+from server_support import demo_headers
 
 A, B = 0, 1
 WRONG = "not the password at all"
@@ -134,8 +134,7 @@ def demo_check(cluster: Cluster, worker: int, session: str, address: str) -> htt
     population = cluster.population
     return httpx.post(f"{cluster.urls[worker]}/api/v1/checks", timeout=30,
                       json=population.alice.payload(care_date=dt.date.today()),
-                      headers={DEMO_HEADER: str(population.organisation_ids[0]),
-                               DEMO_SESSION_HEADER: session, DEMO_ADDRESS_HEADER: address})
+                      headers=demo_headers(population.organisation_ids[0], session, address))
 
 
 def refusal(answer: httpx.Response) -> tuple[int, str]:
@@ -223,9 +222,8 @@ async def checks_on_both(cluster: Cluster, *, clients: int,
     async def client(number: int) -> None:
         worker = number % 2
         # Each client its own session and network: this test is about the audit log.
-        headers = {DEMO_HEADER: str(population.organisation_ids[number % 2]),
-                   DEMO_SESSION_HEADER: f"chain-{run}-{number}",
-                   DEMO_ADDRESS_HEADER: f"10.{100 + worker}.{number}.1"}
+        headers = demo_headers(population.organisation_ids[number % 2],
+                               f"chain-{run}-{number}", f"10.{100 + worker}.{number}.1")
         async with httpx.AsyncClient(base_url=cluster.urls[worker], timeout=30) as http:
             for _ in range(per_client):
                 response = await http.post(

@@ -18,8 +18,7 @@ import pytest
 from checks_support import Population
 from failure_load import checks_and_entries
 from rempart.runtime import Runtime
-from rempart.web.identity import DEMO_ADDRESS_HEADER, DEMO_HEADER, DEMO_SESSION_HEADER
-from server_support import uvicorn_server, worker_env
+from server_support import demo_headers, uvicorn_server, worker_env
 
 pytestmark = pytest.mark.postgres
 
@@ -39,9 +38,8 @@ async def checks_until_refused(base_url: str, population: Population,
         # Each client is its own provider session from its own network, over both
         # organisations: one session firing checks back to back is what the exfiltration
         # guard slows down, and this test is about shutdown, not the guard.
-        headers = {DEMO_HEADER: str(population.organisation_ids[number % 2]),
-                   DEMO_SESSION_HEADER: f"shutdown-{number}",
-                   DEMO_ADDRESS_HEADER: f"10.{number}.0.1"}
+        headers = demo_headers(population.organisation_ids[number % 2], f"shutdown-{number}",
+                               f"10.{number}.0.1")
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
             try:
                 while True:

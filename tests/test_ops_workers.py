@@ -14,8 +14,7 @@ import pytest
 from checks_support import Population
 from ops_support import sample
 from rempart.runtime import Runtime
-from rempart.web.identity import DEMO_ADDRESS_HEADER, DEMO_HEADER, DEMO_SESSION_HEADER
-from server_support import uvicorn_server, worker_env
+from server_support import demo_headers, uvicorn_server, worker_env
 
 pytestmark = pytest.mark.postgres
 
@@ -34,9 +33,9 @@ def test_every_worker_reports_the_sum_of_all(served_postgres: tuple[Runtime, Pop
             # Each check its own provider session and network: one session firing checks
             # back to back is what the exfiltration guard stops, and this test is about
             # metrics, not the guard.
-            headers = {DEMO_HEADER: str(population.organisation_ids[number % 2]),
-                       DEMO_SESSION_HEADER: f"workers-{number}",
-                       DEMO_ADDRESS_HEADER: f"10.{number}.0.1", "connection": "close"}
+            headers = {**demo_headers(population.organisation_ids[number % 2],
+                                      f"workers-{number}", f"10.{number}.0.1"),
+                       "connection": "close"}
             assert httpx.post(f"{base}/api/v1/checks", json=payload, headers=headers,
                               timeout=10).status_code == 201
         scrapes = [httpx.get(f"{base}/metrics", headers={"connection": "close"},
