@@ -26,13 +26,17 @@ def raised(url: str, *statements: str) -> SQLAlchemyError:
     raise AssertionError("the statements ran")
 
 
+def refused_by_the_audit_log(cause: SQLAlchemyError) -> AuditWriteFailed:
+    """The error as the audit log raises it (the disclosure must not go ahead)."""
+    refused = AuditWriteFailed("the audit log could not be written")
+    refused.__cause__ = cause
+    return refused
+
+
 def test_an_unreachable_database_is_an_outage(tmp_path: Path) -> None:
     gone = raised(f"sqlite:///{tmp_path / 'no-such-dir' / 'x.db'}", "SELECT 1")
     assert database_unavailable(gone)
-    # As the audit log raises it: the disclosure must not go ahead.
-    refused = AuditWriteFailed("the audit log could not be written")
-    refused.__cause__ = gone
-    assert database_unavailable(refused)
+    assert database_unavailable(refused_by_the_audit_log(gone))
 
 
 @pytest.mark.parametrize("statements", [
@@ -43,6 +47,4 @@ def test_an_unreachable_database_is_an_outage(tmp_path: Path) -> None:
 def test_a_bug_is_not_an_outage(tmp_path: Path, statements: tuple[str, ...]) -> None:
     failed = raised(f"sqlite:///{tmp_path / 'x.db'}", *statements)
     assert not database_unavailable(failed)
-    wrapped = AuditWriteFailed("the audit log could not be written")
-    wrapped.__cause__ = failed
-    assert not database_unavailable(wrapped)
+    assert not database_unavailable(refused_by_the_audit_log(failed))
