@@ -84,7 +84,6 @@ def _running_cluster(directory: Path) -> Iterator[PrivatePostgres]:
     bin_dir = _pg_bin()
     if bin_dir is None or (os.geteuid() == 0 and shutil.which("runuser") is None):
         require_service("a private PostgreSQL cluster", FileNotFoundError(PG_BINARIES))
-        raise AssertionError("unreachable")
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres", "postgres")
     cluster = PrivatePostgres(bin_dir, directory)
@@ -93,7 +92,6 @@ def _running_cluster(directory: Path) -> Iterator[PrivatePostgres]:
         cluster.start()
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         require_service("a private PostgreSQL cluster", exc)
-        raise
     try:
         yield cluster
     finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -17,7 +17,7 @@ from rempart.runtime import Runtime
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
-def require_service(what: str, exc: Exception) -> None:
+def require_service(what: str, exc: Exception) -> NoReturn:
     """Fail with REMPART_REQUIRE_SERVICES=1 (CI), else skip: as conftest does."""
     message = f"{what} unavailable: {exc}"
     if os.environ.get("REMPART_REQUIRE_SERVICES") == "1":
