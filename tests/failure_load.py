@@ -123,7 +123,7 @@ class CheckLoad:
                                            response.text, response.headers.get("retry-after")))
                 if response.status_code == 201:
                     self.references.append(response.json()["reference"])
-                if response.status_code != 201:
+                else:
                     await asyncio.sleep(0.05)  # a refused client waits a little, as asked
 
 
