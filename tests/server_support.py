@@ -1,6 +1,6 @@
 """Real server processes for the operations tests: an instance on PostgreSQL with the check
-population, the environment a worker reads, a process ended with its group, readiness, a
-uvicorn server ready to serve."""
+population, the environment a worker reads and a demo caller's headers, a process ended
+with its group, readiness, a uvicorn server ready to serve."""
 
 from __future__ import annotations
 
