@@ -11,15 +11,17 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
 
-from checks_support import Population
 from rempart.runtime import Runtime
 from rempart.settings import Settings
-from server_support import postgres_instance
 from settings_support import sqlite_settings
+
+if TYPE_CHECKING:
+    from checks_support import Population
 
 POSTGRES_URL = os.environ.get(
     "REMPART_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -57,6 +59,9 @@ def postgres_url() -> Iterator[str]:
 def served_postgres(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, Population]]:
     """An instance on a fresh PostgreSQL database with the check population, to be served
     by real server processes (server_support.postgres_instance)."""
+    # Imported here: it loads the whole web application, which most tests never need.
+    from server_support import postgres_instance
+
     with postgres_instance(postgres_url, tmp_path / "instance") as served:
         yield served
 
