@@ -41,19 +41,25 @@ def workers_of(server: int) -> list[int]:
     return sorted(found)
 
 
+async def forty_more_answered(load: CheckLoad) -> None:
+    answered = len(load.created())
+    await load.wait_for(lambda: len(load.created()) >= answered + 40, 30)
+
+
 def test_sigkill_mid_request_loses_no_answered_check(
         served_postgres: tuple[Runtime, Population], tmp_path: Path) -> None:
     runtime, population = served_postgres
     killed: list[int] = []
 
     async def kill_a_worker(load: CheckLoad) -> None:
-        await load.wait_for(lambda: len(load.created()) >= 40, 30)
-        victim = workers_of(server.pid)[0]
-        os.kill(victim, signal.SIGKILL)
-        killed.append(victim)
-        # The other worker goes on answering (uvicorn's supervisor also starts a new one).
-        answered = len(load.created())
-        await load.wait_for(lambda: len(load.created()) >= answered + 40, 30)
+        # On a busy machine a worker is now and then between requests when it is killed;
+        # kill again (uvicorn's supervisor starts a new one) until a request was cut.
+        while len(killed) < 3 and TRANSPORT_ERROR not in {a.status for a in load.answers}:
+            await forty_more_answered(load)
+            victim = workers_of(server.pid)[0]
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+        await forty_more_answered(load)  # the other worker goes on answering
 
     with uvicorn_server(tmp_path / "server.log", worker_env(runtime),
                         workers=2) as (base_url, server):
@@ -61,7 +67,7 @@ def test_sigkill_mid_request_loses_no_answered_check(
                          fresh_connections=True)
         asyncio.run(load.run(kill_a_worker))
         assert server.poll() is None
-    assert len(killed) == 1
+    assert 1 <= len(killed) <= 3
     statuses = {answer.status for answer in load.answers}
     assert statuses <= {201, TRANSPORT_ERROR}, statuses
     # Requests were cut mid-way: the point of the drill.
