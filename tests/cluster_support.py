@@ -59,7 +59,10 @@ def two_workers(directory: Path) -> Iterator[Cluster]:
         prefix = stack.enter_context(redis_prefix(REDIS_URL))
         env = worker_env(runtime, REMPART_REDIS_URL=REDIS_URL, REMPART_REDIS_PREFIX=prefix,
                          REMPART_WORKERS="2", REMPART_TRUSTED_PROXIES="127.0.0.1/32",
-                         REMPART_COOKIE_SECURE="0")  # plain HTTP on loopback
+                         REMPART_COOKIE_SECURE="0",  # plain HTTP on loopback
+                         # A throttled login waits long enough for a slow machine to
+                         # send the next attempt before the wait is over.
+                         REMPART_THROTTLE_BASE_DELAY_SECONDS="20")
         ports = (free_port(), free_port())
         servers = [stack.enter_context(process(
             server_command("uvicorn", port=port, workers=1), directory / f"worker-{name}.log",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from limits import RateLimitItemPerSecond
@@ -14,6 +15,7 @@ from rempart.auth.config import AuthSettings
 from rempart.auth.throttle import Attempt, LoginThrottle
 from rempart.auth.throttle_storage import make_limiter
 from rempart.clock import ManualClock
+from rempart.core.errors import ConfigurationError
 from rempart.ratelimit import ClockedMemoryStorage
 
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -93,3 +95,15 @@ def test_the_storage_forgets_idle_keys() -> None:
         clock.advance(1)
     # keys idle for longer than their window were swept as new entries arrived
     assert len(storage) < 200
+
+
+def test_the_first_delay_is_a_deployment_setting_checked_at_start_up() -> None:
+    settings = AuthSettings.from_env({"REMPART_THROTTLE_BASE_DELAY_SECONDS": "20"})
+    free = settings.throttle_account_free_failures
+    waits = [throttle(ManualClock(START), settings).delay_for(n, free)
+             for n in range(free, free + 3)]
+    assert waits == [20, 40, 60]
+    assert AuthSettings.from_env({}).throttle_base_delay_seconds == 1
+    for bad in ("0", "-1", "1.5", "61", "soon"):
+        with pytest.raises(ConfigurationError, match="REMPART_THROTTLE_BASE_DELAY_SECONDS"):
+            AuthSettings.from_env({"REMPART_THROTTLE_BASE_DELAY_SECONDS": bad})

@@ -21,6 +21,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from rempart.core.errors import ConfigurationError
 from rempart.ratelimit import redis_prefix, shared_storage
 
 
@@ -84,6 +85,7 @@ class AuthSettings:
         defaults = cls()
         origins = env.get("REMPART_ORIGINS")
         smtp_port = env.get("REMPART_SMTP_PORT")
+        base_delay = env.get("REMPART_THROTTLE_BASE_DELAY_SECONDS")
         return cls(
             rp_id=env.get("REMPART_RP_ID", defaults.rp_id),
             origins=tuple(o.strip() for o in origins.split(",") if o.strip())
@@ -91,7 +93,17 @@ class AuthSettings:
             token_issuer=env.get("REMPART_TOKEN_ISSUER", defaults.token_issuer),
             throttle_storage=shared_storage(env, "REMPART_THROTTLE_STORAGE"),
             throttle_prefix=redis_prefix(env, "throttle"),
+            throttle_base_delay_seconds=_delay_seconds(base_delay, defaults)
+            if base_delay else defaults.throttle_base_delay_seconds,
             smtp_host=env.get("REMPART_SMTP_HOST") or None,
             smtp_port=int(smtp_port) if smtp_port else defaults.smtp_port,
             mail_from=env.get("REMPART_MAIL_FROM", defaults.mail_from),
         )
+
+
+def _delay_seconds(value: str, defaults: AuthSettings) -> int:
+    """REMPART_THROTTLE_BASE_DELAY_SECONDS: whole seconds, 1 to the maximum delay."""
+    if not value.isdigit() or not 1 <= int(value) <= defaults.throttle_max_delay_seconds:
+        raise ConfigurationError("REMPART_THROTTLE_BASE_DELAY_SECONDS must be a whole number of "
+                         f"seconds from 1 to {defaults.throttle_max_delay_seconds}")
+    return int(value)
