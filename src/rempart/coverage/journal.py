@@ -21,7 +21,7 @@ Where a flush runs depends on the backend (the engine's dialect):
   It is made on the loop thread's own connection, the one the check's look-up reads
   with (`connections`, shared with `CheckReads`): SQLite empties a connection's page
   cache whenever another connection has written, so a commit made elsewhere would make
-  every following look-up read its pages again (about 50 µs more per look-up,
+  every following look-up read its pages again (30-80 µs more per look-up at load 10-17,
   docs/performance.md).
 
 One flush at a time: checks queued during a flush go into the next one, so batches
