@@ -20,6 +20,7 @@ from rempart.coverage.allowance_sql import allowance_used_column
 from rempart.coverage.check_store import Candidate
 from rempart.coverage.raw_reader import CompiledQuery, RawReader, decode_bool, decode_date
 from rempart.coverage.rules import ContractPeriod, GuaranteeRow
+from rempart.storage.thread_connections import ThreadConnections
 
 _KINDS = {kind.value: kind for kind in GuaranteeKind}  # a dict look-up: Enum's call costs more
 
@@ -37,10 +38,12 @@ class Lookup:
 
 
 class CheckReads:
-    def __init__(self, engine: Engine, *, allowance: bool = True) -> None:
+    def __init__(self, engine: Engine, *, allowance: bool = True,
+                 connections: ThreadConnections | None = None) -> None:
         """`allowance=False` leaves the allowance column out (the bench's bare look-up
-        reads the candidate rows only, as it always has: its floor stays the same)."""
-        self._reader = RawReader(engine)
+        reads the candidate rows only, as it always has: its floor stays the same);
+        `connections` as for `RawReader`."""
+        self._reader = RawReader(engine, connections=connections)
         self._allowance = allowance
         self._lookups: dict[int, CompiledQuery] = {}
 

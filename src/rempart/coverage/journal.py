@@ -18,6 +18,11 @@ Where a flush runs depends on the backend (the engine's dialect):
   gives up the GIL at every SQLite call and must win it back from the busy loop each
   time: a batch took 15.9 ms of wall time there for 1.5-3.8 ms of CPU
   (docs/performance.md). On the loop it costs only its CPU and never waits for a lock.
+  It is made on the loop thread's own connection, the one the check's look-up reads
+  with (`connections`, shared with `CheckReads`): SQLite empties a connection's page
+  cache whenever another connection has written, so a commit made elsewhere would make
+  every following look-up read its pages again (30-80 µs more per look-up at load 10-17,
+  docs/performance.md).
 
 One flush at a time: checks queued during a flush go into the next one, so batches
 grow with the load.
@@ -38,6 +43,7 @@ from rempart.disclosure import Disclosure, DisclosureRecorder
 from rempart.observability import metrics
 from rempart.storage.driver_sql import DriverStatement
 from rempart.storage.sqlite_lock import begin_if_free
+from rempart.storage.thread_connections import ThreadConnections
 
 MAX_BATCH = 500
 
@@ -50,10 +56,14 @@ class PendingCheck:
 
 class CheckJournal:
     def __init__(self, *, engine: Engine, recorder: DisclosureRecorder,
+                 connections: ThreadConnections | None = None,
                  max_batch: int = MAX_BATCH) -> None:
         self._engine = engine
         self._recorder = recorder
-        self._on_loop_if_free = engine.dialect.name == "sqlite"
+        # SQLite only: the connections that on-loop commits go through (see above).
+        self._on_loop: ThreadConnections | None = None
+        if engine.dialect.name == "sqlite":
+            self._on_loop = connections or ThreadConnections(engine)
         self._max_batch = max_batch
         self._queued: list[tuple[PendingCheck, asyncio.Future[None]]] = []
         self._flushing = False
@@ -91,7 +101,8 @@ class CheckJournal:
                 del self._queued[:self._max_batch]
                 checks = [pending for pending, _ in batch]
                 try:
-                    if self._on_loop_if_free and self._commit_if_free(checks):
+                    if self._on_loop is not None and self._commit_if_free(self._on_loop,
+                                                                           checks):
                         self.flushes_on_loop += 1
                     else:
                         await asyncio.to_thread(self._commit, checks)
@@ -109,13 +120,20 @@ class CheckJournal:
             self._write(conn, checks)
         metrics.record_checks(pending.row["outcome"] for pending in checks)
 
-    def _commit_if_free(self, checks: Sequence[PendingCheck]) -> bool:
-        """Commit now if SQLite's write lock is free at once; False (nothing done) if not."""
-        with self._engine.connect() as conn, self._checkpoints.deferred(conn):
+    def _commit_if_free(self, connections: ThreadConnections,
+                        checks: Sequence[PendingCheck]) -> bool:
+        """Commit now, on this thread's own connection, if SQLite's write lock is free at
+        once; False (nothing done) if not."""
+        conn = connections.connection()
+        with self._checkpoints.deferred(conn):
             if not begin_if_free(conn):
                 return False
-            self._write(conn, checks)
-            conn.commit()
+            try:
+                self._write(conn, checks)
+                conn.commit()
+            except BaseException:
+                _abandon(connections, conn)
+                raise
         metrics.record_checks(pending.row["outcome"] for pending in checks)
         return True
 
@@ -123,6 +141,18 @@ class CheckJournal:
         conn.exec_driver_sql(self._insert.sql,
                              [self._insert.bind(pending.row) for pending in checks])
         self._recorder.record(conn, [pending.disclosure for pending in checks])
+
+
+def _abandon(connections: ThreadConnections, conn: Connection) -> None:
+    """Roll back a failed commit on a connection that stays in use: the driver's own
+    transaction too (BEGIN IMMEDIATE was the driver's), or the write lock stays held."""
+    try:
+        conn.rollback()
+        driver: Any = conn.connection.dbapi_connection
+        if driver.in_transaction:
+            driver.rollback()
+    except Exception:  # in no known state: the thread gets a new connection
+        connections.discard()
 
 
 def _settle(batch: list[tuple[PendingCheck, asyncio.Future[None]]],

@@ -42,10 +42,12 @@ class CompiledQuery:
 
 
 class RawReader:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, connections: ThreadConnections | None = None) -> None:
+        """`connections`: the threads' connections, when the caller also writes through
+        them (the check journal on SQLite); by default the reader's own."""
         self._engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
-        self._connections = ThreadConnections(engine, autocommit=True)
+        self._connections = connections or ThreadConnections(engine, autocommit=True)
 
     def compile(self, statement: ClauseElement) -> CompiledQuery:
         compiled = cast(SQLCompiler, statement.compile(dialect=self._engine.dialect))

@@ -42,6 +42,7 @@ from rempart.coverage.rules import (
 from rempart.disclosure import Disclosure, DisclosureEvent, DisclosureRecorder, Requester
 from rempart.guard import LookupOutcome
 from rempart.guard.gate import CheckGate
+from rempart.storage.thread_connections import ThreadConnections
 from rempart.vault import Vault
 
 
@@ -53,9 +54,12 @@ class CheckService:
         self._clock = clock
         self._recorder = recorder
         self._matcher = Matcher(vault)
-        self._reads = CheckReads(engine)
-        # Where commits run (loop or thread) is the journal's: see CheckJournal.
-        self._journal = CheckJournal(engine=engine, recorder=recorder)
+        # One connection per thread for the look-up and for the journal's commits on the
+        # loop: on SQLite a commit from another connection would empty the look-up's
+        # page cache. Where commits run (loop or thread) is the journal's: see CheckJournal.
+        connections = ThreadConnections(engine, autocommit=True)
+        self._reads = CheckReads(engine, connections=connections)
+        self._journal = CheckJournal(engine=engine, recorder=recorder, connections=connections)
         self._offload = offload
         self._gate = gate  # the exfiltration guard; None only where settings turn it off
 

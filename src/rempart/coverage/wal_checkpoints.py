@@ -46,7 +46,7 @@ class WalCheckpointer:
             yield
             return
         # On the driver connection: not an SQL statement of the check, and no transaction.
-        driver: Any = conn.connection.driver_connection
+        driver: Any = conn.connection.dbapi_connection  # pysqlite: the driver itself
         previous = driver.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
         driver.execute("PRAGMA wal_autocheckpoint=0")
         try:

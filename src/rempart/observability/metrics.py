@@ -62,12 +62,11 @@ def label(value: object) -> str:
 
 def record_checks(outcomes: Iterable[object]) -> None:
     """Count committed checks by outcome (a CheckOutcome or its value)."""
-    counts: dict[str, int] = {}
-    for outcome in outcomes:
-        key = label(outcome)
-        counts[key] = counts.get(key, 0) + 1
-    for key, count in counts.items():
-        CHECKS.labels(key).inc(count)
+    counts: dict[object, int] = {}
+    for outcome in outcomes:  # a batch holds a few outcomes: each labelled once
+        counts[outcome] = counts.get(outcome, 0) + 1
+    for outcome, count in counts.items():
+        CHECKS.labels(label(outcome)).inc(count)
 
 
 def record_claim(*, status: object, reason: object | None) -> None:

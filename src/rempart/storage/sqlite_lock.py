@@ -23,7 +23,7 @@ def begin_if_free(conn: Connection) -> bool:
     """BEGIN IMMEDIATE on `conn` if the write lock is free now: True with the lock held
     (the transaction is the connection's until its commit or rollback), False if
     another connection holds it (nothing begun)."""
-    driver: Any = conn.connection.driver_connection
+    driver: Any = conn.connection.dbapi_connection  # pysqlite: the driver itself
     previous = int(driver.execute("PRAGMA busy_timeout").fetchone()[0])
     driver.execute("PRAGMA busy_timeout=0")
     try:
