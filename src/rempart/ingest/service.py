@@ -34,7 +34,8 @@ from rempart.ingest.keycheck import check_keyring
 from rempart.ingest.members_store import MembersApplier
 from rempart.ingest.models import AppliedFile
 from rempart.ingest.pipeline import PreparerConfig, prepared_chunks
-from rempart.ingest.reference import apply_reference_file
+from rempart.ingest.reference import SPECS, apply_reference_file
+from rempart.ingest.statistics import refresh_statistics
 from rempart.population.models import Guarantee, Insurer
 from rempart.vault import Vault
 
@@ -128,6 +129,7 @@ class Importer:
             conn.execute(insert(AppliedFile).values(
                 sha256=head.sha256, kind=head.kind.value, mode=head.mode.value,
                 rows=head.declared_rows, applied_at=now))
+        refresh_statistics(self._engine, _changed_tables(head.kind, counts))
         return FileReport(head.path.name, head.kind, head.declared_rows, "applied",
                           seconds=self._clock.monotonic() - started, counts=counts)
 
@@ -158,6 +160,15 @@ class Importer:
         check_row_count(head, lines, problems)
         applier.finish()
         return dict(vars(applier.outcome))
+
+
+def _changed_tables(kind: FileKind, counts: dict[str, int]) -> list[str]:
+    """The tables a file applied with these counts wrote rows to."""
+    if kind is not FileKind.MEMBERS:
+        return [SPECS[kind].table.name] if counts["inserted"] or counts["updated"] else []
+    written = {"contracts": ("contracts_inserted", "contracts_updated", "contracts_terminated"),
+               "beneficiaries": ("members_inserted", "members_updated")}
+    return [table for table, names in written.items() if any(counts[n] for n in names)]
 
 
 def _ignore(_count: int) -> None:
