@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import os
+from contextlib import AbstractContextManager, nullcontext
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, insert, select
 
 from rempart.clock import Clock
-from rempart.ingest.bulk import bulk_for
+from rempart.ingest.bulk import bulk_for, references_checked_here
 from rempart.ingest.discover import expand
 from rempart.ingest.errors import FileRejected, Problems
 from rempart.ingest.formats import FileKind
@@ -109,7 +110,7 @@ class Importer:
         started = self._clock.monotonic()
         now = self._clock.now()
         on_rows = progress.rows_done if progress is not None else _ignore
-        with self._engine.connect() as conn, conn.begin():
+        with self._engine.connect() as conn, self._checks(conn, head.kind), conn.begin():
             if conn.dialect.name == "sqlite":
                 # Take the write lock now, so the ids and rows read below stay current.
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -132,6 +133,10 @@ class Importer:
         refresh_statistics(self._engine, _changed_tables(head.kind, counts))
         return FileReport(head.path.name, head.kind, head.declared_rows, "applied",
                           seconds=self._clock.monotonic() - started, counts=counts)
+
+    @staticmethod
+    def _checks(conn: Connection, kind: FileKind) -> AbstractContextManager[None]:
+        return references_checked_here(conn) if kind is FileKind.MEMBERS else nullcontext()
 
     def _apply_members(self, conn: Connection, head: FileHead, problems: Problems,
                        now: dt.datetime, on_rows: Callable[[int], None]) -> dict[str, int]:
