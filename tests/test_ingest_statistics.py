@@ -54,7 +54,7 @@ def _beneficiary_scans(plan: Any) -> list[dict[str, Any]]:
     return found
 
 
-def test_statistics_follow_each_applied_file(runtime: Runtime, tmp_path: Path) -> None:
+def test_statistics_follow_files_that_write_a_good_share_of_a_table(runtime: Runtime, tmp_path: Path) -> None:
     importer = Importer(engine=runtime.engine, vault=runtime.vault, clock=ManualClock(NOW),
                         workers=0)
     directory = tmp_path / "in"
@@ -67,6 +67,10 @@ def test_statistics_follow_each_applied_file(runtime: Runtime, tmp_path: Path) -
     delta = write(tmp_path / "delta.csv", FileKind.MEMBERS, member_rows(600, start=400),
                   FileMode.DELTA)
     importer.import_paths(paths=[delta])
+    # A file writing under a tenth of a table does not pay for an ANALYZE.
+    small = write(tmp_path / "small.csv", FileKind.MEMBERS, member_rows(20, start=1000),
+                  FileMode.DELTA)
+    importer.import_paths(paths=[small])
     with runtime.engine.connect() as conn:
         assert _stored_rows(conn, "beneficiaries") == 1000
         assert _stored_rows(conn, "contracts") == 500

@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import os
-from contextlib import AbstractContextManager, nullcontext
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -130,7 +130,7 @@ class Importer:
             conn.execute(insert(AppliedFile).values(
                 sha256=head.sha256, kind=head.kind.value, mode=head.mode.value,
                 rows=head.declared_rows, applied_at=now))
-        refresh_statistics(self._engine, _changed_tables(head.kind, counts))
+        refresh_statistics(self._engine, _written(head.kind, counts))
         return FileReport(head.path.name, head.kind, head.declared_rows, "applied",
                           seconds=self._clock.monotonic() - started, counts=counts)
 
@@ -167,13 +167,13 @@ class Importer:
         return dict(vars(applier.outcome))
 
 
-def _changed_tables(kind: FileKind, counts: dict[str, int]) -> list[str]:
-    """The tables a file applied with these counts wrote rows to."""
+def _written(kind: FileKind, counts: dict[str, int]) -> dict[str, int]:
+    """The rows a file applied with these counts inserted or changed, per table."""
     if kind is not FileKind.MEMBERS:
-        return [SPECS[kind].table.name] if counts["inserted"] or counts["updated"] else []
-    written = {"contracts": ("contracts_inserted", "contracts_updated", "contracts_terminated"),
-               "beneficiaries": ("members_inserted", "members_updated")}
-    return [table for table, names in written.items() if any(counts[n] for n in names)]
+        return {SPECS[kind].table.name: counts["inserted"] + counts["updated"]}
+    return {"contracts": counts["contracts_inserted"] + counts["contracts_updated"]
+            + counts["contracts_terminated"],
+            "beneficiaries": counts["members_inserted"] + counts["members_updated"]}
 
 
 def _ignore(_count: int) -> None:
