@@ -54,7 +54,8 @@ def _beneficiary_scans(plan: Any) -> list[dict[str, Any]]:
     return found
 
 
-def test_statistics_follow_files_that_write_a_good_share_of_a_table(runtime: Runtime, tmp_path: Path) -> None:
+def test_statistics_follow_files_that_write_a_good_share_of_a_table(runtime: Runtime,
+                                                                   tmp_path: Path) -> None:
     importer = Importer(engine=runtime.engine, vault=runtime.vault, clock=ManualClock(NOW),
                         workers=0)
     directory = tmp_path / "in"
