@@ -3,7 +3,8 @@
 A file is applied completely or not at all: every row is validated, problems are
 collected (file, line, field, reason; never a value), and any problem rolls the
 whole file back. A file already applied (same SHA-256) is skipped, and an unchanged
-row is never rewritten, so importing the same data twice changes nothing.
+row is never rewritten, so importing the same data twice changes nothing. Once a file
+is committed, the tables it wrote a good share of are analysed (ingest.statistics).
 """
 
 from __future__ import annotations
