@@ -32,9 +32,9 @@ WRITTEN_SHARE = 0.1
 _ANALYSABLE = frozenset((*POPULATION_TABLES, *(spec.table.name for spec in SPECS.values())))
 
 
-def refresh_statistics(engine: Engine, written: dict[str, int]) -> list[str]:
+def refresh_statistics(engine: Engine, written: dict[str, int]) -> None:
     """ANALYZE each table of `written` (table name: rows the file inserted or changed)
-    that the file wrote a good share of; return the tables analysed."""
+    that the file wrote a good share of."""
     for name in written:
         if name not in _ANALYSABLE:
             raise ValueError(f"not a table the importer writes: {name!r}")
@@ -48,11 +48,10 @@ def refresh_statistics(engine: Engine, written: dict[str, int]) -> list[str]:
             conn.exec_driver_sql(f"ANALYZE {name}")
         if names and sqlite:
             conn.exec_driver_sql("PRAGMA analysis_limit=0")
-    return names
 
 
 def _row_count(conn: Connection, table: str) -> int:
     """About how many rows `table` holds: its largest id (ids are handed out in order
-    and rows are never deleted), read from the primary key's index in no time."""
+    and the importer deletes nothing), read from the primary key's index in no time."""
     return int(conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table}"  # noqa: S608
                                     ).scalar_one())
