@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import IntegrityError
 
 from ingest_samples import AMC, member_rows, person_row, reference_files, terminate_row, write
 from rempart.clock import ManualClock
@@ -260,3 +261,35 @@ def test_worker_processes_give_the_same_result_and_the_same_line_numbers(
                           workers=0)
     (report,) = in_process.import_paths(paths=[again])
     assert report.counts["members_unchanged"] == 30
+
+
+ORPHANS = """SELECT count(*) FROM beneficiaries b
+    LEFT JOIN contracts c ON c.id = b.contract_id LEFT JOIN insurers i ON i.id = b.insurer_id
+    LEFT JOIN insurers ci ON ci.id = c.insurer_id
+    WHERE c.id IS NULL OR i.id IS NULL OR ci.id IS NULL"""
+
+
+def test_references_hold_and_foreign_keys_are_enforced_again_after_members_files(
+        importer: Importer, runtime: Runtime, loaded: Path, tmp_path: Path) -> None:
+    # A person moves to another household, others join, a contract ends; then a file
+    # naming an unknown insurer is refused with its line and stores nothing.
+    moved = person_row(5, household=8, rank=3)
+    delta = write(tmp_path / "delta.csv", FileKind.MEMBERS,
+                  [moved, *member_rows(6, start=300), terminate_row(4, "2026-02-28")],
+                  FileMode.DELTA)
+    importer.import_paths(paths=[delta])
+    before = snapshot(runtime.engine)
+    bad = bad_delta(tmp_path, [*member_rows(4, start=400),
+                               with_field(person_row(410), 1, "999999999")])
+    with pytest.raises(FileRejected) as caught:
+        importer.import_paths(paths=[bad])
+    assert "bad.csv:7: amc_number: unknown insurer" in str(caught.value)
+    assert snapshot(runtime.engine) == before
+    with runtime.engine.connect() as conn:
+        assert conn.scalar(text(ORPHANS)) == 0
+        if conn.dialect.name == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+    # The database refuses a dangling reference again for everyone else.
+    with pytest.raises(IntegrityError), runtime.engine.begin() as conn:
+        conn.execute(text("UPDATE beneficiaries SET contract_id = 999999 WHERE id = 1"))

@@ -3,7 +3,8 @@
 A file is applied completely or not at all: every row is validated, problems are
 collected (file, line, field, reason; never a value), and any problem rolls the
 whole file back. A file already applied (same SHA-256) is skipped, and an unchanged
-row is never rewritten, so importing the same data twice changes nothing.
+row is never rewritten, so importing the same data twice changes nothing. Once a file
+is committed, the tables it wrote a good share of are analysed (ingest.statistics).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime as dt
 import gc
 import os
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -19,7 +21,7 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, insert, select
 
 from rempart.clock import Clock
-from rempart.ingest.bulk import bulk_for
+from rempart.ingest.bulk import bulk_for, references_checked_here
 from rempart.ingest.discover import expand
 from rempart.ingest.errors import FileRejected, Problems
 from rempart.ingest.formats import FileKind
@@ -34,7 +36,8 @@ from rempart.ingest.keycheck import check_keyring
 from rempart.ingest.members_store import MembersApplier
 from rempart.ingest.models import AppliedFile
 from rempart.ingest.pipeline import PreparerConfig, prepared_chunks
-from rempart.ingest.reference import apply_reference_file
+from rempart.ingest.reference import SPECS, apply_reference_file
+from rempart.ingest.statistics import refresh_statistics
 from rempart.population.models import Guarantee, Insurer
 from rempart.vault import Vault
 
@@ -108,7 +111,7 @@ class Importer:
         started = self._clock.monotonic()
         now = self._clock.now()
         on_rows = progress.rows_done if progress is not None else _ignore
-        with self._engine.connect() as conn, conn.begin():
+        with self._engine.connect() as conn, self._checks(conn, head.kind), conn.begin():
             if conn.dialect.name == "sqlite":
                 # Take the write lock now, so the ids and rows read below stay current.
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -128,8 +131,13 @@ class Importer:
             conn.execute(insert(AppliedFile).values(
                 sha256=head.sha256, kind=head.kind.value, mode=head.mode.value,
                 rows=head.declared_rows, applied_at=now))
+        refresh_statistics(self._engine, _written(head.kind, counts))
         return FileReport(head.path.name, head.kind, head.declared_rows, "applied",
                           seconds=self._clock.monotonic() - started, counts=counts)
+
+    @staticmethod
+    def _checks(conn: Connection, kind: FileKind) -> AbstractContextManager[None]:
+        return references_checked_here(conn) if kind is FileKind.MEMBERS else nullcontext()
 
     def _apply_members(self, conn: Connection, head: FileHead, problems: Problems,
                        now: dt.datetime, on_rows: Callable[[int], None]) -> dict[str, int]:
@@ -158,6 +166,15 @@ class Importer:
         check_row_count(head, lines, problems)
         applier.finish()
         return dict(vars(applier.outcome))
+
+
+def _written(kind: FileKind, counts: dict[str, int]) -> dict[str, int]:
+    """The rows a file applied with these counts inserted or changed, per table."""
+    if kind is not FileKind.MEMBERS:
+        return {SPECS[kind].table.name: counts["inserted"] + counts["updated"]}
+    return {"contracts": counts["contracts_inserted"] + counts["contracts_updated"]
+            + counts["contracts_terminated"],
+            "beneficiaries": counts["members_inserted"] + counts["members_updated"]}
 
 
 def _ignore(_count: int) -> None:
