@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
 
 from ingest_samples import member_rows, reference_files, write
 from rempart.clock import ManualClock
@@ -84,3 +86,22 @@ def test_statistics_follow_files_that_write_a_good_share_of_a_table(runtime: Run
     # With statistics a blind-index value is known to match one row; without them
     # the planner assumes 0.5 % of the table.
     assert scan["Plan Rows"] == 1
+
+
+def test_a_failed_statistics_refresh_leaves_the_committed_file_applied(
+        runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def locked(*_args: object) -> None:
+        raise OperationalError("ANALYZE beneficiaries", {}, Exception("database is locked"))
+
+    monkeypatch.setattr("rempart.ingest.service.refresh_statistics", locked)
+    importer = Importer(engine=runtime.engine, vault=runtime.vault, clock=ManualClock(NOW),
+                        workers=0)
+    directory = tmp_path / "in"
+    reference_files(directory)
+    write(directory / "members.csv", FileKind.MEMBERS, member_rows(40))
+    reports = importer.import_paths(paths=[directory])
+    assert {report.status for report in reports} == {"applied"}
+    with runtime.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM beneficiaries").scalar_one() == 40
+    assert "import.statistics_not_refreshed" in capsys.readouterr().out

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import structlog
 from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from rempart.clock import Clock
 from rempart.ingest.bulk import bulk_for, references_checked_here
@@ -40,6 +42,8 @@ from rempart.ingest.reference import SPECS, apply_reference_file
 from rempart.ingest.statistics import refresh_statistics
 from rempart.population.models import Guarantee, Insurer
 from rempart.vault import Vault
+
+log = structlog.get_logger(__name__)
 
 # Worker processes that validate and seal large members files while this process
 # writes: one when there is a second core (validation and sealing cost about as much
@@ -131,7 +135,14 @@ class Importer:
             conn.execute(insert(AppliedFile).values(
                 sha256=head.sha256, kind=head.kind.value, mode=head.mode.value,
                 rows=head.declared_rows, applied_at=now))
-        refresh_statistics(self._engine, _written(head.kind, counts))
+        try:
+            refresh_statistics(self._engine, _written(head.kind, counts))
+        except SQLAlchemyError as exc:
+            # The file is committed: failing here would make a re-run say "already
+            # applied" with no statistics still. Say so and let the operator analyse.
+            log.warning("import.statistics_not_refreshed", file=head.path.name,
+                        error=type(exc).__name__,
+                        hint="run ANALYZE on the population tables")
         return FileReport(head.path.name, head.kind, head.declared_rows, "applied",
                           seconds=self._clock.monotonic() - started, counts=counts)
 
