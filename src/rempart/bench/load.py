@@ -7,7 +7,8 @@ sent in turn on raw asyncio streams (no pipelining: each connection waits for it
 answer before sending the next, as a counter's software does); answers are read by
 their Content-Length. It stops by itself: at the end of its time, or after
 `max_requests`, whichever comes first; a warm-up of `warmup` seconds comes before the
-measured window and is not counted.
+measured window and is not counted. With `keep_latencies`, the figures also hold every
+measured answer's latency in µs, so that a caller can pool several runs' percentiles.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class LoadSpec:
     warmup: float = 2.0
     max_requests: int = 5_000_000
     ok_statuses: tuple[int, ...] = (200, 201)
+    keep_latencies: bool = False
 
     def to_json(self) -> bytes:
         raw = asdict(self)
@@ -64,6 +66,7 @@ class LoadFigures:
     statuses: dict[str, int] = field(default_factory=dict)
     answered_total: int = 0  # warm-up included
     client_cpu_us_per_request: float = 0.0
+    latencies_us: list[int] | None = None  # with `keep_latencies`, in answer order
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -155,14 +158,23 @@ async def run_load(spec: LoadSpec) -> LoadFigures:
         max_ms=_ms(latencies, 1.0),
         statuses={str(k): v for k, v in sorted(run.statuses.items())},
         answered_total=run.answered_total,
-        client_cpu_us_per_request=round(cpu / max(run.answered_total, 1) * 1e6, 1))
+        client_cpu_us_per_request=round(cpu / max(run.answered_total, 1) * 1e6, 1),
+        latencies_us=[round(s * 1e6) for s in run.latencies] if spec.keep_latencies else None)
 
 
 def _ms(ordered: list[float], quantile: float) -> float:
+    """The quantile of sorted latencies in seconds, in ms."""
     if not ordered:
         return 0.0
     index = min(len(ordered) - 1, int(quantile * len(ordered)))
     return round(ordered[index] * 1000, 2)
+
+
+def latency_quantiles(ordered_us: list[int]) -> dict[str, float]:
+    """p50, p90, p99 and max in ms of sorted latencies in µs (pooled from several runs)."""
+    seconds = [us / 1e6 for us in ordered_us]
+    return {"p50_ms": _ms(seconds, 0.50), "p90_ms": _ms(seconds, 0.90),
+            "p99_ms": _ms(seconds, 0.99), "max_ms": _ms(seconds, 1.0)}
 
 
 def main() -> None:

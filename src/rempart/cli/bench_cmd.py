@@ -51,10 +51,19 @@ def bench_checks(
         "--workers", min=1, max=8,
         help="Server worker processes (1 measured best on SQLite: docs/performance.md).",
     )] = 1,
-    seconds: Annotated[float, typer.Option("--seconds", min=0.5, max=600,
-                                           help="Measured seconds per phase.")] = 10.0,
-    warmup: Annotated[float, typer.Option("--warmup", min=0, max=60,
-                                          help="Unmeasured seconds before each phase.")] = 2.0,
+    seconds: Annotated[float, typer.Option(
+        "--seconds", min=0.5, max=600,
+        help="Measured seconds per phase, over all its slices.")] = 10.0,
+    warmup: Annotated[float, typer.Option(
+        "--warmup", min=0, max=60,
+        help="Unmeasured seconds of load per phase before the first slice.")] = 2.0,
+    rounds: Annotated[int, typer.Option(
+        "--rounds", min=1, max=20,
+        help="Rounds of alternating slices, each a pass over the phases and the same pass "
+             "backwards: 2 x rounds slices per phase.")] = 2,
+    slice_warmup: Annotated[float, typer.Option(
+        "--slice-warmup", min=0, max=30,
+        help="Unmeasured seconds at the start of every slice.")] = 1.0,
     connections: Annotated[int, typer.Option("--connections", min=1, max=1024,
                                              help="Concurrent keep-alive connections.")] = 32,
     server: Annotated[str, typer.Option("--server", help="uvicorn or granian.")] = "uvicorn",
@@ -66,7 +75,8 @@ def bench_checks(
     )] = None,
     audit_off: Annotated[bool, typer.Option(
         "--audit-off", help="Also measure the checks with the audit log off (a second "
-                            "server run): audit_on_off_ratio.")] = False,
+                            "server, loaded in turn with the first): audit_on_off_ratio.",
+    )] = False,
     auth: Annotated[bool, typer.Option(
         "--auth", help="Also measure the checks sent by registered API clients with "
                        "DPoP-bound tokens, a fresh proof each, beside the demo-identity "
@@ -74,16 +84,18 @@ def bench_checks(
                        "checks_authenticated_per_s, auth_cost_ratio.")] = False,
     guard_off: Annotated[bool, typer.Option(
         "--guard-off", help="Also measure the checks with the exfiltration guard off (a "
-                            "second server run): guard_on_off_ratio.")] = False,
+                            "server of its own, loaded in turn with the others): "
+                            "guard_on_off_ratio.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Checks per second over real HTTP, against the bare look-up, in one server run."""
+    """Checks per second over real HTTP, against the bare look-up, in alternating slices."""
     from rempart.bench.checks_bench import BenchOptions, run_checks_bench
     from rempart.bench.dpop_requests import with_authentication
 
     options = BenchOptions(people=people, workers=workers, seconds=seconds, warmup=warmup,
-                           connections=connections, server=server,
-                           database_url=database_url, data_dir=data_dir)
+                           connections=connections, server=server, rounds=rounds,
+                           slice_warmup=slice_warmup, database_url=database_url,
+                           data_dir=data_dir)
     if audit_off:
         options = options.with_audit_off()
     if auth:
@@ -96,7 +108,7 @@ def bench_checks(
         typer.echo(orjson.dumps(figures).decode())
         return
     for name, value in figures.items():
-        if name != "phases":
+        if name not in ("phases", "slices"):
             typer.echo(f"{name:>22}: {value}")
     for name, phase in figures["phases"].items():
         typer.echo(f"{name:>22}: {orjson.dumps(phase).decode()}")
