@@ -5,6 +5,7 @@ afterwards, and a bare endpoint that only exists on request."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import statistics
@@ -24,7 +25,7 @@ from rempart.audit.verify import Verifier
 from rempart.bench.dpop_requests import CLIENTS, MAX_RATE, check_fresh_enough, proofs_needed
 from rempart.bench.errors import BenchError
 from rempart.bench.instance import instance_settings
-from rempart.bench.load import LoadSpec
+from rempart.bench.load import LoadSpec, _Run
 from rempart.bench.unrecorded import UnrecordedForBenchmark
 from rempart.runtime import Runtime
 from rempart.storage.engine import make_engine
@@ -119,6 +120,9 @@ def _assert_alternating_slices(figures: dict[str, Any], names: list[str]) -> Non
         assert phase["per_s"] == pytest.approx(phase["requests"] / phase["seconds"], abs=0.1)
         assert min(s["p99_ms"] for s in mine) <= phase["p99_ms"] \
             <= max(s["p99_ms"] for s in mine)
+        # Each slice goes on in the corpus where the phase's last load stopped.
+        for before, after in itertools.pairwise(mine):
+            assert after["first"] == before["first"] + before["sent"] > 0
     rate = {(s["phase"], s["pass"]): s["per_s"] for s in slices}
     for stem, numerator, denominator in (("audit_on_off", "checks", "checks_audit_off"),
                                          ("guard_on_off", "checks", "checks_guard_off"),
@@ -158,7 +162,8 @@ def test_the_bare_endpoint_exists_only_when_the_settings_say_so(
 
 def test_a_load_spec_survives_its_trip_through_json() -> None:
     spec = LoadSpec(host="127.0.0.1", port=8000, requests=[b"POST / HTTP/1.1\r\n\r\n\xe9"],
-                    connections=3, seconds=1.5, warmup=0.0, max_requests=10)
+                    connections=3, seconds=1.5, warmup=0.0, max_requests=10, first=4,
+                    keep_latencies=True)
     assert LoadSpec.from_json(spec.to_json()) == spec
 
 
@@ -219,3 +224,11 @@ def test_a_slice_longer_than_the_proofs_window_is_refused() -> None:
     with pytest.raises(BenchError, match="within 60 s"):
         check_fresh_enough(made_at=time.time(), seconds=52)
     assert proofs_needed(12) == 12 * MAX_RATE
+
+
+def test_a_load_goes_on_from_its_first_request_and_cycles() -> None:
+    spec = LoadSpec(host="127.0.0.1", port=8000, requests=[b"a", b"b", b"c"], first=2,
+                    seconds=60.0, warmup=0.0)
+    run = _Run(spec)
+    assert [run.next_request() for _ in range(4)] == [b"c", b"a", b"b", b"c"]
+    assert run.sent == 4

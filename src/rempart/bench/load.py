@@ -39,6 +39,7 @@ class LoadSpec:
     max_requests: int = 5_000_000
     ok_statuses: tuple[int, ...] = (200, 201)
     keep_latencies: bool = False
+    first: int = 0  # the index of the first request sent: a later run goes on from there
 
     def to_json(self) -> bytes:
         raw = asdict(self)
@@ -65,6 +66,7 @@ class LoadFigures:
     max_ms: float
     statuses: dict[str, int] = field(default_factory=dict)
     answered_total: int = 0  # warm-up included
+    sent: int = 0  # requests sent, warm-up included
     client_cpu_us_per_request: float = 0.0
     latencies_us: list[int] | None = None  # with `keep_latencies`, in answer order
 
@@ -87,7 +89,7 @@ class _Run:
     def next_request(self) -> bytes | None:
         if self.sent >= self.spec.max_requests or time.perf_counter() >= self.end:
             return None
-        request = self.spec.requests[self.sent % len(self.spec.requests)]
+        request = self.spec.requests[(self.spec.first + self.sent) % len(self.spec.requests)]
         self.sent += 1
         return request
 
@@ -157,7 +159,7 @@ async def run_load(spec: LoadSpec) -> LoadFigures:
         p90_ms=_ms(latencies, 0.90), p99_ms=_ms(latencies, 0.99),
         max_ms=_ms(latencies, 1.0),
         statuses={str(k): v for k, v in sorted(run.statuses.items())},
-        answered_total=run.answered_total,
+        answered_total=run.answered_total, sent=run.sent,
         client_cpu_us_per_request=round(cpu / max(run.answered_total, 1) * 1e6, 1),
         latencies_us=[round(s * 1e6) for s in run.latencies] if spec.keep_latencies else None)
 

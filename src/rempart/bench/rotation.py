@@ -8,7 +8,10 @@ then the same pass backwards (A B C, C B A), so that a steady drift weighs on ev
 phase alike over a round, and two phases are compared within each pass
 (`pair_ratios`).
 
-Each slice begins with a short unmeasured warm-up (its server idled while the others
+The cycled requests of a phase go on from one slice to the next where the last one
+stopped, as one long phase would: the exfiltration guard must not see the same
+sessions check the same persons again at every slice. Each slice begins with a short
+unmeasured warm-up (its server idled while the others
 were loaded) and ends with a settling wait: the loaded server finishes what its last
 answers started (the journal's WAL checkpoint) before another server is loaded. The CPU
 time each server spends while another one is loaded is summed (`idle_cpu_ms`): it shows
@@ -77,6 +80,7 @@ class Slice:
         return {"phase": self.phase, "pass": self.pass_index, "per_s": figures["per_s"],
                 "p50_ms": figures["p50_ms"], "p99_ms": figures["p99_ms"],
                 "requests": figures["requests"], "errors": figures["errors"],
+                "first": figures["first"], "sent": figures["sent"],
                 "server_cpu_us_per_request":
                     round(figures["server_cpu_s"] / answered * 1e6, 1) if answered else None}
 
@@ -133,12 +137,21 @@ def run_slices(*, phases: Sequence[P], servers: Mapping[str, RunningServer],
     """Prime every phase, then measure them in alternating slices (`SlicePlan.passes`).
     `requests_for(phase, seconds)` gives the requests for a load of that duration."""
     pgids = {name: server.pid for name, server in servers.items()}
+    sent = dict.fromkeys((phase.name for phase in phases), 0)  # cycled requests sent so far
+
+    def load(phase: P, *, warmup: float, seconds: float, measured: bool) -> dict[str, Any]:
+        requests = requests_for(phase, warmup + seconds)
+        first = 0 if phase.single_use else sent[phase.name]
+        figures = _load(servers[phase.variant], requests, plan, first=first, warmup=warmup,
+                        seconds=seconds, single_use=phase.single_use, measured=measured)
+        sent[phase.name] += figures["sent"]
+        figures["first"] = first
+        return figures
+
     for phase in phases:
         if plan.priming > 0:
             stage(f"priming {phase.name}: {plan.priming:g} s")
-            _load(servers[phase.variant], requests_for(phase, plan.priming), plan,
-                  warmup=0.0, seconds=plan.priming, single_use=phase.single_use,
-                  measured=False)
+            load(phase, warmup=0.0, seconds=plan.priming, measured=False)
             _settle(servers[phase.variant].pid)
     idle = dict.fromkeys(servers, 0.0)
     slices = []
@@ -148,10 +161,8 @@ def run_slices(*, phases: Sequence[P], servers: Mapping[str, RunningServer],
               + f" ({plan.warmup:g} s warm-up and {plan.seconds:g} s measured each)")
         for phase in order:
             server = servers[phase.variant]
-            requests = requests_for(phase, plan.warmup + plan.seconds)
             before = groups_cpu_seconds(pgids.values())
-            figures = _load(server, requests, plan, warmup=plan.warmup, seconds=plan.seconds,
-                            single_use=phase.single_use, measured=True)
+            figures = load(phase, warmup=plan.warmup, seconds=plan.seconds, measured=True)
             _settle(server.pid)
             after = groups_cpu_seconds(pgids.values())
             for name, pgid in pgids.items():
@@ -163,12 +174,12 @@ def run_slices(*, phases: Sequence[P], servers: Mapping[str, RunningServer],
                     idle_cpu_ms={name: round(cpu * 1000, 1) for name, cpu in idle.items()})
 
 
-def _load(server: RunningServer, requests: list[bytes], plan: SlicePlan, *, warmup: float,
-          seconds: float, single_use: bool, measured: bool) -> dict[str, Any]:
+def _load(server: RunningServer, requests: list[bytes], plan: SlicePlan, *, first: int,
+          warmup: float, seconds: float, single_use: bool, measured: bool) -> dict[str, Any]:
     """One run of the load generator, in a process of its own."""
     spec = LoadSpec(host=server.host, port=server.port, requests=requests,
                     connections=plan.connections, seconds=seconds, warmup=warmup,
-                    keep_latencies=measured)
+                    keep_latencies=measured, first=first)
     if single_use:
         spec = replace(spec, max_requests=len(requests))
     done = subprocess.run(

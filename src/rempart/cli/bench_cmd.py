@@ -60,7 +60,7 @@ def bench_checks(
     rounds: Annotated[int, typer.Option(
         "--rounds", min=1, max=20,
         help="Rounds of alternating slices, each a pass over the phases and the same pass "
-             "backwards: 2 x rounds slices per phase.")] = 2,
+             "backwards: 2 x rounds slices per phase.")] = 3,
     slice_warmup: Annotated[float, typer.Option(
         "--slice-warmup", min=0, max=30,
         help="Unmeasured seconds at the start of every slice.")] = 1.0,
