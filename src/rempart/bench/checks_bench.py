@@ -117,8 +117,8 @@ class BenchOptions:
     seconds: float = 10.0  # measured per phase, over all its slices
     warmup: float = 2.0  # unmeasured load per phase before the first slice
     connections: int = 32
-    rounds: int = 3  # each a forward and a backward pass over the phases
-    slice_warmup: float = 1.0  # unmeasured, at the start of every slice
+    rounds: int = 5  # each a forward and a backward pass over the phases
+    slice_warmup: float = 0.5  # unmeasured, at the start of every slice
     server: str = "uvicorn"
     database_url: str | None = None
     data_dir: Path | None = None

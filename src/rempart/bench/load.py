@@ -1,8 +1,10 @@
 """A lean HTTP/1.1 load generator: C keep-alive connections, one request at a time each.
 
 Run as its own process (`python -m rempart.bench.load`), so that it never shares an
-interpreter with the server it measures: it reads a `LoadSpec` as JSON on standard
-input and prints one JSON object with the figures. The requests are ready-made bytes,
+interpreter with the server it measures: each line of its standard input is a
+`LoadSpec` as JSON, and it prints the figures of each load as one JSON line, in turn.
+A spec without requests sends the previous spec's again, so that a benchmark's slices
+start at once, without a new process nor its requests sent again. The requests are ready-made bytes,
 sent in turn on raw asyncio streams (no pipelining: each connection waits for its
 answer before sending the next, as a counter's software does); answers are read by
 their Content-Length. It stops by itself: at the end of its time, or after
@@ -17,7 +19,7 @@ import asyncio
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -180,14 +182,22 @@ def latency_quantiles(ordered_us: list[int]) -> dict[str, float]:
 
 
 def main() -> None:
-    spec = LoadSpec.from_json(sys.stdin.buffer.read())
     try:
         import uvloop  # the client's own overhead is part of the machine's load: keep it low
     except ImportError:
-        figures = asyncio.run(run_load(spec))
+        run: Any = asyncio.run
     else:
-        figures = uvloop.run(run_load(spec))
-    sys.stdout.buffer.write(orjson.dumps(figures.as_dict()) + b"\n")
+        run = uvloop.run
+    requests: list[bytes] = []
+    for line in sys.stdin.buffer:
+        spec = LoadSpec.from_json(line)
+        if spec.requests:
+            requests = spec.requests
+        else:
+            spec = replace(spec, requests=requests)
+        figures = run(run_load(spec))
+        sys.stdout.buffer.write(orjson.dumps(figures.as_dict()) + b"\n")
+        sys.stdout.buffer.flush()
 
 
 if __name__ == "__main__":

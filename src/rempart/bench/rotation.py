@@ -8,24 +8,24 @@ then the same pass backwards (A B C, C B A), so that a steady drift weighs on ev
 phase alike over a round, and two phases are compared within each pass
 (`pair_ratios`).
 
-The cycled requests of a phase go on from one slice to the next where the last one
-stopped, as one long phase would: the exfiltration guard must not see the same
-sessions check the same persons again at every slice. Each slice begins with a short
-unmeasured warm-up (its server idled while the others
-were loaded) and ends with a settling wait: the loaded server finishes what its last
-answers started (the journal's WAL checkpoint) before another server is loaded. The CPU
-time each server spends while another one is loaded is summed (`idle_cpu_ms`): it shows
-whether an idle server worked in the background.
+Each phase has a load generator of its own for the whole rotation (`LoadProcess`), so
+that a slice starts at once. Each slice begins with a short unmeasured warm-up (its
+server idled while the others were loaded) and ends with a settling wait: the loaded
+server finishes what its last answers started (the journal's WAL checkpoint) before
+another server is loaded. The CPU time each server spends while another one is loaded
+is summed (`idle_cpu_ms`): it shows whether an idle server worked in the background.
 """
 
 from __future__ import annotations
 
+import select
 import statistics
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
@@ -137,61 +137,97 @@ def run_slices(*, phases: Sequence[P], servers: Mapping[str, RunningServer],
     """Prime every phase, then measure them in alternating slices (`SlicePlan.passes`).
     `requests_for(phase, seconds)` gives the requests for a load of that duration."""
     pgids = {name: server.pid for name, server in servers.items()}
-    sent = dict.fromkeys((phase.name for phase in phases), 0)  # cycled requests sent so far
+    with ExitStack() as generators_running:
+        generators = {phase.name: generators_running.enter_context(LoadProcess())
+                      for phase in phases}
 
-    def load(phase: P, *, warmup: float, seconds: float, measured: bool) -> dict[str, Any]:
-        requests = requests_for(phase, warmup + seconds)
-        first = 0 if phase.single_use else sent[phase.name]
-        figures = _load(servers[phase.variant], requests, plan, first=first, warmup=warmup,
-                        seconds=seconds, single_use=phase.single_use, measured=measured)
-        sent[phase.name] += figures["sent"]
-        figures["first"] = first
-        return figures
-
-    for phase in phases:
-        if plan.priming > 0:
-            stage(f"priming {phase.name}: {plan.priming:g} s")
-            load(phase, warmup=0.0, seconds=plan.priming, measured=False)
-            _settle(servers[phase.variant].pid)
-    idle = dict.fromkeys(servers, 0.0)
-    slices = []
-    for index, order in enumerate(plan.passes(phases)):
-        stage(f"pass {index + 1}/{2 * plan.rounds}: "
-              + ", ".join(phase.name for phase in order)
-              + f" ({plan.warmup:g} s warm-up and {plan.seconds:g} s measured each)")
-        for phase in order:
+        def load(phase: P, *, warmup: float, seconds: float, measured: bool,
+                 ) -> dict[str, Any]:
             server = servers[phase.variant]
-            before = groups_cpu_seconds(pgids.values())
-            figures = load(phase, warmup=plan.warmup, seconds=plan.seconds, measured=True)
-            _settle(server.pid)
-            after = groups_cpu_seconds(pgids.values())
-            for name, pgid in pgids.items():
-                if name != phase.variant:
-                    idle[name] += after[pgid] - before[pgid]
-            figures["server_cpu_s"] = after[server.pid] - before[server.pid]
-            slices.append(Slice(phase=phase.name, pass_index=index, figures=figures))
+            spec = LoadSpec(host=server.host, port=server.port,
+                            requests=requests_for(phase, warmup + seconds),
+                            connections=plan.connections, seconds=seconds, warmup=warmup,
+                            keep_latencies=measured)
+            return generators[phase.name].run(spec, single_use=phase.single_use,
+                                              measured=measured)
+
+        for phase in phases:
+            if plan.priming > 0:
+                stage(f"priming {phase.name}: {plan.priming:g} s")
+                load(phase, warmup=0.0, seconds=plan.priming, measured=False)
+                _settle(servers[phase.variant].pid)
+        idle = dict.fromkeys(servers, 0.0)
+        slices = []
+        for index, order in enumerate(plan.passes(phases)):
+            stage(f"pass {index + 1}/{2 * plan.rounds}: "
+                  + ", ".join(phase.name for phase in order)
+                  + f" ({plan.warmup:g} s warm-up and {plan.seconds:g} s measured each)")
+            for phase in order:
+                server = servers[phase.variant]
+                before = groups_cpu_seconds(pgids.values())
+                figures = load(phase, warmup=plan.warmup, seconds=plan.seconds, measured=True)
+                _settle(server.pid)
+                after = groups_cpu_seconds(pgids.values())
+                for name, pgid in pgids.items():
+                    if name != phase.variant:
+                        idle[name] += after[pgid] - before[pgid]
+                figures["server_cpu_s"] = after[server.pid] - before[server.pid]
+                slices.append(Slice(phase=phase.name, pass_index=index, figures=figures))
     return Rotation(slices=slices,
                     idle_cpu_ms={name: round(cpu * 1000, 1) for name, cpu in idle.items()})
 
 
-def _load(server: RunningServer, requests: list[bytes], plan: SlicePlan, *, first: int,
-          warmup: float, seconds: float, single_use: bool, measured: bool) -> dict[str, Any]:
-    """One run of the load generator, in a process of its own."""
-    spec = LoadSpec(host=server.host, port=server.port, requests=requests,
-                    connections=plan.connections, seconds=seconds, warmup=warmup,
-                    keep_latencies=measured, first=first)
-    if single_use:
-        spec = replace(spec, max_requests=len(requests))
-    done = subprocess.run(
-        [sys.executable, "-m", "rempart.bench.load"], input=spec.to_json(),
-        capture_output=True, timeout=warmup + seconds + LOAD_TIMEOUT_MARGIN_S, check=False)
-    if done.returncode != 0:
-        raise BenchError(f"the load generator failed (status {done.returncode})")
-    figures: dict[str, Any] = orjson.loads(done.stdout)
-    if measured and single_use and figures["answered_total"] >= len(requests):
-        raise BenchError(f"a slice used all its {len(requests)} single-use requests "
-                         "before its end: its rate would be understated")
-    return figures
+class LoadProcess:
+    """A phase's load generator, a process of its own for the whole rotation: its
+    requests are sent to it once (again only when they change: single-use requests),
+    and each load goes on in them where the last one stopped, as one long phase would
+    (the exfiltration guard must not see the same sessions check the same persons again
+    at every slice)."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "rempart.bench.load"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self._requests: list[bytes] | None = None
+        self._sent = 0
+
+    def __enter__(self) -> LoadProcess:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        stdin = self._process.stdin
+        if stdin is not None:
+            stdin.close()  # the generator ends at the end of its input
+        try:
+            self._process.wait(timeout=LOAD_TIMEOUT_MARGIN_S)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+    def run(self, spec: LoadSpec, *, single_use: bool, measured: bool) -> dict[str, Any]:
+        first = 0 if single_use else self._sent
+        sent_spec = replace(spec, first=first, requests=[] if spec.requests is self._requests
+                            else spec.requests)
+        if single_use:
+            sent_spec = replace(sent_spec, max_requests=len(spec.requests))
+        self._requests = spec.requests
+        stdin, stdout = self._process.stdin, self._process.stdout
+        if stdin is None or stdout is None:
+            raise BenchError("the load generator has no pipes")
+        stdin.write(sent_spec.to_json() + b"\n")
+        stdin.flush()
+        ready, _, _ = select.select([stdout], [], [],
+                                    spec.warmup + spec.seconds + LOAD_TIMEOUT_MARGIN_S)
+        line = stdout.readline() if ready else b""
+        if not line:
+            raise BenchError(f"the load generator failed (status {self._process.poll()})")
+        figures: dict[str, Any] = orjson.loads(line)
+        if measured and single_use and figures["answered_total"] >= len(spec.requests):
+            raise BenchError(f"a slice used all its {len(spec.requests)} single-use requests "
+                             "before its end: its rate would be understated")
+        self._sent = 0 if single_use else self._sent + figures["sent"]
+        figures["first"] = first
+        return figures
 
 
 def _settle(pgid: int) -> None:

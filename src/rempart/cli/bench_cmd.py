@@ -60,10 +60,10 @@ def bench_checks(
     rounds: Annotated[int, typer.Option(
         "--rounds", min=1, max=20,
         help="Rounds of alternating slices, each a pass over the phases and the same pass "
-             "backwards: 2 x rounds slices per phase.")] = 3,
+             "backwards: 2 x rounds slices per phase.")] = 5,
     slice_warmup: Annotated[float, typer.Option(
         "--slice-warmup", min=0, max=30,
-        help="Unmeasured seconds at the start of every slice.")] = 1.0,
+        help="Unmeasured seconds at the start of every slice.")] = 0.5,
     connections: Annotated[int, typer.Option("--connections", min=1, max=1024,
                                              help="Concurrent keep-alive connections.")] = 32,
     server: Annotated[str, typer.Option("--server", help="uvicorn or granian.")] = "uvicorn",
