@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from sqlalchemy import func, select
 
 from checks_support import AppClient, Population, build_population, make_app
+from guard_fixtures import REDIS_URL
 from rempart.audit.models import AuditEntry
 from rempart.audit.signing import SigningKey, TrustedKeys
 from rempart.audit.verify import Verifier
+from rempart.bench.checks_bench import BenchOptions
 from rempart.bench.dpop_requests import CLIENTS, MAX_RATE, check_fresh_enough, proofs_needed
 from rempart.bench.errors import BenchError
 from rempart.bench.instance import instance_settings
@@ -232,3 +235,38 @@ def test_a_load_goes_on_from_its_first_request_and_cycles() -> None:
     run = _Run(spec)
     assert [run.next_request() for _ in range(4)] == [b"c", b"a", b"b", b"c"]
     assert run.sent == 4
+
+
+def test_the_scaled_out_shape_is_measured_beside_the_embedded_default(
+        tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rempart", "bench", "checks", "--people", "300", "--seconds",
+         "0.5", "--warmup", "0.2", "--slice-warmup", "0.2", "--rounds", "1", "--connections",
+         "4", "--redis-url", REDIS_URL, "--compare-embedded", "--data-dir", str(tmp_path),
+         "--json"], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert list(figures["phases"]) == ["checks", "bare", "checks_embedded"]
+    assert figures["redis"] is True
+    assert len(set(figures["server_pids"])) == 2
+    embedded = figures["phases"]["checks_embedded"]
+    assert figures["checks_embedded_per_s"] == embedded["per_s"] > 0
+    assert figures["embedded_ratio"] == pytest.approx(
+        figures["checks_per_s"] / figures["checks_embedded_per_s"], abs=0.001)
+    assert len(figures["embedded_pair_ratios"]) == 2
+    # The guard's state went to Redis under the run's own prefix, and is gone.
+    prefix = figures["redis_prefix"]
+    assert prefix.startswith("rempart-bench-")
+    assert figures["redis_keys_deleted"] > 0
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        assert list(client.scan_iter(match=f"*{prefix}*")) == []
+    finally:
+        client.close()
+
+
+def test_the_embedded_default_is_compared_only_with_another_shape() -> None:
+    with pytest.raises(BenchError, match="--database-url, --redis-url"):
+        BenchOptions().with_embedded()
+    options = BenchOptions(redis_url=REDIS_URL).with_embedded()
+    assert [phase.name for phase in options.phases][-1] == "checks_embedded"

@@ -30,7 +30,9 @@ from typing import Any, Protocol
 
 from rempart.bench.bench_instance import BenchInstance, ensure_bench_instance
 from rempart.bench.corpus import CorpusMix, draw_check_bodies
+from rempart.bench.errors import BenchError
 from rempart.bench.rotation import Rotation, SlicePlan, pair_summary, run_slices
+from rempart.bench.scaled_out import embedded_instance, shared_redis
 from rempart.bench.server import RunningServer, running_server
 from rempart.web.identity import DEMO_ADDRESS_HEADER, DEMO_HEADER, DEMO_SESSION_HEADER
 
@@ -71,8 +73,14 @@ def post_request(path: str, body: bytes, *, host: bytes, headers: dict[str, str]
 
 @dataclass(frozen=True)
 class ServerVariant:
+    """`embedded`: the embedded default (SQLite in the bench directory, one worker,
+    shared state in memory) over the same population, whatever the run's database,
+    Redis and worker count: the scaled-out shape's yardstick (`rempart.bench.scaled_out`).
+    """
+
     name: str
     env: dict[str, str] = field(default_factory=dict)
+    embedded: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,12 +109,16 @@ AUTHENTICATED_PHASE = "checks_authenticated"
 # settings switch the guard off (honoured only with the bench endpoints on).
 GUARD_OFF_VARIANT = ServerVariant("guard_off", {"REMPART_BENCH_GUARD": "off"})
 GUARD_OFF_PHASE = Phase("checks_guard_off", CHECKS_PATH, variant="guard_off")
+# The scaled-out shape against the embedded default (issue 8), in the same run.
+EMBEDDED_VARIANT = ServerVariant("embedded", embedded=True)
+EMBEDDED_PHASE = Phase("checks_embedded", CHECKS_PATH, variant="embedded")
 # (key stem, numerator phase, denominator phase): rates compared pass by pass.
 COMPARISONS = (
     ("checks_bare", "checks", "bare"),
     ("audit_on_off", "checks", AUDIT_OFF_PHASE.name),
     ("guard_on_off", "checks", GUARD_OFF_PHASE.name),
     ("auth_cost", AUTHENTICATED_PHASE, GUARD_OFF_PHASE.name),
+    ("embedded", "checks", EMBEDDED_PHASE.name),
 )
 
 
@@ -121,6 +133,8 @@ class BenchOptions:
     slice_warmup: float = 0.5  # unmeasured, at the start of every slice
     server: str = "uvicorn"
     database_url: str | None = None
+    database_name: str | None = None  # on the server of database_url
+    redis_url: str | None = None
     data_dir: Path | None = None
     seed: int = 1
     variants: tuple[ServerVariant, ...] = DEFAULT_VARIANTS
@@ -138,6 +152,14 @@ class BenchOptions:
         return replace(self, variants=(*self.variants, GUARD_OFF_VARIANT),
                        phases=(*self.phases, GUARD_OFF_PHASE))
 
+    def with_embedded(self) -> BenchOptions:
+        """The same run plus the checks against the embedded default."""
+        if self.database_url is None and self.redis_url is None:
+            raise BenchError("the embedded default is compared with a run on PostgreSQL "
+                             "or Redis (--database-url, --redis-url)")
+        return replace(self, variants=(*self.variants, EMBEDDED_VARIANT),
+                       phases=(*self.phases, EMBEDDED_PHASE))
+
     @property
     def plan(self) -> SlicePlan:
         return SlicePlan(rounds=self.rounds, seconds=self.seconds / (2 * self.rounds),
@@ -150,32 +172,36 @@ def run_checks_bench(options: BenchOptions,
     stage = on_stage or (lambda _text: None)
     bench = ensure_bench_instance(people=options.people, seed=options.seed,
                                   database_url=options.database_url,
+                                  database_name=options.database_name,
                                   data_dir=options.data_dir, on_stage=stage)
+    used = [v for v in options.variants if any(p.variant == v.name for p in options.phases)]
+    instances = {variant.name: embedded_instance(like=bench, seed=options.seed,
+                                                 data_dir=options.data_dir, on_stage=stage)
+                 if variant.embedded else bench for variant in used}
     stage("drawing the corpus")
     bodies = draw_check_bodies(bench.instance.population_dir, count=CORPUS_SIZE,
                                seed=options.seed, care_date=dt.date.today(),
                                mix=CorpusMix())
     load_before = os.getloadavg()
-    used = {phase.variant for phase in options.phases}
-    with ExitStack() as servers_running:
+    with shared_redis(options.redis_url) as redis, ExitStack() as servers_running:
         # Every server first, each on a port of its own; they are loaded one at a time.
         servers: dict[str, RunningServer] = {}
-        for variant in options.variants:
-            if variant.name not in used:
-                continue
-            stage(f"starting {options.server} with {options.workers} worker(s) "
-                  f"({variant.name})")
+        for variant in used:
+            workers = 1 if variant.embedded else options.workers
+            stage(f"starting {options.server} with {workers} worker(s) ({variant.name})")
+            instance = instances[variant.name]
             servers[variant.name] = servers_running.enter_context(running_server(
-                env={**bench.server_env, **variant.env},
-                log_file=bench.directory / "server.log", server=options.server,
-                workers=options.workers))
+                env={**instance.server_env, **({} if variant.embedded else redis.env),
+                     **variant.env},
+                log_file=instance.directory / "server.log", server=options.server,
+                workers=workers))
         cycled: dict[str, list[bytes]] = {}
 
         def requests_for(phase: Phase, seconds: float) -> list[bytes]:
             if phase.single_use or phase.name not in cycled:
                 built = phase.build(path=phase.path, bodies=bodies,
-                                    server=servers[phase.variant], bench=bench,
-                                    seconds=seconds)
+                                    server=servers[phase.variant],
+                                    bench=instances[phase.variant], seconds=seconds)
                 if phase.single_use:
                     return built
                 cycled[phase.name] = built
@@ -185,6 +211,8 @@ def run_checks_bench(options: BenchOptions,
                               requests_for=requests_for, plan=options.plan, stage=stage)
     summary = _summary(options, bench, rotation, load_before, os.getloadavg())
     summary["server_pids"] = [server.pid for server in servers.values()]  # all gone by now
+    summary["redis_prefix"] = redis.prefix
+    summary["redis_keys_deleted"] = redis.keys_deleted
     return summary
 
 
@@ -223,6 +251,11 @@ def _summary(options: BenchOptions, bench: BenchInstance, rotation: Rotation,
         comparisons["checks_audit_off_per_s"] = unaudited
         comparisons["audit_on_off_ratio"] = round(checks_rate / unaudited, 3) \
             if checks_rate else None
+    embedded = phases.get(EMBEDDED_PHASE.name, {}).get("per_s")
+    if embedded:
+        comparisons["checks_embedded_per_s"] = embedded
+        comparisons["embedded_ratio"] = round(checks_rate / embedded, 3) \
+            if checks_rate else None
     unguarded = phases.get(GUARD_OFF_PHASE.name, {}).get("per_s")
     if unguarded:
         comparisons["checks_guard_off_per_s"] = unguarded
@@ -242,6 +275,7 @@ def _summary(options: BenchOptions, bench: BenchInstance, rotation: Rotation,
         "errors": sum(p.get("errors", 0) for p in phases.values()),
         "people": bench.instance.people,
         "backend": bench.backend,
+        "redis": options.redis_url is not None,
         "server": options.server,
         "workers": options.workers,
         "connections": options.connections,

@@ -70,6 +70,18 @@ def bench_checks(
     database_url: Annotated[str | None, typer.Option(
         "--database-url", help="PostgreSQL server URL: the instance's database is created "
                                "on it once and kept. Default: SQLite.")] = None,
+    database_name: Annotated[str | None, typer.Option(
+        "--database-name", help="The instance's database on that server (default "
+                                "rempart_bench_checks_<people>).")] = None,
+    redis_url: Annotated[str | None, typer.Option(
+        "--redis-url", help="Put the servers' shared state (guard, throttling) in this "
+                            "Redis, under a key prefix of the run's own, deleted at the "
+                            "end.")] = None,
+    compare_embedded: Annotated[bool, typer.Option(
+        "--compare-embedded", help="Also measure the checks on the embedded default "
+                                   "(SQLite, 1 worker, state in memory) over the same "
+                                   "population, in turn with the others: embedded_ratio "
+                                   "(needs --database-url or --redis-url).")] = False,
     data_dir: Annotated[Path | None, typer.Option(
         "--data-dir", help="Where bench instances are cached (default <tmp>/rempart-bench).",
     )] = None,
@@ -95,6 +107,7 @@ def bench_checks(
     options = BenchOptions(people=people, workers=workers, seconds=seconds, warmup=warmup,
                            connections=connections, server=server, rounds=rounds,
                            slice_warmup=slice_warmup, database_url=database_url,
+                           database_name=database_name, redis_url=redis_url,
                            data_dir=data_dir)
     if audit_off:
         options = options.with_audit_off()
@@ -103,6 +116,8 @@ def bench_checks(
     if guard_off:
         options = options.with_guard_off()
     with domain_errors():
+        if compare_embedded:
+            options = options.with_embedded()
         figures = run_checks_bench(options, on_stage=lambda text: console.print(f"bench: {text}"))
     if as_json:
         typer.echo(orjson.dumps(figures).decode())
