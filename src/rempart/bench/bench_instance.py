@@ -2,9 +2,9 @@
 
 Under the bench directory (default: <tmp>/rempart-bench), `checks-<backend>-<N>/` (or
 `checks-postgresql-<name>/` for a database named) holds the population files and the
-keyring, and for SQLite the database. With a PostgreSQL
-server URL the database is `rempart_bench_checks_<N>` (or a name given) on that
-server, created when missing and kept for the next run.
+keyring, and for SQLite the database. With a PostgreSQL server URL the database is
+`rempart_bench_checks_<N>` (or the name given) on that server, created when missing and
+kept for the next run.
 """
 
 from __future__ import annotations

@@ -4,10 +4,10 @@ Run as its own process (`python -m rempart.bench.load`), so that it never shares
 interpreter with the server it measures: each line of its standard input is a
 `LoadSpec` as JSON, and it prints the figures of each load as one JSON line, in turn.
 A spec without requests sends the previous spec's again, so that a benchmark's slices
-start at once, without a new process nor its requests sent again. The requests are ready-made bytes,
-sent in turn on raw asyncio streams (no pipelining: each connection waits for its
-answer before sending the next, as a counter's software does); answers are read by
-their Content-Length. It stops by itself: at the end of its time, or after
+start at once, without a new process nor their requests sent again. The requests are
+ready-made bytes, sent in turn on raw asyncio streams (no pipelining: each connection
+waits for its answer before sending the next, as a counter's software does); answers
+are read by their Content-Length. It stops by itself: at the end of its time, or after
 `max_requests`, whichever comes first; a warm-up of `warmup` seconds comes before the
 measured window and is not counted. With `keep_latencies`, the figures also hold every
 measured answer's latency in µs, so that a caller can pool several runs' percentiles.
