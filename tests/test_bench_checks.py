@@ -121,8 +121,9 @@ def _assert_alternating_slices(figures: dict[str, Any], names: list[str]) -> Non
         assert phase["errors"] == sum(s["errors"] for s in mine)
         assert phase["seconds"] == pytest.approx(figures["seconds"])
         assert phase["per_s"] == pytest.approx(phase["requests"] / phase["seconds"], abs=0.1)
-        assert min(s["p99_ms"] for s in mine) <= phase["p99_ms"] \
-            <= max(s["p99_ms"] for s in mine)
+        # A pooled quantile lies between the slices' own (give or take their rounding).
+        assert min(s["p99_ms"] for s in mine) - 0.01 <= phase["p99_ms"] \
+            <= max(s["p99_ms"] for s in mine) + 0.01
         # Each slice goes on in the corpus where the phase's last load stopped.
         for before, after in itertools.pairwise(mine):
             assert after["first"] == before["first"] + before["sent"] > 0
