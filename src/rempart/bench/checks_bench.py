@@ -112,6 +112,12 @@ GUARD_OFF_PHASE = Phase("checks_guard_off", CHECKS_PATH, variant="guard_off")
 # The scaled-out shape against the embedded default (issue 8), in the same run.
 EMBEDDED_VARIANT = ServerVariant("embedded", embedded=True)
 EMBEDDED_PHASE = Phase("checks_embedded", CHECKS_PATH, variant="embedded")
+# (phase, its rate's key, the ratio's key): checks_per_s over that phase's rate.
+AGAINST_CHECKS = (
+    (AUDIT_OFF_PHASE.name, "checks_audit_off_per_s", "audit_on_off_ratio"),
+    (GUARD_OFF_PHASE.name, "checks_guard_off_per_s", "guard_on_off_ratio"),
+    (EMBEDDED_PHASE.name, "checks_embedded_per_s", "embedded_ratio"),
+)
 # (key stem, numerator phase, denominator phase): rates compared pass by pass.
 COMPARISONS = (
     ("checks_bare", "checks", "bare"),
@@ -246,21 +252,11 @@ def _summary(options: BenchOptions, bench: BenchInstance, rotation: Rotation,
     if authenticated.get("per_s"):  # beside the demo-identity checks of its own server
         comparisons.update(_authentication_cost(
             phases.get(GUARD_OFF_PHASE.name, checks), authenticated))
-    unaudited = phases.get(AUDIT_OFF_PHASE.name, {}).get("per_s")
-    if unaudited:
-        comparisons["checks_audit_off_per_s"] = unaudited
-        comparisons["audit_on_off_ratio"] = round(checks_rate / unaudited, 3) \
-            if checks_rate else None
-    embedded = phases.get(EMBEDDED_PHASE.name, {}).get("per_s")
-    if embedded:
-        comparisons["checks_embedded_per_s"] = embedded
-        comparisons["embedded_ratio"] = round(checks_rate / embedded, 3) \
-            if checks_rate else None
-    unguarded = phases.get(GUARD_OFF_PHASE.name, {}).get("per_s")
-    if unguarded:
-        comparisons["checks_guard_off_per_s"] = unguarded
-        comparisons["guard_on_off_ratio"] = round(checks_rate / unguarded, 3) \
-            if checks_rate else None
+    for phase, rate_key, ratio_key in AGAINST_CHECKS:
+        rate = phases.get(phase, {}).get("per_s")
+        if rate:
+            comparisons[rate_key] = rate
+            comparisons[ratio_key] = round(checks_rate / rate, 3) if checks_rate else None
     for stem, numerator, denominator in COMPARISONS:
         comparisons.update(pair_summary(stem, rotation.pair_ratios(numerator, denominator)))
     plan = options.plan
