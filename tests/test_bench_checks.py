@@ -1,25 +1,34 @@
 """`rempart bench checks`: one JSON object with the figures (their values are not judged),
-a real server that is gone afterwards, and a bare endpoint that only exists on request."""
+the phases measured in alternating slices on servers that all run at once and are gone
+afterwards, and a bare endpoint that only exists on request."""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 from sqlalchemy import func, select
 
 from checks_support import AppClient, Population, build_population, make_app
+from guard_fixtures import REDIS_URL
 from rempart.audit.models import AuditEntry
+from rempart.audit.signing import SigningKey, TrustedKeys
+from rempart.audit.verify import Verifier
+from rempart.bench.checks_bench import BenchOptions
 from rempart.bench.dpop_requests import CLIENTS, MAX_RATE, check_fresh_enough, proofs_needed
 from rempart.bench.errors import BenchError
 from rempart.bench.instance import instance_settings
-from rempart.bench.load import LoadSpec
+from rempart.bench.load import LoadSpec, _Run
 from rempart.bench.unrecorded import UnrecordedForBenchmark
 from rempart.runtime import Runtime
 from rempart.storage.engine import make_engine
@@ -28,14 +37,19 @@ from rempart.web.asgi import recorder_for
 KEYS = {"checks_per_s", "p50_ms", "p99_ms", "bare_per_s", "ratio", "people", "workers",
         "connections", "backend", "server", "phases", "server_pids", "checks_audit_off_per_s",
         "audit_on_off_ratio", "checks_guard_off_per_s", "guard_on_off_ratio",
-        "load_average_before", "load_average_after"}
+        "load_average_before", "load_average_after", "rounds", "slice_seconds",
+        "slice_warmup", "slices", "server_cpu_us_per_request", "idle_server_cpu_ms",
+        "audit_on_off_pair_ratios", "audit_on_off_pair_median", "audit_on_off_pair_spread",
+        "guard_on_off_pair_ratios", "guard_on_off_pair_median", "guard_on_off_pair_spread",
+        "checks_bare_pair_ratios", "checks_bare_pair_median", "checks_bare_pair_spread"}
+GUARD_REFUSALS = {"401", "429"}  # step-up and slow-down: the guard at work
 
 
 def test_the_cli_prints_one_json_object_and_leaves_no_server(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "rempart", "bench", "checks", "--people", "300", "--seconds",
-         "1", "--warmup", "0.5", "--workers", "1", "--connections", "4", "--audit-off",
-         "--guard-off",
+         "1", "--warmup", "0.3", "--slice-warmup", "0.2", "--rounds", "2", "--workers", "1",
+         "--connections", "4", "--audit-off", "--guard-off",
          "--data-dir", str(tmp_path), "--json"], capture_output=True, text=True, timeout=300,
         check=False)
     assert done.returncode == 0, done.stderr
@@ -44,21 +58,25 @@ def test_the_cli_prints_one_json_object_and_leaves_no_server(tmp_path: Path) -> 
     assert figures["people"] == 300
     assert (figures["backend"], figures["server"]) == ("sqlite", "uvicorn")
     assert (figures["workers"], figures["connections"]) == (1, 4)
-    assert set(figures["phases"]) == {"checks", "bare", "checks_audit_off", "checks_guard_off"}
+    names = ["checks", "bare", "checks_audit_off", "checks_guard_off"]
+    assert list(figures["phases"]) == names
     assert figures["audit_on_off_ratio"] == pytest.approx(
         figures["checks_per_s"] / figures["checks_audit_off_per_s"], abs=0.001)
     assert figures["guard_on_off_ratio"] == pytest.approx(
         figures["checks_per_s"] / figures["checks_guard_off_per_s"], abs=0.001)
     # The audit-off and guard-off sides are servers of their own.
-    assert len(figures["server_pids"]) == 3
+    assert len(set(figures["server_pids"])) == 3
+    assert set(figures["idle_server_cpu_ms"]) == {"default", "audit_off", "guard_off"}
     assert set(figures["phases"]["checks_guard_off"]["statuses"]) == {"201"}
     checks, bare = figures["phases"]["checks"], figures["phases"]["bare"]
     assert bare["errors"] == 0
     # The guard is on in the checks phase: this tiny instance has a few organisations,
-    # so a second of load can pass an organisation's hourly ceiling (slowed down: 429).
-    assert set(checks["statuses"]) <= {"201", "429"}
-    assert checks["errors"] == checks["statuses"].get("429", 0)
-    assert checks["statuses"]["201"] > 0
+    # so a second of load can pass an organisation's hourly ceiling (slowed down: 429,
+    # or asked for a second factor: 401).
+    for guarded in (checks, figures["phases"]["checks_audit_off"]):
+        assert set(guarded["statuses"]) <= {"201"} | GUARD_REFUSALS
+        assert guarded["errors"] == sum(guarded["statuses"].get(s, 0) for s in GUARD_REFUSALS)
+        assert guarded["statuses"]["201"] > 0
     assert set(bare["statuses"]) == {"200"}
     assert checks["requests"] > 0
     assert bare["requests"] > 0
@@ -66,12 +84,59 @@ def test_the_cli_prints_one_json_object_and_leaves_no_server(tmp_path: Path) -> 
     assert figures["ratio"] == pytest.approx(figures["checks_per_s"] / figures["bare_per_s"],
                                              abs=0.001)
     assert 0 < checks["p50_ms"] <= figures["p99_ms"] == checks["p99_ms"]
+    assert figures["server_cpu_us_per_request"] == {
+        name: figures["phases"][name]["server_cpu_us_per_request"] for name in names}
     for pid in figures["server_pids"]:
         with pytest.raises(ProcessLookupError):
             os.killpg(pid, 0)  # neither the server nor any of its workers is left
     # The instance is cached for the next run; the figures hold no personal data.
     assert (tmp_path / "checks-sqlite-300" / "population" / "manifest.json").exists()
     assert "nir" not in done.stdout.lower()
+    _assert_alternating_slices(figures, names)
+    # Two servers appended audit entries in turn to one file: still one unbroken chain.
+    # (The bench signs no checkpoint: any key will do to recompute the chain.)
+    engine = make_engine(instance_settings(tmp_path / "checks-sqlite-300", None))
+    try:
+        report = Verifier(engine=engine,
+                          trusted_keys=TrustedKeys([SigningKey.generate().verify_key])).verify()
+    finally:
+        engine.dispose()
+    assert report.ok, report.summary()
+    assert report.entries_checked >= checks["requests"]
+
+
+def _assert_alternating_slices(figures: dict[str, Any], names: list[str]) -> None:
+    """Each pass loads every phase once, forwards then backwards (A B C D, D C B A, ...),
+    and the figures of the phases and their pair ratios are those of the slices."""
+    slices, rounds = figures["slices"], figures["rounds"]
+    passes = 2 * rounds
+    assert [s["phase"] for s in slices] == (names + names[::-1]) * rounds
+    assert [s["pass"] for s in slices] == [i for i in range(passes) for _ in names]
+    assert figures["slice_seconds"] == pytest.approx(figures["seconds"] / passes)
+    for name in names:
+        mine = [s for s in slices if s["phase"] == name]
+        phase = figures["phases"][name]
+        assert phase["slices"] == len(mine) == passes
+        assert phase["requests"] == sum(s["requests"] for s in mine)
+        assert phase["errors"] == sum(s["errors"] for s in mine)
+        assert phase["seconds"] == pytest.approx(figures["seconds"])
+        assert phase["per_s"] == pytest.approx(phase["requests"] / phase["seconds"], abs=0.1)
+        # A pooled quantile lies between the slices' own (give or take their rounding).
+        assert min(s["p99_ms"] for s in mine) - 0.01 <= phase["p99_ms"] \
+            <= max(s["p99_ms"] for s in mine) + 0.01
+        # Each slice goes on in the corpus where the phase's last load stopped.
+        for before, after in itertools.pairwise(mine):
+            assert after["first"] == before["first"] + before["sent"] > 0
+    rate = {(s["phase"], s["pass"]): s["per_s"] for s in slices}
+    for stem, numerator, denominator in (("audit_on_off", "checks", "checks_audit_off"),
+                                         ("guard_on_off", "checks", "checks_guard_off"),
+                                         ("checks_bare", "checks", "bare")):
+        ratios = figures[f"{stem}_pair_ratios"]
+        assert ratios == [pytest.approx(rate[numerator, i] / rate[denominator, i], abs=0.001)
+                          for i in range(passes)]
+        assert figures[f"{stem}_pair_median"] == pytest.approx(statistics.median(ratios),
+                                                               abs=0.001)
+        assert figures[f"{stem}_pair_spread"] == [min(ratios), max(ratios)]
 
 
 @pytest.fixture
@@ -101,7 +166,8 @@ def test_the_bare_endpoint_exists_only_when_the_settings_say_so(
 
 def test_a_load_spec_survives_its_trip_through_json() -> None:
     spec = LoadSpec(host="127.0.0.1", port=8000, requests=[b"POST / HTTP/1.1\r\n\r\n\xe9"],
-                    connections=3, seconds=1.5, warmup=0.0, max_requests=10)
+                    connections=3, seconds=1.5, warmup=0.0, max_requests=10, first=4,
+                    keep_latencies=True)
     assert LoadSpec.from_json(spec.to_json()) == spec
 
 
@@ -119,16 +185,19 @@ def test_the_audit_stays_on_unless_a_benchmark_asks_with_its_endpoints_on(
 def test_the_authenticated_phase_runs_dpop_clients_on_the_same_server(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "rempart", "bench", "checks", "--people", "300", "--seconds",
-         "1", "--warmup", "0.5", "--workers", "1", "--connections", "4", "--auth",
-         "--data-dir", str(tmp_path), "--json"], capture_output=True, text=True, timeout=300,
-        check=False)
+         "1", "--warmup", "0.3", "--slice-warmup", "0.2", "--workers", "1", "--connections",
+         "4", "--auth", "--data-dir", str(tmp_path), "--json"], capture_output=True, text=True,
+        timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
     assert set(figures["phases"]) == {"checks", "bare", "checks_guard_off",
                                       "checks_authenticated"}
     # Two servers: the default one, and the one without the guard where the DPoP checks
-    # run beside the demo-identity checks they are compared with.
+    # run beside the demo-identity checks they are compared with, in alternating slices
+    # (each with proofs of its own).
     assert len(figures["server_pids"]) == 2
+    assert figures["phases"]["checks_authenticated"]["slices"] == 2 * figures["rounds"]
+    assert len(figures["auth_cost_pair_ratios"]) == 2 * figures["rounds"]
     authenticated = figures["phases"]["checks_authenticated"]
     assert authenticated["errors"] == 0
     assert set(authenticated["statuses"]) == {"201"}  # no proof refused, none replayed
@@ -154,8 +223,51 @@ def test_the_authenticated_phase_runs_dpop_clients_on_the_same_server(tmp_path: 
     assert "nir" not in done.stdout.lower()
 
 
-def test_a_phase_longer_than_the_proofs_window_is_refused() -> None:
-    check_fresh_enough(made_at=time.time(), warmup=2, seconds=10)  # well within 60 s
+def test_a_slice_longer_than_the_proofs_window_is_refused() -> None:
+    check_fresh_enough(made_at=time.time(), seconds=12)  # well within 60 s
     with pytest.raises(BenchError, match="within 60 s"):
-        check_fresh_enough(made_at=time.time(), warmup=2, seconds=50)
-    assert proofs_needed(warmup=2, seconds=10) == 12 * MAX_RATE
+        check_fresh_enough(made_at=time.time(), seconds=52)
+    assert proofs_needed(12) == 12 * MAX_RATE
+
+
+def test_a_load_goes_on_from_its_first_request_and_cycles() -> None:
+    spec = LoadSpec(host="127.0.0.1", port=8000, requests=[b"a", b"b", b"c"], first=2,
+                    seconds=60.0, warmup=0.0)
+    run = _Run(spec)
+    assert [run.next_request() for _ in range(4)] == [b"c", b"a", b"b", b"c"]
+    assert run.sent == 4
+
+
+def test_the_scaled_out_shape_is_measured_beside_the_embedded_default(
+        tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rempart", "bench", "checks", "--people", "300", "--seconds",
+         "0.5", "--warmup", "0.2", "--slice-warmup", "0.2", "--rounds", "1", "--connections",
+         "4", "--redis-url", REDIS_URL, "--compare-embedded", "--data-dir", str(tmp_path),
+         "--json"], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert list(figures["phases"]) == ["checks", "bare", "checks_embedded"]
+    assert figures["redis"] is True
+    assert len(set(figures["server_pids"])) == 2
+    embedded = figures["phases"]["checks_embedded"]
+    assert figures["checks_embedded_per_s"] == embedded["per_s"] > 0
+    assert figures["embedded_ratio"] == pytest.approx(
+        figures["checks_per_s"] / figures["checks_embedded_per_s"], abs=0.001)
+    assert len(figures["embedded_pair_ratios"]) == 2
+    # The guard's state went to Redis under the run's own prefix, and is gone.
+    prefix = figures["redis_prefix"]
+    assert prefix.startswith("rempart-bench-")
+    assert figures["redis_keys_deleted"] > 0
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        assert list(client.scan_iter(match=f"*{prefix}*")) == []
+    finally:
+        client.close()
+
+
+def test_the_embedded_default_is_compared_only_with_another_shape() -> None:
+    with pytest.raises(BenchError, match="--database-url, --redis-url"):
+        BenchOptions().with_embedded()
+    options = BenchOptions(redis_url=REDIS_URL).with_embedded()
+    assert [phase.name for phase in options.phases][-1] == "checks_embedded"

@@ -1,9 +1,10 @@
 """The benchmark's instance: one per population size and backend, built once and cached.
 
-Under the bench directory (default: <tmp>/rempart-bench), `checks-<backend>-<N>/` holds
-the population files and the keyring, and for SQLite the database. With a PostgreSQL
-server URL the database is `rempart_bench_checks_<N>` on that server, created when
-missing and kept for the next run.
+Under the bench directory (default: <tmp>/rempart-bench), `checks-<backend>-<N>/` (or
+`checks-postgresql-<name>/` for a database named) holds the population files and the
+keyring, and for SQLite the database. With a PostgreSQL server URL the database is
+`rempart_bench_checks_<N>` (or the name given) on that server, created when missing and
+kept for the next run.
 """
 
 from __future__ import annotations
@@ -58,13 +59,17 @@ class BenchInstance:
 
 
 def ensure_bench_instance(*, people: int, seed: int, database_url: str | None,
-                          data_dir: Path | None,
-                          on_stage: Callable[[str], None]) -> BenchInstance:
+                          data_dir: Path | None, on_stage: Callable[[str], None],
+                          database_name: str | None = None) -> BenchInstance:
     backend = "sqlite" if database_url is None else "postgresql"
-    directory = (data_dir or default_bench_dir()) / f"checks-{backend}-{people}"
+    # A database of another name is another instance: its keys live beside it.
+    directory = (data_dir or default_bench_dir()) / (
+        f"checks-postgresql-{database_name}" if database_name and database_url
+        else f"checks-{backend}-{people}")
     url = None
     if database_url is not None:
-        url = ensure_postgres_database(database_url, f"rempart_bench_checks_{people}")
+        url = ensure_postgres_database(database_url,
+                                       database_name or f"rempart_bench_checks_{people}")
     settings = instance_settings(directory, url)
     on_stage(f"instance of {people:,} persons ({backend}) in {directory}")
 

@@ -2,55 +2,55 @@
 
 1. An instance of N persons is built once and cached (`bench_instance`).
 2. A corpus of check bodies is drawn from the population's own files (`corpus`).
-3. A real server process (uvicorn or granian, loopback only) serves the app, built from
-   the environment with the bench endpoints switched on (`server`).
-4. Each phase sends its requests from a separate load-generator process (`load`), C
-   keep-alive connections, for a bounded time and count; the server's CPU time is read
-   from /proc around each phase.
+3. Real server processes (uvicorn or granian, loopback only) serve the app, built from
+   the environment with the bench endpoints switched on (`server`): one per variant
+   the run needs, all started first, all on the same instance.
+4. The phases are measured in alternating slices (`rotation`): each slice sends its
+   requests from a separate load-generator process (`load`), C keep-alive connections,
+   for a bounded time, to one server while the others idle; the servers' CPU time is
+   read from /proc around each slice.
 
 Phases are pluggable: a `Phase` names a server variant (extra environment, so a
 variant can switch the audit log off, for instance) and a `RequestBuilder` (so a phase
-can carry authentication headers: `rempart.bench.dpop_requests`). Phases of one variant
-share one server run; the default run is "checks" (the full path, demo identity) then
-"bare" (the indexed look-up alone), and `ratio` = checks_per_s / bare_per_s comes from
-that one run; with authentication, "checks_authenticated" follows on the same server.
+can carry authentication headers: `rempart.bench.dpop_requests`). The default run is
+"checks" (the full path, demo identity) and "bare" (the indexed look-up alone) on one
+server, and `ratio` = checks_per_s / bare_per_s; the audit-off and guard-off variants
+add a server each, and their ratios ("on / off") come from the same alternating slices.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-import orjson
-
 from rempart.bench.bench_instance import BenchInstance, ensure_bench_instance
 from rempart.bench.corpus import CorpusMix, draw_check_bodies
 from rempart.bench.errors import BenchError
-from rempart.bench.load import LoadSpec
-from rempart.bench.server import RunningServer, group_cpu_seconds, running_server
+from rempart.bench.rotation import Rotation, SlicePlan, pair_summary, run_slices
+from rempart.bench.scaled_out import embedded_instance, shared_redis
+from rempart.bench.server import RunningServer, running_server
 from rempart.web.identity import DEMO_ADDRESS_HEADER, DEMO_HEADER, DEMO_SESSION_HEADER
 
 CHECKS_PATH = "/api/v1/checks"
 BARE_PATH = "/bench/lookup"
 CORPUS_SIZE = 20_000
-LOAD_TIMEOUT_MARGIN_S = 60.0
 
 
 class RequestBuilder(Protocol):
     def __call__(self, *, path: str, bodies: Sequence[bytes], server: RunningServer,
-                 bench: BenchInstance) -> list[bytes]:
-        """Whole HTTP requests for the phase, one per body (sent in turn, cycling)."""
+                 bench: BenchInstance, seconds: float) -> list[bytes]:
+        """Whole HTTP requests for a load of `seconds` (warm-up included) on `server`,
+        sent in turn (cycling, unless the phase is single-use)."""
         ...
 
 
 def demo_header_requests(*, path: str, bodies: Sequence[bytes], server: RunningServer,
-                         bench: BenchInstance) -> list[bytes]:
+                         bench: BenchInstance, seconds: float) -> list[bytes]:
     """Requests identified by the demo headers, spread over the bench's organisations,
     each its own provider session from its own address block: the many practices of a
     real day, each checking at its own pace, which the exfiltration guard lets through
@@ -73,14 +73,21 @@ def post_request(path: str, body: bytes, *, host: bytes, headers: dict[str, str]
 
 @dataclass(frozen=True)
 class ServerVariant:
+    """`embedded`: the embedded default (SQLite in the bench directory, one worker,
+    shared state in memory) over the same population, whatever the run's database,
+    Redis and worker count: the scaled-out shape's yardstick (`rempart.bench.scaled_out`).
+    """
+
     name: str
     env: dict[str, str] = field(default_factory=dict)
+    embedded: bool = False
 
 
 @dataclass(frozen=True)
 class Phase:
-    """`single_use`: each request is sent once (a DPoP proof is), never cycled; the load
-    generator stops when they run out, and a phase that ran out is refused."""
+    """`single_use`: each request is sent once (a DPoP proof is), never cycled: they are
+    built for each slice, the load generator stops when they run out, and a slice that
+    ran out is refused."""
 
     name: str
     path: str
@@ -102,17 +109,38 @@ AUTHENTICATED_PHASE = "checks_authenticated"
 # settings switch the guard off (honoured only with the bench endpoints on).
 GUARD_OFF_VARIANT = ServerVariant("guard_off", {"REMPART_BENCH_GUARD": "off"})
 GUARD_OFF_PHASE = Phase("checks_guard_off", CHECKS_PATH, variant="guard_off")
+# The scaled-out shape against the embedded default (issue 8), in the same run.
+EMBEDDED_VARIANT = ServerVariant("embedded", embedded=True)
+EMBEDDED_PHASE = Phase("checks_embedded", CHECKS_PATH, variant="embedded")
+# (phase, its rate's key, the ratio's key): checks_per_s over that phase's rate.
+AGAINST_CHECKS = (
+    (AUDIT_OFF_PHASE.name, "checks_audit_off_per_s", "audit_on_off_ratio"),
+    (GUARD_OFF_PHASE.name, "checks_guard_off_per_s", "guard_on_off_ratio"),
+    (EMBEDDED_PHASE.name, "checks_embedded_per_s", "embedded_ratio"),
+)
+# (key stem, numerator phase, denominator phase): rates compared pass by pass.
+COMPARISONS = (
+    ("checks_bare", "checks", "bare"),
+    ("audit_on_off", "checks", AUDIT_OFF_PHASE.name),
+    ("guard_on_off", "checks", GUARD_OFF_PHASE.name),
+    ("auth_cost", AUTHENTICATED_PHASE, GUARD_OFF_PHASE.name),
+    ("embedded", "checks", EMBEDDED_PHASE.name),
+)
 
 
 @dataclass(frozen=True)
 class BenchOptions:
     people: int = 1_000_000
     workers: int = 1
-    seconds: float = 10.0
-    warmup: float = 2.0
+    seconds: float = 10.0  # measured per phase, over all its slices
+    warmup: float = 2.0  # unmeasured load per phase before the first slice
     connections: int = 32
+    rounds: int = 5  # each a forward and a backward pass over the phases
+    slice_warmup: float = 0.5  # unmeasured, at the start of every slice
     server: str = "uvicorn"
     database_url: str | None = None
+    database_name: str | None = None  # on the server of database_url
+    redis_url: str | None = None
     data_dir: Path | None = None
     seed: int = 1
     variants: tuple[ServerVariant, ...] = DEFAULT_VARIANTS
@@ -130,64 +158,68 @@ class BenchOptions:
         return replace(self, variants=(*self.variants, GUARD_OFF_VARIANT),
                        phases=(*self.phases, GUARD_OFF_PHASE))
 
+    def with_embedded(self) -> BenchOptions:
+        """The same run plus the checks against the embedded default."""
+        if self.database_url is None and self.redis_url is None:
+            raise BenchError("the embedded default is compared with a run on PostgreSQL "
+                             "or Redis (--database-url, --redis-url)")
+        return replace(self, variants=(*self.variants, EMBEDDED_VARIANT),
+                       phases=(*self.phases, EMBEDDED_PHASE))
+
+    @property
+    def plan(self) -> SlicePlan:
+        return SlicePlan(rounds=self.rounds, seconds=self.seconds / (2 * self.rounds),
+                         warmup=self.slice_warmup, priming=self.warmup,
+                         connections=self.connections)
+
 
 def run_checks_bench(options: BenchOptions,
                      on_stage: Callable[[str], None] | None = None) -> dict[str, Any]:
     stage = on_stage or (lambda _text: None)
     bench = ensure_bench_instance(people=options.people, seed=options.seed,
                                   database_url=options.database_url,
+                                  database_name=options.database_name,
                                   data_dir=options.data_dir, on_stage=stage)
+    used = [v for v in options.variants if any(p.variant == v.name for p in options.phases)]
+    instances = {variant.name: embedded_instance(like=bench, seed=options.seed,
+                                                 data_dir=options.data_dir, on_stage=stage)
+                 if variant.embedded else bench for variant in used}
     stage("drawing the corpus")
     bodies = draw_check_bodies(bench.instance.population_dir, count=CORPUS_SIZE,
                                seed=options.seed, care_date=dt.date.today(),
                                mix=CorpusMix())
     load_before = os.getloadavg()
-    results: dict[str, dict[str, Any]] = {}
-    server_pids: list[int] = []
-    for variant in options.variants:
-        phases = [p for p in options.phases if p.variant == variant.name]
-        if not phases:
-            continue
-        stage(f"starting {options.server} with {options.workers} worker(s) ({variant.name})")
-        with running_server(env={**bench.server_env, **variant.env},
-                            log_file=bench.directory / "server.log", server=options.server,
-                            workers=options.workers) as server:
-            server_pids.append(server.pid)
-            for phase in phases:
-                stage(f"phase {phase.name}: {options.warmup:g} s warm-up, "
-                      f"{options.seconds:g} s measured")
-                requests = phase.build(path=phase.path, bodies=bodies, server=server,
-                                       bench=bench)
-                results[phase.name] = _measure(server, requests, options,
-                                               single_use=phase.single_use)
-    summary = _summary(options, bench, results, load_before, os.getloadavg())
-    summary["server_pids"] = server_pids  # each one's process group is gone by now
+    with shared_redis(options.redis_url) as redis, ExitStack() as servers_running:
+        # Every server first, each on a port of its own; they are loaded one at a time.
+        servers: dict[str, RunningServer] = {}
+        for variant in used:
+            workers = 1 if variant.embedded else options.workers
+            stage(f"starting {options.server} with {workers} worker(s) ({variant.name})")
+            instance = instances[variant.name]
+            servers[variant.name] = servers_running.enter_context(running_server(
+                env={**instance.server_env, **({} if variant.embedded else redis.env),
+                     **variant.env},
+                log_file=instance.directory / "server.log", server=options.server,
+                workers=workers))
+        cycled: dict[str, list[bytes]] = {}
+
+        def requests_for(phase: Phase, seconds: float) -> list[bytes]:
+            if phase.single_use or phase.name not in cycled:
+                built = phase.build(path=phase.path, bodies=bodies,
+                                    server=servers[phase.variant],
+                                    bench=instances[phase.variant], seconds=seconds)
+                if phase.single_use:
+                    return built
+                cycled[phase.name] = built
+            return cycled[phase.name]
+
+        rotation = run_slices(phases=options.phases, servers=servers,
+                              requests_for=requests_for, plan=options.plan, stage=stage)
+    summary = _summary(options, bench, rotation, load_before, os.getloadavg())
+    summary["server_pids"] = [server.pid for server in servers.values()]  # all gone by now
+    summary["redis_prefix"] = redis.prefix
+    summary["redis_keys_deleted"] = redis.keys_deleted
     return summary
-
-
-def _measure(server: RunningServer, requests: list[bytes], options: BenchOptions, *,
-             single_use: bool = False) -> dict[str, Any]:
-    spec = LoadSpec(host=server.host, port=server.port, requests=requests,
-                    connections=options.connections, seconds=options.seconds,
-                    warmup=options.warmup)
-    if single_use:
-        spec = replace(spec, max_requests=len(requests))
-    cpu_before = group_cpu_seconds(server.pid)
-    done = subprocess.run(
-        [sys.executable, "-m", "rempart.bench.load"], input=spec.to_json(),
-        capture_output=True, timeout=options.warmup + options.seconds + LOAD_TIMEOUT_MARGIN_S,
-        check=False)
-    server_cpu = group_cpu_seconds(server.pid) - cpu_before
-    if done.returncode != 0:
-        raise BenchError(f"the load generator failed (status {done.returncode})")
-    figures: dict[str, Any] = orjson.loads(done.stdout)
-    if single_use and figures["answered_total"] >= len(requests):
-        raise BenchError(f"the phase used all its {len(requests)} single-use requests "
-                         "before its end: its rate would be understated")
-    # Over the whole phase, warm-up included: the server idles while the client starts.
-    total = figures["answered_total"]
-    figures["server_cpu_us_per_request"] = round(server_cpu / total * 1e6, 1) if total else None
-    return figures
 
 
 def _authentication_cost(checks: dict[str, Any],
@@ -207,9 +239,10 @@ def _authentication_cost(checks: dict[str, Any],
     }
 
 
-def _summary(options: BenchOptions, bench: BenchInstance, phases: dict[str, dict[str, Any]],
+def _summary(options: BenchOptions, bench: BenchInstance, rotation: Rotation,
              load_before: tuple[float, float, float],
              load_after: tuple[float, float, float]) -> dict[str, Any]:
+    phases = {phase.name: rotation.phase_figures(phase.name) for phase in options.phases}
     checks = phases.get("checks", {})
     bare = phases.get("bare", {})
     checks_rate = checks.get("per_s")
@@ -219,16 +252,14 @@ def _summary(options: BenchOptions, bench: BenchInstance, phases: dict[str, dict
     if authenticated.get("per_s"):  # beside the demo-identity checks of its own server
         comparisons.update(_authentication_cost(
             phases.get(GUARD_OFF_PHASE.name, checks), authenticated))
-    unaudited = phases.get(AUDIT_OFF_PHASE.name, {}).get("per_s")
-    if unaudited:
-        comparisons["checks_audit_off_per_s"] = unaudited
-        comparisons["audit_on_off_ratio"] = round(checks_rate / unaudited, 3) \
-            if checks_rate else None
-    unguarded = phases.get(GUARD_OFF_PHASE.name, {}).get("per_s")
-    if unguarded:
-        comparisons["checks_guard_off_per_s"] = unguarded
-        comparisons["guard_on_off_ratio"] = round(checks_rate / unguarded, 3) \
-            if checks_rate else None
+    for phase, rate_key, ratio_key in AGAINST_CHECKS:
+        rate = phases.get(phase, {}).get("per_s")
+        if rate:
+            comparisons[rate_key] = rate
+            comparisons[ratio_key] = round(checks_rate / rate, 3) if checks_rate else None
+    for stem, numerator, denominator in COMPARISONS:
+        comparisons.update(pair_summary(stem, rotation.pair_ratios(numerator, denominator)))
+    plan = options.plan
     return {
         "checks_per_s": checks_rate,
         "p50_ms": checks.get("p50_ms"),
@@ -240,16 +271,24 @@ def _summary(options: BenchOptions, bench: BenchInstance, phases: dict[str, dict
         "errors": sum(p.get("errors", 0) for p in phases.values()),
         "people": bench.instance.people,
         "backend": bench.backend,
+        "redis": options.redis_url is not None,
         "server": options.server,
         "workers": options.workers,
         "connections": options.connections,
         "seconds": options.seconds,
         "warmup": options.warmup,
+        "rounds": plan.rounds,
+        "slice_seconds": round(plan.seconds, 3),
+        "slice_warmup": plan.warmup,
         "corpus": {"requests": CORPUS_SIZE, "typo": CorpusMix().typo,
                    "unknown": CorpusMix().unknown},
         "load_average_before": [round(v, 2) for v in load_before],
         "load_average_after": [round(v, 2) for v in load_after],
         "cpus": os.cpu_count(),
         **comparisons,
+        "server_cpu_us_per_request": {name: figures.get("server_cpu_us_per_request")
+                                      for name, figures in phases.items()},
+        "idle_server_cpu_ms": rotation.idle_cpu_ms,
         "phases": phases,
+        "slices": [piece.summary() for piece in rotation.slices],
     }

@@ -9,12 +9,13 @@ sends bytes:
    (client credentials, with a DPoP proof for that request);
 3. every check request carries `Authorization: DPoP <token>` and a fresh proof for
    `POST <url>` with `ath` bound to the token. Proofs are single-use (the server
-   refuses a replayed jti), so one is made per request sent, never cycled: `count`
-   requests, for the highest rate the phase may reach over its whole duration.
+   refuses a replayed jti), so one is made per request sent, never cycled: requests
+   for the highest rate a load may reach over its whole duration, made anew for each
+   slice of the phase (the clients and their tokens are made once per server).
 
-A proof is accepted for `dpop_iat_window_seconds` after it was made (60 s), so the
-phase must end within that window of the first proof: `check_fresh_enough` refuses a
-phase that cannot, rather than let the server refuse its proofs.
+A proof is accepted for `dpop_iat_window_seconds` after it was made (60 s), so a
+slice must end within that window of its first proof: `check_fresh_enough` refuses a
+slice that cannot, rather than let the server refuse its proofs.
 """
 
 from __future__ import annotations
@@ -55,18 +56,18 @@ FRESHNESS_MARGIN_S = 10.0  # slack between the last answer and the proofs' windo
 TOKEN_PATH = "/oauth/token"  # noqa: S105 (a path)
 
 
-def proofs_needed(*, warmup: float, seconds: float) -> int:
-    """Requests to make for a phase: MAX_RATE for its whole duration."""
-    return math.ceil(MAX_RATE * (warmup + seconds))
+def proofs_needed(seconds: float) -> int:
+    """Requests to make for a load of `seconds` (warm-up included): MAX_RATE throughout."""
+    return math.ceil(MAX_RATE * seconds)
 
 
-def check_fresh_enough(*, made_at: float, warmup: float, seconds: float,
+def check_fresh_enough(*, made_at: float, seconds: float,
                        window: int = AuthSettings().dpop_iat_window_seconds) -> None:
-    """Refuse a phase whose last request would carry a proof older than the window."""
-    age_at_end = time.time() - made_at + warmup + seconds + FRESHNESS_MARGIN_S
+    """Refuse a load whose last request would carry a proof older than the window."""
+    age_at_end = time.time() - made_at + seconds + FRESHNESS_MARGIN_S
     if age_at_end > window:
-        raise BenchError(f"the authenticated phase must end within {window} s of its first "
-                         f"DPoP proof (it would take {age_at_end:.0f} s): fewer seconds")
+        raise BenchError(f"an authenticated slice must end within {window} s of its first "
+                         f"DPoP proof (it would take {age_at_end:.0f} s): shorter slices")
 
 
 @dataclass(frozen=True)
@@ -127,29 +128,30 @@ def fetch_token(client: ApiSoftware, base_url: str) -> str:
     return token
 
 
-@dataclass(frozen=True)
 class DpopRequests:
-    """A `RequestBuilder` for the authenticated phase: `count` single-use requests."""
+    """A `RequestBuilder` for the authenticated phase: single-use requests for each load,
+    from clients registered (and given their tokens) once per server."""
 
-    count: int
-    warmup: float
-    seconds: float
-    clients: int = CLIENTS
+    def __init__(self, clients: int = CLIENTS) -> None:
+        self._clients = clients
+        self._tokens: dict[str, list[tuple[ApiSoftware, str]]] = {}  # by server URL
 
     def __call__(self, *, path: str, bodies: Sequence[bytes], server: RunningServer,
-                 bench: BenchInstance) -> list[bytes]:
+                 bench: BenchInstance, seconds: float) -> list[bytes]:
         base_url = f"http://{server.host}:{server.port}"
-        software = register_clients(bench, self.clients)
-        tokens = [fetch_token(client, base_url) for client in software]
+        if base_url not in self._tokens:
+            self._tokens[base_url] = [(client, fetch_token(client, base_url))
+                                      for client in register_clients(bench, self._clients)]
+        holders = self._tokens[base_url]
         host, url = f"{server.host}:{server.port}".encode(), base_url + path
         made_at = time.time()
         requests = []
-        for i in range(self.count):
-            client, token = software[i % len(software)], tokens[i % len(software)]
+        for i in range(proofs_needed(seconds)):
+            client, token = holders[i % len(holders)]
             requests.append(post_request(path, bodies[i % len(bodies)], host=host, headers={
                 "authorization": f"DPoP {token}",
                 "dpop": client.proof("POST", url, access_token=token)}))
-        check_fresh_enough(made_at=made_at, warmup=self.warmup, seconds=self.seconds)
+        check_fresh_enough(made_at=made_at, seconds=seconds)
         return requests
 
 
@@ -160,7 +162,5 @@ def with_authentication(options: BenchOptions) -> BenchOptions:
     guard rightly stops, so with it on the phase would measure refusals."""
     base = options.with_guard_off()
     phase = Phase(AUTHENTICATED_PHASE, CHECKS_PATH, variant=GUARD_OFF_PHASE.variant,
-                  single_use=True, build=DpopRequests(
-                      count=proofs_needed(warmup=options.warmup, seconds=options.seconds),
-                      warmup=options.warmup, seconds=options.seconds))
+                  single_use=True, build=DpopRequests())
     return replace(base, phases=(*base.phases, phase))

@@ -1,13 +1,16 @@
 """A lean HTTP/1.1 load generator: C keep-alive connections, one request at a time each.
 
 Run as its own process (`python -m rempart.bench.load`), so that it never shares an
-interpreter with the server it measures: it reads a `LoadSpec` as JSON on standard
-input and prints one JSON object with the figures. The requests are ready-made bytes,
-sent in turn on raw asyncio streams (no pipelining: each connection waits for its
-answer before sending the next, as a counter's software does); answers are read by
-their Content-Length. It stops by itself: at the end of its time, or after
+interpreter with the server it measures: each line of its standard input is a
+`LoadSpec` as JSON, and it prints the figures of each load as one JSON line, in turn.
+A spec without requests sends the previous spec's again, so that a benchmark's slices
+start at once, without a new process nor their requests sent again. The requests are
+ready-made bytes, sent in turn on raw asyncio streams (no pipelining: each connection
+waits for its answer before sending the next, as a counter's software does); answers
+are read by their Content-Length. It stops by itself: at the end of its time, or after
 `max_requests`, whichever comes first; a warm-up of `warmup` seconds comes before the
-measured window and is not counted.
+measured window and is not counted. With `keep_latencies`, the figures also hold every
+measured answer's latency in µs, so that a caller can pool several runs' percentiles.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import asyncio
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -37,6 +40,8 @@ class LoadSpec:
     warmup: float = 2.0
     max_requests: int = 5_000_000
     ok_statuses: tuple[int, ...] = (200, 201)
+    keep_latencies: bool = False
+    first: int = 0  # the index of the first request sent: a later run goes on from there
 
     def to_json(self) -> bytes:
         raw = asdict(self)
@@ -63,7 +68,9 @@ class LoadFigures:
     max_ms: float
     statuses: dict[str, int] = field(default_factory=dict)
     answered_total: int = 0  # warm-up included
+    sent: int = 0  # requests sent, warm-up included
     client_cpu_us_per_request: float = 0.0
+    latencies_us: list[int] | None = None  # with `keep_latencies`, in answer order
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,7 +91,7 @@ class _Run:
     def next_request(self) -> bytes | None:
         if self.sent >= self.spec.max_requests or time.perf_counter() >= self.end:
             return None
-        request = self.spec.requests[self.sent % len(self.spec.requests)]
+        request = self.spec.requests[(self.spec.first + self.sent) % len(self.spec.requests)]
         self.sent += 1
         return request
 
@@ -154,26 +161,43 @@ async def run_load(spec: LoadSpec) -> LoadFigures:
         p90_ms=_ms(latencies, 0.90), p99_ms=_ms(latencies, 0.99),
         max_ms=_ms(latencies, 1.0),
         statuses={str(k): v for k, v in sorted(run.statuses.items())},
-        answered_total=run.answered_total,
-        client_cpu_us_per_request=round(cpu / max(run.answered_total, 1) * 1e6, 1))
+        answered_total=run.answered_total, sent=run.sent,
+        client_cpu_us_per_request=round(cpu / max(run.answered_total, 1) * 1e6, 1),
+        latencies_us=[round(s * 1e6) for s in run.latencies] if spec.keep_latencies else None)
 
 
 def _ms(ordered: list[float], quantile: float) -> float:
+    """The quantile of sorted latencies in seconds, in ms."""
     if not ordered:
         return 0.0
     index = min(len(ordered) - 1, int(quantile * len(ordered)))
     return round(ordered[index] * 1000, 2)
 
 
+def latency_quantiles(ordered_us: list[int]) -> dict[str, float]:
+    """p50, p90, p99 and max in ms of sorted latencies in µs (pooled from several runs)."""
+    seconds = [us / 1e6 for us in ordered_us]
+    return {"p50_ms": _ms(seconds, 0.50), "p90_ms": _ms(seconds, 0.90),
+            "p99_ms": _ms(seconds, 0.99), "max_ms": _ms(seconds, 1.0)}
+
+
 def main() -> None:
-    spec = LoadSpec.from_json(sys.stdin.buffer.read())
     try:
         import uvloop  # the client's own overhead is part of the machine's load: keep it low
     except ImportError:
-        figures = asyncio.run(run_load(spec))
+        run: Any = asyncio.run
     else:
-        figures = uvloop.run(run_load(spec))
-    sys.stdout.buffer.write(orjson.dumps(figures.as_dict()) + b"\n")
+        run = uvloop.run
+    requests: list[bytes] = []
+    for line in sys.stdin.buffer:
+        spec = LoadSpec.from_json(line)
+        if spec.requests:
+            requests = spec.requests
+        else:
+            spec = replace(spec, requests=requests)
+        figures = run(run_load(spec))
+        sys.stdout.buffer.write(orjson.dumps(figures.as_dict()) + b"\n")
+        sys.stdout.buffer.flush()
 
 
 if __name__ == "__main__":

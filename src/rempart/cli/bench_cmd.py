@@ -51,22 +51,44 @@ def bench_checks(
         "--workers", min=1, max=8,
         help="Server worker processes (1 measured best on SQLite: docs/performance.md).",
     )] = 1,
-    seconds: Annotated[float, typer.Option("--seconds", min=0.5, max=600,
-                                           help="Measured seconds per phase.")] = 10.0,
-    warmup: Annotated[float, typer.Option("--warmup", min=0, max=60,
-                                          help="Unmeasured seconds before each phase.")] = 2.0,
+    seconds: Annotated[float, typer.Option(
+        "--seconds", min=0.5, max=600,
+        help="Measured seconds per phase, over all its slices.")] = 10.0,
+    warmup: Annotated[float, typer.Option(
+        "--warmup", min=0, max=60,
+        help="Unmeasured seconds of load per phase before the first slice.")] = 2.0,
+    rounds: Annotated[int, typer.Option(
+        "--rounds", min=1, max=20,
+        help="Rounds of alternating slices, each a pass over the phases and the same pass "
+             "backwards: 2 x rounds slices per phase.")] = 5,
+    slice_warmup: Annotated[float, typer.Option(
+        "--slice-warmup", min=0, max=30,
+        help="Unmeasured seconds at the start of every slice.")] = 0.5,
     connections: Annotated[int, typer.Option("--connections", min=1, max=1024,
                                              help="Concurrent keep-alive connections.")] = 32,
     server: Annotated[str, typer.Option("--server", help="uvicorn or granian.")] = "uvicorn",
     database_url: Annotated[str | None, typer.Option(
         "--database-url", help="PostgreSQL server URL: the instance's database is created "
                                "on it once and kept. Default: SQLite.")] = None,
+    database_name: Annotated[str | None, typer.Option(
+        "--database-name", help="The instance's database on that server (default "
+                                "rempart_bench_checks_<people>).")] = None,
+    redis_url: Annotated[str | None, typer.Option(
+        "--redis-url", help="Put the servers' shared state (guard, throttling) in this "
+                            "Redis, under a key prefix of the run's own, deleted at the "
+                            "end.")] = None,
+    compare_embedded: Annotated[bool, typer.Option(
+        "--compare-embedded", help="Also measure the checks on the embedded default "
+                                   "(SQLite, 1 worker, state in memory) over the same "
+                                   "population, in turn with the others: embedded_ratio "
+                                   "(needs --database-url or --redis-url).")] = False,
     data_dir: Annotated[Path | None, typer.Option(
         "--data-dir", help="Where bench instances are cached (default <tmp>/rempart-bench).",
     )] = None,
     audit_off: Annotated[bool, typer.Option(
         "--audit-off", help="Also measure the checks with the audit log off (a second "
-                            "server run): audit_on_off_ratio.")] = False,
+                            "server, loaded in turn with the first): audit_on_off_ratio.",
+    )] = False,
     auth: Annotated[bool, typer.Option(
         "--auth", help="Also measure the checks sent by registered API clients with "
                        "DPoP-bound tokens, a fresh proof each, beside the demo-identity "
@@ -74,16 +96,19 @@ def bench_checks(
                        "checks_authenticated_per_s, auth_cost_ratio.")] = False,
     guard_off: Annotated[bool, typer.Option(
         "--guard-off", help="Also measure the checks with the exfiltration guard off (a "
-                            "second server run): guard_on_off_ratio.")] = False,
+                            "server of its own, loaded in turn with the others): "
+                            "guard_on_off_ratio.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Checks per second over real HTTP, against the bare look-up, in one server run."""
+    """Checks per second over real HTTP, against the bare look-up, in alternating slices."""
     from rempart.bench.checks_bench import BenchOptions, run_checks_bench
     from rempart.bench.dpop_requests import with_authentication
 
     options = BenchOptions(people=people, workers=workers, seconds=seconds, warmup=warmup,
-                           connections=connections, server=server,
-                           database_url=database_url, data_dir=data_dir)
+                           connections=connections, server=server, rounds=rounds,
+                           slice_warmup=slice_warmup, database_url=database_url,
+                           database_name=database_name, redis_url=redis_url,
+                           data_dir=data_dir)
     if audit_off:
         options = options.with_audit_off()
     if auth:
@@ -91,12 +116,14 @@ def bench_checks(
     if guard_off:
         options = options.with_guard_off()
     with domain_errors():
+        if compare_embedded:
+            options = options.with_embedded()
         figures = run_checks_bench(options, on_stage=lambda text: console.print(f"bench: {text}"))
     if as_json:
         typer.echo(orjson.dumps(figures).decode())
         return
     for name, value in figures.items():
-        if name != "phases":
+        if name not in ("phases", "slices"):
             typer.echo(f"{name:>22}: {value}")
     for name, phase in figures["phases"].items():
         typer.echo(f"{name:>22}: {orjson.dumps(phase).decode()}")
