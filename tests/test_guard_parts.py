@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import random
 
 import pytest
 from hypothesis import given
@@ -167,6 +168,23 @@ def test_patient_memory_remembers_for_two_generations() -> None:
     # The same person in another account is another set of bits.
     assert positions("a1", "person-1") != positions("a2", "person-1")
     assert generation(T0.timestamp() + GENERATION_S) == gen + 1
+
+
+def test_patient_memory_answers_alike_before_and_after_it_becomes_a_bitmap() -> None:
+    # A generation starts as a short tuple of bits and becomes a bitmap as it fills:
+    # "seen" must be what the set of all bits added says, on both sides of the switch.
+    for seed in range(5):
+        rnd = random.Random(seed)
+        memory, added = PatientFilter(), set[int]()
+        for i in range(40):
+            memory.add(positions("a", f"p{seed}-{i}"), 0)
+            added.update(positions("a", f"p{seed}-{i}"))
+            probes = [positions("a", f"p{seed}-{rnd.randrange(60)}") for _ in range(20)]
+            probes.append(tuple(rnd.sample(sorted(added), 3)))
+            for bits in probes:
+                assert memory.seen(bits, 0) is all(b in added for b in bits)
+                assert memory.seen(bits, 1) is all(b in added for b in bits)
+                assert not memory.seen(bits, 2)
 
 
 def test_patient_memory_false_positives_stay_rare() -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 import random
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rempart.guard.evidence import REPORT_ABOVE, WINDOW_PENALTY, judged_rate, rate_evidence
+from rempart.guard.profile import RateWindows
 from rempart.guard.stats import (
     binomial_tail_bits,
     normal_lower_tail_bits,
@@ -72,3 +75,50 @@ def test_machine_regular_timing_is_surprising_and_human_timing_is_not() -> None:
     print(f"exponential (human-like) sessions with > 6 bits of regularity: {surprised}/200")
     assert surprised <= 2
     assert regularity_bits(5, 5.0, 5.0, reference_cv=0.6, min_count=12) == (0.0, 1.0)
+
+
+@given(st.data())
+def test_rate_evidence_skips_only_what_could_not_reach_the_report_floor(
+        data: st.DataObject) -> None:
+    # rate_evidence skips the tails when a cheap upper bound stays under the floor: it must
+    # give what the tails themselves give, above all near the floor (few trials, most of
+    # them hits), for young and seasoned windows alike.
+    def counts(most: float) -> tuple[float, float]:
+        trials = data.draw(st.floats(0.0, most))
+        share = data.draw(st.one_of(st.just(1.0), st.floats(0.0, 1.0)))
+        return trials * share, trials
+
+    session_trials = data.draw(st.integers(0, 12))
+    session_hits = data.draw(st.one_of(st.just(session_trials), st.integers(0, session_trials)))
+    windows = RateWindows()
+    windows.short_hits, windows.short_trials = counts(data.draw(st.sampled_from([3.0, 30.0])))
+    windows.long_hits, windows.long_trials = counts(data.draw(st.sampled_from([4.0, 200.0])))
+    usual = data.draw(st.one_of(st.floats(0.0, 0.3), st.floats(0.0, 1.0)))
+    judged = judged_rate(usual)
+    best = max((binomial_tail_bits(h, t, judged)
+                for h, t in ((float(session_hits), float(session_trials)),
+                             (windows.short_hits, windows.short_trials),
+                             (windows.long_hits, windows.long_trials)) if h > judged * t),
+               default=0.0)
+    found = rate_evidence("far", session_hits=session_hits, session_trials=session_trials,
+                          windows=windows, usual=usual, noun="pharmacy")
+    if best - WINDOW_PENALTY < REPORT_ABOVE:
+        assert found is None
+    else:
+        assert found is not None
+        assert found.bits == best - WINDOW_PENALTY
+
+
+@pytest.mark.parametrize("trials", [1, 2, 3, 5, 8])
+@pytest.mark.parametrize("above", [-0.2, -0.01, 0.01, 0.2, 1.0])
+def test_rate_evidence_reports_a_short_session_just_above_the_floor(trials: int,
+                                                                    above: float) -> None:
+    # Every check a hit, at a rate set so the session's tail lands just off the floor.
+    judged = 2.0 ** (-(REPORT_ABOVE + WINDOW_PENALTY + above) / trials)
+    usual = (judged - 0.01) / 1.5
+    windows = RateWindows(short_hits=1.0, short_trials=1.0, long_hits=1.0, long_trials=1.0)
+    found = rate_evidence("far", session_hits=trials, session_trials=trials, windows=windows,
+                          usual=usual, noun="pharmacy")
+    bits = binomial_tail_bits(trials, trials, judged_rate(usual)) - WINDOW_PENALTY
+    assert (found is not None) is (bits >= REPORT_ABOVE)
+    assert (found is not None) is (above > 0)

@@ -108,12 +108,14 @@ class ClockedMemoryStorage(Storage, MovingWindowSupport):
         """The sliding-window counter itself, in process: per (key, window) the current and
         previous bucket's counts, shifted as the clock moves; see SlidingWindows.hit."""
         windows = self._windows
-        out = []
+        out: list[tuple[float, float]] = []
+        append = out.append
         with self._lock:
             for key, window, amount in keys:
                 position = ts / window
                 bucket = int(position)
-                entry = windows.get((key, window))
+                name = (key, window)
+                entry = windows.get(name)
                 if entry is None:
                     current = previous = 0
                 elif entry[0] != bucket:
@@ -124,10 +126,15 @@ class ClockedMemoryStorage(Storage, MovingWindowSupport):
                     # A read stores nothing: a missing entry counts zero, and a stale
                     # one is shifted again from the same values at every read.
                     current += amount
-                    windows[(key, window)] = (bucket, current, previous)
-                weight = 1.0 - (position - bucket)
-                out.append(((previous % HIGH) * weight + current % HIGH,
+                    windows[name] = (bucket, current, previous)
+                if previous:
+                    weight = 1.0 - (position - bucket)
+                    append(((previous % HIGH) * weight + current % HIGH,
                             (previous // HIGH) * weight + current // HIGH))
+                else:
+                    # The same values without the previous bucket's share (most keys:
+                    # new, or idle for a bucket).
+                    append((float(current % HIGH), float(current // HIGH)))
             self._slides += 1
             if self._slides >= _SWEEP_EVERY * 16:
                 self._slides = 0

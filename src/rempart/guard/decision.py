@@ -44,4 +44,5 @@ class Decision:
         return self.action is Action.ALLOW
 
 
+# The answer to nearly every check, shared: nobody changes a decision once made.
 ALLOW = Decision(Action.ALLOW)

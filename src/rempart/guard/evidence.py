@@ -65,6 +65,12 @@ def judged_rate(usual: float) -> float:
 def rate_evidence(name: str, *, session_hits: int, session_trials: int, windows: RateWindows,
                   usual: float, noun: str) -> Evidence | None:
     judged = judged_rate(usual)
+    # No binomial tail over t trials says more than t x log2(1/rate) (every trial a hit):
+    # where even that stays under the report floor on every horizon (a young account,
+    # a short session), the answer is None without the maths. The margin covers rounding.
+    most = max(float(session_trials), windows.short_trials, windows.long_trials)
+    if most * -math.log2(min(max(judged, 1e-4), 1.0 - 1e-4)) < REPORT_ABOVE + WINDOW_PENALTY - 1e-6:
+        return None
     best, where, hits, trials = 0.0, "", 0.0, 0.0
     # Most checks of most accounts are below the judged rate everywhere: skip the maths.
     for h, t, label in ((float(session_hits), float(session_trials), "in this session"),

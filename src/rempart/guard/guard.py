@@ -23,7 +23,7 @@ from rempart.guard.alerts import Alert, AlertSink
 from rempart.guard.campaign import CampaignWatch
 from rempart.guard.ceilings import Ceilings, LimitPolicy, ceilings_for
 from rempart.guard.context import CheckContext, EntityId, LookupOutcome, SizeClass
-from rempart.guard.decision import Action, Decision, Evidence
+from rempart.guard.decision import ALLOW, Action, Decision, Evidence
 from rempart.guard.evidence import (
     composition_evidence,
     history_evidence,
@@ -32,7 +32,7 @@ from rempart.guard.evidence import (
     usual_and_judged,
     volume_evidence,
 )
-from rempart.guard.ladder import Assessment, LadderPolicy, assess, rung
+from rempart.guard.ladder import NOTHING, Assessment, LadderPolicy, assess, rung
 from rempart.guard.learning import Learner
 from rempart.guard.netblock import address_block
 from rempart.guard.peers import PeerPrior, PeerProfiles
@@ -53,8 +53,11 @@ DISTRUST_AFTER = 0.5
 def _learnt_nothing(profile: AccountProfile, prior: PeerPrior) -> bool:
     """Whether the account's ceilings and usual rates are still its peer group's: no
     learnt check, no peak above the peers' (see ceilings_for, usual_and_judged)."""
-    if profile.learned_checks or any(w.base_trials for w in profile.rates.values()):
+    if profile.learned_checks:
         return False
+    for windows in profile.rates.values():
+        if windows.base_trials:
+            return False
     minute, hour, day = profile.own_peaks()
     return minute <= prior.per_minute and hour <= prior.per_hour and day <= prior.per_day
 
@@ -111,7 +114,8 @@ class Guard:
         new, far = self._learner.observe(ctx, ts, outcome, profile, session)
         sessions = self._campaign.record(fresh=session.fresh, block=block,
                                          matched=outcome.matched, far=far, ts=ts)
-        session.composition = self._composition(ctx, ts, prior, profile, session)
+        ceilings, usual = self._hourly(ctx, ts, prior, profile)
+        session.composition = composition_evidence(profile, session, prior, usual)
         evidence = [*session.novelty, *session.pending, *session.composition,
                     *self._pooled(profile, session, sessions, ts)]
         if outcome.near_miss and outcome.person_key:
@@ -120,11 +124,10 @@ class Guard:
                 evidence.append(Evidence("near_miss.repeat", 10.0 * (repeats - 1), (
                     f"the same person nearly matched {repeats} times in this session "
                     "with different details")))
-        limit = lim.LimitVerdict(Action.ALLOW, 0.0, ())
+        limit = lim.NO_BREACH
         if not outcome.matched:
             raw = self._state.windows.hit(lim.failure_keys(ctx, block, self._limits), ts)
-            breaches = lim.failure_breaches(lim.Counts.failures_from(raw),
-                                            self._hourly(ctx, ts, prior, profile)[0],
+            breaches = lim.failure_breaches(lim.Counts.failures_from(raw), ceilings,
                                             self._limits)
             limit = lim.verdict(breaches, self._limits)
         decision = self._decide(ts, profile, session, assess(evidence, self._ladder), limit)
@@ -263,11 +266,6 @@ class Guard:
             self._hourly_cache[key] = found
         return found[2], found[3]
 
-    def _composition(self, ctx: CheckContext, ts: float, prior: PeerPrior,
-                     profile: AccountProfile, session: SessionState) -> list[Evidence]:
-        _, usual = self._hourly(ctx, ts, prior, profile)
-        return composition_evidence(profile, session, prior, usual)
-
     def _pooled(self, profile: AccountProfile, session: SessionState, sessions: float,
                 ts: float) -> list[Evidence]:
         """Evidence from the whole platform, for sessions from a device or network their
@@ -321,21 +319,27 @@ class Guard:
                       profile: AccountProfile, session: SessionState, block: str) -> Decision:
         windows = self._state.windows
         policy = self._limits
-        raw = windows.hit((*lim.check_keys(ctx, block, policy, BLOCK_DISTRUST_S),
-                           self._campaign.sessions_key(block)), ts)
+        # After the limits' seven counts, read only where they are used: the block's
+        # step-ups asked and answered (a block new to the account, no step-up pending),
+        # and the sessions opened from it in the hour (see _pooled).
+        keys = lim.check_keys(ctx, block, policy)
+        distrust = not session.step_up_required and block not in profile.blocks
+        if distrust:
+            keys = (*keys, *lim.distrust_keys(block, BLOCK_DISTRUST_S))
+        pooled = session.fresh or session.block not in profile.blocks
+        if pooled:
+            keys = (*keys, self._campaign.sessions_key(block))
+        raw = windows.hit(keys, ts)
         counts = lim.Counts.from_check(raw)
-        # After the limits' seven counts: the block's step-ups asked and answered, and
-        # the sessions opened from it in the hour.
-        asked, answered, opened = raw[7][0], raw[8][0], raw[9][0]
-        if (not session.step_up_required and block not in profile.blocks
-                and asked - answered >= DISTRUST_AFTER):
+        opened = raw[-1][0] if pooled else 0.0
+        if distrust and raw[7][0] - raw[8][0] >= DISTRUST_AFTER:
             # One attacker, many stolen accounts, one network: what it did with one
             # account is held against the others before they read more.
             session.step_up_required = True
             session.step_up_reasons = [
                 "this network was used lately in a session of another account that was "
                 "asked for a second factor and never gave it"]
-        ceilings = self._hourly(ctx, ts, prior, profile)[0]
+        ceilings, usual = self._hourly(ctx, ts, prior, profile)
         breaches = (lim.check_breaches(counts, ceilings, policy, prior.noun)
                     + lim.failure_breaches(counts.failures, ceilings, policy))
         session.counts = [counts.session_minute, counts.account_hour, counts.account_day]
@@ -351,7 +355,7 @@ class Guard:
             # A new session of an account whose recent checks already look wrong is
             # judged on them before it reads anything; later checks of the session
             # reuse what their last lookup showed.
-            session.composition = self._composition(ctx, ts, prior, profile, session)
+            session.composition = composition_evidence(profile, session, prior, usual)
         evidence = [*session.novelty, *session.pending, *session.composition,
                     *self._pooled(profile, session, opened, ts)]
         return self._decide(ts, profile, session, assess(evidence, self._ladder),
@@ -359,6 +363,12 @@ class Guard:
 
     def _decide(self, ts: float, profile: AccountProfile, session: SessionState,
                 assessment: Assessment, limit: lim.LimitVerdict) -> Decision:
+        if (assessment is NOTHING and limit.action is Action.ALLOW
+                and not session.step_up_required):
+            # Nearly every check: nothing to weigh, nothing pending (what the steps below
+            # give for it, without them).
+            session.last_score = 0.0
+            return ALLOW
         model = rung(assessment, credit=session.credit, policy=self._ladder)
         action = max(model, limit.action)
         reasons = [*limit.reasons, *assessment.reasons()]

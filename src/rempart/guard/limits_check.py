@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from rempart.guard.ceilings import Ceilings, LimitPolicy
 from rempart.guard.context import CheckContext
@@ -41,18 +42,16 @@ class LimitVerdict:
     reasons: tuple[str, ...]
 
 
-def check_keys(ctx: CheckContext, block: str, policy: LimitPolicy,
-               distrust_s: int) -> tuple[tuple[str, int, int], ...]:
-    """Count the check in each scope, and read the session's failures and the block's
-    unanswered and answered step-ups (see `distrust_keys`), all in one call."""
+def check_keys(ctx: CheckContext, block: str,
+               policy: LimitPolicy) -> tuple[tuple[str, int, int], ...]:
+    """Count the check in each scope, and read the session's failures, in one call."""
     return _check_keys(ctx.session_id, str(ctx.account_id), str(ctx.organisation_id),
-                       ctx.address, block, policy, distrust_s)
+                       ctx.address, block, policy)
 
 
 @lru_cache(maxsize=65536)
 def _check_keys(session_id: str, account_id: str, organisation_id: str, address: str,
-                block: str, policy: LimitPolicy,
-                distrust_s: int) -> tuple[tuple[str, int, int], ...]:
+                block: str, policy: LimitPolicy) -> tuple[tuple[str, int, int], ...]:
     account = counter_key("a", account_id)
     return ((counter_key("s", session_id), policy.session_window_s, 1),
             (counter_key("fs", session_id), policy.failure_session_window_s, 0),
@@ -60,8 +59,7 @@ def _check_keys(session_id: str, account_id: str, organisation_id: str, address:
             (account, policy.day_window_s, 1),
             (counter_key("o", organisation_id), policy.hour_window_s, 1),
             (counter_key("ip", address), policy.hour_window_s, 1),
-            (counter_key("b", block), policy.hour_window_s, 1),
-            *distrust_keys(block, distrust_s))
+            (counter_key("b", block), policy.hour_window_s, 1))
 
 
 def distrust_keys(block: str, distrust_s: int, *,
@@ -84,9 +82,9 @@ def failure_keys(ctx: CheckContext, block: str, policy: LimitPolicy) -> list[tup
             (counter_key("b", block), policy.hour_window_s, HIGH)]
 
 
-@dataclass(frozen=True, slots=True)
-class Counts:
-    """Sliding counts for one check: checks per scope, and failed matches per scope."""
+class Counts(NamedTuple):
+    """Sliding counts for one check: checks per scope, and failed matches per scope.
+    (A named tuple: made on every check, and cheaper to make than a frozen dataclass.)"""
 
     session_minute: float
     account_hour: float
@@ -110,12 +108,15 @@ class Counts:
 
 def check_breaches(counts: Counts, c: Ceilings, policy: LimitPolicy, noun: str) -> list[Breach]:
     # Most checks breach nothing: compare first, word the reasons only for a breach.
+    if (counts.session_minute <= c.session_minute and counts.account_hour <= c.account_hour
+            and counts.account_day <= c.account_day
+            and counts.organisation_hour <= c.organisation_hour
+            and counts.address_hour <= c.address_hour and counts.block_hour <= c.block_hour):
+        return []
     pairs = ((counts.session_minute, c.session_minute), (counts.account_hour, c.account_hour),
              (counts.account_day, c.account_day), (counts.organisation_hour, c.organisation_hour),
              (counts.address_hour, c.address_hour), (counts.block_hour, c.block_hour))
     over = [i for i, (count, ceiling) in enumerate(pairs) if count > ceiling]
-    if not over:
-        return []
     wording = [(f"checks from this session in {policy.session_window_s // 60} min",
                 policy.session_window_s, True),
                (f"checks from this account in 1 h (ceiling for this {noun})",
@@ -150,9 +151,12 @@ def failure_breaches(failures: tuple[float, ...], c: Ceilings,
     return [Breach(wording[i][0], failures[i], ceilings[i], wording[i][1], False) for i in over]
 
 
+NO_BREACH = LimitVerdict(Action.ALLOW, 0.0, ())
+
+
 def verdict(breaches: list[Breach], policy: LimitPolicy) -> LimitVerdict:
     if not breaches:
-        return LimitVerdict(Action.ALLOW, 0.0, ())
+        return NO_BREACH
     reasons = tuple(f"{b.count:.0f} {b.what}; ceiling {b.ceiling:.0f}" for b in breaches)
     if any(b.own and b.count >= policy.hammer_factor * b.ceiling for b in breaches):
         return LimitVerdict(Action.SUSPEND_SESSION, 0.0, (

@@ -16,6 +16,8 @@ FILTER_BITS = 1 << 15
 FILTER_BYTES = FILTER_BITS // 8
 HASHES = 3
 GENERATION_S = 182 * 86400
+# Set bits kept as a tuple before a generation becomes a bitmap (see PatientFilter).
+SPARSE_BITS = 24
 
 
 @lru_cache(maxsize=8192)
@@ -32,25 +34,42 @@ def generation(ts: float) -> int:
 
 
 class PatientFilter:
-    """The current and previous generations of one account's filter, in memory."""
+    """The current and previous generations of one account's filter, in memory.
+
+    A generation starts as a tuple of its set bits and becomes the 4 KiB bitmap once it
+    holds more than SPARSE_BITS: most accounts a server sees in a day check a handful
+    of patients, and a page per account would be allocated (and zeroed) for them. Both
+    forms answer alike: a person was seen if all its bits are set."""
 
     __slots__ = ("generations",)
 
     def __init__(self) -> None:
-        self.generations: dict[int, bytearray] = {}
+        self.generations: dict[int, bytearray | tuple[int, ...]] = {}
 
     def seen(self, bits: tuple[int, ...], gen: int) -> bool:
         for g in (gen, gen - 1):
             array = self.generations.get(g)
-            if array is not None and all(array[b >> 3] & (1 << (b & 7)) for b in bits):
+            if array is None:
+                continue
+            if isinstance(array, tuple):
+                if all(b in array for b in bits):
+                    return True
+            elif all(array[b >> 3] & (1 << (b & 7)) for b in bits):
                 return True
         return False
 
     def add(self, bits: tuple[int, ...], gen: int) -> None:
         array = self.generations.get(gen)
         if array is None:
-            array = self.generations[gen] = bytearray(FILTER_BYTES)
+            array = ()
             for old in [g for g in self.generations if g < gen - 1]:
                 del self.generations[old]
+        if isinstance(array, tuple):
+            sparse = array + tuple(b for b in bits if b not in array)
+            if len(sparse) <= SPARSE_BITS:
+                self.generations[gen] = sparse
+                return
+            array = self.generations[gen] = bytearray(FILTER_BYTES)
+            bits = sparse
         for b in bits:
             array[b >> 3] |= 1 << (b & 7)

@@ -1,0 +1,204 @@
+"""The guard's CPU per check, through CheckGate as the check path calls it.
+
+    .venv/bin/python scripts/bench_guard_engine.py [--workload bench|warm] [--checks N]
+        [--rounds R] [--against OTHER_SRC]
+
+Feeds one seeded stream of checks to `CheckGate.before` / `CheckGate.after` (and
+`claimed`) on a memory-mode guard with a ManualClock, and prints the CPU time per check
+(after a fifth of the stream as warm-up), the cyclic collector's share, and a digest of
+every decision and alert. `--against` runs another source tree (e.g. main's `src`) on
+the same stream at the same time, each round, so both see the same machine load: equal
+digests mean both made the same decisions.
+
+Workloads: `bench` is `rempart bench checks`' traffic (20,000 demo sessions, each its
+own account and address, over 3,558 organisations: nearly every check is a new account's
+first); `warm` is 400 practices with recurring patients and claims, plus a few
+attackers that get contained. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE_SRC = str(Path(__file__).resolve().parent.parent / "src")
+PROFESSIONS = ["pharmacy", "optician", "dentist", "physiotherapist", "hearing_aid",
+               "hospital", "physician", "nurse", "laboratory"]
+SIZES = ["solo", "small", "medium", "large"]
+DEPARTEMENTS = [f"{i:02d}" for i in range(1, 96) if i != 20] + ["2A", "2B"]
+ORGANISATIONS = 3558
+
+
+def measure(src: str, workload: str, checks: int) -> dict[str, object]:
+    """Run the stream on the rempart package found in `src` (imported here, in a process
+    of its own)."""
+    sys.path.insert(0, src)
+    import datetime as dt
+    import gc
+    import hashlib
+    import random
+    import time
+    from dataclasses import dataclass
+
+    from rempart.clock import ManualClock
+    from rempart.guard import GuardSettings, LookupOutcome, MemoryAlertSink, build_guard
+    from rempart.guard.errors import CheckWithheld
+    from rempart.guard.gate import CheckGate
+    from rempart.web.asgi import GC_THRESHOLDS
+
+    gc.set_threshold(*GC_THRESHOLDS)
+
+    @dataclass(frozen=True)
+    class Facts:
+        profession: str
+        departement: str
+        postcode: str
+        size_class: str
+
+    @dataclass(frozen=True)
+    class Requester:
+        account_id: int | None
+        organisation_id: int
+        professional_id: int | None
+        session_id: str | None
+        client_address: str | None
+        device_id: str | None
+
+    class Organisations:
+        def __init__(self, rnd: random.Random) -> None:
+            self.table = {i: Facts(rnd.choice(PROFESSIONS), rnd.choice(DEPARTEMENTS), "75001",
+                                   rnd.choice(SIZES)) for i in range(ORGANISATIONS)}
+
+        def facts(self, organisation_id: int) -> Facts | None:
+            return self.table.get(organisation_id)
+
+    class Containment:
+        def require_step_up(self, session_id: str) -> None: ...
+
+        def end_session(self, session_id: str) -> None: ...
+
+        def suspend_account(self, account_id: int) -> None: ...
+
+    rnd = random.Random(7)
+    organisations = Organisations(rnd)
+    Step = tuple[float, Requester, LookupOutcome, bool]
+    stream: list[Step] = []
+    if workload == "bench":
+        for i in range(checks):
+            k = i % 20_000
+            matched = rnd.random() < 0.9
+            stream.append((0.001, Requester(
+                None, k % ORGANISATIONS, None, f"demo:bench-{k}",
+                f"10.{k % 250}.{k // 250 % 250}.1", None), LookupOutcome(
+                matched=matched, person_key=f"p{rnd.randrange(10**6)}" if matched else None,
+                departement=rnd.choice(DEPARTEMENTS) if matched else None, covered=matched,
+                check_reference=f"r{i}" if matched else None), False))
+    else:
+        pools = [[(f"a{a}p{j}", organisations.table[a].departement if rnd.random() < 0.85
+                   else rnd.choice(DEPARTEMENTS)) for j in range(300)] for a in range(400)]
+        logins = [0] * 400
+        for i in range(checks):
+            attacker = rnd.random() < 0.03
+            a = rnd.randrange(5) if attacker else rnd.randrange(400)
+            if rnd.random() < 0.002:
+                logins[a] += 1
+            if attacker:
+                requester = Requester(a + 1, a, None, f"portal:x{a}", f"45.1.{a}.9", "evil")
+                matched = rnd.random() < 0.7
+                key, place = f"leak{rnd.randrange(10**6)}", rnd.choice(DEPARTEMENTS)
+            else:
+                requester = Requester(a + 1, a, None, f"portal:{a}-{logins[a]}",
+                                      f"192.168.{a % 250}.{a // 250 + 1}", f"dev{a}")
+                matched = rnd.random() < 0.97
+                key, place = rnd.choice(pools[a])
+            near = not matched and rnd.random() < 0.3
+            stream.append((0.4, requester, LookupOutcome(
+                matched=matched, person_key=key if matched or near else None,
+                departement=place if matched else None, near_miss=near, covered=matched,
+                check_reference=f"r{i}" if matched else None),
+                matched and not attacker and rnd.random() < 0.9))
+
+    clock = ManualClock(dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC))
+    alerts = MemoryAlertSink()
+    gate = CheckGate(guard=build_guard(GuardSettings(), clock=clock, alerts=alerts),
+                     organisations=organisations, containment=Containment())
+    collector = {"since": 0.0, "spent": 0.0}
+
+    def timed_collection(phase: str, _: dict[str, int]) -> None:
+        if phase == "start":
+            collector["since"] = time.process_time()
+        else:
+            collector["spent"] += time.process_time() - collector["since"]
+
+    gc.callbacks.append(timed_collection)
+    digest = hashlib.sha256()
+    warm_up = len(stream) // 5
+    spent = 0.0
+    for n, (step, requester, outcome, claim) in enumerate(stream):
+        clock.advance(step)
+        now = clock.now()
+        if n == warm_up:
+            collector["spent"] = 0.0
+        start = time.process_time()
+        try:
+            ctx = gate.before(requester, at=now)
+            gate.after(ctx, requester, outcome)
+            answer = "answered"
+        except CheckWithheld as exc:
+            answer = repr(exc.args)
+        if claim and answer == "answered" and outcome.check_reference:
+            gate.claimed(requester, check_reference=outcome.check_reference)
+        if n >= warm_up:
+            spent += time.process_time() - start
+        digest.update(f"{n}|{answer}\n".encode())
+    for alert in alerts.alerts:
+        digest.update(repr((alert.account_id, alert.session_id, alert.action, alert.reasons,
+                            alert.score)).encode())
+    measured = len(stream) - warm_up
+    return {"src": src, "us_per_check": round(spent / measured * 1e6, 1),
+            "collector_us_per_check": round(collector["spent"] / measured * 1e6, 1),
+            "alerts": len(alerts.alerts), "digest": digest.hexdigest()[:16]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workload", choices=["bench", "warm"], default="bench")
+    parser.add_argument("--checks", type=int, default=12_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--against", help="another tree's src directory, run beside this one")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one, args.workload, args.checks)))
+        return
+    sources = [HERE_SRC, *([args.against] if args.against else [])]
+    results: dict[str, list[dict[str, object]]] = {src: [] for src in sources}
+    for _ in range(args.rounds):
+        runs = [subprocess.Popen(  # noqa: S603 - this interpreter, this script
+            [sys.executable, __file__, "--one", src, "--workload", args.workload,
+             "--checks", str(args.checks)], stdout=subprocess.PIPE, text=True)
+            for src in sources]
+        for src, run in zip(sources, runs, strict=True):
+            out, _ = run.communicate()
+            results[src].append(json.loads(out))
+    with open("/proc/loadavg") as f:
+        load = " ".join(f.read().split()[:3])
+    print(f"{args.workload}: {args.checks} checks x {args.rounds} rounds, load average {load}")
+    for src, rows in results.items():
+        cpu = [float(str(r["us_per_check"])) for r in rows]
+        print(f"  {src}: {statistics.median(cpu):.0f} µs per check (runs {cpu}), collector "
+              f"{[r['collector_us_per_check'] for r in rows]}, alerts {rows[0]['alerts']}, "
+              f"decisions {sorted({str(r['digest']) for r in rows})}")
+    if args.against:
+        pairs = zip(results[HERE_SRC], results[args.against], strict=True)
+        print("  this / other, per round:",
+              [round(float(str(a["us_per_check"])) / float(str(b["us_per_check"])), 3)
+               for a, b in pairs])
+
+
+if __name__ == "__main__":
+    main()
