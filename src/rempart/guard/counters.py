@@ -25,6 +25,29 @@ from rempart.ratelimit import HIGH, ClockedMemoryStorage
 
 _NAMES_MAX = 200_000
 
+# Every window of one hit in one command (a pipeline of two commands per window cost
+# about 60 commands' packing and parsing per check): for each (current bucket, previous
+# bucket) pair of KEYS and (expiry, amount) pair of ARGV, `limits`' incr-with-expiry
+# (or a read when the amount is 0), then the previous bucket's count.
+_SLIDE_LUA = """
+local out = {}
+for i = 1, #KEYS, 2 do
+    local expiry, amount = ARGV[i], tonumber(ARGV[i + 1])
+    local current
+    if amount > 0 then
+        current = redis.call("incrby", KEYS[i], amount)
+        if tonumber(current) == amount then
+            redis.call("expire", KEYS[i], expiry)
+        end
+    else
+        current = tonumber(redis.call("get", KEYS[i]) or 0)
+    end
+    out[i] = current
+    out[i + 1] = tonumber(redis.call("get", KEYS[i + 1]) or 0)
+end
+return out
+"""
+
 
 # (names entry, expiry seconds, weight of the previous bucket, amount)
 _Step = tuple[list[Any], int, float, int]
@@ -41,6 +64,7 @@ class SlidingWindows:
         # Per (key, window): [bucket, its key, the previous bucket's key, that bucket's
         # count once read], replaced when the bucket changes.
         self._names: dict[tuple[str, int], list[Any]] = {}
+        self._slide_script: Any = None
 
     def hit(self, keys: Sequence[tuple[str, int, int]], ts: float) -> list[tuple[float, float]]:
         """Add `amount` to each (key, window seconds, amount) — 0 only reads, HIGH counts a
@@ -93,17 +117,15 @@ class SlidingWindows:
             entry[3] = self._storage.get(entry[2])
         return int(entry[3])
 
-    @staticmethod
-    def _redis_counts(redis_storage: RedisStorage,
+    def _redis_counts(self, redis_storage: RedisStorage,
                       plan: list[_Step]) -> tuple[list[int], list[int]]:
-        client = cast(redis.Redis, redis_storage.get_connection())
-        pipe = client.pipeline(transaction=False)
+        if self._slide_script is None:
+            client = cast(redis.Redis, redis_storage.get_connection())
+            self._slide_script = client.register_script(_SLIDE_LUA)
+        keys: list[str] = []
+        args: list[int] = []
         for entry, expiry, _, amount in plan:
-            if amount:
-                redis_storage.lua_incr_expire(keys=[redis_storage.prefixed_key(entry[1])],
-                                              args=[expiry, amount], client=pipe)
-            else:
-                pipe.get(redis_storage.prefixed_key(entry[1]))
-            pipe.get(redis_storage.prefixed_key(entry[2]))
-        replies = pipe.execute()
-        return ([int(r or 0) for r in replies[0::2]], [int(r or 0) for r in replies[1::2]])
+            keys += (redis_storage.prefixed_key(entry[1]), redis_storage.prefixed_key(entry[2]))
+            args += (expiry, amount)
+        replies = self._slide_script(keys=keys, args=args)
+        return [int(r) for r in replies[0::2]], [int(r) for r in replies[1::2]]
