@@ -25,8 +25,8 @@ to it, its failed matches, its timing...), and never suspends. Its parts:
   platform in the last hour than its usual hourly number over the day (a campaign
   starting at once);
 - `campaign.network`: once several sessions opened from one network within the hour,
-  its checks of the last 24 h of people far away or matching no one (a leaked list has
-  both), against the other networks' share over the same 24 h with a margin, or its
+  their checks of people far away or matching no one in the hour (a leaked list has
+  both), against the other networks' share over the last 24 h with a margin, or its
   upper confidence bound if higher: a platform that has seen few checks yet (its first
   morning) is judged generously, one that has seen thousands closely, so the evidence
   grows with the platform's own honest traffic and with the number of sessions the
@@ -65,8 +65,8 @@ SHARED_BLOCK_BITS = 8.0
 # A network's reads are judged once this many sessions opened from it within the hour:
 # a cohort, not one practice whose patients happen to live far away.
 NETWORK_SESSIONS = 3
-# ...its checks over the last day against the other networks' over the same day, with
-# the margin or the share's one-sided 99 % upper bound (z = 2.33), whichever is higher.
+# ...its checks of the hour against the other networks' of the day, with the margin or
+# the share's one-sided 99 % upper bound (z = 2.33), whichever is higher.
 NETWORK_WINDOW_S = DAY_S
 BASELINE_Z = 2.33
 
@@ -99,10 +99,10 @@ class CampaignWatch:
         and in its cohort (fresh, or the others: the platform's baseline), in one call;
         return the sessions opened from the block in the hour."""
         group = "fresh" if fresh else "known"
-        keys = [self.sessions_key(block), (counter_key("nb:n", block), NETWORK_WINDOW_S, 1),
+        keys = [self.sessions_key(block), (counter_key("nb:n", block), HOUR_S, 1),
                 ("campaign:all:n", NETWORK_WINDOW_S, 1), (f"campaign:{group}:n", self._window_s, 1)]
         if far or not matched:
-            keys += [(counter_key("nb:odd", block), NETWORK_WINDOW_S, 1),
+            keys += [(counter_key("nb:odd", block), HOUR_S, 1),
                      ("campaign:all:odd", NETWORK_WINDOW_S, 1)]
         if far:
             keys.append((f"campaign:{group}:far", self._window_s, 1))
@@ -127,11 +127,14 @@ class CampaignWatch:
         platform does."""
         window = NETWORK_WINDOW_S
         n, odd, all_n, all_odd = (c[0] for c in self._windows.hit(
-            [(counter_key("nb:n", block), window, 0), (counter_key("nb:odd", block), window, 0),
+            [(counter_key("nb:n", block), HOUR_S, 0), (counter_key("nb:odd", block), HOUR_S, 0),
              ("campaign:all:n", window, 0), ("campaign:all:odd", window, 0)], ts))
-        # Against every other network's checks, no prior: where honest patients often
-        # live far away (a border region, a population spread thin), the platform's own
-        # share says so; where it has seen little yet, its bound stays wide.
+        # Its checks of the hour (a shared network's earlier honest traffic does not
+        # dilute them) against every other network's of the day, no prior: where honest
+        # patients often live far away (a border region, a population spread thin), the
+        # platform's own share says so; where it has seen little yet, its bound stays
+        # wide. (The network's own checks of earlier hours stay in the baseline: a
+        # conservative error.)
         others = max(all_n - n, 0.0)
         others_odd = max(all_odd - odd, 0.0)
         usual = (others_odd + 1.0) / (others + 2.0)
@@ -143,9 +146,9 @@ class CampaignWatch:
             return None
         return Evidence("campaign.network", min(bits, CAP_BITS), (
             f"{sessions:.0f} sessions opened from this network (address block) in the last "
-            f"hour; {100 * odd / n:.0f} % of its {n:.0f} checks in 24 h were of people who live "
-            f"over 200 km away or matched no one (other networks: {100 * usual:.0f} % of "
-            f"{others:.0f}, judged against {100 * judged:.0f} %)"))
+            f"hour; {100 * odd / n:.0f} % of their {n:.0f} checks were of people who live over "
+            f"200 km away or matched no one (other networks: {100 * usual:.0f} % of {others:.0f} "
+            f"in 24 h, judged against {100 * judged:.0f} %)"))
 
     def _reads(self, ts: float) -> Evidence | None:
         if abs(ts - self._cached_at) < REFRESH_S:

@@ -327,10 +327,11 @@ class Guard:
         # After the limits' seven counts: the block's step-ups asked and answered, and
         # the sessions opened from it in the hour.
         asked, answered, opened = raw[7][0], raw[8][0], raw[9][0]
-        if (not session.step_up_required and block not in profile.blocks
-                and asked - answered >= DISTRUST_AFTER):
+        if (not session.step_up_required and session.max_action < Action.STEP_UP
+                and block not in profile.blocks and asked - answered >= DISTRUST_AFTER):
             # One attacker, many stolen accounts, one network: what it did with one
-            # account is held against the others before they read more.
+            # account is held against the others before they read more. Once: a
+            # session that answered a step-up has shown who holds it.
             session.step_up_required = True
             session.step_up_reasons = [
                 "this network was used lately in a session of another account that was "
