@@ -113,7 +113,7 @@ def _against_target(options: DrillOptions, *, scenario: str | None, target: str 
 def _print_table(result: dict[str, Any]) -> None:
     where = f", against {result['target']}" if "target" in result else ""
     span = (f"{result['minutes_per_scenario']} min per scenario" if "target" in result
-            else f"{result['days']} day(s)")
+            else f"{result['days']} day(s) after {result['warmup_days']} of warm-up")
     table = Table(title=f"rempart drill, seed {result['seed']}, {span}{where}")
     for column in ("scenario", "disclosed", "attempted", "accounts", "detect s", "contain s"):
         table.add_column(column, justify="right")
