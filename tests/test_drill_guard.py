@@ -1,7 +1,8 @@
 """The exfiltration guard in the drill, on attackers it was not tuned on: other seeds,
-other paces, other numbers of stolen accounts. With the guard each attack gets a
-fraction of what it gets without it; no honest provider is suspended, and friction is
-confined to the accounts whose credentials the attacker holds."""
+other paces, other numbers of stolen accounts, after a day of honest traffic and on the
+platform's first morning. With the guard each attack gets a fraction of what it gets
+without it; no honest provider is suspended, and friction is confined to the accounts
+whose credentials the attacker holds."""
 
 from __future__ import annotations
 
@@ -29,10 +30,10 @@ def _low_and_slow(accounts: int, pace_s: float) -> Attack:
 
 
 def _drill(monkeypatch: pytest.MonkeyPatch, scenario: str, attack: Attack, *, seed: int,
-           baseline: bool) -> dict[str, Any]:
+           baseline: bool, warmup_days: int = 1) -> dict[str, Any]:
     monkeypatch.setitem(runner.ATTACKS, scenario, attack)
     options = make_options(scenarios=scenario, seed=seed, days=1, population=400,
-                           accounts=8, baseline=baseline)
+                           accounts=8, baseline=baseline, warmup_days=warmup_days)
     return runner.run_drill(options)
 
 
@@ -57,3 +58,43 @@ def test_the_guard_contains_attackers_it_was_not_tuned_on(
     assert guarded["legit"]["accounts_with_friction"] <= with_guard["accounts_used"]
     assert unguarded["guard"] == "off"
     assert guarded["guard"] == "on"
+
+
+@pytest.mark.parametrize(("accounts", "pace_s", "seed", "warmup_days"), [
+    (5, 30, 2, 1),   # fewer accounts, after a day of honest traffic
+    (8, 90, 3, 1),   # a slower pace
+])
+def test_a_distributed_attack_reads_about_one_record_per_account(
+        monkeypatch: pytest.MonkeyPatch, accounts: int, pace_s: float, seed: int,
+        warmup_days: int) -> None:
+    """One actor's sessions on many accounts from one network: the platform-level
+    evidence (rempart.guard.campaign) stops each within a couple of records."""
+    attack = _distributed(accounts=accounts, pace_s=pace_s)
+    guarded = _drill(monkeypatch, "S5", attack, seed=seed, baseline=False,
+                     warmup_days=warmup_days)
+    score = guarded["scenarios"]["S5"]
+    print(f"S5 {accounts} accounts every {pace_s} s, seed {seed}, warm-up {warmup_days} day(s): "
+          f"{score['records_disclosed']} records, {score['accounts_used']} accounts; honest "
+          f"friction {guarded['legit']['accounts_with_friction']}")
+    assert score["accounts_used"] == accounts
+    assert score["records_disclosed"] <= 2.0 * accounts
+    assert guarded["legit"]["accounts_suspended"] == 0
+    assert guarded["legit"]["accounts_with_friction"] <= accounts
+
+
+def test_a_distributed_attack_on_the_platforms_first_morning(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cold start: nothing learnt, a small platform (8 honest accounts) with a few dozen
+    checks behind it, so the network's evidence is weak. The goal of 2 records per
+    account is not met here (5.5 per account when written; 1.0 in the default drill's
+    cold start, with 12 accounts): the test bounds it with margin, and keeps the honest
+    providers free of it."""
+    guarded = _drill(monkeypatch, "S5", _distributed(accounts=8, pace_s=30), seed=6,
+                     baseline=False, warmup_days=0)
+    score = guarded["scenarios"]["S5"]
+    print(f"S5 cold start, 8 accounts every 30 s, seed 6: {score['records_disclosed']} records")
+    assert score["accounts_used"] == 8
+    assert score["records_disclosed"] <= 8.0 * 8
+    assert score["time_to_contain_s"] is not None
+    assert guarded["legit"]["accounts_suspended"] == 0
+    assert guarded["legit"]["accounts_with_friction"] <= 8

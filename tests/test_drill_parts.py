@@ -33,7 +33,7 @@ def test_scenarios_are_parsed_and_unknown_ones_refused_by_name() -> None:
 
 
 @pytest.mark.parametrize("changes", [{"days": 0}, {"population": 10}, {"accounts": 1},
-                                     {"seed": -1}])
+                                     {"seed": -1}, {"warmup_days": -1}, {"warmup_days": 31}])
 def test_sizes_out_of_range_are_refused(changes: dict[str, int]) -> None:
     arguments = {"scenarios": "S1", "seed": 1, "days": 1, "population": 100, "accounts": 4,
                  "baseline": False} | changes

@@ -84,6 +84,7 @@ def test_no_identity_in_output_or_report(run: tuple[Any, dict[str, Any], Path],
 @pytest.mark.parametrize(("args", "message"), [
     (["--scenario", "S1,S42"], "unknown scenario S42"),
     (["--days", "0"], "--days"),
+    (["--warmup-days", "-1"], "--warmup-days"),
     (["--population", "abc"], "population"),
 ])
 def test_bad_options_are_refused_clearly(args: list[str], message: str) -> None:

@@ -16,6 +16,7 @@ from rempart.guard.stats import (
     normal_lower_tail_bits,
     poisson_tail_bits,
     regularity_bits,
+    share_upper_bound,
 )
 
 
@@ -41,6 +42,24 @@ def test_binomial_surprisal_never_exceeds_the_exact_tail(n: int, data: st.DataOb
                                                         p: float) -> None:
     k = data.draw(st.integers(0, n))
     assert binomial_tail_bits(k, n, p) <= exact_binomial_bits(k, n, p) + 1e-6
+
+
+@given(st.integers(0, 400), st.integers(1, 400), st.floats(0.5, 3.0))
+def test_a_share_s_upper_bound_covers_it_and_narrows_with_more_trials(
+        hits: int, extra: int, z: float) -> None:
+    trials = hits + extra
+    share = hits / trials
+    bound = share_upper_bound(hits, trials, z)
+    assert share <= bound + 1e-12 <= 1.0 + 1e-12
+    # The same share seen over ten times as many trials is known more closely.
+    assert share_upper_bound(10 * hits, 10 * trials, z) <= bound + 1e-12
+
+
+def test_a_share_seen_over_no_trials_may_be_anything() -> None:
+    assert share_upper_bound(0, 0, 2.33) == 1.0
+    # Nothing odd in 20 checks still allows about a fifth; in 2,000, a quarter of a percent.
+    assert 0.15 < share_upper_bound(0, 20, 2.33) < 0.25
+    assert share_upper_bound(0, 2000, 2.33) < 0.003
 
 
 @given(st.floats(0.1, 50.0), st.integers(0, 200), st.integers(0, 200))

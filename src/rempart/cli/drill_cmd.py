@@ -33,7 +33,11 @@ def drill(
         "--scenario", help="Comma-separated scenario ids, e.g. S1,S3 (default: all; with "
         "--target: S1,S2,S3,S9).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same drill.")] = 1,
-    days: Annotated[int, typer.Option("--days", help="Simulated days of traffic.")] = 2,
+    days: Annotated[int, typer.Option(
+        "--days", help="Simulated days of attack, beside honest traffic.")] = 2,
+    warmup_days: Annotated[int, typer.Option(
+        "--warmup-days", help="Simulated days of honest traffic before the attacks begin "
+        "(0: they begin on the platform's first morning).")] = 1,
     population: Annotated[int, typer.Option(
         "--population", help="Synthetic persons in each instance.")] = 1_000,
     accounts: Annotated[int, typer.Option(
@@ -61,7 +65,8 @@ def drill(
     structlog.configure(logger_factory=lambda *_: structlog.PrintLogger(file=sys.stderr))
     with domain_errors():
         options = make_options(scenarios=scenario, seed=seed, days=days,
-                               population=population, accounts=accounts, baseline=baseline)
+                               population=population, accounts=accounts, baseline=baseline,
+                               warmup_days=warmup_days)
         if target is not None or prepare_only or instance is not None:
             result = _against_target(options, scenario=scenario, target=target,
                                      instance=instance, prepare_only=prepare_only,
@@ -108,7 +113,7 @@ def _against_target(options: DrillOptions, *, scenario: str | None, target: str 
 def _print_table(result: dict[str, Any]) -> None:
     where = f", against {result['target']}" if "target" in result else ""
     span = (f"{result['minutes_per_scenario']} min per scenario" if "target" in result
-            else f"{result['days']} day(s)")
+            else f"{result['days']} day(s) after {result['warmup_days']} of warm-up")
     table = Table(title=f"rempart drill, seed {result['seed']}, {span}{where}")
     for column in ("scenario", "disclosed", "attempted", "accounts", "detect s", "contain s"):
         table.add_column(column, justify="right")

@@ -66,6 +66,7 @@ async def s5_distributed(ctx: AttackContext, *, accounts: int = 8, pace_s: float
                          ) -> AsyncIterator[dt.datetime]:
     """Many accounts at once: one actor interleaves them, each with its own share."""
     people = ctx.identities(targets)
+    yield ctx.start
     victims = ctx.victims[:accounts]
     shares = [people[i::len(victims)] for i in range(len(victims))]
     agents = [_agent(ctx, v, n) for n, v in enumerate(victims)]

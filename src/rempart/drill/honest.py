@@ -29,15 +29,32 @@ from rempart.drill.profiles import (
 from rempart.drill.scoring import LegitLog
 from rempart.drill.truth import Person
 from rempart.drill.world import Account, World
+from rempart.guard.geo import distance_km
 
 LIVE_CLAIM_DELAY_S = (5.0, 30.0)
+# The fewest patients a practice's pool holds (see _patients).
+POOL_SIZE = 30
 
 
 def _patients(rng: random.Random, members: list[Person], departement: str) -> list[Person]:
-    """Mostly people living in the provider's département, some from elsewhere."""
-    local = [p for p in members if p.departement == departement and p.active]
+    """A practice's patients live around it: its département first, then the nearest
+    ones until the pool holds POOL_SIZE people (a real département holds hundreds of
+    thousands; the drill's small population holds a handful per département, so the
+    neighbours stand in for them), and one in twenty from anywhere (travellers,
+    people who moved)."""
     active = [p for p in members if p.active] or members
-    pool = local + rng.sample(active, k=min(len(active), max(5, len(local) // 4)))
+    by_departement: dict[str, list[Person]] = {}
+    for person in active:
+        by_departement.setdefault(person.departement, []).append(person)
+    pool: list[Person] = list(by_departement.pop(departement, []))
+    nearest = sorted(by_departement, key=lambda d: (distance_km(departement, d) or 1e9, d))
+    for code in nearest:
+        if len(pool) >= POOL_SIZE:
+            break
+        pool += by_departement[code]
+    chosen = {id(p) for p in pool}
+    elsewhere = [p for p in active if id(p) not in chosen]
+    pool += rng.sample(elsewhere, k=min(len(elsewhere), max(1, len(pool) // 20)))
     return pool or members
 
 

@@ -18,6 +18,7 @@ SCENARIOS: dict[str, str] = {
     "S9": "a DPoP access token copied to another machine, without its private key",
 }
 MAX_DAYS = 60
+MAX_WARMUP_DAYS = 30
 MAX_POPULATION = 200_000
 
 
@@ -29,6 +30,9 @@ class DrillOptions:
     population: int = 2_000
     accounts: int = 24
     baseline: bool = False
+    # Days of honest traffic before the attacks begin: a deployed platform has history
+    # (0: the attacks start on the platform's first morning, the cold start).
+    warmup_days: int = 1
 
 
 def parse_scenarios(text: str | None) -> tuple[str, ...]:
@@ -44,14 +48,17 @@ def parse_scenarios(text: str | None) -> tuple[str, ...]:
 
 
 def make_options(*, scenarios: str | None, seed: int, days: int, population: int,
-                 accounts: int, baseline: bool) -> DrillOptions:
+                 accounts: int, baseline: bool, warmup_days: int = 1) -> DrillOptions:
     if not 1 <= days <= MAX_DAYS:
         raise DrillError(f"--days must be between 1 and {MAX_DAYS}")
     if not 50 <= population <= MAX_POPULATION:
         raise DrillError(f"--population must be between 50 and {MAX_POPULATION}")
     if not 4 <= accounts <= 500:
         raise DrillError("--accounts must be between 4 and 500")
+    if not 0 <= warmup_days <= MAX_WARMUP_DAYS:
+        raise DrillError(f"--warmup-days must be between 0 and {MAX_WARMUP_DAYS}")
     if seed < 0:
         raise DrillError("--seed must be zero or positive")
     return DrillOptions(scenarios=parse_scenarios(scenarios), seed=seed, days=days,
-                        population=population, accounts=accounts, baseline=baseline)
+                        population=population, accounts=accounts, baseline=baseline,
+                        warmup_days=warmup_days)

@@ -66,7 +66,9 @@ def render(result: dict[str, Any]) -> str:
                "minute(s) per scenario")
         time = "real time"
     else:
-        run = f"{result['days']} simulated day(s), {result['population']} synthetic persons"
+        run = (f"{result['days']} simulated day(s) of attack after "
+               f"{result['warmup_days']} of honest traffic, {result['population']} "
+               "synthetic persons")
         time = "simulated time"
     return (
         "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"

@@ -25,7 +25,7 @@ from rempart.drill.stolen_copy import run_stolen_copy
 from rempart.drill.tamper import run_tamper_drill
 from rempart.drill.world import START, Account, Instance, World, build_instance, open_account
 
-ATTACK_STARTS_H = 9.0  # the attack begins on the first morning, opening hours
+ATTACK_STARTS_H = 9.0  # the attack begins in the morning after the warm-up, opening hours
 ALERT_KINDS = frozenset({"login_throttled", "second_factor_failed", "step_up_required",
                          "session_refused", "api_token_refused", "api_request_refused",
                          "account_suspended"})
@@ -62,7 +62,8 @@ def run_drill(options: DrillOptions, *, workdir: Path | None = None,
         if artefacts:
             stage(", ".join(artefacts) + ": the stolen copies")
             scenarios.update(_artefact_scenarios(options, artefacts, base / "artefacts"))
-    return {"seed": options.seed, "days": options.days, "population": options.population,
+    return {"seed": options.seed, "days": options.days,
+            "warmup_days": options.warmup_days, "population": options.population,
             "honest_accounts_per_run": options.accounts,
             "guard": "off" if options.baseline else "on",
             "simulated_start": START.isoformat(), "scenarios": scenarios,
@@ -128,11 +129,13 @@ def _http_scenario(options: DrillOptions, scenario: str, workdir: Path, *,
     try:
         begin = instance.world.clock.now()
         midnight = dt.datetime.combine(begin.date(), dt.time(), tzinfo=dt.UTC)
+        attack_day = midnight + dt.timedelta(days=options.warmup_days)
         attack_log, legit = play_scenario(
             instance.world, accounts, ATTACKS[scenario],
-            rng=random.Random(f"{options.seed}/{scenario}"), days=options.days, begin=begin,
-            attack_start=midnight + dt.timedelta(hours=ATTACK_STARTS_H),
-            until=midnight + dt.timedelta(days=options.days))
+            rng=random.Random(f"{options.seed}/{scenario}"),
+            days=options.warmup_days + options.days, begin=begin,
+            attack_start=attack_day + dt.timedelta(hours=ATTACK_STARTS_H),
+            until=attack_day + dt.timedelta(days=options.days))
         score = attack_log.score()
         _events_detection(score, attack_log, events)
         score["legit"] = legit.score()

@@ -24,10 +24,13 @@ to it, its failed matches, its timing...), and never suspends. Its parts:
   from one address block new to each of their accounts, or many more across the
   platform in the last hour than its usual hourly number over the day (a campaign
   starting at once);
-- `campaign.network`: the checks of several sessions from one network within the hour,
-  of people far away or matching no one (a leaked list has both), against the other
-  networks' share in the same hour (at least 100 checks of them); for sessions from a
-  network their account has not confirmed.
+- `campaign.network`: once several sessions opened from one network within the hour,
+  their checks of people far away or matching no one in the hour (a leaked list has
+  both), against the other networks' share over the last 24 h with a margin, or its
+  upper confidence bound if higher: a platform that has seen few checks yet (its first
+  morning) is judged generously, one that has seen thousands closely, so the evidence
+  grows with the platform's own honest traffic and with the number of sessions the
+  network reads through; for sessions from a network their account has not confirmed.
 
 While it holds, a session carries it as standing evidence from its first check, so that
 one or two odd checks of its own are enough for a step-up, where a session on its own
@@ -40,7 +43,7 @@ from __future__ import annotations
 from rempart.guard.counters import SlidingWindows
 from rempart.guard.decision import Evidence
 from rempart.guard.limits_check import counter_key
-from rempart.guard.stats import binomial_tail_bits, poisson_tail_bits
+from rempart.guard.stats import binomial_tail_bits, poisson_tail_bits, share_upper_bound
 
 WINDOW_S = 4 * 3600
 # Re-evaluate at most this often (clock seconds): the answer changes slowly.
@@ -62,8 +65,10 @@ SHARED_BLOCK_BITS = 8.0
 # A network's reads are judged once this many sessions opened from it within the hour:
 # a cohort, not one practice whose patients happen to live far away.
 NETWORK_SESSIONS = 3
-# ...against at least this many checks from other networks in the hour.
-NETWORK_BASELINE = 100
+# ...its checks of the hour against the other networks' of the day, with the margin or
+# the share's one-sided 99 % upper bound (z = 2.33), whichever is higher.
+NETWORK_WINDOW_S = DAY_S
+BASELINE_Z = 2.33
 
 
 class CampaignWatch:
@@ -95,9 +100,10 @@ class CampaignWatch:
         return the sessions opened from the block in the hour."""
         group = "fresh" if fresh else "known"
         keys = [self.sessions_key(block), (counter_key("nb:n", block), HOUR_S, 1),
-                ("campaign:all:n", HOUR_S, 1), (f"campaign:{group}:n", self._window_s, 1)]
+                ("campaign:all:n", NETWORK_WINDOW_S, 1), (f"campaign:{group}:n", self._window_s, 1)]
         if far or not matched:
-            keys += [(counter_key("nb:odd", block), HOUR_S, 1), ("campaign:all:odd", HOUR_S, 1)]
+            keys += [(counter_key("nb:odd", block), HOUR_S, 1),
+                     ("campaign:all:odd", NETWORK_WINDOW_S, 1)]
         if far:
             keys.append((f"campaign:{group}:far", self._window_s, 1))
         if not matched:
@@ -119,23 +125,30 @@ class CampaignWatch:
         """Several sessions from one network within the hour, reading people who live far
         away or match no one (either: a leaked list has both) far more often than the
         platform does."""
+        window = NETWORK_WINDOW_S
         n, odd, all_n, all_odd = (c[0] for c in self._windows.hit(
             [(counter_key("nb:n", block), HOUR_S, 0), (counter_key("nb:odd", block), HOUR_S, 0),
-             ("campaign:all:n", HOUR_S, 0), ("campaign:all:odd", HOUR_S, 0)], ts))
-        # Against every other network's checks in the same hour, once there are enough
-        # of them: where honest patients often live far away (a small population, a
-        # border region), the platform's share says so.
-        others = all_n - n
-        if others < NETWORK_BASELINE:
-            return None
-        usual = (max(all_odd - odd, 0.0) + 1.0) / (others + 2.0)
-        bits = binomial_tail_bits(odd, n, min(0.95, usual * MARGIN + SLACK))
+             ("campaign:all:n", window, 0), ("campaign:all:odd", window, 0)], ts))
+        # Its checks of the hour (a shared network's earlier honest traffic does not
+        # dilute them) against every other network's of the day, no prior: where honest
+        # patients often live far away (a border region, a population spread thin), the
+        # platform's own share says so; where it has seen little yet, its bound stays
+        # wide. (The network's own checks of earlier hours stay in the baseline: a
+        # conservative error.)
+        others = max(all_n - n, 0.0)
+        others_odd = max(all_odd - odd, 0.0)
+        usual = (others_odd + 1.0) / (others + 2.0)
+        # The margin for honest variation, or what the share may still be, if more.
+        judged = min(0.95, max(usual * MARGIN + SLACK,
+                               share_upper_bound(others_odd, others, BASELINE_Z)))
+        bits = binomial_tail_bits(odd, n, judged)
         if bits < REPORT_ABOVE:
             return None
         return Evidence("campaign.network", min(bits, CAP_BITS), (
             f"{sessions:.0f} sessions opened from this network (address block) in the last "
             f"hour; {100 * odd / n:.0f} % of their {n:.0f} checks were of people who live over "
-            f"200 km away or matched no one (platform: {100 * usual:.0f} %)"))
+            f"200 km away or matched no one (other networks: {100 * usual:.0f} % of {others:.0f} "
+            f"in 24 h, judged against {100 * judged:.0f} %)"))
 
     def _reads(self, ts: float) -> Evidence | None:
         if abs(ts - self._cached_at) < REFRESH_S:

@@ -323,7 +323,8 @@ class Guard:
         # step-ups asked and answered (a block new to the account, no step-up pending),
         # and the sessions opened from it in the hour (see _pooled).
         keys = lim.check_keys(ctx, block, policy)
-        distrust = not session.step_up_required and block not in profile.blocks
+        distrust = (not session.step_up_required and session.max_action < Action.STEP_UP
+                    and block not in profile.blocks)
         if distrust:
             keys = (*keys, *lim.distrust_keys(block, BLOCK_DISTRUST_S))
         pooled = session.fresh or session.block not in profile.blocks
@@ -334,7 +335,8 @@ class Guard:
         opened = raw[-1][0] if pooled else 0.0
         if distrust and raw[7][0] - raw[8][0] >= DISTRUST_AFTER:
             # One attacker, many stolen accounts, one network: what it did with one
-            # account is held against the others before they read more.
+            # account is held against the others before they read more. Once: a
+            # session that answered a step-up has shown who holds it.
             session.step_up_required = True
             session.step_up_reasons = [
                 "this network was used lately in a session of another account that was "

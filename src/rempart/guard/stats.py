@@ -53,6 +53,19 @@ def normal_lower_tail_bits(z: float) -> float:
     return min(MAX_BITS, -math.log2(tail))
 
 
+def share_upper_bound(hits: float, trials: float, z: float) -> float:
+    """Wilson's upper confidence bound on a share seen as `hits` in `trials`: what the
+    share may still be, given how few trials back it (1.0 with none). A baseline known
+    from ten checks is judged generously, one known from thousands almost exactly."""
+    if trials <= 0.0:
+        return 1.0
+    share = min(max(hits / trials, 0.0), 1.0)
+    z2 = z * z
+    centre = share + z2 / (2.0 * trials)
+    spread = z * math.sqrt(share * (1.0 - share) / trials + z2 / (4.0 * trials * trials))
+    return min(1.0, (centre + spread) / (1.0 + z2 / trials))
+
+
 def decay_factor(half_life: float) -> float:
     """Per-step multiplier of an exponentially weighted count with this half-life."""
     return math.pow(0.5, 1.0 / half_life)
