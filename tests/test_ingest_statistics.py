@@ -104,4 +104,5 @@ def test_a_failed_statistics_refresh_leaves_the_committed_file_applied(
     assert {report.status for report in reports} == {"applied"}
     with runtime.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM beneficiaries").scalar_one() == 40
-    assert "import.statistics_not_refreshed" in capsys.readouterr().out
+    captured = capsys.readouterr()  # stdout or stderr, as logging is configured
+    assert "import.statistics_not_refreshed" in captured.out + captured.err
