@@ -11,6 +11,7 @@ from sqlalchemy import event, func, select, text
 
 from audit_disclosures import disclosures_by_reference
 from checks_support import Population, build_population, make_app
+from rempart.coverage.journal import GATHER_TURNS
 from rempart.coverage.models import Check
 from rempart.coverage.query import CheckRequest
 from rempart.coverage.service import CheckService
@@ -66,6 +67,49 @@ def test_concurrent_checks_share_commits_and_are_all_recorded(
     assert stored == recorded == {a.reference for a in answers}
     assert 1 <= len(commits) < 64
     print(f"64 concurrent checks: {len(commits)} commits")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # look-ups inline, one per turn
+def test_a_check_queued_a_loop_turn_later_joins_the_same_commit(
+        service: CheckService, population: Population, runtime: Runtime) -> None:
+    commits = []
+
+    def count(conn: Any) -> None:
+        commits.append(1)
+
+    requester = population.identity()
+    first_request, second_request = requests(population, 2)
+
+    async def scenario() -> list[Any]:
+        first = asyncio.create_task(service.check_async(requester=requester,
+                                                        request=first_request))
+        await asyncio.sleep(0)  # the first check has queued its writes
+        second = asyncio.create_task(service.check_async(requester=requester,
+                                                         request=second_request))
+        return list(await asyncio.gather(first, second))
+
+    event.listen(runtime.engine, "commit", count)
+    try:
+        answers = asyncio.run(scenario())
+    finally:
+        event.remove(runtime.engine, "commit", count)
+    assert len(commits) == 1
+    assert set(disclosures_by_reference(runtime.engine)) == {a.reference for a in answers}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the commit on the loop
+def test_a_lone_check_commits_without_waiting_for_others(
+        service: CheckService, population: Population) -> None:
+    requester = population.identity()
+
+    async def scenario() -> bool:
+        pending = asyncio.create_task(service.check_async(
+            requester=requester, request=requests(population, 1)[0]))
+        for _ in range(GATHER_TURNS + 2):  # its own turn, one to see nothing came, the commit
+            await asyncio.sleep(0)
+        return pending.done()
+
+    assert asyncio.run(scenario())
 
 
 def test_a_failed_commit_fails_every_check_in_it(service: CheckService,

@@ -25,7 +25,12 @@ Where a flush runs depends on the backend (the engine's dialect):
   docs/performance.md).
 
 One flush at a time: checks queued during a flush go into the next one, so batches
-grow with the load.
+grow with the load. Before committing, a flush lets the loop turn again as long as the
+previous turn brought more checks (at most `GATHER_TURNS` turns): under load, checks
+whose requests arrived a turn later join the same commit instead of starting the next
+one. Much of a commit's cost is per batch (the pages it appends to the WAL: the
+table's and the reference index's last pages are written again by every commit), so
+fewer, larger batches cost less per check; a lone check still commits after one turn.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ from rempart.storage.sqlite_lock import begin_if_free
 from rempart.storage.thread_connections import ThreadConnections
 
 MAX_BATCH = 500
+# Turns of the loop a flush waits for more checks while each turn brings some. Each
+# turn costs a loop iteration (tens of µs) and no more than the work the loop already had.
+GATHER_TURNS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +104,7 @@ class CheckJournal:
 
     async def _flush(self) -> None:
         try:
+            await self._gather()
             while self._queued:
                 batch = self._queued[:self._max_batch]
                 del self._queued[:self._max_batch]
@@ -114,6 +123,17 @@ class CheckJournal:
                     self._checkpoints.run_when_due()
         finally:
             self._flushing = False
+
+    async def _gather(self) -> None:
+        """Let the loop turn while it brings more checks, so that they join this commit."""
+        waiting = len(self._queued)
+        for _ in range(GATHER_TURNS):
+            if waiting >= self._max_batch:
+                return
+            await asyncio.sleep(0)
+            if len(self._queued) == waiting:
+                return
+            waiting = len(self._queued)
 
     def _commit(self, checks: Sequence[PendingCheck]) -> None:
         with self._engine.connect() as conn, self._checkpoints.deferred(conn), conn.begin():
