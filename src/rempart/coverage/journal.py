@@ -2,11 +2,12 @@
 
 A check's writes are append-only (nothing it writes is read back by another check), so
 they need not each pay for a transaction. On an event loop, `write_async` queues the
-row and the disclosure and waits; one flush per loop turn takes everything queued
-meanwhile into a single transaction (one statement per table, one commit) and
-then releases every waiting check. Under load a commit carries many checks; alone, a
-check commits at once. A check's answer is only returned once its rows are committed
-(or fails with the commit's error), so no answer ever goes out unrecorded.
+row and the disclosure and waits; one flush takes everything queued meanwhile (and in
+the next few loop turns, below) into a single transaction (one statement per table,
+one commit) and then releases every waiting check. Under load a commit carries many
+checks; alone, a check commits one loop turn later. A check's answer is only returned
+once its rows are committed (or fails with the commit's error), so no answer ever goes
+out unrecorded.
 
 Where a flush runs depends on the backend (the engine's dialect):
 
