@@ -1,7 +1,7 @@
 """The guard's CPU per check, through CheckGate as the check path calls it.
 
     .venv/bin/python scripts/bench_guard_engine.py [--workload bench|warm] [--checks N]
-        [--rounds R] [--against OTHER_SRC]
+        [--rounds R] [--against OTHER_SRC] [--evict KIB]
 
 Feeds one seeded stream of checks to `CheckGate.before` / `CheckGate.after` (and
 `claimed`) on a memory-mode guard with a ManualClock, and prints the CPU time per check
@@ -14,6 +14,12 @@ Workloads: `bench` is `rempart bench checks`' traffic (20,000 demo sessions, eac
 own account and address, over 3,558 organisations: nearly every check is a new account's
 first); `warm` is 400 practices with recurring patients and claims, plus a few
 attackers that get contained. Prints figures; asserts nothing.
+
+`--evict KIB` keeps that much of other objects and updates a quarter of them, in random
+order, between two checks (untimed): in a server the rest of a request's work (HTTP,
+the look-up, the vault) runs between two checks' guard calls and evicts the guard's
+code and state from the CPU caches, which a tight loop of checks never does
+(docs/guard.md, "The served path, 2026-12-01").
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ DEPARTEMENTS = [f"{i:02d}" for i in range(1, 96) if i != 20] + ["2A", "2B"]
 ORGANISATIONS = 3558
 
 
-def measure(src: str, workload: str, checks: int) -> dict[str, object]:
+def measure(src: str, workload: str, checks: int, evict_kib: int = 0) -> dict[str, object]:
     """Run the stream on the rempart package found in `src` (imported here, in a process
     of its own)."""
     sys.path.insert(0, src)
@@ -135,10 +141,21 @@ def measure(src: str, workload: str, checks: int) -> dict[str, object]:
             collector["spent"] += time.process_time() - collector["since"]
 
     gc.callbacks.append(timed_collection)
+    # About 256 bytes per small dict (its table and two values): a quarter of them updated
+    # between two checks, in an order reshuffled every 1,000 checks.
+    others = [{"a": i, "b": str(i)} for i in range(evict_kib * 4)]
+    order = list(range(len(others)))
+    shuffle = random.Random(3).shuffle
+    shuffle(order)
     digest = hashlib.sha256()
     warm_up = len(stream) // 5
     spent = 0.0
     for n, (step, requester, outcome, claim) in enumerate(stream):
+        if others:
+            for i in order[:len(order) // 4]:
+                others[i]["a"] += 1
+            if n % 1000 == 0:
+                shuffle(order)
         clock.advance(step)
         now = clock.now()
         if n == warm_up:
@@ -170,24 +187,28 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=12_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--against", help="another tree's src directory, run beside this one")
+    parser.add_argument("--evict", type=int, default=0, metavar="KIB",
+                        help="other objects read between two checks (see docstring)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one, args.workload, args.checks)))
+        print(json.dumps(measure(args.one, args.workload, args.checks, args.evict)))
         return
     sources = [HERE_SRC, *([args.against] if args.against else [])]
     results: dict[str, list[dict[str, object]]] = {src: [] for src in sources}
     for _ in range(args.rounds):
         runs = [subprocess.Popen(  # noqa: S603 - this interpreter, this script
             [sys.executable, __file__, "--one", src, "--workload", args.workload,
-             "--checks", str(args.checks)], stdout=subprocess.PIPE, text=True)
+             "--checks", str(args.checks), "--evict", str(args.evict)],
+            stdout=subprocess.PIPE, text=True)
             for src in sources]
         for src, run in zip(sources, runs, strict=True):
             out, _ = run.communicate()
             results[src].append(json.loads(out))
     with open("/proc/loadavg") as f:
         load = " ".join(f.read().split()[:3])
-    print(f"{args.workload}: {args.checks} checks x {args.rounds} rounds, load average {load}")
+    print(f"{args.workload}: {args.checks} checks x {args.rounds} rounds, evict {args.evict} "
+          f"KiB, load average {load}")
     for src, rows in results.items():
         cpu = [float(str(r["us_per_check"])) for r in rows]
         print(f"  {src}: {statistics.median(cpu):.0f} µs per check (runs {cpu}), collector "

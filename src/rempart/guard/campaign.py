@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from rempart.guard.counters import SlidingWindows
 from rempart.guard.decision import Evidence
-from rempart.guard.limits_check import counter_key
+from rempart.guard.limits_check import block_digest, counter_key
 from rempart.guard.stats import binomial_tail_bits, poisson_tail_bits, share_upper_bound
 
 WINDOW_S = 4 * 3600
@@ -99,10 +99,11 @@ class CampaignWatch:
         and in its cohort (fresh, or the others: the platform's baseline), in one call;
         return the sessions opened from the block in the hour."""
         group = "fresh" if fresh else "known"
-        keys = [self.sessions_key(block), (counter_key("nb:n", block), HOUR_S, 1),
+        digest = block_digest(block)  # counter_key's, once for the block's three keys
+        keys = [("nb:" + digest, HOUR_S, 0), ("nb:n:" + digest, HOUR_S, 1),
                 ("campaign:all:n", NETWORK_WINDOW_S, 1), (f"campaign:{group}:n", self._window_s, 1)]
         if far or not matched:
-            keys += [(counter_key("nb:odd", block), HOUR_S, 1),
+            keys += [("nb:odd:" + digest, HOUR_S, 1),
                      ("campaign:all:odd", NETWORK_WINDOW_S, 1)]
         if far:
             keys.append((f"campaign:{group}:far", self._window_s, 1))
@@ -126,8 +127,9 @@ class CampaignWatch:
         away or match no one (either: a leaked list has both) far more often than the
         platform does."""
         window = NETWORK_WINDOW_S
+        digest = block_digest(block)
         n, odd, all_n, all_odd = (c[0] for c in self._windows.hit(
-            [(counter_key("nb:n", block), HOUR_S, 0), (counter_key("nb:odd", block), HOUR_S, 0),
+            [("nb:n:" + digest, HOUR_S, 0), ("nb:odd:" + digest, HOUR_S, 0),
              ("campaign:all:n", window, 0), ("campaign:all:odd", window, 0)], ts))
         # Its checks of the hour (a shared network's earlier honest traffic does not
         # dilute them) against every other network's of the day, no prior: where honest

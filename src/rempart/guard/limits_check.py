@@ -18,6 +18,11 @@ def counter_key(kind: str, value: str) -> str:
     return kind + ":" + _digest(value)
 
 
+def block_digest(block: str) -> str:
+    """The digest in a block's counter keys: counter_key(kind, block) is kind + ":" + it."""
+    return _digest(block)
+
+
 @lru_cache(maxsize=65536)
 def _digest(value: str) -> str:
     # One digest per value, whatever the kinds of counter it keys (a session's checks and

@@ -270,6 +270,8 @@ class AccountProfile:
 
     def unresolved_step_ups(self, ts: float) -> float:
         """Step-ups asked and never passed lately: sessions an attacker abandoned."""
+        if self.step_ups_asked <= self.step_ups_passed:
+            return 0.0  # what the product below gives, without its exp (nearly every call)
         decay = math.exp(-max(ts - self.step_ups_ts, 0.0) * _STEP_UP_RATE)
         return max(self.step_ups_asked - self.step_ups_passed, 0.0) * decay
 
