@@ -86,7 +86,7 @@ class CampaignWatch:
             keys += [(key, window, 1) for key, window in _OPENED]
         if foreign_block:
             keys.append((counter_key("fb", block), HOUR_S, 1))
-        self._windows.hit(keys, ts)
+        self._windows.add(keys, ts)
 
     @staticmethod
     def sessions_key(block: str) -> tuple[str, int, int]:
@@ -99,7 +99,7 @@ class CampaignWatch:
         and in its cohort (fresh, or the others: the platform's baseline), in one call;
         return the sessions opened from the block in the hour."""
         group = "fresh" if fresh else "known"
-        keys = [self.sessions_key(block), (counter_key("nb:n", block), HOUR_S, 1),
+        keys = [(counter_key("nb:n", block), HOUR_S, 1),
                 ("campaign:all:n", NETWORK_WINDOW_S, 1), (f"campaign:{group}:n", self._window_s, 1)]
         if far or not matched:
             keys += [(counter_key("nb:odd", block), HOUR_S, 1),
@@ -108,7 +108,8 @@ class CampaignWatch:
             keys.append((f"campaign:{group}:far", self._window_s, 1))
         if not matched:
             keys.append((f"campaign:{group}:fail", self._window_s, 1))
-        return self._windows.hit(keys, ts)[0][0]
+        self._windows.add(keys, ts)
+        return self._windows.hit([self.sessions_key(block)], ts)[0][0]
 
     def evidence(self, *, block: str, sessions: float, fresh: bool, foreign_block: bool,
                  ts: float) -> list[Evidence]:
