@@ -56,7 +56,7 @@ def play(state: GuardState, clock: ManualClock, seed: int) -> list[str]:
     rnd = random.Random(seed)
     seen: list[str] = []
     for i in range(700):
-        clock.advance(dt.timedelta(seconds=rnd.choice((0.5, 3.0, 40.0))))
+        clock.advance(rnd.choice((0.5, 3.0, 40.0)))
         account = rnd.randrange(6)
         attacker = rnd.random() < 0.25
         session = f"x{account}-{i // 150}" if attacker else f"s{account}-{i // 200}"
@@ -67,7 +67,7 @@ def play(state: GuardState, clock: ManualClock, seed: int) -> list[str]:
                            size_class=SizeClass.SMALL, departement="33", address=address,
                            device_id=device, at=clock.now())
         before = guard.before_check(ctx)
-        seen.append(f"{i} before {before.action} {before.reasons}")
+        seen.append(f"{i} before {before.action.name} {before.reasons}")
         if not before.discloses:
             if attacker and rnd.random() < 0.1:
                 guard.on_step_up(session_id=session, factor=StepUpFactor.TOTP)
@@ -82,10 +82,10 @@ def play(state: GuardState, clock: ManualClock, seed: int) -> list[str]:
             near_miss=not matched and rnd.random() < 0.3, covered=matched,
             check_reference=f"r{i}" if matched else None)
         after = guard.after_lookup(ctx, outcome)
-        seen.append(f"{i} after {after.action} {after.score} {after.reasons}")
+        seen.append(f"{i} after {after.action.name} {after.score} {after.reasons}")
         if after.discloses and matched and not attacker and rnd.random() < 0.9:
             seen.append(f"{i} claim {guard.on_claim(check_reference=f'r{i}')}")
-    seen += [f"alert {a.account_id} {a.session_id} {a.action} {a.reasons}" for a in alerts.alerts]
+    seen += [f"alert {a.account_id} {a.session_id} {a.action.name} {a.reasons}" for a in alerts.alerts]
     return seen
 
 
@@ -116,7 +116,7 @@ def test_an_allowed_check_makes_three_round_trips(
                           check_reference="r1")
     guard.before_check(ctx)
     guard.after_lookup(ctx, found)
-    clock.advance(dt.timedelta(seconds=30))
+    clock.advance(30)
     ctx = dataclasses.replace(ctx, at=clock.now())
     start = CountingConnection.sends
     assert guard.before_check(ctx).discloses
