@@ -85,7 +85,8 @@ def play(state: GuardState, clock: ManualClock, seed: int) -> list[str]:
         seen.append(f"{i} after {after.action.name} {after.score} {after.reasons}")
         if after.discloses and matched and not attacker and rnd.random() < 0.9:
             seen.append(f"{i} claim {guard.on_claim(check_reference=f'r{i}')}")
-    seen += [f"alert {a.account_id} {a.session_id} {a.action.name} {a.reasons}" for a in alerts.alerts]
+    seen += [f"alert {a.account_id} {a.session_id} {a.action.name} {a.reasons}"
+             for a in alerts.alerts]
     return seen
 
 
