@@ -176,15 +176,15 @@ class SlidingWindows:
         return [found for found in out if found is not None]
 
     def _command(self, plan: list[_Step]) -> Command:
+        """The trip's SLIDE step (rempart.guard.redis_trips) for `plan`."""
         redis_storage = self._redis
         if redis_storage is None:
             raise GuardUnavailable("rate counting")  # trips are only given with Redis
-        keys: list[str] = []
-        args: list[int] = []
+        prefixed = redis_storage.prefixed_key
+        args: list[Any] = ["SLIDE"]
         for entry, expiry, _, amount in plan:
-            keys += (redis_storage.prefixed_key(entry[1]), redis_storage.prefixed_key(entry[2]))
-            args += (expiry, amount)
-        return ("EVAL", _SLIDE_LUA, len(keys), *keys, *args)
+            args += (prefixed(entry[1]), prefixed(entry[2]), expiry, amount)
+        return tuple(args)
 
     def _plan(self, keys: Sequence[tuple[str, int, int]], ts: float) -> list[_Step]:
         names = self._names
