@@ -84,6 +84,9 @@ def play(state: GuardState, clock: ManualClock, seed: int) -> list[str]:
         after = guard.after_lookup(ctx, outcome)
         seen.append(f"{i} after {after.action.name} {after.score} {after.reasons}")
         if after.discloses and matched and not attacker and rnd.random() < 0.9:
+            if rnd.random() < 0.1:  # another account's claim: the check stays pending
+                wrong = guard.on_claim(check_reference=f"r{i}", account_id=f"a{account + 1}")
+                seen.append(f"{i} claim by another account {wrong}")
             seen.append(f"{i} claim {guard.on_claim(check_reference=f'r{i}')}")
     seen += [f"alert {a.account_id} {a.session_id} {a.action.name} {a.reasons}"
              for a in alerts.alerts]
@@ -126,3 +129,22 @@ def test_an_allowed_check_makes_three_round_trips(
     assert guard.after_lookup(ctx, found).discloses
     # ...for the look-up's reads, then the check's writes.
     assert CountingConnection.sends - start == 3
+
+
+def test_what_a_step_leaves_behind_is_seen_by_the_other_machines(
+        redis_guard_settings: GuardSettings) -> None:  # noqa: F811
+    clock = ManualClock(T0)
+    first, second = (Guard(state=redis_state(redis_guard_settings),
+                           profiles=PeerProfiles.default(), clock=clock,
+                           alerts=MemoryAlertSink()) for _ in range(2))
+    ctx = CheckContext(account_id="a1", organisation_id="o1", session_id="s1",
+                       profession=Profession.PHARMACY, size_class=SizeClass.SMALL,
+                       departement="33", address="192.0.2.10", device_id="d1", at=clock.now())
+    assert first.before_check(ctx).discloses
+    assert first.after_lookup(ctx, LookupOutcome(
+        matched=True, person_key="p1", departement="33", covered=True,
+        check_reference="r1")).discloses
+    # Another account's claim leaves the check pending, on every machine...
+    assert not first.on_claim(check_reference="r1", account_id="a2")
+    # ...for its own account's claim, wherever it arrives.
+    assert second.on_claim(check_reference="r1", account_id="a1")

@@ -162,6 +162,7 @@ class Guard:
             # Not this account's check: leave it pending for its own claim.
             self._state.add_pending_claim(owner, check_reference,
                                           check.ts + self._claim_window_s, check)
+            self._state.flush()
             return False
         profile = self._state.account(owner)
         if profile is not None:

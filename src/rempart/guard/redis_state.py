@@ -201,6 +201,9 @@ class RedisGuardState:
             writes.append((suspended, b"1", SESSION_IDLE_S))
         return writes
 
+    def flush(self) -> None:
+        self._trips.flush("state write")
+
     def patient_seen(self, account_id: str, person_key: str, ts: float) -> bool:
         seen, self._seen = self._seen, None
         if seen is not None and seen[:3] == (account_id, person_key, ts):
@@ -236,7 +239,8 @@ class RedisGuardState:
         if blob is None:
             return None
         account_id, check = codec.load_pending(_raw(blob))
-        self._trips.run("claim write", [("ZREM", self._key("pc", account_id), reference)])
+        # Rides with the next trip (on_claim's read of the account, right after).
+        self._trips.later(("ZREM", self._key("pc", account_id), reference))
         return account_id, check
 
     def matured_claims(self, account_id: str, ts: float) -> int:

@@ -67,6 +67,10 @@ class GuardState(Protocol):
         with its next round trip instead of one of their own."""
         ...
 
+    def flush(self) -> None:
+        """Send the writes still waiting for a round trip (Redis; nothing in memory)."""
+        ...
+
     def patient_seen(self, account_id: str, person_key: str, ts: float) -> bool: ...
 
     def remember_patient(self, account_id: str, person_key: str, ts: float) -> None: ...
@@ -148,6 +152,9 @@ class MemoryGuardState:
                   session: SessionState, *, later: bool = False) -> None:
         self._accounts[account_id] = profile
         self.save_session(session_id, session)
+
+    def flush(self) -> None:
+        """Nothing waits in process."""
 
     def patient_seen(self, account_id: str, person_key: str, ts: float) -> bool:
         found = self._patients.get(account_id)
