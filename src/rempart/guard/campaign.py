@@ -108,8 +108,7 @@ class CampaignWatch:
             keys.append((f"campaign:{group}:far", self._window_s, 1))
         if not matched:
             keys.append((f"campaign:{group}:fail", self._window_s, 1))
-        self._windows.add(keys, ts)
-        return self._windows.hit([self.sessions_key(block)], ts)[0][0]
+        return self._windows.read_adding(self.sessions_key(block), keys, ts)[0]
 
     def evidence(self, *, block: str, sessions: float, fresh: bool, foreign_block: bool,
                  ts: float) -> list[Evidence]:

@@ -114,6 +114,15 @@ class SlidingWindows:
             for key, window, amount in keys:
                 added[(key, window)] = added.get((key, window), 0) + amount
 
+    def read_adding(self, read: tuple[str, int, int], keys: Sequence[tuple[str, int, int]],
+                    ts: float) -> tuple[float, float]:
+        """hit([read, *keys])[0]: on Redis the additions are queued (add) and only the read
+        may be sent (or taken from what was asked ahead); in memory, one call."""
+        if self._trips is None:
+            return self.hit([read, *keys], ts)[0]
+        self.add(keys, ts)
+        return self.hit([read], ts)[0]
+
     def ask_ahead(self, keys: Sequence[tuple[str, int, int]], ts: float) -> Command | None:
         """The command counting `keys` in the state's next trip (Redis only), for `hit` to
         take from (`took_ahead`). Every increment asked ahead is counted once, by that

@@ -93,10 +93,12 @@ class Guard:
         ts = ctx.at.timestamp()
         prior = self._profiles.prior(ctx.profession, ctx.size_class)
         block = address_block(ctx.address)
-        # Every count _judge_before may read, fetched with the state (reads change nothing).
-        self._state.ask_ahead(str(ctx.account_id), ts=ts, hits=(
-            *lim.check_keys(ctx, block, self._limits),
-            *lim.distrust_keys(block, BLOCK_DISTRUST_S), self._campaign.sessions_key(block)))
+        if self._state.asks_ahead:
+            # Every count _judge_before may read, fetched with the state (reads change
+            # nothing).
+            self._state.ask_ahead(str(ctx.account_id), ts=ts, hits=(
+                *lim.check_keys(ctx, block, self._limits),
+                *lim.distrust_keys(block, BLOCK_DISTRUST_S), self._campaign.sessions_key(block)))
         profile, session = self._load(ctx, ts, prior, block)
         session.note_attempt(ts, MAX_INTERVAL_GAP_S)
         decision = self._standing(ctx, profile, session, block)
@@ -110,11 +112,12 @@ class Guard:
         ts = ctx.at.timestamp()
         prior = self._profiles.prior(ctx.profession, ctx.size_class)
         block = address_block(ctx.address)
-        self._state.ask_ahead(
-            str(ctx.account_id), ts=ts, matured=True,
-            person_key=outcome.person_key if outcome.matched else None,
-            hits=(self._campaign.sessions_key(block),
-                  *(() if outcome.matched else lim.failure_keys(ctx, block, self._limits))))
+        if self._state.asks_ahead:
+            self._state.ask_ahead(
+                str(ctx.account_id), ts=ts, matured=True,
+                person_key=outcome.person_key if outcome.matched else None,
+                hits=(self._campaign.sessions_key(block),
+                      *(() if outcome.matched else lim.failure_keys(ctx, block, self._limits))))
         profile, session = self._load(ctx, ts, prior, block)
         standing = self._standing(ctx, profile, session, block)
         if standing is not None:  # suspended meanwhile: the answer must not leave

@@ -128,6 +128,10 @@ class RedisGuardState:
     def drop_session(self, session_id: str) -> None:
         self._trips.run("session drop", [("DEL", *self._session_keys(session_id))])
 
+    @property
+    def asks_ahead(self) -> bool:
+        return True
+
     def ask_ahead(self, account_id: str, *, hits: Sequence[tuple[str, int, int]], ts: float,
                   person_key: str | None = None, matured: bool = False) -> None:
         self._ahead = []

@@ -46,6 +46,11 @@ class GuardState(Protocol):
 
     def drop_session(self, session_id: str) -> None: ...
 
+    @property
+    def asks_ahead(self) -> bool:
+        """Whether ask_ahead does anything (the guard skips building what it would ask)."""
+        ...
+
     def ask_ahead(self, account_id: str, *, hits: Sequence[tuple[str, int, int]], ts: float,
                   person_key: str | None = None, matured: bool = False) -> None:
         """What a check step is about to ask, for the next load_pair to fetch with the
@@ -139,6 +144,10 @@ class MemoryGuardState:
     def drop_session(self, session_id: str) -> None:
         with self._lock:
             self._sessions.pop(session_id, None)
+
+    @property
+    def asks_ahead(self) -> bool:
+        return False
 
     def ask_ahead(self, account_id: str, *, hits: Sequence[tuple[str, int, int]], ts: float,
                   person_key: str | None = None, matured: bool = False) -> None:
