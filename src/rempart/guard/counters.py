@@ -2,14 +2,14 @@
 
 `limits`' strategies read the wall clock, but the guard must run on rempart's clock
 (the drill plays weeks in minutes, tests move a ManualClock). So the guard uses
-`limits`' storages — RedisStorage when scaled out (atomic increment-with-expiry in
-Lua, connection pooling), or the clock-driven memory storage of `rempart.ratelimit`
-(shared with the login throttle) on one machine —
+`limits`' storages — RedisStorage's bucket keys when scaled out, or the clock-driven
+memory storage of `rempart.ratelimit` (shared with the login throttle) on one machine —
 and computes `limits`' sliding-window-counter arithmetic itself from clock-aligned
 buckets: count = previous bucket x (share of it still inside the window) + current.
 Bucket keys carry the bucket number, so expiry only collects garbage.
 
-On Redis the counts ride the guard state's round trips (rempart.guard.redis_trips):
+On Redis the counts ride the guard state's round trips (rempart.guard.redis_trips, whose
+script's SLIDE step is `limits`' increment-with-expiry, then the previous bucket):
 `ask_ahead` plans a check's hits into the trip that loads its state, `hit` then takes
 them from there; `add` (counts nobody reads back at once) is queued for the next trip.
 """
@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-import redis
 from limits.errors import StorageError
 from limits.storage import RedisStorage, Storage
 
@@ -29,30 +28,6 @@ from rempart.guard.redis_trips import Command, Trips
 from rempart.ratelimit import HIGH, ClockedMemoryStorage
 
 _NAMES_MAX = 200_000
-
-# Every window of one hit in one command (a pipeline of two commands per window cost
-# about 60 commands' packing and parsing per check): for each (current bucket, previous
-# bucket) pair of KEYS and (expiry, amount) pair of ARGV, `limits`' incr-with-expiry
-# (or a read when the amount is 0), then the previous bucket's count.
-_SLIDE_LUA = """
-local out = {}
-for i = 1, #KEYS, 2 do
-    local expiry, amount = ARGV[i], tonumber(ARGV[i + 1])
-    local current
-    if amount > 0 then
-        current = redis.call("incrby", KEYS[i], amount)
-        if tonumber(current) == amount then
-            redis.call("expire", KEYS[i], expiry)
-        end
-    else
-        current = tonumber(redis.call("get", KEYS[i]) or 0)
-    end
-    out[i] = current
-    out[i + 1] = tonumber(redis.call("get", KEYS[i + 1]) or 0)
-end
-return out
-"""
-
 
 # (names entry, expiry seconds, weight of the previous bucket, amount)
 _Step = tuple[list[Any], int, float, int]
@@ -73,7 +48,6 @@ class SlidingWindows:
         # Per (key, window): [bucket, its key, the previous bucket's key, that bucket's
         # count once read], replaced when the bucket changes.
         self._names: dict[tuple[str, int], list[Any]] = {}
-        self._slide_script: Any = None
         self._ahead: _Ahead = {}
         self._ahead_ts = 0.0
         # Amounts queued by `add` since the hits asked ahead were counted, by (key, window).
@@ -90,11 +64,8 @@ class SlidingWindows:
             return self._hit_trips(self._trips, keys, ts)
         plan = self._plan(keys, ts)
         try:
-            if self._redis is not None:
-                currents, previous = self._redis_counts(self._redis, plan)
-            else:
-                currents = self._local_currents(plan)
-                previous = [self._previous_count(step[0]) for step in plan]
+            currents = self._local_currents(plan)
+            previous = [self._previous_count(step[0]) for step in plan]
         except StorageError as exc:
             raise GuardUnavailable("rate counting") from exc
         except Exception as exc:
@@ -225,19 +196,6 @@ class SlidingWindows:
         if entry[3] is None:
             entry[3] = self._storage.get(entry[2])
         return int(entry[3])
-
-    def _redis_counts(self, redis_storage: RedisStorage,
-                      plan: list[_Step]) -> tuple[list[int], list[int]]:
-        if self._slide_script is None:
-            client = cast(redis.Redis, redis_storage.get_connection())
-            self._slide_script = client.register_script(_SLIDE_LUA)
-        keys: list[str] = []
-        args: list[int] = []
-        for entry, expiry, _, amount in plan:
-            keys += (redis_storage.prefixed_key(entry[1]), redis_storage.prefixed_key(entry[2]))
-            args += (expiry, amount)
-        replies = self._slide_script(keys=keys, args=args)
-        return [int(r) for r in replies[0::2]], [int(r) for r in replies[1::2]]
 
 
 def _sliding(currents: list[int], previous: list[int],

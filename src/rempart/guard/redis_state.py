@@ -159,7 +159,7 @@ class RedisGuardState:
             ("MGET", *self._account_keys(account_id), *self._session_keys(session_id)),
             *ahead])
         account, suspension, session, suspended = replies[0]
-        if asked is not None and asked[0] == account_id:
+        if asked is not None:  # the counts were made: always taken (or taken back)
             self._took_ahead(asked, replies[1:])
         return _account(account, suspension), _session(session, suspended)
 
