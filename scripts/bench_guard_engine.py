@@ -1,7 +1,7 @@
 """The guard's CPU per check, through CheckGate as the check path calls it.
 
     .venv/bin/python scripts/bench_guard_engine.py [--workload bench|warm] [--checks N]
-        [--rounds R] [--against OTHER_SRC] [--evict KIB]
+        [--rounds R] [--against OTHER_SRC] [--evict KIB] [--redis redis://127.0.0.1:6379/0]
 
 Feeds one seeded stream of checks to `CheckGate.before` / `CheckGate.after` (and
 `claimed`) on a memory-mode guard with a ManualClock, and prints the CPU time per check
@@ -9,6 +9,10 @@ Feeds one seeded stream of checks to `CheckGate.before` / `CheckGate.after` (and
 every decision and alert. `--against` runs another source tree (e.g. main's `src`) on
 the same stream at the same time, each round, so both see the same machine load: equal
 digests mean both made the same decisions.
+
+With `--redis URL` the guard keeps its state in Redis (the scaled-out shape, a key
+prefix of its own per run, deleted afterwards), and the run also counts redis-py's
+round trips (packed sends) and commands (replies read) per measured check.
 
 Workloads: `bench` is `rempart bench checks`' traffic (20,000 demo sessions, each its
 own account and address, over 3,558 organisations: nearly every check is a new account's
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -39,7 +44,8 @@ DEPARTEMENTS = [f"{i:02d}" for i in range(1, 96) if i != 20] + ["2A", "2B"]
 ORGANISATIONS = 3558
 
 
-def measure(src: str, workload: str, checks: int, evict_kib: int = 0) -> dict[str, object]:
+def measure(src: str, workload: str, checks: int, redis_url: str | None,
+            evict_kib: int = 0) -> dict[str, object]:
     """Run the stream on the rempart package found in `src` (imported here, in a process
     of its own)."""
     sys.path.insert(0, src)
@@ -57,6 +63,23 @@ def measure(src: str, workload: str, checks: int, evict_kib: int = 0) -> dict[st
     from rempart.web.asgi import GC_THRESHOLDS
 
     gc.set_threshold(*GC_THRESHOLDS)
+    trips = {"sends": 0, "replies": 0}
+    prefix = f"bench-engine-{os.getpid()}"
+    if redis_url:
+        from redis.connection import Connection
+
+        send, read = Connection.send_packed_command, Connection.read_response
+
+        def counted_send(self: Connection, *args: object, **kwargs: object) -> object:
+            trips["sends"] += 1
+            return send(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        def counted_read(self: Connection, *args: object, **kwargs: object) -> object:
+            trips["replies"] += 1
+            return read(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        Connection.send_packed_command = counted_send  # type: ignore[method-assign]
+        Connection.read_response = counted_read  # type: ignore[method-assign]
 
     @dataclass(frozen=True)
     class Facts:
@@ -130,7 +153,9 @@ def measure(src: str, workload: str, checks: int, evict_kib: int = 0) -> dict[st
 
     clock = ManualClock(dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC))
     alerts = MemoryAlertSink()
-    gate = CheckGate(guard=build_guard(GuardSettings(), clock=clock, alerts=alerts),
+    settings = (GuardSettings(storage_uri=redis_url, key_prefix=prefix) if redis_url
+                else GuardSettings())
+    gate = CheckGate(guard=build_guard(settings, clock=clock, alerts=alerts),
                      organisations=organisations, containment=Containment())
     collector = {"since": 0.0, "spent": 0.0}
 
@@ -160,6 +185,7 @@ def measure(src: str, workload: str, checks: int, evict_kib: int = 0) -> dict[st
         now = clock.now()
         if n == warm_up:
             collector["spent"] = 0.0
+            counted = dict(trips)
         start = time.process_time()
         try:
             ctx = gate.before(requester, at=now)
@@ -176,7 +202,17 @@ def measure(src: str, workload: str, checks: int, evict_kib: int = 0) -> dict[st
         digest.update(repr((alert.account_id, alert.session_id, alert.action, alert.reasons,
                             alert.score)).encode())
     measured = len(stream) - warm_up
+    per_check = {k: round((trips[k] - counted[k]) / measured, 2) for k in trips}
+    if redis_url:
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        for pattern in (f"{prefix}:*", f"{prefix}-limits*"):
+            keys = list(client.scan_iter(match=pattern, count=1000))
+            for i in range(0, len(keys), 500):
+                client.delete(*keys[i:i + 500])
     return {"src": src, "us_per_check": round(spent / measured * 1e6, 1),
+            "redis_per_check": per_check,
             "collector_us_per_check": round(collector["spent"] / measured * 1e6, 1),
             "alerts": len(alerts.alerts), "digest": digest.hexdigest()[:16]}
 
@@ -189,17 +225,19 @@ def main() -> None:
     parser.add_argument("--against", help="another tree's src directory, run beside this one")
     parser.add_argument("--evict", type=int, default=0, metavar="KIB",
                         help="other objects read between two checks (see docstring)")
+    parser.add_argument("--redis", help="keep the guard's state in this Redis (scaled out)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one, args.workload, args.checks, args.evict)))
+        print(json.dumps(measure(args.one, args.workload, args.checks, args.redis, args.evict)))
         return
     sources = [HERE_SRC, *([args.against] if args.against else [])]
     results: dict[str, list[dict[str, object]]] = {src: [] for src in sources}
     for _ in range(args.rounds):
         runs = [subprocess.Popen(  # noqa: S603 - this interpreter, this script
             [sys.executable, __file__, "--one", src, "--workload", args.workload,
-             "--checks", str(args.checks), "--evict", str(args.evict)],
+             "--checks", str(args.checks), "--evict", str(args.evict),
+             *(["--redis", args.redis] if args.redis else [])],
             stdout=subprocess.PIPE, text=True)
             for src in sources]
         for src, run in zip(sources, runs, strict=True):
@@ -213,6 +251,7 @@ def main() -> None:
         cpu = [float(str(r["us_per_check"])) for r in rows]
         print(f"  {src}: {statistics.median(cpu):.0f} µs per check (runs {cpu}), collector "
               f"{[r['collector_us_per_check'] for r in rows]}, alerts {rows[0]['alerts']}, "
+              f"redis per check {rows[0]['redis_per_check'] if args.redis else '-'}, "
               f"decisions {sorted({str(r['digest']) for r in rows})}")
     if args.against:
         pairs = zip(results[HERE_SRC], results[args.against], strict=True)

@@ -16,6 +16,8 @@ import time
 import uuid
 from collections.abc import Callable
 
+import redis
+
 from rempart.guard import codec
 from rempart.guard.profile import AccountProfile, SessionState
 from rempart.guard.redis_state import RedisGuardState
@@ -30,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     prefix = f"rempart-bench-{uuid.uuid4().hex[:8]}"
     state = RedisGuardState.connect(args.redis, prefix=prefix)
-    client = state._redis
+    client = redis.Redis.from_url(args.redis)
     state.save_pair("a1", AccountProfile.new(time.time()), "s1",
                     SessionState(account_id="a1", device="d", block="b", network=None,
                                  started=0.0, last=0.0))

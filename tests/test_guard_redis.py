@@ -112,7 +112,10 @@ def test_a_stale_write_from_another_machine_never_lifts_a_suspension(
     alerts = MemoryAlertSink()
     first = build_guard(redis_guard_settings, clock=clock, alerts=alerts)
     second = build_guard(redis_guard_settings, clock=clock, alerts=alerts)
-    assert first.before_check(context(clock)).action is Action.ALLOW
+    ctx = context(clock)
+    assert first.before_check(ctx).action is Action.ALLOW
+    # (An allowed before_check's writes ride with its after_lookup's round trip.)
+    assert first.after_lookup(ctx, outcome("p1", "r1")).action is Action.ALLOW
     # A check on the second machine has read the account and its session...
     stale_profile, stale_session = second._state.load_pair("a1", "s1")
     assert stale_profile is not None

@@ -86,7 +86,7 @@ class CampaignWatch:
             keys += [(key, window, 1) for key, window in _OPENED]
         if foreign_block:
             keys.append((counter_key("fb", block), HOUR_S, 1))
-        self._windows.hit(keys, ts)
+        self._windows.add(keys, ts)
 
     @staticmethod
     def sessions_key(block: str) -> tuple[str, int, int]:
@@ -99,8 +99,8 @@ class CampaignWatch:
         and in its cohort (fresh, or the others: the platform's baseline), in one call;
         return the sessions opened from the block in the hour."""
         group = "fresh" if fresh else "known"
-        digest = block_digest(block)  # counter_key's, once for the block's three keys
-        keys = [("nb:" + digest, HOUR_S, 0), ("nb:n:" + digest, HOUR_S, 1),
+        digest = block_digest(block)  # counter_key's, once for the block's keys
+        keys = [("nb:n:" + digest, HOUR_S, 1),
                 ("campaign:all:n", NETWORK_WINDOW_S, 1), (f"campaign:{group}:n", self._window_s, 1)]
         if far or not matched:
             keys += [("nb:odd:" + digest, HOUR_S, 1),
@@ -109,7 +109,7 @@ class CampaignWatch:
             keys.append((f"campaign:{group}:far", self._window_s, 1))
         if not matched:
             keys.append((f"campaign:{group}:fail", self._window_s, 1))
-        return self._windows.hit(keys, ts)[0][0]
+        return self._windows.read_adding(self.sessions_key(block), keys, ts)[0]
 
     def evidence(self, *, block: str, sessions: float, fresh: bool, foreign_block: bool,
                  ts: float) -> list[Evidence]:

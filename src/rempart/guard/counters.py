@@ -2,75 +2,171 @@
 
 `limits`' strategies read the wall clock, but the guard must run on rempart's clock
 (the drill plays weeks in minutes, tests move a ManualClock). So the guard uses
-`limits`' storages — RedisStorage when scaled out (atomic increment-with-expiry in
-Lua, connection pooling), or the clock-driven memory storage of `rempart.ratelimit`
-(shared with the login throttle) on one machine —
+`limits`' storages — RedisStorage's bucket keys when scaled out, or the clock-driven
+memory storage of `rempart.ratelimit` (shared with the login throttle) on one machine —
 and computes `limits`' sliding-window-counter arithmetic itself from clock-aligned
 buckets: count = previous bucket x (share of it still inside the window) + current.
 Bucket keys carry the bucket number, so expiry only collects garbage.
+
+On Redis the counts ride the guard state's round trips (rempart.guard.redis_trips, whose
+script's SLIDE step is `limits`' increment-with-expiry, then the previous bucket):
+`ask_ahead` plans a check's hits into the trip that loads its state, `hit` then takes
+them from there; `add` (counts nobody reads back at once) is queued for the next trip.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-import redis
 from limits.errors import StorageError
 from limits.storage import RedisStorage, Storage
 
 from rempart.guard.errors import GuardUnavailable
+from rempart.guard.redis_trips import Command, Trips
 from rempart.ratelimit import HIGH, ClockedMemoryStorage
 
 _NAMES_MAX = 200_000
 
-# Every window of one hit in one command (a pipeline of two commands per window cost
-# about 60 commands' packing and parsing per check): for each (current bucket, previous
-# bucket) pair of KEYS and (expiry, amount) pair of ARGV, `limits`' incr-with-expiry
-# (or a read when the amount is 0), then the previous bucket's count.
-_SLIDE_LUA = """
-local out = {}
-for i = 1, #KEYS, 2 do
-    local expiry, amount = ARGV[i], tonumber(ARGV[i + 1])
-    local current
-    if amount > 0 then
-        current = redis.call("incrby", KEYS[i], amount)
-        if tonumber(current) == amount then
-            redis.call("expire", KEYS[i], expiry)
-        end
-    else
-        current = tonumber(redis.call("get", KEYS[i]) or 0)
-    end
-    out[i] = current
-    out[i + 1] = tonumber(redis.call("get", KEYS[i + 1]) or 0)
-end
-return out
-"""
-
-
 # (names entry, expiry seconds, weight of the previous bucket, amount)
 _Step = tuple[list[Any], int, float, int]
+# A hit asked ahead, by (key, window, amount): its (low, high) counts, and its current
+# bucket's Redis key (to take an unused increment back).
+_Ahead = dict[tuple[str, int, int], tuple[float, float, str]]
 
 
 class SlidingWindows:
     """Sliding-window counts for many keys at once: one Redis round trip, or in-process."""
 
-    def __init__(self, storage: Storage, *, prefix: str = "g") -> None:
+    def __init__(self, storage: Storage, *, prefix: str = "g", trips: Trips | None = None) -> None:
         self._storage = storage
+        self._trips = trips
         self._prefix = prefix
         self._redis = storage if isinstance(storage, RedisStorage) else None
         self._memory = storage if isinstance(storage, ClockedMemoryStorage) else None
         # Per (key, window): [bucket, its key, the previous bucket's key, that bucket's
         # count once read], replaced when the bucket changes.
         self._names: dict[tuple[str, int], list[Any]] = {}
-        self._slide_script: Any = None
+        self._ahead: _Ahead = {}
+        self._ahead_ts = 0.0
+        # Amounts queued by `add` since the hits asked ahead were counted, by (key, window).
+        self._added: dict[tuple[str, int], int] = {}
+        self._ahead_keys: list[tuple[str, int, int]] = []
+        self._ahead_plan: list[_Step] = []
 
     def hit(self, keys: Sequence[tuple[str, int, int]], ts: float) -> list[tuple[float, float]]:
         """Add `amount` to each (key, window seconds, amount) — 0 only reads, HIGH counts a
         failure — and return each window's sliding (low, high) counts after it."""
         if self._memory is not None:
             return self._memory.slide(keys, ts)
+        if self._trips is not None:
+            return self._hit_trips(self._trips, keys, ts)
+        plan = self._plan(keys, ts)
+        try:
+            currents = self._local_currents(plan)
+            previous = [self._previous_count(step[0]) for step in plan]
+        except StorageError as exc:
+            raise GuardUnavailable("rate counting") from exc
+        except Exception as exc:
+            if self._redis is not None and isinstance(exc, self._redis.base_exceptions):
+                raise GuardUnavailable("rate counting") from exc
+            raise
+        return _sliding(currents, previous, plan)
+
+    def add(self, keys: Sequence[tuple[str, int, int]], ts: float) -> None:
+        """hit() whose counts nobody reads: on Redis, queued for the state's next trip."""
+        if self._trips is None:
+            self.hit(keys, ts)
+            return
+        self._trips.later(self._command(self._plan(keys, ts)))
+        if self._ahead:
+            added = self._added
+            for key, window, amount in keys:
+                added[(key, window)] = added.get((key, window), 0) + amount
+
+    def read_adding(self, read: tuple[str, int, int], keys: Sequence[tuple[str, int, int]],
+                    ts: float) -> tuple[float, float]:
+        """hit([read, *keys])[0]: on Redis the additions are queued (add) and only the read
+        may be sent (or taken from what was asked ahead); in memory, one call."""
+        if self._trips is None:
+            return self.hit([read, *keys], ts)[0]
+        self.add(keys, ts)
+        return self.hit([read], ts)[0]
+
+    def ask_ahead(self, keys: Sequence[tuple[str, int, int]], ts: float) -> Command | None:
+        """The command counting `keys` in the state's next trip (Redis only), for `hit` to
+        take from (`took_ahead`). Every increment asked ahead is counted once, by that
+        hit or, unused, taken back by `settle`."""
+        self.settle()
+        if self._trips is None or len({(k, w, a) for k, w, a in keys}) != len(keys):
+            return None
+        self._ahead_keys = list(keys)
+        self._ahead_ts = ts
+        self._ahead_plan = self._plan(keys, ts)
+        return self._command(self._ahead_plan)
+
+    def took_ahead(self, reply: Any) -> None:
+        """The reply to ask_ahead's command."""
+        replies = list(reply)
+        plan = self._ahead_plan
+        counts = _sliding([int(r) for r in replies[0::2]], [int(r) for r in replies[1::2]],
+                          plan)
+        self._ahead = {key: (low, high, step[0][1]) for key, (low, high), step
+                       in zip(self._ahead_keys, counts, plan, strict=True)}
+        self._added = {}
+
+    def settle(self) -> None:
+        """End of a guard step: take back increments asked ahead that no hit used (the
+        check ended on a standing decision before counting), in the next trip."""
+        if not self._ahead:
+            return
+        undo: list[Command] = []
+        storage = self._redis
+        for (_, _, amount), (_, _, name) in self._ahead.items():
+            if amount and storage is not None:
+                undo.append(("INCRBY", storage.prefixed_key(name), -amount))
+        self._ahead = {}
+        self._added = {}
+        if undo and self._trips is not None:
+            self._trips.later(*undo)
+
+    def _hit_trips(self, trips: Trips, keys: Sequence[tuple[str, int, int]],
+                   ts: float) -> list[tuple[float, float]]:
+        ahead = self._ahead
+        out: list[tuple[float, float] | None] = []
+        missing: list[tuple[str, int, int]] = []
+        for key in keys:
+            found = ahead.pop(key, None) if ts == self._ahead_ts else None
+            if found is None:
+                missing.append(key)
+                out.append(None)
+                continue
+            low, high = found[0], found[1]
+            added = self._added.get((key[0], key[1]))
+            if added:  # our own queued counts, not yet sent when these were read
+                low, high = low + added % HIGH, high + added // HIGH
+            out.append((low, high))
+        if missing:
+            plan = self._plan(missing, ts)
+            replies = trips.run("rate counting", [self._command(plan)])[0]
+            fetched = iter(_sliding([int(r) for r in replies[0::2]],
+                                    [int(r) for r in replies[1::2]], plan))
+            return [found if found is not None else next(fetched) for found in out]
+        return [found for found in out if found is not None]
+
+    def _command(self, plan: list[_Step]) -> Command:
+        """The trip's SLIDE step (rempart.guard.redis_trips) for `plan`."""
+        redis_storage = self._redis
+        if redis_storage is None:
+            raise GuardUnavailable("rate counting")  # trips are only given with Redis
+        prefixed = redis_storage.prefixed_key
+        args: list[Any] = ["SLIDE"]
+        for entry, expiry, _, amount in plan:
+            args += (prefixed(entry[1]), prefixed(entry[2]), expiry, amount)
+        return tuple(args)
+
+    def _plan(self, keys: Sequence[tuple[str, int, int]], ts: float) -> list[_Step]:
         names = self._names
         plan: list[_Step] = []
         for key, window, amount in keys:
@@ -84,23 +180,7 @@ class SlidingWindows:
                     names.clear()
                 names[(key, window)] = found
             plan.append((found, 2 * window + 1, 1.0 - (position - bucket), amount))
-        try:
-            if self._redis is not None:
-                currents, previous = self._redis_counts(self._redis, plan)
-            else:
-                currents = self._local_currents(plan)
-                previous = [self._previous_count(step[0]) for step in plan]
-        except StorageError as exc:
-            raise GuardUnavailable("rate counting") from exc
-        except Exception as exc:
-            if self._redis is not None and isinstance(exc, self._redis.base_exceptions):
-                raise GuardUnavailable("rate counting") from exc
-            raise
-        out = []
-        for c, p, step in zip(currents, previous, plan, strict=True):
-            weight = step[2]
-            out.append(((p % HIGH) * weight + c % HIGH, (p // HIGH) * weight + c // HIGH))
-        return out
+        return plan
 
     def _local_currents(self, plan: list[_Step]) -> list[int]:
         if self._memory is not None:
@@ -117,15 +197,11 @@ class SlidingWindows:
             entry[3] = self._storage.get(entry[2])
         return int(entry[3])
 
-    def _redis_counts(self, redis_storage: RedisStorage,
-                      plan: list[_Step]) -> tuple[list[int], list[int]]:
-        if self._slide_script is None:
-            client = cast(redis.Redis, redis_storage.get_connection())
-            self._slide_script = client.register_script(_SLIDE_LUA)
-        keys: list[str] = []
-        args: list[int] = []
-        for entry, expiry, _, amount in plan:
-            keys += (redis_storage.prefixed_key(entry[1]), redis_storage.prefixed_key(entry[2]))
-            args += (expiry, amount)
-        replies = self._slide_script(keys=keys, args=args)
-        return [int(r) for r in replies[0::2]], [int(r) for r in replies[1::2]]
+
+def _sliding(currents: list[int], previous: list[int],
+             plan: list[_Step]) -> list[tuple[float, float]]:
+    out = []
+    for c, p, step in zip(currents, previous, plan, strict=True):
+        weight = step[2]
+        out.append(((p % HIGH) * weight + c % HIGH, (p // HIGH) * weight + c // HIGH))
+    return out

@@ -93,19 +93,31 @@ class Guard:
         ts = ctx.at.timestamp()
         prior = self._profiles.prior(ctx.profession, ctx.size_class)
         block = address_block(ctx.address)
+        if self._state.asks_ahead:
+            # Every count _judge_before may read, fetched with the state (reads change
+            # nothing).
+            self._state.ask_ahead(str(ctx.account_id), ts=ts, hits=(
+                *lim.check_keys(ctx, block, self._limits),
+                *lim.distrust_keys(block, BLOCK_DISTRUST_S), self._campaign.sessions_key(block)))
         profile, session = self._load(ctx, ts, prior, block)
         session.note_attempt(ts, MAX_INTERVAL_GAP_S)
         decision = self._standing(ctx, profile, session, block)
         if decision is None:
             decision = self._judge_before(ctx, ts, prior, profile, session, block)
             self._record(ctx, profile, session, decision)
-        self._save(ctx, profile, session)
+        self._save(ctx, profile, session, later=decision.action is Action.ALLOW)
         return decision
 
     def after_lookup(self, ctx: CheckContext, outcome: LookupOutcome) -> Decision:
         ts = ctx.at.timestamp()
         prior = self._profiles.prior(ctx.profession, ctx.size_class)
         block = address_block(ctx.address)
+        if self._state.asks_ahead:
+            self._state.ask_ahead(
+                str(ctx.account_id), ts=ts, matured=True,
+                person_key=outcome.person_key if outcome.matched else None,
+                hits=(self._campaign.sessions_key(block),
+                      *(() if outcome.matched else lim.failure_keys(ctx, block, self._limits))))
         profile, session = self._load(ctx, ts, prior, block)
         standing = self._standing(ctx, profile, session, block)
         if standing is not None:  # suspended meanwhile: the answer must not leave
@@ -153,6 +165,7 @@ class Guard:
             # Not this account's check: leave it pending for its own claim.
             self._state.add_pending_claim(owner, check_reference,
                                           check.ts + self._claim_window_s, check)
+            self._state.flush()
             return False
         profile = self._state.account(owner)
         if profile is not None:
@@ -276,8 +289,10 @@ class Guard:
                                        fresh=session.fresh,
                                        foreign_block=session.foreign_block, ts=ts)
 
-    def _save(self, ctx: CheckContext, profile: AccountProfile, session: SessionState) -> None:
-        self._state.save_pair(str(ctx.account_id), profile, ctx.session_id, session)
+    def _save(self, ctx: CheckContext, profile: AccountProfile, session: SessionState, *,
+              later: bool = False) -> None:
+        self._state.save_pair(str(ctx.account_id), profile, ctx.session_id, session,
+                              later=later)
 
     def _standing(self, ctx: CheckContext, profile: AccountProfile, session: SessionState,
                   block: str) -> Decision | None:
@@ -422,7 +437,7 @@ class Guard:
     def _distrust(self, block: str, ts: float, *, answered: bool = False) -> None:
         """Count a step-up asked of a session from this block (or one it answered); read
         with the limits' counts before each check (`_judge_before`)."""
-        self._state.windows.hit(lim.distrust_keys(block, BLOCK_DISTRUST_S, answered=answered),
+        self._state.windows.add(lim.distrust_keys(block, BLOCK_DISTRUST_S, answered=answered),
                                 ts)
 
     def _record(self, ctx: CheckContext, profile: AccountProfile, session: SessionState,

@@ -1,9 +1,16 @@
 """Guard state shared by several machines through Redis.
 
-Counters go through `limits`' RedisStorage (pipelined, see rempart.guard.counters);
-profiles and sessions are JSON values, patients a bitmap per account, pending claims
-a sorted set per account. Every Redis failure becomes GuardUnavailable, so the check
-fails closed. Two machines updating the same account at the same instant may lose
+Counters are `limits`' RedisStorage buckets (see rempart.guard.counters); profiles and
+sessions are JSON values, patients a bitmap per account, pending claims a sorted set
+per account. Every Redis failure becomes GuardUnavailable, so the check fails closed.
+
+Round trips (rempart.guard.redis_trips): a check step asks ahead (`ask_ahead`) what it
+will read, and `load_pair` fetches it with the state in one pipeline; its writes are
+queued and ride with the next trip. So a check that discloses makes three: its state
+and counts before the look-up, the look-up's reads after it (carrying the first step's
+writes), and the second step's writes; containments and campaign reads add theirs.
+
+Two machines updating the same account at the same instant may lose
 one of the two updates to its learnt profile: acceptable for statistics that move
 by one check in hundreds; counters, which enforce the ceilings, are atomic.
 
@@ -17,8 +24,8 @@ with the state and applied to it, and removed only by an operator's restore
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import redis
 from limits.storage import RedisStorage
@@ -29,10 +36,11 @@ from rempart.guard.errors import GuardUnavailable
 from rempart.guard.limits_check import counter_key
 from rempart.guard.patients import FILTER_BITS, GENERATION_S, generation, positions
 from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
+from rempart.guard.redis_trips import Command, Trips
 from rempart.guard.state import MAX_PENDING_PER_ACCOUNT, SESSION_IDLE_S
 
 ACCOUNT_TTL_S = 180 * 86400
-T = TypeVar("T")
+PATIENT_TTL_S = 2 * GENERATION_S + 86400
 
 
 def _raw(value: object) -> bytes:
@@ -65,9 +73,15 @@ def _session(blob: object, suspended: object) -> SessionState | None:
 
 class RedisGuardState:
     def __init__(self, client: redis.Redis, storage: RedisStorage, *, prefix: str) -> None:
-        self._redis = client
         self._prefix = prefix
-        self._windows = SlidingWindows(storage)
+        self._trips = Trips(client)
+        self._windows = SlidingWindows(storage, trips=self._trips)
+        self._ahead: list[Command] = []
+        # What the last load_pair fetched ahead: (account, person, ts, seen) and
+        # (account, ts, matured references).
+        self._seen: tuple[str, str, float, bool] | None = None
+        self._matured: tuple[str, float, list[Any]] | None = None
+        self._asked: tuple[str, str | None, float, bool] | None = None
 
     @classmethod
     def connect(cls, uri: str, *, prefix: str, timeout_s: float = 0.5) -> RedisGuardState:
@@ -82,12 +96,6 @@ class RedisGuardState:
     def windows(self) -> SlidingWindows:
         return self._windows
 
-    def _call(self, operation: str, fn: Callable[[], T]) -> T:
-        try:
-            return fn()
-        except redis.RedisError as exc:
-            raise GuardUnavailable(operation) from exc
-
     def _key(self, kind: str, *parts: str) -> str:
         return ":".join((self._prefix, kind, *parts))
 
@@ -99,49 +107,87 @@ class RedisGuardState:
         return [self._key("sess", hashed), self._key("sess-susp", hashed)]
 
     def account(self, account_id: str) -> AccountProfile | None:
-        blob, suspension = self._call("profile read", lambda: self._redis.mget(
-            self._account_keys(account_id)))
+        [(blob, suspension)] = self._trips.run("profile read", [
+            ("MGET", *self._account_keys(account_id))])
         return _account(blob, suspension)
 
     def save_account(self, account_id: str, profile: AccountProfile) -> None:
         self._write("profile write", self._account_writes(account_id, profile))
 
     def lift_account_suspension(self, account_id: str) -> None:
-        self._call("profile write", lambda: self._redis.delete(
-            self._key("acct-susp", account_id)))
+        self._trips.run("profile write", [("DEL", self._key("acct-susp", account_id))])
 
     def session(self, session_id: str) -> SessionState | None:
-        blob, suspended = self._call("session read", lambda: self._redis.mget(
-            self._session_keys(session_id)))
+        [(blob, suspended)] = self._trips.run("session read", [
+            ("MGET", *self._session_keys(session_id))])
         return _session(blob, suspended)
 
     def save_session(self, session_id: str, session: SessionState) -> None:
         self._write("session write", self._session_writes(session_id, session))
 
     def drop_session(self, session_id: str) -> None:
-        self._call("session drop", lambda: self._redis.delete(*self._session_keys(session_id)))
+        self._trips.run("session drop", [("DEL", *self._session_keys(session_id))])
+
+    @property
+    def asks_ahead(self) -> bool:
+        return True
+
+    def ask_ahead(self, account_id: str, *, hits: Sequence[tuple[str, int, int]], ts: float,
+                  person_key: str | None = None, matured: bool = False) -> None:
+        self._ahead = []
+        count = self._windows.ask_ahead(hits, ts) if hits else None
+        if count is not None:
+            self._ahead.append(count)
+        if person_key is not None:
+            bits = positions(account_id, person_key)
+            gen = generation(ts)
+            for g in (gen, gen - 1):
+                fields: list[Any] = []
+                for b in bits:
+                    fields += ("GET", "u1", b)
+                self._ahead.append(("BITFIELD_RO", self._key("pat", account_id, str(g)),
+                                    *fields))
+        if matured:
+            self._ahead.append(("ZRANGEBYSCORE", self._key("pc", account_id), "-inf", ts))
+        self._asked = (account_id, person_key, ts, count is not None)
 
     def load_pair(self, account_id: str,
                   session_id: str) -> tuple[AccountProfile | None, SessionState | None]:
-        account, suspension, session, suspended = self._call(
-            "state read", lambda: self._redis.mget(
-                [*self._account_keys(account_id), *self._session_keys(session_id)]))
+        ahead, self._ahead = self._ahead, []
+        asked, self._asked = self._asked, None
+        replies = self._trips.run("state read", [
+            ("MGET", *self._account_keys(account_id), *self._session_keys(session_id)),
+            *ahead])
+        account, suspension, session, suspended = replies[0]
+        if asked is not None:  # the counts were made: always taken (or taken back)
+            self._took_ahead(asked, replies[1:])
         return _account(account, suspension), _session(session, suspended)
 
+    def _took_ahead(self, asked: tuple[str, str | None, float, bool],
+                    replies: list[Any]) -> None:
+        account_id, person_key, ts, counted = asked
+        if counted:
+            self._windows.took_ahead(replies.pop(0))
+        if person_key is not None:
+            now, before = replies.pop(0), replies.pop(0)
+            self._seen = (account_id, person_key, ts, all(now) or all(before))
+        if replies:
+            self._matured = (account_id, ts, list(replies.pop(0)))
+
     def save_pair(self, account_id: str, profile: AccountProfile, session_id: str,
-                  session: SessionState) -> None:
-        self._write("state write", [*self._account_writes(account_id, profile),
-                                    *self._session_writes(session_id, session)])
+                  session: SessionState, *, later: bool = False) -> None:
+        self._windows.settle()
+        self._seen = self._matured = None
+        writes = [*self._account_writes(account_id, profile),
+                  *self._session_writes(session_id, session)]
+        self._trips.later(*(("SET", key, value, "EX", expiry) for key, value, expiry in writes))
+        if not later:
+            self._trips.flush("state write")
 
     def _write(self, operation: str, writes: list[tuple[str, bytes, int]]) -> None:
-        """SET each (key, value, expiry in seconds), in one round trip."""
-        def run() -> None:
-            pipe = self._redis.pipeline(transaction=False)
-            for key, value, expiry in writes:
-                pipe.set(key, value, ex=expiry)
-            pipe.execute()
-
-        self._call(operation, run)
+        """SET each (key, value, expiry in seconds), with what is queued, in one trip."""
+        self._trips.run(operation, [("SET", key, value, "EX", expiry)
+                                    for key, value, expiry in writes])
 
     def _account_writes(self, account_id: str,
                         profile: AccountProfile) -> list[tuple[str, bytes, int]]:
@@ -159,72 +205,59 @@ class RedisGuardState:
             writes.append((suspended, b"1", SESSION_IDLE_S))
         return writes
 
+    def flush(self) -> None:
+        self._trips.flush("state write")
+
     def patient_seen(self, account_id: str, person_key: str, ts: float) -> bool:
+        seen, self._seen = self._seen, None
+        if seen is not None and seen[:3] == (account_id, person_key, ts):
+            return seen[3]
         bits = positions(account_id, person_key)
         gen = generation(ts)
-
-        def run() -> list[int]:
-            pipe = self._redis.pipeline(transaction=False)
-            for g in (gen, gen - 1):
-                for b in bits:
-                    pipe.getbit(self._key("pat", account_id, str(g)), b)
-            return list(pipe.execute())
-
-        found = self._call("patient read", run)
+        found = self._trips.run("patient read", [
+            ("GETBIT", self._key("pat", account_id, str(g)), b)
+            for g in (gen, gen - 1) for b in bits])
         return all(found[:len(bits)]) or all(found[len(bits):])
 
     def remember_patient(self, account_id: str, person_key: str, ts: float) -> None:
         key = self._key("pat", account_id, str(generation(ts)))
-        bits = positions(account_id, person_key)
-
-        def run() -> None:
-            pipe = self._redis.pipeline(transaction=False)
-            for b in bits:
-                pipe.setbit(key, b % FILTER_BITS, 1)
-            pipe.expire(key, 2 * GENERATION_S + 86400)
-            pipe.execute()
-
-        self._call("patient write", run)
+        fields: list[Any] = []
+        for b in positions(account_id, person_key):
+            fields += ("SET", "u1", b % FILTER_BITS, 1)
+        self._trips.later(("BITFIELD", key, *fields), ("EXPIRE", key, PATIENT_TTL_S))
 
     def add_pending_claim(self, account_id: str, reference: str, deadline: float,
                           check: PendingCheck) -> None:
         queue = self._key("pc", account_id)
-
-        def run() -> None:
-            pipe = self._redis.pipeline(transaction=False)
+        self._trips.later(
             # Relative expiry: the guard's clock may be a drill's, not the server's.
-            pipe.set(self._key("pr", reference), codec.dump_pending(account_id, check),
-                     ex=int(deadline - check.ts) + 86400)
-            pipe.zadd(queue, {reference: deadline})
+            ("SET", self._key("pr", reference), codec.dump_pending(account_id, check),
+             "EX", int(deadline - check.ts) + 86400),
+            ("ZADD", queue, deadline, reference),
             # Beyond the cap, the oldest pending checks are forgotten, not counted.
-            pipe.zremrangebyrank(queue, 0, -MAX_PENDING_PER_ACCOUNT - 1)
-            pipe.expire(queue, ACCOUNT_TTL_S)
-            pipe.execute()
-
-        self._call("claim write", run)
+            ("ZREMRANGEBYRANK", queue, 0, -MAX_PENDING_PER_ACCOUNT - 1),
+            ("EXPIRE", queue, ACCOUNT_TTL_S))
 
     def settle_claim(self, reference: str) -> tuple[str, PendingCheck] | None:
-        blob = self._call("claim read", lambda: self._redis.getdel(self._key("pr", reference)))
+        [blob] = self._trips.run("claim read", [("GETDEL", self._key("pr", reference))])
         if blob is None:
             return None
         account_id, check = codec.load_pending(_raw(blob))
-        self._call("claim write", lambda: self._redis.zrem(self._key("pc", account_id),
-                                                           reference))
+        # Rides with the next trip (on_claim's read of the account, right after).
+        self._trips.later(("ZREM", self._key("pc", account_id), reference))
         return account_id, check
 
     def matured_claims(self, account_id: str, ts: float) -> int:
         queue = self._key("pc", account_id)
-
-        def run() -> int:
-            refs = [_raw(r).decode() for r in self._redis.zrangebyscore(queue, "-inf", ts)]
-            if not refs:
-                return 0
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.zrem(queue, *refs)
-            for ref in refs:
-                pipe.delete(self._key("pr", ref))
-            replies = pipe.execute()
-            # Only those still pending (not claimed meanwhile) count as unclaimed.
-            return sum(1 for r in replies[1:] if r)
-
-        return self._call("claim maturity", run)
+        matured, self._matured = self._matured, None
+        if matured is not None and matured[:2] == (account_id, ts):
+            found = matured[2]
+        else:
+            [found] = self._trips.run("claim maturity", [("ZRANGEBYSCORE", queue, "-inf", ts)])
+        refs = [_raw(r).decode() for r in found]
+        if not refs:
+            return 0
+        replies = self._trips.run("claim maturity", [
+            ("ZREM", queue, *refs), *(("DEL", self._key("pr", ref)) for ref in refs)])
+        # Only those still pending (not claimed meanwhile) count as unclaimed.
+        return sum(1 for r in replies[1:] if r)

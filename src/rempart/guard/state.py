@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from typing import Protocol
 
 from rempart.clock import Clock
@@ -45,14 +46,34 @@ class GuardState(Protocol):
 
     def drop_session(self, session_id: str) -> None: ...
 
+    @property
+    def asks_ahead(self) -> bool:
+        """Whether ask_ahead does anything (the guard skips building what it would ask)."""
+        ...
+
+    def ask_ahead(self, account_id: str, *, hits: Sequence[tuple[str, int, int]], ts: float,
+                  person_key: str | None = None, matured: bool = False) -> None:
+        """What a check step is about to ask, for the next load_pair to fetch with the
+        state (one round trip on Redis): the counter hits `windows.hit` will make, and
+        whether `person_key` was seen and which of the account's claims came due
+        (`patient_seen`, `matured_claims`). Increments asked ahead and not used by the
+        step's save_pair are taken back. Nothing to do in memory."""
+        ...
+
     def load_pair(self, account_id: str,
                   session_id: str) -> tuple[AccountProfile | None, SessionState | None]:
         """account() and session() together (one round trip where it matters)."""
         ...
 
     def save_pair(self, account_id: str, profile: AccountProfile, session_id: str,
-                  session: SessionState) -> None:
-        """save_account() and save_session() together."""
+                  session: SessionState, *, later: bool = False) -> None:
+        """save_account() and save_session() together, ending a check step. `later`: the
+        check goes on (its look-up, then after_lookup), so on Redis the writes may ride
+        with its next round trip instead of one of their own."""
+        ...
+
+    def flush(self) -> None:
+        """Send the writes still waiting for a round trip (Redis; nothing in memory)."""
         ...
 
     def patient_seen(self, account_id: str, person_key: str, ts: float) -> bool: ...
@@ -124,14 +145,25 @@ class MemoryGuardState:
         with self._lock:
             self._sessions.pop(session_id, None)
 
+    @property
+    def asks_ahead(self) -> bool:
+        return False
+
+    def ask_ahead(self, account_id: str, *, hits: Sequence[tuple[str, int, int]], ts: float,
+                  person_key: str | None = None, matured: bool = False) -> None:
+        """Nothing: in process every read is at hand."""
+
     def load_pair(self, account_id: str,
                   session_id: str) -> tuple[AccountProfile | None, SessionState | None]:
         return self._accounts.get(account_id), self._sessions.get(session_id)
 
     def save_pair(self, account_id: str, profile: AccountProfile, session_id: str,
-                  session: SessionState) -> None:
+                  session: SessionState, *, later: bool = False) -> None:
         self._accounts[account_id] = profile
         self.save_session(session_id, session)
+
+    def flush(self) -> None:
+        """Nothing waits in process."""
 
     def patient_seen(self, account_id: str, person_key: str, ts: float) -> bool:
         found = self._patients.get(account_id)

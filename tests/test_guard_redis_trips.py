@@ -1,0 +1,150 @@
+"""The guard's round trips to Redis: the same decisions as in memory, in fewer trips."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import random
+from typing import Any
+
+import redis
+from limits.storage import RedisStorage
+
+from guard_fixtures import redis_guard_settings  # noqa: F401  (fixture)
+from rempart.clock import ManualClock
+from rempart.core.care import Profession
+from rempart.guard import (
+    CheckContext,
+    GuardSettings,
+    LookupOutcome,
+    MemoryAlertSink,
+    SizeClass,
+    StepUpFactor,
+)
+from rempart.guard.guard import Guard
+from rempart.guard.peers import PeerProfiles
+from rempart.guard.redis_state import RedisGuardState
+from rempart.guard.state import GuardState, MemoryGuardState
+
+T0 = dt.datetime(2025, 3, 4, 8, 0, tzinfo=dt.UTC)
+
+
+class CountingConnection(redis.Connection):
+    """A real connection that counts what it sends (one packed send per round trip)."""
+
+    sends = 0
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        CountingConnection.sends += 1
+        super().send_packed_command(command, check_health)
+
+
+def redis_state(settings: GuardSettings, *, counting: bool = False) -> RedisGuardState:
+    client = redis.Redis.from_url(settings.storage_uri, **(
+        {"connection_class": CountingConnection} if counting else {}))
+    storage = RedisStorage(settings.storage_uri, key_prefix=f"{settings.key_prefix}-limits",
+                           wrap_exceptions=True)
+    return RedisGuardState(client, storage, prefix=settings.key_prefix)
+
+
+def play(state: GuardState, clock: ManualClock, seed: int) -> list[str]:
+    """A seeded stream: practices checking their patients, claims for most, attackers on
+    stolen accounts from their own machines and from the practices' sessions, step-ups
+    answered now and then, an operator's restore. Every decision and alert, in order."""
+    alerts = MemoryAlertSink()
+    guard = Guard(state=state, profiles=PeerProfiles.default(), clock=clock, alerts=alerts)
+    rnd = random.Random(seed)
+    seen: list[str] = []
+    for i in range(700):
+        clock.advance(rnd.choice((0.5, 3.0, 40.0)))
+        account = rnd.randrange(6)
+        attacker = rnd.random() < 0.25
+        session = f"x{account}-{i // 150}" if attacker else f"s{account}-{i // 200}"
+        device = "evil" if attacker and rnd.random() < 0.8 else f"d{account}"
+        address = f"45.9.{rnd.randrange(3)}.7" if attacker else f"192.0.{account}.10"
+        ctx = CheckContext(account_id=f"a{account}", organisation_id=f"o{account}",
+                           session_id=session, profession=Profession.PHARMACY,
+                           size_class=SizeClass.SMALL, departement="33", address=address,
+                           device_id=device, at=clock.now())
+        before = guard.before_check(ctx)
+        seen.append(f"{i} before {before.action.name} {before.reasons}")
+        if not before.discloses:
+            if attacker and rnd.random() < 0.1:
+                guard.on_step_up(session_id=session, factor=StepUpFactor.TOTP)
+            if i == 500:
+                guard.restore_account(account_id=f"a{account}")
+            continue
+        matched = rnd.random() < (0.6 if attacker else 0.95)
+        person = f"p{rnd.randrange(40 if not attacker else 10_000)}"
+        outcome = LookupOutcome(
+            matched=matched, person_key=person if matched else None,
+            departement=rnd.choice(("33", "33", "67", "2A")) if matched else None,
+            near_miss=not matched and rnd.random() < 0.3, covered=matched,
+            check_reference=f"r{i}" if matched else None)
+        after = guard.after_lookup(ctx, outcome)
+        seen.append(f"{i} after {after.action.name} {after.score} {after.reasons}")
+        if after.discloses and matched and not attacker and rnd.random() < 0.9:
+            if rnd.random() < 0.1:  # another account's claim: the check stays pending
+                wrong = guard.on_claim(check_reference=f"r{i}", account_id=f"a{account + 1}")
+                seen.append(f"{i} claim by another account {wrong}")
+            seen.append(f"{i} claim {guard.on_claim(check_reference=f'r{i}')}")
+    seen += [f"alert {a.account_id} {a.session_id} {a.action.name} {a.reasons}"
+             for a in alerts.alerts]
+    return seen
+
+
+def test_redis_and_memory_make_the_same_decisions(
+        redis_guard_settings: GuardSettings) -> None:  # noqa: F811
+    for seed in (1, 2):
+        settings = GuardSettings(storage_uri=redis_guard_settings.storage_uri,
+                                 key_prefix=f"{redis_guard_settings.key_prefix}{seed}")
+        clock = ManualClock(T0)
+        in_memory = play(MemoryGuardState(clock), clock, seed)
+        clock = ManualClock(T0)
+        on_redis = play(redis_state(settings), clock, seed)
+        assert on_redis == in_memory
+        # The stream reaches the guard's rungs, not only its plain answers.
+        assert any("STEP_UP" in line for line in in_memory)
+        assert any("SUSPEND" in line for line in in_memory)
+
+
+def test_an_allowed_check_makes_three_round_trips(
+        redis_guard_settings: GuardSettings) -> None:  # noqa: F811
+    clock = ManualClock(T0)
+    guard = Guard(state=redis_state(redis_guard_settings, counting=True),
+                  profiles=PeerProfiles.default(), clock=clock, alerts=MemoryAlertSink())
+    ctx = CheckContext(account_id="a1", organisation_id="o1", session_id="s1",
+                       profession=Profession.PHARMACY, size_class=SizeClass.SMALL,
+                       departement="33", address="192.0.2.10", device_id="d1", at=clock.now())
+    found = LookupOutcome(matched=True, person_key="p1", departement="33", covered=True,
+                          check_reference="r1")
+    guard.before_check(ctx)
+    guard.after_lookup(ctx, found)
+    clock.advance(30)
+    ctx = dataclasses.replace(ctx, at=clock.now())
+    start = CountingConnection.sends
+    assert guard.before_check(ctx).discloses
+    # Its state and every count it may read, in one trip; its writes wait...
+    assert CountingConnection.sends - start == 1
+    assert guard.after_lookup(ctx, found).discloses
+    # ...for the look-up's reads, then the check's writes.
+    assert CountingConnection.sends - start == 3
+
+
+def test_what_a_step_leaves_behind_is_seen_by_the_other_machines(
+        redis_guard_settings: GuardSettings) -> None:  # noqa: F811
+    clock = ManualClock(T0)
+    first, second = (Guard(state=redis_state(redis_guard_settings),
+                           profiles=PeerProfiles.default(), clock=clock,
+                           alerts=MemoryAlertSink()) for _ in range(2))
+    ctx = CheckContext(account_id="a1", organisation_id="o1", session_id="s1",
+                       profession=Profession.PHARMACY, size_class=SizeClass.SMALL,
+                       departement="33", address="192.0.2.10", device_id="d1", at=clock.now())
+    assert first.before_check(ctx).discloses
+    assert first.after_lookup(ctx, LookupOutcome(
+        matched=True, person_key="p1", departement="33", covered=True,
+        check_reference="r1")).discloses
+    # Another account's claim leaves the check pending, on every machine...
+    assert not first.on_claim(check_reference="r1", account_id="a2")
+    # ...for its own account's claim, wherever it arrives.
+    assert second.on_claim(check_reference="r1", account_id="a1")
