@@ -141,6 +141,15 @@ def test_in_transaction_statements_are_seen_and_fail_as_sqlalchemy_errors(bed: A
         assert conn.execute(select(AuditHead.position)).scalar_one() == 4
 
 
+def test_an_append_first_on_a_connection_commits_with_its_commit(bed: AuditBed) -> None:
+    record = bed.log.record(event="check.answered")
+    with bed.engine.connect() as conn:
+        bed.log.append_in_transaction(conn, [record])
+        conn.commit()
+    assert _count(bed) == 1
+    assert bed.verify().ok
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # backend-agnostic
 def test_a_closed_log_takes_no_more_entries(bed: AuditBed) -> None:
     bed.fill(1)

@@ -25,6 +25,10 @@ class DriverCursor:
     """A cursor on `conn`'s driver connection; use as a context manager."""
 
     def __init__(self, conn: Connection) -> None:
+        if not conn.in_transaction():
+            # What exec_driver_sql would have done (autobegin): the caller's commit must
+            # commit these writes even if nothing else ran on the connection first.
+            conn.begin()
         self._conn = conn
         self._dbapi_error: type[Exception] = conn.dialect.loaded_dbapi.Error
         self._cursor: Any = conn.connection.cursor()
