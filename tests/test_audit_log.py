@@ -7,7 +7,8 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from audit_support import START, AuditBed, make_bed
 from rempart.audit import AuditLogClosed, AuditWriteFailed, InvalidAuditRecord
@@ -112,6 +113,41 @@ def test_a_failed_write_is_reported_to_the_caller(bed: AuditBed) -> None:
     with pytest.raises(AuditWriteFailed):
         bed.log.append(event="check.answered")
     assert _count(bed) == 1
+
+
+def test_in_transaction_statements_are_seen_and_fail_as_sqlalchemy_errors(bed: AuditBed) -> None:
+    """The append runs on the driver's cursor: the engine's listeners must still see its
+    statements, and a driver error must surface as SQLAlchemy's, the transaction undone."""
+    bed.fill(2)
+    record = bed.log.record(event="check.answered", subject_id=9, fields=["covered"])
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement.split()[0].upper())
+
+    event.listen(bed.engine, "before_cursor_execute", count)
+    try:
+        with bed.engine.begin() as conn:
+            bed.log.append_in_transaction(conn, [record, record])
+    finally:
+        event.remove(bed.engine, "before_cursor_execute", count)
+    assert seen == ["UPDATE", "INSERT", "UPDATE"]
+    with bed.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE audit_entries_kept AS SELECT * FROM audit_entries"))
+        conn.execute(text("DROP TABLE audit_entries"))
+    with pytest.raises(DBAPIError), bed.engine.begin() as conn:
+        bed.log.append_in_transaction(conn, [record])
+    with bed.engine.connect() as conn:
+        assert conn.execute(select(AuditHead.position)).scalar_one() == 4
+
+
+def test_an_append_first_on_a_connection_commits_with_its_commit(bed: AuditBed) -> None:
+    record = bed.log.record(event="check.answered")
+    with bed.engine.connect() as conn:
+        bed.log.append_in_transaction(conn, [record])
+        conn.commit()
+    assert _count(bed) == 1
+    assert bed.verify().ok
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # backend-agnostic

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rempart.audit import AuditRecord, InvalidAuditRecord
-from rempart.audit.records import from_micros, to_micros
+from rempart.audit.records import entry_bytes, from_micros, to_micros
 
 WHEN = dt.datetime(2026, 3, 1, 8, 30, 15, 123456, tzinfo=dt.UTC)
 NIR = "2850775123456"  # shaped like a NIR: 13 digits
@@ -35,6 +35,46 @@ def test_canonical_bytes_are_sorted_compact_json_with_the_position() -> None:
     assert doc["fields"] == ["coverage", "guarantee"]
     assert list(doc) == sorted(doc)
     assert b" " not in data
+
+
+def test_canonical_bytes_are_exactly_the_documented_format() -> None:
+    # Pinned: entries already in a log must keep hashing to what was stored.
+    assert _record().canonical_bytes(7) == (
+        b'{"account_id":12,"client_address":"2001:db8::1","detail":{"n":1,"outcome":"covered"},'
+        b'"device_id":"dev:9","event":"check.answered","fields":["coverage","guarantee"],'
+        b'"occurred_at_us":1772353815123456,"organisation_id":3,"position":7,'
+        b'"session_id":"sess-1","subject_id":42,"v":1}')
+
+
+@given(st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True),
+                       st.one_of(st.none(), st.booleans(), st.integers(-2**63 + 1, 2**63 - 1),
+                                 st.text(max_size=12)), max_size=6),
+       st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2200, 1, 1),
+                    timezones=st.just(dt.UTC)),
+       st.integers(1, 2**40))
+def test_written_bytes_are_what_verify_recomputes_from_the_stored_columns(
+        detail: dict[str, object], when: dt.datetime, position: int) -> None:
+    record = _record(detail=detail, occurred_at=when)
+    stored = entry_bytes(
+        position=position, event=record.event, occurred_at_us=record.occurred_at_us,
+        account_id=record.account_id, organisation_id=record.organisation_id,
+        session_id=record.session_id, device_id=record.device_id,
+        client_address=record.client_address, subject_id=record.subject_id,
+        fields=record.fields_text.split(","), detail=orjson.loads(record.detail_json))
+    assert record.canonical_bytes(position) == stored
+    assert from_micros(record.occurred_at_us) == when
+
+
+@given(st.ip_addresses(v=4))
+def test_ipv4_addresses_are_kept_in_their_normal_form(address: object) -> None:
+    assert _record(client_address=str(address)).client_address == str(address)
+
+
+@pytest.mark.parametrize("address", ["10.01.2.3", "256.1.1.1", "1.2.3", "1.2.3.4.5", "1.2.3.4 ",
+                                     "\u0661.2.3.4"])
+def test_ipv4_lookalikes_are_refused(address: str) -> None:
+    with pytest.raises(InvalidAuditRecord, match="client_address"):
+        _record(client_address=address.encode().decode("unicode_escape"))
 
 
 def test_the_same_entry_at_another_position_hashes_differently() -> None:

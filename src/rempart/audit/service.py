@@ -23,10 +23,12 @@ import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from rempart.audit.driver_cursor import DriverCursor
 from rempart.audit.errors import AuditLogClosed, AuditSchemaMissing, AuditWriteFailed
 from rempart.audit.hashing import chain_hash, leaf_hash
 from rempart.audit.models import HEAD_ROW_ID, AuditHead
@@ -36,9 +38,9 @@ from rempart.observability import metrics
 
 DEFAULT_MAX_BATCH = 500
 
-# Driver SQL, built once per parameter style: through SQLAlchemy Core each statement cost
-# more to execute than the database took to run it, and they run in the checks' group
-# commit. Positional rows for the entries: no per-value processing either.
+# Driver SQL, built once per parameter style, run on the driver's cursor (DriverCursor):
+# through SQLAlchemy each statement cost more to execute than the database took to run
+# it, and they run in the checks' group commit. Positional rows: no per-value processing.
 _ENTRY_COLUMNS = ("position", "event", "occurred_at_us", "account_id", "organisation_id",
                   "session_id", "device_id", "client_address", "subject_id", "fields",
                   "detail", "prev_hash", "entry_hash")
@@ -63,9 +65,9 @@ def _statements(paramstyle: str) -> _Statements:
         set_head_hash=f"{head} SET entry_hash = {mark} WHERE id = {HEAD_ROW_ID}")
 
 
-@dataclass(frozen=True)
-class AuditReceipt:
-    """Where an entry landed: quote the position to find it again."""
+class AuditReceipt(NamedTuple):
+    """Where an entry landed: quote the position to find it again (one per entry written,
+    on the check's commit path: a named tuple costs a fraction of a frozen dataclass)."""
 
     position: int
     entry_hash: bytes
@@ -225,23 +227,24 @@ class AuditLog:
     @staticmethod
     def _write_on(conn: Connection, records: Sequence[AuditRecord]) -> list[AuditReceipt]:
         sql = _statements(conn.dialect.paramstyle)
-        # The UPDATE comes first so that it takes the lock before anything is read.
-        row = conn.exec_driver_sql(sql.claim_positions, (len(records),)).one_or_none()
-        if row is None:
-            raise AuditSchemaMissing("the audit head row is missing")
-        last, prev = int(row[0]), bytes(row[1])
-        position = last - len(records)
         rows, receipts = [], []
-        for record in records:
-            position += 1
-            entry_hash = chain_hash(prev, leaf_hash(record.canonical_bytes(position)))
-            rows.append((position, record.event, record.occurred_at_us, record.account_id,
-                         record.organisation_id, record.session_id, record.device_id,
-                         record.client_address, record.subject_id, record.fields_text,
-                         record.detail_json, prev, entry_hash))
-            receipts.append(AuditReceipt(position=position, entry_hash=entry_hash))
-            prev = entry_hash
-        conn.exec_driver_sql(sql.insert_entries, rows)
-        conn.exec_driver_sql(sql.set_head_hash, (prev,))
+        with DriverCursor(conn) as cursor:
+            # The UPDATE comes first so that it takes the lock before anything is read.
+            row = cursor.fetchone(sql.claim_positions, (len(records),))
+            if row is None:
+                raise AuditSchemaMissing("the audit head row is missing")
+            last, prev = int(row[0]), bytes(row[1])
+            position = last - len(records)
+            for record in records:
+                position += 1
+                entry_hash = chain_hash(prev, leaf_hash(record.canonical_bytes(position)))
+                rows.append((position, record.event, record.occurred_at_us,
+                             record.account_id, record.organisation_id, record.session_id,
+                             record.device_id, record.client_address, record.subject_id,
+                             record.fields_text, record.detail_json, prev, entry_hash))
+                receipts.append(AuditReceipt(position=position, entry_hash=entry_hash))
+                prev = entry_hash
+            cursor.executemany(sql.insert_entries, rows)
+            cursor.execute(sql.set_head_hash, (prev,))
         metrics.record_audit_entries(conn, len(records))
         return receipts
