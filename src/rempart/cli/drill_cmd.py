@@ -122,11 +122,12 @@ def _print_table(result: dict[str, Any]) -> None:
     span = (f"{result['minutes_per_scenario']} min per scenario" if "target" in result
             else f"{result['days']} day(s) after {result['warmup_days']} of warm-up")
     table = Table(title=f"rempart drill, seed {result['seed']}, {span}{where}")
-    for column in ("scenario", "disclosed", "attempted", "accounts", "detect s", "contain s"):
+    for column in ("scenario", "disclosed", "attempted", "accounts", "per account",
+                   "detect s", "contain s"):
         table.add_column(column, justify="right")
     for name, score in result["scenarios"].items():
         table.add_row(name, str(score["records_disclosed"]), str(score["records_attempted"]),
-                      str(score["accounts_used"]), str(score["time_to_detect_s"]),
-                      str(score["time_to_contain_s"]))
+                      str(score["accounts_used"]), str(score.get("records_per_account")),
+                      str(score["time_to_detect_s"]), str(score["time_to_contain_s"]))
     console.print(table)
     console.print(f"honest providers: {result['legit']}")

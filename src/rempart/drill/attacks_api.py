@@ -62,13 +62,15 @@ async def s4_low_and_slow(ctx: AttackContext, *, accounts: int = 2, pace_s: floa
 
 
 async def s5_distributed(ctx: AttackContext, *, accounts: int = 200, pace_s: float = 600,
-                         networks: str = "each", targets: int = 1500, until: dt.datetime,
+                         networks: str = "each", per_account: int = 30, until: dt.datetime,
                          ) -> AsyncIterator[dt.datetime]:
     """Many hijacked accounts at once, each low and slow (a check every `pace_s` or so,
     in its practice's hours), one actor interleaving them, each with its share of the
     list; each account starts within its first pace, as a botnet's members come in.
-    `networks`: all from one /24, a few /24s, or one per account (`network_address`)."""
-    people = ctx.identities(targets)
+    `networks`: all from one /24, a few /24s, or one per account (`network_address`).
+    The list holds `per_account` people per account, as far as the population goes (the
+    drill's 1,000 persons make about 6 per account for 200 accounts)."""
+    people = ctx.identities(max(1500, per_account * accounts))
     yield ctx.start
     victims = ctx.rng.sample(ctx.victims, k=min(accounts, len(ctx.victims)))
     shares = [people[i::len(victims)] for i in range(len(victims))]
