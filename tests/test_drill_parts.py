@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import random
 import sqlite3
 from pathlib import Path
 
@@ -15,11 +16,13 @@ from hypothesis import strategies as st
 from rempart.core.identifiers import build_nir
 from rempart.drill.attacks_api import FEW_NETWORKS, network_address
 from rempart.drill.errors import DrillError
-from rempart.drill.long_tail import long_tail_size
+from rempart.drill.long_tail import add_long_tail, long_tail_size
 from rempart.drill.options import SCENARIOS, make_options, parse_scenarios
+from rempart.drill.profiles import LONG_TAIL_PROFESSIONS
 from rempart.drill.scoring import AttackLog
 from rempart.drill.stolen_copy import guessed_keys, run_stolen_copy
 from rempart.drill.truth import Person
+from rempart.drill.world import build_instance
 from rempart.guard.netblock import address_block
 from rempart.population.sealing import identity_index
 from rempart.vault.keyring import Keyring
@@ -143,3 +146,20 @@ def test_the_dictionary_attack_recovers_an_index_made_with_a_guessable_key(
     result = run_stolen_copy(files=[database], people=people)
     assert result.index_matches == 1
     assert result.recovered == 1
+
+
+def test_the_long_tail_is_set_up_without_moving_the_day_on(tmp_path: Path) -> None:
+    """Each practice of the long tail is a fresh organisation with its own account, and
+    the set-up leaves the simulated morning where it was (one TOTP step for all), so
+    the honest desks start at their opening hours, not in a burst hours later."""
+    instance = build_instance(workdir=tmp_path, people=80, seed=2)
+    try:
+        before = instance.world.clock.now()
+        tail = add_long_tail(instance, count=12, rng=random.Random(3))
+        moved = (instance.world.clock.now() - before).total_seconds()
+        assert moved <= 60
+        assert len({a.organisation_id for a in tail}) == 12
+        assert not {a.organisation_id for a in tail} & {o[0] for o in instance.organisations}
+        assert {a.profession for a in tail} == set(LONG_TAIL_PROFESSIONS)
+    finally:
+        instance.close()
