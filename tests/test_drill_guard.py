@@ -19,9 +19,9 @@ from rempart.drill.options import make_options
 Attack = Callable[[AttackContext, dt.datetime], AsyncIterator[dt.datetime]]
 
 
-def _distributed(accounts: int, pace_s: float) -> Attack:
-    return lambda ctx, until: attacks_api.s5_distributed(ctx, accounts=accounts,
-                                                         pace_s=pace_s, until=until)
+def _distributed(accounts: int, pace_s: float, networks: str = "one") -> Attack:
+    return lambda ctx, until: attacks_api.s5_distributed(
+        ctx, accounts=accounts, pace_s=pace_s, networks=networks, until=until)
 
 
 def _low_and_slow(accounts: int, pace_s: float) -> Attack:
@@ -30,10 +30,13 @@ def _low_and_slow(accounts: int, pace_s: float) -> Attack:
 
 
 def _drill(monkeypatch: pytest.MonkeyPatch, scenario: str, attack: Attack, *, seed: int,
-           baseline: bool, warmup_days: int = 1) -> dict[str, Any]:
+           baseline: bool, warmup_days: int = 1, s5_accounts: int = 8) -> dict[str, Any]:
+    """A small platform (400 persons, 8 main accounts); S5's instance also gets the long
+    tail sized for `s5_accounts` (drill/long_tail.py), among which the attack picks."""
     monkeypatch.setitem(runner.ATTACKS, scenario, attack)
     options = make_options(scenarios=scenario, seed=seed, days=1, population=400,
-                           accounts=8, baseline=baseline, warmup_days=warmup_days)
+                           accounts=8, baseline=baseline, warmup_days=warmup_days,
+                           s5_accounts=s5_accounts)
     return runner.run_drill(options)
 
 
@@ -86,8 +89,9 @@ def test_a_distributed_attack_on_the_platforms_first_morning(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The cold start: nothing learnt, a small platform (8 honest accounts) with a few dozen
     checks behind it, so the network's evidence is weak. The goal of 2 records per
-    account is not met here (5.5 per account when written; 1.0 in the default drill's
-    cold start, with 12 accounts): the test bounds it with margin, and keeps the honest
+    account is not met here (5.5 per account when written, 4.75 beside the long tail's
+    10 practices on branch drills5; 1.0 in the default drill's cold start of the
+    8-account S5): the test bounds it with margin, and keeps the honest
     providers free of it."""
     guarded = _drill(monkeypatch, "S5", _distributed(accounts=8, pace_s=30), seed=6,
                      baseline=False, warmup_days=0)
@@ -98,3 +102,25 @@ def test_a_distributed_attack_on_the_platforms_first_morning(
     assert score["time_to_contain_s"] is not None
     assert guarded["legit"]["accounts_suspended"] == 0
     assert guarded["legit"]["accounts_with_friction"] <= 8
+
+
+def test_the_default_s5_hijacks_hundreds_of_accounts_and_is_scored_per_account() -> None:
+    """The default S5 (DESIGN.md's "hundreds of hijacked accounts, each low and slow"):
+    200 accounts, most of them solo practices of the long tail with a day of honest
+    history, one network each. Scored per account; every honest practice of the long
+    tail is scored with the others, and none is suspended."""
+    options = make_options(scenarios="S5", seed=1, days=1, population=400, accounts=4,
+                           baseline=False)
+    result = runner.run_drill(options)
+    score = result["scenarios"]["S5"]
+    legit = score["legit"]
+    print(f"default S5 on a small platform: {score['records_disclosed']} records over "
+          f"{score['accounts_used']} accounts; honest friction {legit['accounts_with_friction']}"
+          f" ({legit['hijacked_accounts_with_friction']} hijacked), {legit['accounts']} accounts")
+    assert (result["s5_accounts"], result["s5_networks"]) == (200, "each")
+    assert score["accounts_used"] == 200
+    assert score["records_per_account"] == round(score["records_disclosed"] / 200, 2)
+    assert legit["accounts"] > 200  # the long tail's practices worked beside the attack
+    assert legit["accounts_suspended"] == 0
+    assert (legit["hijacked_accounts_with_friction"] + legit["other_accounts_with_friction"]
+            == legit["accounts_with_friction"])

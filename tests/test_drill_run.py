@@ -86,6 +86,8 @@ def test_no_identity_in_output_or_report(run: tuple[Any, dict[str, Any], Path],
     (["--days", "0"], "--days"),
     (["--warmup-days", "-1"], "--warmup-days"),
     (["--population", "abc"], "population"),
+    (["--s5-accounts", "5000"], "--s5-accounts"),
+    (["--s5-networks", "botnet"], "--s5-networks"),
 ])
 def test_bad_options_are_refused_clearly(args: list[str], message: str) -> None:
     result = CliRunner().invoke(app, ["drill", "--json", *args])

@@ -42,6 +42,12 @@ def drill(
         "--population", help="Synthetic persons in each instance.")] = 1_000,
     accounts: Annotated[int, typer.Option(
         "--accounts", help="Honest provider accounts in each instance.")] = 12,
+    s5_accounts: Annotated[int, typer.Option(
+        "--s5-accounts", help="S5: hijacked accounts, most of them solo practices added "
+        "to S5's instance.")] = 200,
+    s5_networks: Annotated[str, typer.Option(
+        "--s5-networks", help="S5: the attacker's networks: one (a /24 for all), few (8 "
+        "/24s) or each (a /24 per account, a proxy pool).")] = "each",
     baseline: Annotated[bool, typer.Option(
         "--baseline", help="Run with the exfiltration guard switched off.")] = False,
     report: Annotated[Path | None, typer.Option(
@@ -66,7 +72,8 @@ def drill(
     with domain_errors():
         options = make_options(scenarios=scenario, seed=seed, days=days,
                                population=population, accounts=accounts, baseline=baseline,
-                               warmup_days=warmup_days)
+                               warmup_days=warmup_days, s5_accounts=s5_accounts,
+                               s5_networks=s5_networks)
         if target is not None or prepare_only or instance is not None:
             result = _against_target(options, scenario=scenario, target=target,
                                      instance=instance, prepare_only=prepare_only,
@@ -115,11 +122,12 @@ def _print_table(result: dict[str, Any]) -> None:
     span = (f"{result['minutes_per_scenario']} min per scenario" if "target" in result
             else f"{result['days']} day(s) after {result['warmup_days']} of warm-up")
     table = Table(title=f"rempart drill, seed {result['seed']}, {span}{where}")
-    for column in ("scenario", "disclosed", "attempted", "accounts", "detect s", "contain s"):
+    for column in ("scenario", "disclosed", "attempted", "accounts", "per account",
+                   "detect s", "contain s"):
         table.add_column(column, justify="right")
     for name, score in result["scenarios"].items():
         table.add_row(name, str(score["records_disclosed"]), str(score["records_attempted"]),
-                      str(score["accounts_used"]), str(score["time_to_detect_s"]),
-                      str(score["time_to_contain_s"]))
+                      str(score["accounts_used"]), str(score.get("records_per_account")),
+                      str(score["time_to_detect_s"]), str(score["time_to_contain_s"]))
     console.print(table)
     console.print(f"honest providers: {result['legit']}")

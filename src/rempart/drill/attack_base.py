@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
+from rempart.drill.options import DrillOptions
 from rempart.drill.scoring import AttackLog
 from rempart.drill.truth import Person
 from rempart.drill.world import Account, World
@@ -23,6 +24,8 @@ class AttackContext:
     victims: list[Account]  # accounts whose credentials the attacker holds (some part)
     start: dt.datetime
     log: AttackLog
+    # The run's options, for the attacks whose scale they set (S5).
+    options: DrillOptions = field(default_factory=lambda: DrillOptions(scenarios=()))
 
     def identities(self, count: int) -> list[Person]:
         """A scraper's target list: mostly real people, a fifth not in any file."""
@@ -38,7 +41,13 @@ class AttackContext:
         return self.world.endpoint.base_url
 
     def address(self, n: int) -> str:
-        return f"203.0.{113 + n // 250 % 10}.{n % 250 + 1}"
+        return self.remember(f"203.0.{113 + n // 250 % 10}.{n % 250 + 1}")
+
+    def remember(self, address: str) -> str:
+        """Note one of the attacker's addresses in the ground truth (alerts about it
+        count as detection)."""
+        self.log.addresses.add(address)
+        return address
 
     def record(self, answer: httpx.Response, *, person: Person | None, account: str | None,
                disclosed: bool) -> int:

@@ -24,10 +24,10 @@ def _agent(ctx: AttackContext, victim: Account, n: int) -> ApiAgent:
 
 async def _scrape(ctx: AttackContext, agent: ApiAgent, victim: Account,
                   people: list[Person], *, pace_s: float, in_victim_hours: bool,
-                  until: dt.datetime) -> AsyncIterator[dt.datetime]:
+                  until: dt.datetime, first_after_s: float = 0.0) -> AsyncIterator[dt.datetime]:
     """Check each person in turn; back off on 429; give the account up when refused."""
     profile = PROFILES.get(victim.profession, PROFILES["pharmacy"])
-    moment = ctx.world.clock.now()
+    moment = ctx.world.clock.now() + dt.timedelta(seconds=first_after_s)
     while people and moment < until:
         if in_victim_hours:
             moment = in_hours(moment, profile.opens_h, profile.closes_h)
@@ -61,16 +61,25 @@ async def s4_low_and_slow(ctx: AttackContext, *, accounts: int = 2, pace_s: floa
             await agent.close()
 
 
-async def s5_distributed(ctx: AttackContext, *, accounts: int = 8, pace_s: float = 30,
-                         targets: int = 1500, until: dt.datetime,
+async def s5_distributed(ctx: AttackContext, *, accounts: int = 200, pace_s: float = 600,
+                         networks: str = "each", per_account: int = 30, until: dt.datetime,
                          ) -> AsyncIterator[dt.datetime]:
-    """Many accounts at once: one actor interleaves them, each with its own share."""
-    people = ctx.identities(targets)
+    """Many hijacked accounts at once, each low and slow (a check every `pace_s` or so,
+    in its practice's hours), one actor interleaving them, each with its share of the
+    list; each account starts within its first pace, as a botnet's members come in.
+    `networks`: all from one /24, a few /24s, or one per account (`network_address`).
+    The list holds `per_account` people per account, as far as the population goes (the
+    drill's 1,000 persons make about 6 per account for 200 accounts)."""
+    people = ctx.identities(max(1500, per_account * accounts))
     yield ctx.start
-    victims = ctx.victims[:accounts]
+    victims = ctx.rng.sample(ctx.victims, k=min(accounts, len(ctx.victims)))
     shares = [people[i::len(victims)] for i in range(len(victims))]
-    agents = [_agent(ctx, v, n) for n, v in enumerate(victims)]
-    streams = [_scrape(ctx, a, v, s, pace_s=pace_s, in_victim_hours=True, until=until)
+    agents = [ApiAgent(ctx.world.endpoint, ctx.world.clock,
+                       address=ctx.remember(network_address(n, networks)),
+                       client_id=v.client_id, secret=v.client_secret)
+              for n, v in enumerate(victims)]
+    streams = [_scrape(ctx, a, v, s, pace_s=pace_s, in_victim_hours=True, until=until,
+                       first_after_s=ctx.rng.uniform(0, pace_s))
                for a, v, s in zip(agents, victims, shares, strict=True)]
     pending: dict[int, dt.datetime] = {}
     try:
@@ -89,6 +98,24 @@ async def s5_distributed(ctx: AttackContext, *, accounts: int = 8, pace_s: float
     finally:
         for agent in agents:
             await agent.close()
+
+
+# First octets of the "each" spread: public unicast ranges, none the drill's honest
+# 10.x or the other attacks' 203.0.x, nor loopback, shared or link-local space.
+_OCTETS = tuple(o for o in range(11, 224) if o not in (100, 127, 169, 172, 192, 198, 203))
+FEW_NETWORKS = 8
+
+
+def network_address(n: int, networks: str) -> str:
+    """The n-th hijacked account's address: "one" /24 for all, "few" (FEW_NETWORKS
+    /24s), or "each" account on its own /24, spread over unrelated /16s as a residential
+    proxy pool's exits are."""
+    if networks == "one":
+        return f"203.0.113.{n % 250 + 1}"
+    if networks == "few":
+        return f"203.0.{113 + n % FEW_NETWORKS}.{n // FEW_NETWORKS % 250 + 1}"
+    first = _OCTETS[n % len(_OCTETS)]
+    return f"{first}.{n // len(_OCTETS) % 250 + 1}.{(n * 7) % 250}.{n % 200 + 20}"
 
 
 async def s6_probing(ctx: AttackContext, *, accounts: int = 2, targets: int = 60,

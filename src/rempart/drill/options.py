@@ -20,6 +20,11 @@ SCENARIOS: dict[str, str] = {
 MAX_DAYS = 60
 MAX_WARMUP_DAYS = 30
 MAX_POPULATION = 200_000
+MAX_S5_ACCOUNTS = 1_000
+# How S5's attacker spreads its hijacked accounts over networks: all on one /24 (one
+# rented server range), a handful of /24s (a few servers), or one /24 per account (a
+# residential proxy pool or a botnet: what "distributed" means in the threat model).
+S5_NETWORKS = ("one", "few", "each")
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,10 @@ class DrillOptions:
     # Days of honest traffic before the attacks begin: a deployed platform has history
     # (0: the attacks start on the platform's first morning, the cold start).
     warmup_days: int = 1
+    # S5: hundreds of hijacked accounts (DESIGN.md's threat model), mostly solo practices
+    # of the long tail (drill/long_tail.py), and how they are spread over networks.
+    s5_accounts: int = 200
+    s5_networks: str = "each"
 
 
 def parse_scenarios(text: str | None) -> tuple[str, ...]:
@@ -48,7 +57,8 @@ def parse_scenarios(text: str | None) -> tuple[str, ...]:
 
 
 def make_options(*, scenarios: str | None, seed: int, days: int, population: int,
-                 accounts: int, baseline: bool, warmup_days: int = 1) -> DrillOptions:
+                 accounts: int, baseline: bool, warmup_days: int = 1,
+                 s5_accounts: int = 200, s5_networks: str = "each") -> DrillOptions:
     if not 1 <= days <= MAX_DAYS:
         raise DrillError(f"--days must be between 1 and {MAX_DAYS}")
     if not 50 <= population <= MAX_POPULATION:
@@ -59,6 +69,11 @@ def make_options(*, scenarios: str | None, seed: int, days: int, population: int
         raise DrillError(f"--warmup-days must be between 0 and {MAX_WARMUP_DAYS}")
     if seed < 0:
         raise DrillError("--seed must be zero or positive")
+    if not 2 <= s5_accounts <= MAX_S5_ACCOUNTS:
+        raise DrillError(f"--s5-accounts must be between 2 and {MAX_S5_ACCOUNTS}")
+    if s5_networks not in S5_NETWORKS:
+        raise DrillError(f"--s5-networks must be one of {', '.join(S5_NETWORKS)}")
     return DrillOptions(scenarios=parse_scenarios(scenarios), seed=seed, days=days,
                         population=population, accounts=accounts, baseline=baseline,
-                        warmup_days=warmup_days)
+                        warmup_days=warmup_days, s5_accounts=s5_accounts,
+                        s5_networks=s5_networks)

@@ -2,7 +2,8 @@
 
 A pharmacy sees about 450-530 visits an opening day; a minority are new third-party
 payments that need a check (renewals reuse a recent answer). Opticians and dentists see a
-few to a few dozen patients; a hospital's admissions office, hundreds of admissions.
+few to a few dozen patients; a hospital's admissions office, hundreds of admissions; the
+long tail (nurses, physiotherapists, hearing-aid centres) a few checks a day each.
 """
 
 from __future__ import annotations
@@ -26,7 +27,16 @@ PROFILES: dict[str, Profile] = {
     "optician": Profile("optical", frozenset(range(1, 6)), 8.5, 18.0, (3, 25), 0.8, 0.2),
     "dentist": Profile("dental", frozenset(range(5)), 7.5, 17.5, (8, 30), 0.6, 0.5),
     "hospital": Profile("hospital", frozenset(range(7)), 6.0, 20.0, (100, 300), 0.3, 0.1),
+    # The long tail of a national platform (drill/long_tail.py): solo practices with a
+    # few third-party-payment checks a day, mostly for their regular patients.
+    "nurse": Profile("nursing", frozenset(range(6)), 6.0, 19.0, (15, 30), 0.15, 0.8),
+    "physiotherapist": Profile("physiotherapy", frozenset(range(5)), 7.0, 18.0, (12, 25),
+                               0.2, 0.8),
+    "hearing_aid": Profile("hearing", frozenset(range(1, 6)), 8.0, 17.0, (2, 8), 0.5, 0.3),
 }
+# The drill's main honest accounts (`--accounts`) are of these professions.
+BUSY_PROFESSIONS = frozenset({"pharmacy", "optician", "dentist", "hospital"})
+LONG_TAIL_PROFESSIONS = ("nurse", "physiotherapist", "hearing_aid")
 # Small practices check at the portal's forms; pharmacies and hospital admissions, with
 # hundreds of patients a day, through their practice software over the API.
 PORTAL_PROFESSIONS = frozenset({"optician", "dentist"})

@@ -17,8 +17,9 @@ from rempart.auth.events import MemoryEventSink
 from rempart.drill import attacks_api, attacks_portal
 from rempart.drill.attack_base import AttackContext
 from rempart.drill.honest import HonestProvider
+from rempart.drill.long_tail import add_long_tail, long_tail_address, long_tail_size
 from rempart.drill.options import SCENARIOS, DrillOptions
-from rempart.drill.profiles import PROFILES
+from rempart.drill.profiles import BUSY_PROFESSIONS
 from rempart.drill.scheduler import run_actors
 from rempart.drill.scoring import AttackLog, LegitLog
 from rempart.drill.stolen_copy import run_stolen_copy
@@ -36,7 +37,9 @@ ATTACKS: dict[str, Attack] = {
     "S2": lambda ctx, until: attacks_portal.s2_stuffing(ctx),
     "S3": lambda ctx, until: attacks_portal.s3_aitm(ctx),
     "S4": lambda ctx, until: attacks_api.s4_low_and_slow(ctx, until=until),
-    "S5": lambda ctx, until: attacks_api.s5_distributed(ctx, until=until),
+    "S5": lambda ctx, until: attacks_api.s5_distributed(
+        ctx, accounts=ctx.options.s5_accounts, networks=ctx.options.s5_networks,
+        until=until),
     "S6": lambda ctx, until: attacks_api.s6_probing(ctx, until=until),
     "S9": lambda ctx, until: attacks_api.s9_copied_token(ctx),
 }
@@ -65,6 +68,7 @@ def run_drill(options: DrillOptions, *, workdir: Path | None = None,
     return {"seed": options.seed, "days": options.days,
             "warmup_days": options.warmup_days, "population": options.population,
             "honest_accounts_per_run": options.accounts,
+            "s5_accounts": options.s5_accounts, "s5_networks": options.s5_networks,
             "guard": "off" if options.baseline else "on",
             "simulated_start": START.isoformat(), "scenarios": scenarios,
             "legit": legit.score(), "timelines": timelines}
@@ -86,13 +90,15 @@ def merge(total: LegitLog, log: LegitLog, scenario: str) -> None:
 def choose_organisations(organisations: list[tuple[int, str, str]], *, count: int,
                          rng: random.Random) -> list[tuple[int, str, str]]:
     """The honest accounts' organisations: professions with a profile, pharmacies first."""
-    served = [o for o in organisations if o[1] in PROFILES] or organisations
+    served = [o for o in organisations if o[1] in BUSY_PROFESSIONS] or organisations
     weights = [8 if o[1] == "pharmacy" else 1 for o in served]
     return rng.choices(served, weights=weights, k=count)
 
 
-def _open_instance(options: DrillOptions, workdir: Path, *,
-                   seed: int) -> tuple[Instance, list[Account], MemoryEventSink]:
+def _open_instance(options: DrillOptions, workdir: Path, *, seed: int, long_tail: int = 0,
+                   ) -> tuple[Instance, list[Account], list[Account], MemoryEventSink]:
+    """A fresh instance with the main honest accounts and, if asked, a long tail of solo
+    practices (drill/long_tail.py)."""
     workdir.mkdir(parents=True, exist_ok=True)
     events = MemoryEventSink()
     instance = build_instance(workdir=workdir, people=options.population, seed=options.seed,
@@ -101,13 +107,18 @@ def _open_instance(options: DrillOptions, workdir: Path, *,
                                   rng=random.Random(options.seed * 1009 + seed))
     accounts = [open_account(instance.auth, instance.world.clock, number=i + 1,
                              organisation=org) for i, org in enumerate(chosen)]
-    return instance, accounts, events
+    tail = add_long_tail(instance, count=long_tail,
+                         rng=random.Random(f"{options.seed}/long-tail/{seed}"))
+    return instance, accounts, tail, events
 
 
 def play_scenario(world: World, accounts: list[Account], attack: Attack, *,
                   rng: random.Random, days: int, begin: dt.datetime, attack_start: dt.datetime,
-                  until: dt.datetime, live: bool = False) -> tuple[AttackLog, LegitLog]:
-    """One attacker beside the honest providers, until `until`; the ground truth of both."""
+                  until: dt.datetime, live: bool = False, long_tail: Sequence[Account] = (),
+                  options: DrillOptions | None = None) -> tuple[AttackLog, LegitLog]:
+    """One attacker beside the honest providers (the main accounts, then the long tail's
+    solo practices, each on its own network), until `until`; the ground truth of both.
+    The attacker may hold the credentials of any of them."""
     legit = LegitLog()
     honest = [HonestProvider(world, account, rng=random.Random(rng.random()),
                              days=days, log=legit, address=f"10.2.{i // 250}.{i % 250 + 1}",
@@ -115,9 +126,14 @@ def play_scenario(world: World, accounts: list[Account], attack: Attack, *,
                              moves_on_day=max(1, days // 2) if i == 2 else None,
                              live_until=until if live else None)
               for i, account in enumerate(accounts)]
+    honest += [HonestProvider(world, account, rng=random.Random(rng.random()), days=days,
+                              log=legit, address=long_tail_address(i))
+               for i, account in enumerate(long_tail)]
     attack_log = AttackLog()
-    ctx = AttackContext(world=world, rng=rng, victims=accounts[3:] + accounts[:3],
-                        start=attack_start, log=attack_log)
+    ctx = AttackContext(world=world, rng=rng,
+                        victims=accounts[3:] + accounts[:3] + list(long_tail),
+                        start=attack_start, log=attack_log,
+                        options=options or DrillOptions(scenarios=()))
     actors = [h.run(begin) for h in honest] + [attack(ctx, until)]
     asyncio.run(_drive(world, actors, honest, until))
     return attack_log, legit
@@ -125,7 +141,9 @@ def play_scenario(world: World, accounts: list[Account], attack: Attack, *,
 
 def _http_scenario(options: DrillOptions, scenario: str, workdir: Path, *,
                    seed: int) -> tuple[dict[str, Any], LegitLog, list[tuple[float, int]]]:
-    instance, accounts, events = _open_instance(options, workdir, seed=seed)
+    tail = long_tail_size(options.s5_accounts) if scenario == "S5" else 0
+    instance, accounts, long_tail, events = _open_instance(options, workdir, seed=seed,
+                                                           long_tail=tail)
     try:
         begin = instance.world.clock.now()
         midnight = dt.datetime.combine(begin.date(), dt.time(), tzinfo=dt.UTC)
@@ -135,13 +153,24 @@ def _http_scenario(options: DrillOptions, scenario: str, workdir: Path, *,
             rng=random.Random(f"{options.seed}/{scenario}"),
             days=options.warmup_days + options.days, begin=begin,
             attack_start=attack_day + dt.timedelta(hours=ATTACK_STARTS_H),
-            until=attack_day + dt.timedelta(days=options.days))
+            until=attack_day + dt.timedelta(days=options.days), long_tail=long_tail,
+            options=options)
         score = attack_log.score()
         _events_detection(score, attack_log, events)
-        score["legit"] = legit.score()
+        score["legit"] = legit.score() | _friction_split(legit, attack_log,
+                                                         accounts + long_tail)
         return score, legit, attack_log.timeline
     finally:
         instance.close()
+
+
+def _friction_split(legit: LegitLog, attack_log: AttackLog,
+                    accounts: Sequence[Account]) -> dict[str, int]:
+    """Honest accounts with friction, split: those whose credentials the attacker used
+    (their own software meets the defences raised against the thief) and the others."""
+    hijacked = {f"honest-{a.account_id}" for a in accounts if a.email in attack_log.accounts}
+    return {"hijacked_accounts_with_friction": len(legit.friction & hijacked),
+            "other_accounts_with_friction": len(legit.friction - hijacked)}
 
 
 async def _drive(world: World, actors: list[AsyncIterator[dt.datetime]],
@@ -160,10 +189,9 @@ def _events_detection(score: dict[str, Any], log: AttackLog,
     """An alert about one of the attacker's addresses or accounts counts as detection."""
     if log.started is None:
         return
-    attacker_addresses = ("203.0.",)
     moments = [e.at for e in events.events
                if e.kind.value in ALERT_KINDS and e.at >= log.started
-               and (e.address or "").startswith(attacker_addresses)]
+               and e.address in log.addresses]
     if moments:
         first = log.seconds(min(moments))
         current = score["time_to_detect_s"]
@@ -172,7 +200,7 @@ def _events_detection(score: dict[str, Any], log: AttackLog,
 
 def _artefact_scenarios(options: DrillOptions, wanted: Sequence[str],
                         workdir: Path) -> dict[str, Any]:
-    instance, accounts, _events = _open_instance(options, workdir, seed=99)
+    instance, accounts, _tail, _events = _open_instance(options, workdir, seed=99)
     world = instance.world
     try:
         legit = LegitLog()

@@ -23,6 +23,7 @@ class AttackLog:
     attempted: set[str] = field(default_factory=set)
     disclosed: set[str] = field(default_factory=set)
     accounts: set[str] = field(default_factory=set)
+    addresses: set[str] = field(default_factory=set)
     detected_at: dt.datetime | None = None
     last_answer_at: dt.datetime | None = None
     last_refusal_at: dt.datetime | None = None
@@ -72,6 +73,8 @@ class AttackLog:
             "records_disclosed": len(self.disclosed),
             "records_attempted": len(self.attempted),
             "accounts_used": len(self.accounts),
+            "records_per_account": (round(len(self.disclosed) / len(self.accounts), 2)
+                                    if self.accounts else None),
             "time_to_detect_s": self.seconds(self.detected_at),
             "time_to_contain_s": self.seconds(self.contained_at()),
             "answers_by_status": {str(k): v for k, v in sorted(self.statuses.items())},
