@@ -3,8 +3,10 @@
     .venv/bin/python scripts/bench_guard_state.py [--redis redis://127.0.0.1:6379/0]
 
 Times RedisGuardState.load_pair (the state and its two suspension keys: four keys in
-one MGET, twice per check) beside the same read of the two state keys alone (as before
-the suspension keys), in alternated rounds, as CPU and wall time per call. Uses a key
+one MGET, sent as one of the guard's trips, rempart.guard.redis_trips) beside a plain
+redis-py MGET of the two state keys alone (the read before the suspension keys and the
+trips), in alternated rounds, as CPU and wall time per call. Since the trips, the
+difference measures both changes together, not the suspension keys alone. Uses a key
 prefix of its own and deletes its keys; prints figures and asserts nothing.
 """
 

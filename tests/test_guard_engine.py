@@ -162,7 +162,7 @@ def test_reasons_and_alerts_never_carry_personal_data() -> None:
     # Counter keys do not hold session ids or addresses in clear either.
     state = bench.guard._state
     assert isinstance(state, MemoryGuardState)
-    storage_keys = " ".join(state.windows._storage._counters)  # type: ignore[attr-defined]
+    storage_keys = " ".join(state.windows._memory._counters)  # type: ignore[union-attr]
     assert "192.0.2.10" not in storage_keys
     assert "s1" not in storage_keys
 

@@ -17,8 +17,12 @@ from rempart.drill.truth import Person
 from rempart.drill.world import Account
 
 
-def _agent(ctx: AttackContext, victim: Account, n: int) -> ApiAgent:
-    return ApiAgent(ctx.world.endpoint, ctx.world.clock, address=ctx.address(200 + n),
+def _agent(ctx: AttackContext, victim: Account, n: int, *,
+           address: str | None = None) -> ApiAgent:
+    """The attacker's software on the victim's stolen client credentials, from `address`
+    (by default the attacker's n-th address after the first 200)."""
+    return ApiAgent(ctx.world.endpoint, ctx.world.clock,
+                    address=address or ctx.address(200 + n),
                     client_id=victim.client_id, secret=victim.client_secret)
 
 
@@ -74,9 +78,7 @@ async def s5_distributed(ctx: AttackContext, *, accounts: int = 200, pace_s: flo
     yield ctx.start
     victims = ctx.rng.sample(ctx.victims, k=min(accounts, len(ctx.victims)))
     shares = [people[i::len(victims)] for i in range(len(victims))]
-    agents = [ApiAgent(ctx.world.endpoint, ctx.world.clock,
-                       address=ctx.remember(network_address(n, networks)),
-                       client_id=v.client_id, secret=v.client_secret)
+    agents = [_agent(ctx, v, n, address=ctx.remember(network_address(n, networks)))
               for n, v in enumerate(victims)]
     streams = [_scrape(ctx, a, v, s, pace_s=pace_s, in_victim_hours=True, until=until,
                        first_after_s=ctx.rng.uniform(0, pace_s))

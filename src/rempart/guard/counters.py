@@ -20,10 +20,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from limits.errors import StorageError
 from limits.storage import RedisStorage, Storage
 
-from rempart.guard.errors import GuardUnavailable
 from rempart.guard.redis_trips import Command, Trips
 from rempart.ratelimit import HIGH, ClockedMemoryStorage
 
@@ -40,13 +38,20 @@ class SlidingWindows:
     """Sliding-window counts for many keys at once: one Redis round trip, or in-process."""
 
     def __init__(self, storage: Storage, *, prefix: str = "g", trips: Trips | None = None) -> None:
-        self._storage = storage
+        """In process: rempart.ratelimit's ClockedMemoryStorage, no trips. Scaled out:
+        `limits`' RedisStorage (its key prefix) with the guard state's trips."""
+        memory = storage if isinstance(storage, ClockedMemoryStorage) else None
+        redis_storage = storage if isinstance(storage, RedisStorage) else None
+        valid = ((memory is not None and trips is None)
+                 or (redis_storage is not None and trips is not None))
+        if not valid:
+            raise TypeError("SlidingWindows: a ClockedMemoryStorage, or a RedisStorage with trips")
+        self._memory = memory
+        self._redis = redis_storage
         self._trips = trips
         self._prefix = prefix
-        self._redis = storage if isinstance(storage, RedisStorage) else None
-        self._memory = storage if isinstance(storage, ClockedMemoryStorage) else None
-        # Per (key, window): [bucket, its key, the previous bucket's key, that bucket's
-        # count once read], replaced when the bucket changes.
+        # Per (key, window): [bucket, its key, the previous bucket's key], replaced when the
+        # bucket changes.
         self._names: dict[tuple[str, int], list[Any]] = {}
         self._ahead: _Ahead = {}
         self._ahead_ts = 0.0
@@ -60,19 +65,7 @@ class SlidingWindows:
         failure — and return each window's sliding (low, high) counts after it."""
         if self._memory is not None:
             return self._memory.slide(keys, ts)
-        if self._trips is not None:
-            return self._hit_trips(self._trips, keys, ts)
-        plan = self._plan(keys, ts)
-        try:
-            currents = self._local_currents(plan)
-            previous = [self._previous_count(step[0]) for step in plan]
-        except StorageError as exc:
-            raise GuardUnavailable("rate counting") from exc
-        except Exception as exc:
-            if self._redis is not None and isinstance(exc, self._redis.base_exceptions):
-                raise GuardUnavailable("rate counting") from exc
-            raise
-        return _sliding(currents, previous, plan)
+        return self._hit_trips(self._trips_or_fail(), keys, ts)
 
     def add(self, keys: Sequence[tuple[str, int, int]], ts: float) -> None:
         """hit() whose counts nobody reads: on Redis, queued for the state's next trip."""
@@ -158,8 +151,8 @@ class SlidingWindows:
     def _command(self, plan: list[_Step]) -> Command:
         """The trip's SLIDE step (rempart.guard.redis_trips) for `plan`."""
         redis_storage = self._redis
-        if redis_storage is None:
-            raise GuardUnavailable("rate counting")  # trips are only given with Redis
+        if redis_storage is None:  # the constructor pairs trips with Redis
+            raise TypeError("SlidingWindows: no Redis storage")
         prefixed = redis_storage.prefixed_key
         args: list[Any] = ["SLIDE"]
         for entry, expiry, _, amount in plan:
@@ -175,27 +168,17 @@ class SlidingWindows:
             found = names.get((key, window))
             if found is None or found[0] != bucket:
                 base = f"{self._prefix}:{key}:{window}:"
-                found = [bucket, base + str(bucket), base + str(bucket - 1), None]
+                found = [bucket, base + str(bucket), base + str(bucket - 1)]
                 if len(names) >= _NAMES_MAX:
                     names.clear()
                 names[(key, window)] = found
             plan.append((found, 2 * window + 1, 1.0 - (position - bucket), amount))
         return plan
 
-    def _local_currents(self, plan: list[_Step]) -> list[int]:
-        if self._memory is not None:
-            return self._memory.incr_many([step[0][1] for step in plan],
-                                          [step[1] for step in plan],
-                                          [step[3] for step in plan])
-        storage = self._storage
-        return [storage.incr(step[0][1], step[1], step[3]) if step[3]
-                else storage.get(step[0][1]) for step in plan]
-
-    def _previous_count(self, entry: list[Any]) -> int:
-        # A finished bucket never changes again: read it once per bucket.
-        if entry[3] is None:
-            entry[3] = self._storage.get(entry[2])
-        return int(entry[3])
+    def _trips_or_fail(self) -> Trips:
+        if self._trips is None:  # the constructor pairs memory storage with no trips
+            raise TypeError("SlidingWindows: no trips")
+        return self._trips
 
 
 def _sliding(currents: list[int], previous: list[int],

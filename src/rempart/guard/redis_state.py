@@ -63,6 +63,11 @@ def _account(blob: object, suspension: object) -> AccountProfile | None:
     return profile
 
 
+def _sets(writes: list[tuple[str, bytes, int]]) -> list[Command]:
+    """SET commands for (key, value, expiry in seconds) writes."""
+    return [("SET", key, value, "EX", expiry) for key, value, expiry in writes]
+
+
 def _session(blob: object, suspended: object) -> SessionState | None:
     if blob is None:
         return None
@@ -139,14 +144,7 @@ class RedisGuardState:
         if count is not None:
             self._ahead.append(count)
         if person_key is not None:
-            bits = positions(account_id, person_key)
-            gen = generation(ts)
-            for g in (gen, gen - 1):
-                fields: list[Any] = []
-                for b in bits:
-                    fields += ("GET", "u1", b)
-                self._ahead.append(("BITFIELD_RO", self._key("pat", account_id, str(g)),
-                                    *fields))
+            self._ahead += self._patient_reads(account_id, person_key, ts)
         if matured:
             self._ahead.append(("ZRANGEBYSCORE", self._key("pc", account_id), "-inf", ts))
         self._asked = (account_id, person_key, ts, count is not None)
@@ -178,16 +176,14 @@ class RedisGuardState:
                   session: SessionState, *, later: bool = False) -> None:
         self._windows.settle()
         self._seen = self._matured = None
-        writes = [*self._account_writes(account_id, profile),
-                  *self._session_writes(session_id, session)]
-        self._trips.later(*(("SET", key, value, "EX", expiry) for key, value, expiry in writes))
+        self._trips.later(*_sets([*self._account_writes(account_id, profile),
+                                  *self._session_writes(session_id, session)]))
         if not later:
             self._trips.flush("state write")
 
     def _write(self, operation: str, writes: list[tuple[str, bytes, int]]) -> None:
         """SET each (key, value, expiry in seconds), with what is queued, in one trip."""
-        self._trips.run(operation, [("SET", key, value, "EX", expiry)
-                                    for key, value, expiry in writes])
+        self._trips.run(operation, _sets(writes))
 
     def _account_writes(self, account_id: str,
                         profile: AccountProfile) -> list[tuple[str, bytes, int]]:
@@ -212,12 +208,18 @@ class RedisGuardState:
         seen, self._seen = self._seen, None
         if seen is not None and seen[:3] == (account_id, person_key, ts):
             return seen[3]
-        bits = positions(account_id, person_key)
+        now, before = self._trips.run("patient read",
+                                      self._patient_reads(account_id, person_key, ts))
+        return all(now) or all(before)
+
+    def _patient_reads(self, account_id: str, person_key: str, ts: float) -> list[Command]:
+        """The person's filter bits in this generation's bitmap and the previous one's."""
+        fields: list[Any] = []
+        for b in positions(account_id, person_key):
+            fields += ("GET", "u1", b)
         gen = generation(ts)
-        found = self._trips.run("patient read", [
-            ("GETBIT", self._key("pat", account_id, str(g)), b)
-            for g in (gen, gen - 1) for b in bits])
-        return all(found[:len(bits)]) or all(found[len(bits):])
+        return [("BITFIELD_RO", self._key("pat", account_id, str(g)), *fields)
+                for g in (gen, gen - 1)]
 
     def remember_patient(self, account_id: str, person_key: str, ts: float) -> None:
         key = self._key("pat", account_id, str(generation(ts)))
