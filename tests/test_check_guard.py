@@ -14,7 +14,7 @@ from checks_support import AppClient, Population, build_population, make_app
 from rempart.alerts.models import AlertRow
 from rempart.clock import ManualClock
 from rempart.coverage.models import Check
-from rempart.guard import GuardSettings
+from rempart.guard import CheckContext, Decision, Guard, GuardSettings, LookupOutcome
 from rempart.runtime import Runtime
 from rempart.settings import Settings
 
@@ -129,3 +129,34 @@ def test_baseline_setting_turns_it_off(runtime: Runtime, population: Population)
     with AppClient(app) as client:
         for _ in range(150):  # the same frozen-clock burst passes without the guard
             assert client.post(CHECKS, json=population.alice.payload()).status_code == 201
+
+
+def test_the_guard_tells_a_retried_near_miss_from_a_new_guess(
+        client: AppClient, population: Population, runtime: Runtime,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[LookupOutcome] = []
+    after_lookup = Guard.after_lookup
+
+    def spy(self: Guard, ctx: CheckContext, outcome: LookupOutcome) -> Decision:
+        seen.append(outcome)
+        return after_lookup(self, ctx, outcome)
+
+    monkeypatch.setattr(Guard, "after_lookup", spy)
+    alice = population.alice
+    # A near miss: the card's numbers match a person, another detail (the rank) does not.
+    # Two checks a session, from two accounts, so that no step-up stops the sequence.
+    with AppClient(make_app(runtime, population, 1, guard=True)) as other:
+        for sender, body in ((client, alice.payload(birth_rank=2)),
+                             (client, alice.payload(category="optical", birth_rank=2)),
+                             (other, alice.payload()), (other, alice.payload(birth_rank=3))):
+            assert sender.post(CHECKS, json=body).status_code == 201
+            client_clock(population).advance(30)
+    keys = [outcome.attempt_key for outcome in seen]
+    assert [outcome.near_miss for outcome in seen] == [True, True, False, True]
+    assert keys[0] == keys[1]  # the same details, whatever the care category
+    assert keys[2] is None
+    assert keys[3] is not None
+    assert keys[3] != keys[0]
+    assert len({o.person_key for o in seen}) == 1
+    assert not any(secret in key for key in (keys[0], keys[3]) if key
+                   for secret in alice.secrets())

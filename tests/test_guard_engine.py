@@ -301,3 +301,31 @@ def test_a_device_that_left_a_step_up_unanswered_is_asked_again_next_time() -> N
     bench.guard.on_step_up(session_id="s10", factor=StepUpFactor.PASSKEY)
     bench.wait(60)
     assert bench.check("p2", session="s12", device="stolen") is Action.ALLOW
+
+
+def _near_miss_evidence(bench: Bench, attempts: list[str | None]) -> list[list[str]]:
+    """The evidence names after each near miss of one person, sent with these details."""
+    rng = random.Random(3)
+    for i in range(30):  # an ordinary morning first, so failures are not the whole session
+        bench.check(f"regular-{i}")
+        bench.wait(rng.uniform(20, 200))
+    names = []
+    for attempt in attempts:
+        ctx = bench.ctx()
+        if bench.guard.before_check(ctx).discloses:
+            decision = bench.guard.after_lookup(ctx, LookupOutcome(
+                matched=False, person_key="same-person", near_miss=True, attempt_key=attempt))
+            names.append([e.feature for e in decision.evidence])
+        bench.wait(rng.uniform(10, 40))
+    return names
+
+
+def test_the_same_near_miss_sent_again_is_a_retry_not_a_guess() -> None:
+    retried = _near_miss_evidence(Bench(), ["details-1"] * 4)
+    guessed = _near_miss_evidence(Bench(), [f"details-{i}" for i in range(4)])
+    unkeyed = _near_miss_evidence(Bench(), [None] * 4)
+    assert len(retried) == 4  # a retry is never held up
+    assert not any("near_miss.repeat" in names for names in retried)
+    for names_per_check in (guessed, unkeyed):  # guesses are, by the third at the latest
+        assert 2 <= len(names_per_check) <= 3
+        assert all("near_miss.repeat" in names for names in names_per_check[1:])

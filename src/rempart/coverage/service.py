@@ -10,6 +10,7 @@ reference, whatever the reason.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 from sqlalchemy import Engine
 
@@ -106,10 +107,13 @@ class CheckService:
                                guarantee=guarantee, care_date=query.care_date)
         covered = outcome is CheckOutcome.COVERED
         if self._gate is not None and guarded is not None:
+            near_miss = bool(candidates) and found is None
             self._gate.after(guarded, requester, LookupOutcome(
                 matched=found is not None, departement=place, covered=covered,
-                person_key=identity[0].hex() if candidates else None,
-                near_miss=bool(candidates) and found is None, check_reference=reference))
+                person_key=identity[0].hex() if candidates else None, near_miss=near_miss,
+                attempt_key=_attempt_key(identity[0], member[0], query.birth_rank)
+                if near_miss else None,
+                check_reference=reference))
         applied = guarantee if covered else None
         third_party = bool(applied and found and applied.third_party
                            and found.contract_third_party)
@@ -180,6 +184,11 @@ class CheckService:
                               covered=r[3], checked_at=as_utc(r[4])) for r in rows[:limit]]
         next_cursor = items[-1].reference if len(rows) > limit else None
         return Page(items=items, next_cursor=next_cursor)
+
+
+def _attempt_key(identity: bytes, member: bytes, birth_rank: int) -> str:
+    """The details a near miss was tried with, as an opaque key (from blind indexes)."""
+    return hashlib.blake2b(identity + member + bytes((birth_rank,)), digest_size=8).hexdigest()
 
 
 def _view(guarantee: GuaranteeRow, used_cents: int) -> GuaranteeView:

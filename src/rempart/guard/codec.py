@@ -26,6 +26,8 @@ def load_session(blob: bytes) -> SessionState:
     for name in ("novelty", "pending", "composition"):
         data[name] = [Evidence(**e) for e in data[name]]
     data["near_keys"] = {k: (int(v[0]), float(v[1])) for k, v in data["near_keys"].items()}
+    # Sessions saved before near_attempts existed load without it.
+    data["near_attempts"] = {k: float(v) for k, v in data.get("near_attempts", {}).items()}
     return SessionState(**data)
 
 

@@ -62,6 +62,8 @@ class LookupOutcome:
     `person_key` is set when a record matched, fully or (near miss) in part: an opaque
     per-person key such as the identity blind index, never an identifier itself.
     `check_reference` is the reference a claim will quote, for matched checks.
+    `attempt_key`, for a near miss, is an opaque key of all the details sent: the same
+    details sent again are a retry, not a new guess.
     """
 
     matched: bool
@@ -70,6 +72,7 @@ class LookupOutcome:
     near_miss: bool = False
     covered: bool = False
     check_reference: str | None = None
+    attempt_key: str | None = None
 
     def __post_init__(self) -> None:
         if self.matched and self.near_miss:

@@ -131,7 +131,7 @@ class Guard:
         evidence = [*session.novelty, *session.pending, *session.composition,
                     *self._pooled(profile, session, sessions, ts)]
         if outcome.near_miss and outcome.person_key:
-            repeats = session.note_near_miss(outcome.person_key, ts)
+            repeats = session.note_near_miss(outcome.person_key, ts, outcome.attempt_key)
             if repeats >= 2:
                 evidence.append(Evidence("near_miss.repeat", 10.0 * (repeats - 1), (
                     f"the same person nearly matched {repeats} times in this session "
