@@ -12,6 +12,7 @@ import statistics
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from guard_fixtures import REDIS_URL
 from rempart.audit.models import AuditEntry
 from rempart.audit.signing import SigningKey, TrustedKeys
 from rempart.audit.verify import Verifier
-from rempart.bench.checks_bench import BenchOptions
+from rempart.bench.checks_bench import ROTATIONS, BenchOptions, demo_header_requests
 from rempart.bench.dpop_requests import CLIENTS, MAX_RATE, check_fresh_enough, proofs_needed
 from rempart.bench.errors import BenchError
 from rempart.bench.instance import instance_settings
@@ -33,6 +34,7 @@ from rempart.bench.unrecorded import UnrecordedForBenchmark
 from rempart.runtime import Runtime
 from rempart.storage.engine import make_engine
 from rempart.web.asgi import recorder_for
+from rempart.web.identity import DEMO_ADDRESS_HEADER, DEMO_HEADER, DEMO_SESSION_HEADER
 
 KEYS = {"checks_per_s", "p50_ms", "p99_ms", "bare_per_s", "ratio", "people", "workers",
         "connections", "backend", "server", "phases", "server_pids", "checks_audit_off_per_s",
@@ -271,3 +273,23 @@ def test_the_embedded_default_is_compared_only_with_another_shape() -> None:
         BenchOptions().with_embedded()
     options = BenchOptions(redis_url=REDIS_URL).with_embedded()
     assert [phase.name for phase in options.phases][-1] == "checks_embedded"
+
+
+def test_bench_sessions_see_a_new_patient_on_each_pass_and_keep_their_practice() -> None:
+    bodies = [f'{{"person": {n}}}'.encode() for n in range(50)]
+    server = types.SimpleNamespace(host="127.0.0.1", port=8000)
+    bench = types.SimpleNamespace(organisation_ids=[11, 12, 13])
+    requests = demo_header_requests(path="/api/v1/checks", bodies=bodies, server=server,
+                                    bench=bench, seconds=1.0)  # type: ignore[arg-type]
+    assert len(requests) == 50 * ROTATIONS
+    seen: dict[bytes, tuple[set[bytes], set[bytes]]] = {}
+    for request in requests:
+        head, body = request.split(b"\r\n\r\n")
+        headers = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:])
+        session = headers[DEMO_SESSION_HEADER.encode()]
+        patients, practice = seen.setdefault(session, (set(), set()))
+        assert body not in patients
+        patients.add(body)
+        practice.add(headers[DEMO_HEADER.encode()] + headers[DEMO_ADDRESS_HEADER.encode()])
+    assert len(seen) == 50
+    assert all(len(practice) == 1 for _, practice in seen.values())

@@ -39,6 +39,10 @@ from rempart.web.identity import DEMO_ADDRESS_HEADER, DEMO_HEADER, DEMO_SESSION_
 CHECKS_PATH = "/api/v1/checks"
 BARE_PATH = "/bench/lookup"
 CORPUS_SIZE = 20_000
+# Passes over the corpus before a session sees a patient again (more than a guarded
+# phase sends at 5,000 checks/s), and the shift between passes (prime to CORPUS_SIZE).
+ROTATIONS = 6
+ROTATION_STRIDE = 7_919
 
 
 class RequestBuilder(Protocol):
@@ -54,14 +58,20 @@ def demo_header_requests(*, path: str, bodies: Sequence[bytes], server: RunningS
     """Requests identified by the demo headers, spread over the bench's organisations,
     each its own provider session from its own address block: the many practices of a
     real day, each checking at its own pace, which the exfiltration guard lets through
-    (one session from one address at thousands of checks a second is a scraper)."""
+    (one session from one address at thousands of checks a second is a scraper).
+
+    A session checks another patient on each pass over the corpus (ROTATIONS passes
+    before any repeats): the same session sending the same card every few seconds,
+    mistyped cards included, is what a prober does, not a counter."""
     organisations = bench.organisation_ids
     host = f"{server.host}:{server.port}".encode()
-    return [post_request(path, body, host=host, headers={
-        DEMO_HEADER: str(organisations[i % len(organisations)]),
-        DEMO_SESSION_HEADER: f"bench-{i}",
-        DEMO_ADDRESS_HEADER: f"10.{i % 250}.{i // 250 % 250}.1"})
-        for i, body in enumerate(bodies)]
+    count = len(bodies)
+    return [post_request(path, bodies[(i + i // count * ROTATION_STRIDE) % count], host=host,
+                         headers={
+        DEMO_HEADER: str(organisations[i % count % len(organisations)]),
+        DEMO_SESSION_HEADER: f"bench-{i % count}",
+        DEMO_ADDRESS_HEADER: f"10.{i % count % 250}.{i % count // 250 % 250}.1"})
+        for i in range(count * ROTATIONS)]
 
 
 def post_request(path: str, body: bytes, *, host: bytes, headers: dict[str, str]) -> bytes:
