@@ -12,7 +12,9 @@ out unrecorded.
 Where a flush runs depends on the backend (the engine's dialect):
 
 - on a database server, in a worker thread, so the loop goes on serving while the
-  commit waits on the network and the server's disk;
+  commit waits on the network and the server's disk; on PostgreSQL on the thread's own
+  look-up connection, the batch's statements pipelined in two round trips
+  (rempart.storage.pipelined_writer);
 - on SQLite, on the loop whenever the database's write lock can be had at once
   (`begin_if_free`: one worker, no import running), else in a worker thread that waits
   for it (another worker process, an insurer file being imported). A commit in a thread
@@ -37,6 +39,7 @@ fewer, larger batches cost less per check; a lone check still commits after one 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +51,7 @@ from rempart.coverage.wal_checkpoints import WalCheckpointer
 from rempart.disclosure import Disclosure, DisclosureRecorder
 from rempart.observability import metrics
 from rempart.storage.driver_sql import DriverStatement
+from rempart.storage.pipelined_writer import PipelinedWriter
 from rempart.storage.sqlite_lock import begin_if_free
 from rempart.storage.thread_connections import ThreadConnections
 
@@ -71,8 +75,12 @@ class CheckJournal:
         self._recorder = recorder
         # SQLite only: the connections that on-loop commits go through (see above).
         self._on_loop: ThreadConnections | None = None
+        # PostgreSQL: pipelined commits on the threads' look-up connections (see above).
+        self._pipelined: PipelinedWriter | None = None
         if engine.dialect.name == "sqlite":
             self._on_loop = connections or ThreadConnections(engine)
+        elif engine.dialect.name == "postgresql":
+            self._pipelined = PipelinedWriter(engine, connections=connections)
         self._max_batch = max_batch
         self._queued: list[tuple[PendingCheck, asyncio.Future[None]]] = []
         self._flushing = False
@@ -86,6 +94,10 @@ class CheckJournal:
 
     def write(self, pending: PendingCheck) -> None:
         """Commit one check's writes now (for synchronous callers)."""
+        if self._pipelined is not None:
+            self._pipelined.write(functools.partial(self._write, checks=[pending]))
+            metrics.record_checks([pending.row["outcome"]])
+            return
         self._commit([pending])
 
     async def write_async(self, pending: PendingCheck) -> None:
@@ -114,6 +126,11 @@ class CheckJournal:
                     if self._on_loop is not None and self._commit_if_free(self._on_loop,
                                                                            checks):
                         self.flushes_on_loop += 1
+                    elif self._pipelined is not None:
+                        await self._pipelined.run(functools.partial(self._write,
+                                                                    checks=checks))
+                        metrics.record_checks(pending.row["outcome"] for pending in checks)
+                        self.flushes_in_thread += 1
                     else:
                         await asyncio.to_thread(self._commit, checks)
                         self.flushes_in_thread += 1
@@ -138,7 +155,7 @@ class CheckJournal:
 
     def _commit(self, checks: Sequence[PendingCheck]) -> None:
         with self._engine.connect() as conn, self._checkpoints.deferred(conn), conn.begin():
-            self._write(conn, checks)
+            self._write(conn, checks=checks)
         metrics.record_checks(pending.row["outcome"] for pending in checks)
 
     def _commit_if_free(self, connections: ThreadConnections,
@@ -150,7 +167,7 @@ class CheckJournal:
             if not begin_if_free(conn):
                 return False
             try:
-                self._write(conn, checks)
+                self._write(conn, checks=checks)
                 conn.commit()
             except BaseException:
                 _abandon(connections, conn)
@@ -158,7 +175,7 @@ class CheckJournal:
         metrics.record_checks(pending.row["outcome"] for pending in checks)
         return True
 
-    def _write(self, conn: Connection, checks: Sequence[PendingCheck]) -> None:
+    def _write(self, conn: Connection, *, checks: Sequence[PendingCheck]) -> None:
         conn.exec_driver_sql(self._insert.sql,
                              [self._insert.bind(pending.row) for pending in checks])
         self._recorder.record(conn, [pending.disclosure for pending in checks])

@@ -55,9 +55,10 @@ class CheckService:
         self._clock = clock
         self._recorder = recorder
         self._matcher = Matcher(vault)
-        # One connection per thread for the look-up and for the journal's commits on the
-        # loop: on SQLite a commit from another connection would empty the look-up's
-        # page cache. Where commits run (loop or thread) is the journal's: see CheckJournal.
+        # One connection per thread for the look-up and for the journal's commits: on
+        # SQLite a commit from another connection would empty the look-up's page cache;
+        # on PostgreSQL a batch then needs no pooled connection (no checkout, no ping).
+        # Where commits run (loop or thread) is the journal's: see CheckJournal.
         connections = ThreadConnections(engine, autocommit=True)
         self._reads = CheckReads(engine, connections=connections)
         self._journal = CheckJournal(engine=engine, recorder=recorder, connections=connections)
