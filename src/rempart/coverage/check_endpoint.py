@@ -4,7 +4,8 @@ per-request machinery.
 The check is the hot path of the whole service. FastAPI's router walks its included
 routers twice per request and its request handler resolves dependencies generically;
 together they cost more than the check itself. This endpoint is a plain Starlette route
-placed first in the app's routes, so it is matched at once; the FastAPI route in
+placed first in the app's routes, and `FastCheckDispatch` hands it its requests without
+going through FastAPI's inner layers and the router; the FastAPI route in
 `coverage.api` stays, and documents it in the OpenAPI document.
 
 It does what FastAPI does for that route, in the same order, with the same pieces:
