@@ -4,8 +4,7 @@ per-request machinery.
 The check is the hot path of the whole service. FastAPI's router walks its included
 routers twice per request and its request handler resolves dependencies generically;
 together they cost more than the check itself. This endpoint is a plain Starlette route
-placed first in the app's routes, and `FastCheckDispatch` hands it its requests without
-going through FastAPI's inner layers and the router; the FastAPI route in
+placed first in the app's routes, so it is matched at once; the FastAPI route in
 `coverage.api` stays, and documents it in the OpenAPI document.
 
 It does what FastAPI does for that route, in the same order, with the same pieces:
@@ -38,11 +37,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from pydantic_core import PydanticUndefined
 from starlette.exceptions import HTTPException
-from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rempart.coverage.query import CheckRequest
 from rempart.coverage.schemas import CheckIn
@@ -74,61 +71,9 @@ async def create_check_fast(request: Request) -> Response:
 
 def install_fast_check_route(app: FastAPI) -> None:
     """Put the fast route before every other: it answers POST only, so other methods
-    on the path still reach the routes that serve them. Call before any middleware is
-    added: the dispatch that serves it must be the innermost (see FastCheckDispatch)."""
-    route = Route(PATH, create_check_fast, methods=["POST"], include_in_schema=False)
-    app.router.routes.insert(0, route)
-    app.add_middleware(FastCheckDispatch, route=route)
-
-
-class FastCheckDispatch:
-    """Hands POST /api/v1/checks to the fast route without FastAPI's inner layers.
-
-    Innermost of the app's own middleware, so everything outside it (the server error
-    page, the edge layer, trusted proxies) still wraps the check. What it skips is
-    what the router would do for a request it gives to the first route anyway: the
-    exit stack per request (FastAPI's, for closing uploaded files: the check has
-    none), the walk over the routes, the route's method check and its second wrapper
-    for exception handlers. The handlers themselves are the app's, through Starlette's
-    own `ExceptionMiddleware` built with what FastAPI gives its own (all but the 500
-    handler, which stays outermost), so errors are answered as on any route. The scope
-    gets what routing would put there (router, endpoint, path parameters), which the
-    metrics and the error logs read.
-
-    Only while the fast route is still the router's first: without it (as a test
-    builds the app to compare with the documented FastAPI route), requests go through
-    the router as before. Any other request, or a path under a root path, goes
-    through the router unchanged.
-    """
-
-    def __init__(self, app: ASGIApp, *, route: Route) -> None:
-        self.app = app
-        self._route = route
-        self._handled: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST"
-                or scope.get("root_path")):
-            await self.app(scope, receive, send)
-            return
-        app: FastAPI = scope["app"]
-        router = app.router
-        if not router.routes or router.routes[0] is not self._route:
-            await self.app(scope, receive, send)
-            return
-        if self._handled is None:
-            self._handled = ExceptionMiddleware(_answer_check, debug=app.debug, handlers={
-                key: handler for key, handler in app.exception_handlers.items()
-                if key not in (500, Exception)})
-        scope.setdefault("router", router)
-        scope["endpoint"] = create_check_fast
-        scope["path_params"] = dict(scope.get("path_params", {}))
-        await self._handled(scope, receive, send)
-
-
-async def _answer_check(scope: Scope, receive: Receive, send: Send) -> None:
-    response = await create_check_fast(Request(scope, receive, send))
-    await response(scope, receive, send)
+    on the path still reach the routes that serve them."""
+    app.router.routes.insert(0, Route(PATH, create_check_fast, methods=["POST"],
+                                      include_in_schema=False))
 
 
 async def _decoded_body(request: Request) -> Any:
