@@ -1,4 +1,4 @@
-"""The app's edge layer and the fast check's dispatch, seen from outside: every answer
+"""The app's edge layer and the fast check behind it, seen from outside: every answer
 carries its request id and the security headers (the body cap's 413 included), errors
 on the check path are the app's own answers, and the demo address header is checked
 and normalised on every request, the cached ones too."""
