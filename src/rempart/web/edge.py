@@ -1,8 +1,8 @@
 """The app's edge: request id, body cap, security headers and latency metrics, one layer.
 
 They were four pure ASGI middlewares, each with its own coroutine frame and its own
-`send` wrapper around every answer: 10-18 µs of CPU per check in-process, more than
-the check's own validation (docs/performance.md). One layer does the same work, in
+`send` wrapper around every answer: 10-18 µs of CPU per check in-process, about what
+the check's own validation costs (docs/performance.md). One layer does the same work, in
 the same order as the four did (outermost first):
 
 1. latency: the clock starts before anything else; the status observed is the one
