@@ -137,7 +137,8 @@ def bench_middleware(
                                         help="Alternating rounds (the median counts).")] = 7,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """The request latency middleware's cost in µs per request, measured in process."""
+    """The edge layer's cost (request id, body cap, security headers, latency metrics)
+    in µs per request, measured in process."""
     from rempart.bench.middleware_bench import run_middleware_bench
 
     figures = run_middleware_bench(requests=requests, rounds=rounds)

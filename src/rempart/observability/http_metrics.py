@@ -1,4 +1,4 @@
-"""Request latency by route template: a pure ASGI middleware, cheap on the hot path.
+"""Request latency by route template, observed by the edge layer: cheap on the hot path.
 
 The route label is the matched route's template (`/api/v1/claims/{reference}`), taken
 from the scope after routing: FastAPI's routes leave themselves there, plain Starlette
@@ -11,11 +11,10 @@ costs two clock reads, one dictionary look-up and one observation.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from starlette.routing import BaseRoute, Mount, Router
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from rempart.observability.metrics import HTTP_SECONDS
 
@@ -23,37 +22,23 @@ UNMATCHED = "unmatched"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-class HttpMetricsMiddleware:
-    def __init__(self, app: ASGIApp, *, router: Router) -> None:
-        self.app = app
+class RouteLatency:
+    """Observes each answered request's latency under (method, route template, status);
+    the app's edge layer (`rempart.web.edge`) calls it once per request."""
+
+    def __init__(self, *, router: Router) -> None:
         self._router = router
         self._children: dict[tuple[str, str, int], Any] = {}
         self._by_endpoint: dict[Any, str] = {}
         self._indexed = -1  # how many routes the index was built from
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # an exception that escapes every handler is a 500 for the client
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            elapsed = time.perf_counter() - started
-            method = scope["method"]
-            key = (method if method in _METHODS else "OTHER", self._template(scope), status)
-            child = self._children.get(key)
-            if child is None:
-                child = self._children[key] = HTTP_SECONDS.labels(key[0], key[1], str(status))
-            child.observe(elapsed)
+    def observe(self, scope: Scope, status: int, elapsed: float) -> None:
+        method = scope["method"]
+        key = (method if method in _METHODS else "OTHER", self._template(scope), status)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = HTTP_SECONDS.labels(key[0], key[1], str(status))
+        child.observe(elapsed)
 
     def _template(self, scope: Scope) -> str:
         declared = _declared(scope)

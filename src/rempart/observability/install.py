@@ -1,5 +1,6 @@
 """Putting operations into an app, in one call: health, readiness, metrics, the trusted
-proxies' client addresses, the request latency middleware and the shutdown flush."""
+proxies' client addresses and the shutdown flush (the request latency is observed by
+the edge layer, rempart.web.edge)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from fastapi import FastAPI
 from rempart.audit import AuditLog
 from rempart.audit.security_sink import AuditSecurityEventSink
 from rempart.coverage.service import CheckService
-from rempart.observability.http_metrics import HttpMetricsMiddleware
 from rempart.observability.lifespan import Closes, with_writers_stopped
 from rempart.observability.readiness import ReadinessProbe
 from rempart.observability.routes import install_operation_routes
@@ -19,7 +19,8 @@ from rempart.web.proxies import TrustedProxyMiddleware
 
 def install_operations(app: FastAPI, runtime: Runtime, *, audit: AuditLog,
                        check_service: CheckService, security_events: object) -> None:
-    """Call last in create_app: the middleware added here wraps all the others."""
+    """Operations routes, the trusted proxies' middleware, the shutdown flush; the request
+    latency is observed by the app's edge layer (rempart.web.edge)."""
     probe = ReadinessProbe(runtime)
     install_operation_routes(app, probe=probe, metrics_allow=runtime.settings.metrics_allow)
     closing: list[Closes] = [audit, probe]
@@ -30,4 +31,3 @@ def install_operations(app: FastAPI, runtime: Runtime, *, audit: AuditLog,
     if runtime.settings.trusted_proxies:
         app.add_middleware(TrustedProxyMiddleware, networks=parse_networks(
             "REMPART_TRUSTED_PROXIES", runtime.settings.trusted_proxies))
-    app.add_middleware(HttpMetricsMiddleware, router=app.router)

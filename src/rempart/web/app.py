@@ -4,8 +4,8 @@
     app = create_app(runtime, identity_source=StaticIdentity(identity))  # tests, tools
 
 Services are built here once; routes read them from app.state. The body cap and
-request ids are plain ASGI middleware around everything, so even a refused request gets
-an id and a JSON answer.
+request ids are in the edge layer around everything (`rempart.web.edge`), so even a
+refused request gets an id and a JSON answer.
 """
 
 from __future__ import annotations
@@ -32,13 +32,11 @@ from rempart.observability.install import install_operations
 from rempart.portal.wiring import build_auth, install_authentication
 from rempart.providers.directory import OrganisationDirectory
 from rempart.runtime import Runtime
-from rempart.web.body_limit import BodySizeLimitMiddleware
 from rempart.web.containment import AuthContainment
+from rempart.web.edge import EdgeMiddleware
 from rempart.web.errors import install_error_handlers
 from rempart.web.identity import DemoHeaderIdentity, IdentitySource
 from rempart.web.openapi import install_openapi
-from rempart.web.request_id import RequestIdMiddleware
-from rempart.web.security_headers import SecurityHeadersMiddleware
 
 API_DESCRIPTION = (
     "Coverage checks, calculations and claims for third-party payment. A check answers "
@@ -87,11 +85,12 @@ def create_app(runtime: Runtime, *, identity_source: IdentitySource | None = Non
     if runtime.settings.bench_endpoints:  # an oracle: only by explicit setting
         install_bench_endpoints(app, runtime)
     install_openapi(app)
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
-    app.add_middleware(RequestIdMiddleware)
     install_operations(app, runtime, audit=audit, check_service=app.state.check_service,
-                       security_events=app.state.auth.events)  # last: its middleware wraps all
+                       security_events=app.state.auth.events)
+    # Last, so that it wraps every other middleware: request id, body cap, security
+    # headers and latency metrics in one layer (rempart.web.edge).
+    app.add_middleware(EdgeMiddleware, max_bytes=runtime.settings.max_body_bytes,
+                       router=app.router)
     return app
 
 

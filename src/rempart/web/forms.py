@@ -4,7 +4,7 @@ Every form names the fields it accepts and the longest value of each; anything e
 (another content type, bytes that are not URL-encoded UTF-8, a field given twice, a
 value over its limit, control characters) is refused with a `FormError` that names
 the field and never repeats the value. The whole body is already capped by
-BodySizeLimitMiddleware.
+the edge layer (`rempart.web.edge`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Security headers on every answer, as plain ASGI middleware.
+"""Security headers on every answer, added by the app's edge layer (`rempart.web.edge`).
 
 The content security policy allows only the app's own scripts, styles and images (no
 inline script, no third-party origin) and no framing; the referrer never leaves the
@@ -11,8 +11,6 @@ personal data and the portal never links to it.
 """
 
 from __future__ import annotations
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -34,26 +32,18 @@ NO_STORE_PREFIXES = ("/portal/", "/oauth/")
 STATIC_PREFIX = "/portal/static/"
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+def security_headers_for(path: str) -> tuple[list[tuple[bytes, bytes]], bool]:
+    """The headers every answer on `path` gets, and whether it must not be stored."""
+    extra = _ALWAYS if path in NO_CSP_PATHS else _WITH_CSP
+    return extra, path.startswith(NO_STORE_PREFIXES) and not path.startswith(STATIC_PREFIX)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope.get("path", "")
-        extra = _ALWAYS if path in NO_CSP_PATHS else _WITH_CSP
-        no_store = path.startswith(NO_STORE_PREFIXES) and not path.startswith(STATIC_PREFIX)
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = message.get("headers", [])
-                if no_store:  # ours replaces whatever the route said
-                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
-                    message["headers"] = [*headers, *extra, _NO_STORE]
-                else:
-                    message["headers"] = [*headers, *extra]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+def with_security_headers(headers: list[tuple[bytes, bytes]],
+                          extra: list[tuple[bytes, bytes]],
+                          no_store: bool) -> list[tuple[bytes, bytes]]:
+    """The route's headers followed by ours; under no-store, ours replaces the route's
+    cache-control."""
+    if no_store:
+        headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+        return [*headers, *extra, _NO_STORE]
+    return [*headers, *extra]
