@@ -171,18 +171,21 @@ def test_a_practice_whose_patients_live_far_away_on_a_shared_network(seed: int) 
     world = World()
     refused = _watch_campaign(world)
     rng = random.Random(seed)
-    # Small practices beside it: a hosted network's many pharmacies would meet the
-    # address block's ceiling (docs/guard.md), which is not what is tested here.
-    mix = [Profession.OPTICIAN, Profession.DENTIST, Profession.HOSPITAL]
-    practices = _platform(rng, world, practices=rng.randint(4, 8), new=0, late_claims=True,
-                          mix=mix)
-    for i, practice in enumerate(practices):
+    # Small practices beside it on the shared network (many pharmacies there would meet
+    # the address block's ceiling, docs/guard.md, which is not what is tested here), and
+    # others on networks of their own: the platform's baseline.
+    shared = _platform(rng, world, practices=rng.randint(3, 6), new=0, late_claims=True,
+                       mix=[Profession.HOSPITAL, Profession.OPTICIAN, Profession.DENTIST])
+    others = _platform(rng, world, practices=rng.randint(10, 20), new=0, late_claims=True)
+    for i, practice in enumerate(shared):
         practice.address = f"192.0.2.{i + 1}"
-    hospital = next(p for p in practices if p.profession is Profession.HOSPITAL)
+        practice.account_id = practice.organisation_id = f"shared{i}"
+        practice.device = f"shared-dev{i}"
+    hospital = shared[0]
     hospital.departement = "971"
-    _schedule(practices, 2)
+    _schedule(shared + others, 2)
     world.run()
-    friction, suspended = _friction(practices, {hospital.account_id})
+    friction, suspended = _friction(shared + others, {hospital.account_id})
     assert not refused
     assert not friction
     assert not suspended

@@ -40,12 +40,13 @@ to it, its failed matches, its timing...), and never suspends. Its parts:
 
 - `campaign.young`: *young* sessions, of accounts with no origin of their own yet (a
   practice's first hours on the platform, or an account its thief reached first):
-  their checks of people far away or matching no one in the last hour, against the
-  young sessions' own share over the 23 hours before with a margin, or its upper
-  confidence bound if higher (no evidence on a platform's first hour, little on a
-  quiet one). Owner and thief of a young account cannot be told apart by origin, so
-  it goes only to young sessions whose own checks include such a person: the ones
-  that add to the excess, not the owner's whose patients are local.
+  their checks of people far away or matching no one in the last hour (without the
+  judged session's own), against the young sessions' own share over the 23 hours
+  before with a margin, or its upper confidence bound if higher (no evidence on a
+  platform's first hour, little on a quiet one). Owner and thief of a young account
+  cannot be told apart by origin, so it goes only to young sessions whose own checks
+  include such a person: the ones that add to the excess, not the owner's whose
+  patients are local.
 
 While it holds, a session carries it as standing evidence from its first check, so that
 one or two odd checks of its own are enough for a step-up, where a session on its own
@@ -139,7 +140,9 @@ class CampaignWatch:
         self._cached_at = float("-inf")
         self._cached: Evidence | None = None
         self._young_at = float("-inf")
-        self._young_cached: Evidence | None = None
+        # The young cohort's hour, its odd checks, the 23 h before, its usual and judged
+        # shares: refreshed every REFRESH_S, each session's own checks taken out per call.
+        self._young_counts = (0.0, 0.0, 0.0, 0.0, 1.0)
 
     def opened(self, *, block: str, fresh: bool, foreign_block: bool, ts: float) -> None:
         """Count a session opening from its block, and a fresh one across the platform
@@ -192,7 +195,7 @@ class CampaignWatch:
         if fresh:
             found += [self._reads(ts), *self._spread(block, foreign_block, ts)]
         if young and own[1] > 0.0:
-            found.append(self._young(ts))
+            found.append(self._young(ts, own))
         return [e for e in found if e is not None]
 
     def _network(self, block: str, sessions: float, ts: float,
@@ -251,27 +254,30 @@ class CampaignWatch:
             f"{100 * share:.0f} % of them {what} (other sessions: {100 * usual:.0f} %)"))
         return self._cached
 
-    def _young(self, ts: float) -> Evidence | None:
+    def _young(self, ts: float, own: tuple[float, float]) -> Evidence | None:
         """The young sessions' share of checks of people far away or matching no one in
-        the last hour, against their own over the 23 hours before."""
-        if abs(ts - self._young_at) < REFRESH_S:
-            return self._young_cached
-        n, odd, day_n, day_odd = (c[0] for c in self._windows.hit(_YOUNG_READ, ts))
-        before = max(day_n - n, 0.0)
-        before_odd = max(day_odd - odd, 0.0)
-        usual = (before_odd + 1.0) / (before + 2.0)
-        judged = min(0.95, max(usual * MARGIN + SLACK,
-                               share_upper_bound(before_odd, before, BASELINE_Z)))
+        the last hour, without this session's own (one practice whose patients live far
+        away is not a cohort), against their own over the 23 hours before."""
+        if abs(ts - self._young_at) >= REFRESH_S:
+            n, odd, day_n, day_odd = (c[0] for c in self._windows.hit(_YOUNG_READ, ts))
+            before = max(day_n - n, 0.0)
+            before_odd = max(day_odd - odd, 0.0)
+            usual = (before_odd + 1.0) / (before + 2.0)
+            judged = min(0.95, max(usual * MARGIN + SLACK,
+                                   share_upper_bound(before_odd, before, BASELINE_Z)))
+            self._young_at = ts
+            self._young_counts = (n, odd, before, usual, judged)
+        n, odd, before, usual, judged = self._young_counts
+        n = max(n - own[0], 0.0)
+        odd = min(max(odd - own[1], 0.0), n)
         bits = binomial_tail_bits(odd, n, judged)
-        self._young_at = ts
-        self._young_cached = None if bits < REPORT_ABOVE else Evidence(
-            "campaign.young", min(bits, CAP_BITS), (
-                f"across the platform, {n:.0f} checks in the last hour came from accounts "
-                f"with no device or network of their own yet and {100 * odd / n:.0f} % of "
-                f"them were of people who live over 200 km away or matched no one (the 23 h "
-                f"before: {100 * usual:.0f} % of {before:.0f}, judged against "
-                f"{100 * judged:.0f} %)"))
-        return self._young_cached
+        if bits < REPORT_ABOVE:
+            return None
+        return Evidence("campaign.young", min(bits, CAP_BITS), (
+            f"across the platform, {n:.0f} checks in the last hour came from other accounts "
+            f"with no device or network of their own yet and {100 * odd / n:.0f} % of them "
+            f"were of people who live over 200 km away or matched no one (the 23 h before: "
+            f"{100 * usual:.0f} % of {before:.0f}, judged against {100 * judged:.0f} %)"))
 
     def _spread(self, block: str, foreign_block: bool,
                 ts: float) -> tuple[Evidence | None, Evidence | None]:
