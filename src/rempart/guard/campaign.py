@@ -45,8 +45,9 @@ to it, its failed matches, its timing...), and never suspends. Its parts:
   before with a margin, or its upper confidence bound if higher (no evidence on a
   platform's first hour, little on a quiet one). Owner and thief of a young account
   cannot be told apart by origin, so it goes only to young sessions whose own checks
-  include such a person: the ones that add to the excess, not the owner's whose
-  patients are local.
+  include two people who live far away or more, above the judged share: the ones that
+  add to the excess, not the owner's whose patients are local (the owner's account
+  counts hold the thief's checks too: typos beside them must not suspend it).
 
 While it holds, a session carries it as standing evidence from its first check, so that
 one or two odd checks of its own are enough for a step-up, where a session on its own
@@ -91,6 +92,10 @@ BASELINE_Z = 2.33
 _YOUNG_N = [("campaign:young:n", HOUR_S, 1), ("campaign:young:n", DAY_S, 1)]
 _YOUNG_ODD = [("campaign:young:odd", HOUR_S, 1), ("campaign:young:odd", DAY_S, 1)]
 _YOUNG_READ = [(k, w, 0) for k, w, _ in (_YOUNG_N[0], _YOUNG_ODD[0], _YOUNG_N[1], _YOUNG_ODD[1])]
+# A young session adds to the cohort's excess with this many checks of people who live
+# far away, above the cohort's judged share (typos, failed matches retried at once, are
+# not counted: an owner's two typos beside its thief's checks must not suspend it).
+YOUNG_OWN = 2.0
 # An origin seen (not confirmed) becomes the account's own after this long: the reads'
 # window, so that the origins a campaign brings are still fresh while it is judged.
 ESTABLISHED_S = WINDOW_S
@@ -183,19 +188,21 @@ class CampaignWatch:
 
     def evidence(self, *, block: str, sessions: float, fresh: bool, foreign_block: bool,
                  ts: float, own: tuple[float, float] = (0.0, 0.0),
-                 young: bool = False) -> list[Evidence]:
+                 young: bool = False, own_far: tuple[float, float] = (0.0, 0.0),
+                 ) -> list[Evidence]:
         """The standing evidence of a session: what the cohort of fresh sessions reads
         and how it opens (fresh sessions only), what the young ones read (a young session
         with an odd check of its own), and what the sessions of its network read (a
         network its account has not confirmed; `sessions` opened from it in the hour,
         read beside other counts; `own`: the session's checks and its checks of people
-        far away or matching no one, left out of its network's)."""
+        far away or matching no one, left out of its network's; `own_far`: its matched
+        checks whose residence is known, and those far away)."""
         found = [self._network(block, sessions, ts, own)
                  if sessions >= NETWORK_SESSIONS else None]
         if fresh:
             found += [self._reads(ts), *self._spread(block, foreign_block, ts)]
-        if young and own[1] > 0.0:
-            found.append(self._young(ts, own))
+        if young and own_far[1] >= YOUNG_OWN:
+            found.append(self._young(ts, own, own_far))
         return [e for e in found if e is not None]
 
     def _network(self, block: str, sessions: float, ts: float,
@@ -254,7 +261,8 @@ class CampaignWatch:
             f"{100 * share:.0f} % of them {what} (other sessions: {100 * usual:.0f} %)"))
         return self._cached
 
-    def _young(self, ts: float, own: tuple[float, float]) -> Evidence | None:
+    def _young(self, ts: float, own: tuple[float, float],
+               own_far: tuple[float, float]) -> Evidence | None:
         """The young sessions' share of checks of people far away or matching no one in
         the last hour, without this session's own (one practice whose patients live far
         away is not a cohort), against their own over the 23 hours before."""
@@ -268,6 +276,8 @@ class CampaignWatch:
             self._young_at = ts
             self._young_counts = (n, odd, before, usual, judged)
         n, odd, before, usual, judged = self._young_counts
+        if own_far[1] <= judged * own_far[0]:
+            return None  # the session's own patients are no odder than the cohort's usual
         n = max(n - own[0], 0.0)
         odd = min(max(odd - own[1], 0.0), n)
         bits = binomial_tail_bits(odd, n, judged)

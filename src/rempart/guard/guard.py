@@ -285,7 +285,8 @@ class Guard:
                                        fresh=session.fresh,
                                        foreign_block=session.foreign_block, ts=ts,
                                        own=(session.checks, session.far + session.fail),
-                                       young=still_young(session.young, session.started, ts))
+                                       young=still_young(session.young, session.started, ts),
+                                       own_far=(session.far_known, session.far))
 
     def _save(self, ctx: CheckContext, profile: AccountProfile, session: SessionState, *,
               later: bool = False) -> None:
