@@ -160,6 +160,9 @@ class PracticeProfile:
     near_miss_rate: float = 0.01
     claim_rate: float = 0.96
     busy_day_rate: float = 0.1
+    # Claims sent this many hours after the check (low, high), if set: a practice that
+    # bills in batches, so that nothing is confirmed by a claim for a day or more.
+    claim_delay_h: tuple[float, float] | None = None
 
     @classmethod
     def draw(cls, rng: random.Random, profession: Profession) -> PracticeProfile:
@@ -201,9 +204,10 @@ class HonestPractice(Actor):
         self.near = near
         self.fresh = itertools.count()
 
-    def schedule(self, days: int) -> None:
+    def schedule(self, days: int, *, first: int = 0) -> None:
+        """Visits from day `first` (a practice new to the platform then) to `days`."""
         p = self.profile
-        for day in range(days):
+        for day in range(first, days):
             weekday = (START + dt.timedelta(days=day)).weekday()
             if weekday not in p.days:
                 continue
@@ -259,6 +263,8 @@ class HonestPractice(Actor):
             ref = f"ref-{self.account_id}-{self.checks}"
             delay = self.rng.uniform(60, 1800) if self.rng.random() < 0.8 else \
                 self.rng.uniform(3600, 40 * 3600)
+            if p.claim_delay_h is not None:
+                delay = 3600.0 * self.rng.uniform(*p.claim_delay_h)
             self.world.at(now + delay,
                           lambda: self.world.guard.on_claim(check_reference=ref))
 

@@ -3,10 +3,14 @@
 One hijacked account read slowly says little in its first few checks. Many of them
 (scenario S5) say a lot together. The guard pools two cohorts:
 
-- *fresh* sessions: sessions of an account that has confirmed a device by a claimed
-  check, opened from a device or an address block it has not confirmed — what a thief
-  with stolen credentials and its own machine looks like, and, rarely, an honest new
-  computer;
+- *fresh* sessions: sessions of an account that has an origin of its own, opened from
+  a device or an address block that is not one — what a thief with stolen credentials
+  and its own machine looks like, and, rarely, an honest new computer. An origin is the
+  account's own once a claimed check confirmed it, or once its sessions have used it
+  for longer than the reads' window (`origin_novelty`): most small practices have not
+  had a claim confirm anything on their first days (claims follow checks by up to two
+  days), and a thief's origin, first seen with its campaign, is not yet its account's
+  while the campaign is judged;
 - the sessions of one *network* (address block) within the hour, whatever their
   accounts, once there are several: one attacker's infrastructure reading through
   many accounts, including accounts with no history of their own.
@@ -30,7 +34,20 @@ to it, its failed matches, its timing...), and never suspends. Its parts:
   upper confidence bound if higher: a platform that has seen few checks yet (its first
   morning) is judged generously, one that has seen thousands closely, so the evidence
   grows with the platform's own honest traffic and with the number of sessions the
-  network reads through; for sessions from a network their account has not confirmed.
+  network reads through; for sessions from a network their account has not confirmed,
+  and judged without the session's own checks: one practice whose patients live far
+  away (an overseas hospital) is not a cohort of its network.
+
+- `campaign.young`: *young* sessions, of accounts with no origin of their own yet (a
+  practice's first hours on the platform, or an account its thief reached first):
+  their checks of people far away or matching no one in the last hour (without the
+  judged session's own), against the young sessions' own share over the 23 hours
+  before with a margin, or its upper confidence bound if higher (no evidence on a
+  platform's first hour, little on a quiet one). Owner and thief of a young account
+  cannot be told apart by origin, so it goes only to young sessions whose own checks
+  include two people who live far away or more, above the judged share: the ones that
+  add to the excess, not the owner's whose patients are local (the owner's account
+  counts hold the thief's checks too: typos beside them must not suspend it).
 
 While it holds, a session carries it as standing evidence from its first check, so that
 one or two odd checks of its own are enough for a step-up, where a session on its own
@@ -43,6 +60,7 @@ from __future__ import annotations
 from rempart.guard.counters import SlidingWindows
 from rempart.guard.decision import Evidence
 from rempart.guard.limits_check import block_digest, counter_key
+from rempart.guard.profile import TAINT_S, AccountProfile
 from rempart.guard.stats import binomial_tail_bits, poisson_tail_bits, share_upper_bound
 
 WINDOW_S = 4 * 3600
@@ -69,6 +87,55 @@ NETWORK_SESSIONS = 3
 # the share's one-sided 99 % upper bound (z = 2.33), whichever is higher.
 NETWORK_WINDOW_S = DAY_S
 BASELINE_Z = 2.33
+# Young sessions' checks, and those of people far away or matching no one: the hour
+# against the day (the counts' keys, windows, amounts).
+_YOUNG_N = [("campaign:young:n", HOUR_S, 1), ("campaign:young:n", DAY_S, 1)]
+_YOUNG_ODD = [("campaign:young:odd", HOUR_S, 1), ("campaign:young:odd", DAY_S, 1)]
+_YOUNG_READ = [(k, w, 0) for k, w, _ in (_YOUNG_N[0], _YOUNG_ODD[0], _YOUNG_N[1], _YOUNG_ODD[1])]
+# A young session adds to the cohort's excess with this many checks of people who live
+# far away, above the cohort's judged share (typos, failed matches retried at once, are
+# not counted: an owner's two typos beside its thief's checks must not suspend it).
+YOUNG_OWN = 2.0
+# An origin seen (not confirmed) becomes the account's own after this long: the reads'
+# window, so that the origins a campaign brings are still fresh while it is judged.
+ESTABLISHED_S = WINDOW_S
+
+
+def origin_novelty(profile: AccountProfile, *, device: str, block: str,
+                   ts: float) -> tuple[bool, bool, bool]:
+    """For a new session: (fresh, foreign_block, young), and its device and block noted
+    as seen.
+
+    Fresh when the account has a device of its own (confirmed by a claim, or used for
+    ESTABLISHED_S by its sessions and not tainted since) and this session's device or
+    block is not its own; foreign_block when the block is not. Young when the account
+    has nothing of its own yet (its first hours): owner and thief cannot be told apart
+    by origin there."""
+    seen, tainted = profile.seen, profile.tainted
+    cutoff = ts - ESTABLISHED_S
+
+    def held(key: str) -> bool:
+        first = seen.get(key)
+        if first is None or first > cutoff:
+            return False
+        when = tainted.get(key)
+        return when is None or ts - when >= TAINT_S
+
+    has_own = bool(profile.devices) or any(
+        key.startswith("d:") and held(key) for key in seen)
+    fresh = foreign = False
+    if has_own:
+        own_block = block in profile.blocks or held("b:" + block)
+        foreign = not own_block
+        fresh = foreign or not (device in profile.devices or held("d:" + device))
+    profile.note_seen(device, block, ts)
+    return fresh, foreign, not has_own
+
+
+def still_young(young: bool, started: float, ts: float) -> bool:
+    """Whether a session opened young still is: its own origin becomes its account's
+    after ESTABLISHED_S, as any origin does (a practice software's session lasts days)."""
+    return young and ts - started < ESTABLISHED_S
 
 
 class CampaignWatch:
@@ -77,6 +144,10 @@ class CampaignWatch:
         self._window_s = window_s
         self._cached_at = float("-inf")
         self._cached: Evidence | None = None
+        self._young_at = float("-inf")
+        # The young cohort's hour, its odd checks, the 23 h before, its usual and judged
+        # shares: refreshed every REFRESH_S, each session's own checks taken out per call.
+        self._young_counts = (0.0, 0.0, 0.0, 0.0, 1.0)
 
     def opened(self, *, block: str, fresh: bool, foreign_block: bool, ts: float) -> None:
         """Count a session opening from its block, and a fresh one across the platform
@@ -94,17 +165,21 @@ class CampaignWatch:
         return (counter_key("nb", block), HOUR_S, 0)
 
     def record(self, *, fresh: bool, block: str, matched: bool, far: bool | None,
-               ts: float) -> float:
+               ts: float, young: bool = False) -> float:
         """Count a check that reached its lookup, and what the lookup found, in its block
-        and in its cohort (fresh, or the others: the platform's baseline), in one call;
-        return the sessions opened from the block in the hour."""
+        and in its cohort (fresh, or the others: the platform's baseline; and young), in
+        one call; return the sessions opened from the block in the hour."""
         group = "fresh" if fresh else "known"
         digest = block_digest(block)  # counter_key's, once for the block's keys
         keys = [("nb:n:" + digest, HOUR_S, 1),
                 ("campaign:all:n", NETWORK_WINDOW_S, 1), (f"campaign:{group}:n", self._window_s, 1)]
+        if young:
+            keys += _YOUNG_N
         if far or not matched:
             keys += [("nb:odd:" + digest, HOUR_S, 1),
                      ("campaign:all:odd", NETWORK_WINDOW_S, 1)]
+            if young:
+                keys += _YOUNG_ODD
         if far:
             keys.append((f"campaign:{group}:far", self._window_s, 1))
         if not matched:
@@ -112,17 +187,26 @@ class CampaignWatch:
         return self._windows.read_adding(self.sessions_key(block), keys, ts)[0]
 
     def evidence(self, *, block: str, sessions: float, fresh: bool, foreign_block: bool,
-                 ts: float) -> list[Evidence]:
+                 ts: float, own: tuple[float, float] = (0.0, 0.0),
+                 young: bool = False, own_far: tuple[float, float] = (0.0, 0.0),
+                 ) -> list[Evidence]:
         """The standing evidence of a session: what the cohort of fresh sessions reads
-        and how it opens (fresh sessions only), and what the sessions of its network
-        read (a network its account has not confirmed; `sessions` opened from it in
-        the hour, read beside other counts)."""
-        found = [self._network(block, sessions, ts) if sessions >= NETWORK_SESSIONS else None]
+        and how it opens (fresh sessions only), what the young ones read (a young session
+        with an odd check of its own), and what the sessions of its network read (a
+        network its account has not confirmed; `sessions` opened from it in the hour,
+        read beside other counts; `own`: the session's checks and its checks of people
+        far away or matching no one, left out of its network's; `own_far`: its matched
+        checks whose residence is known, and those far away)."""
+        found = [self._network(block, sessions, ts, own)
+                 if sessions >= NETWORK_SESSIONS else None]
         if fresh:
             found += [self._reads(ts), *self._spread(block, foreign_block, ts)]
+        if young and own_far[1] >= YOUNG_OWN:
+            found.append(self._young(ts, own, own_far))
         return [e for e in found if e is not None]
 
-    def _network(self, block: str, sessions: float, ts: float) -> Evidence | None:
+    def _network(self, block: str, sessions: float, ts: float,
+                 own: tuple[float, float]) -> Evidence | None:
         """Several sessions from one network within the hour, reading people who live far
         away or match no one (either: a leaked list has both) far more often than the
         platform does."""
@@ -139,6 +223,12 @@ class CampaignWatch:
         # conservative error.)
         others = max(all_n - n, 0.0)
         others_odd = max(all_odd - odd, 0.0)
+        # The other sessions of the network: this one's checks (over its life, the hour's
+        # at most) are its own evidence, judged by its account's features.
+        n = max(n - own[0], 0.0)
+        odd = min(max(odd - own[1], 0.0), n)
+        if n < 1.0:
+            return None
         usual = (others_odd + 1.0) / (others + 2.0)
         # The margin for honest variation, or what the share may still be, if more.
         judged = min(0.95, max(usual * MARGIN + SLACK,
@@ -170,6 +260,34 @@ class CampaignWatch:
             f"came from sessions on devices or networks new to their accounts and "
             f"{100 * share:.0f} % of them {what} (other sessions: {100 * usual:.0f} %)"))
         return self._cached
+
+    def _young(self, ts: float, own: tuple[float, float],
+               own_far: tuple[float, float]) -> Evidence | None:
+        """The young sessions' share of checks of people far away or matching no one in
+        the last hour, without this session's own (one practice whose patients live far
+        away is not a cohort), against their own over the 23 hours before."""
+        if abs(ts - self._young_at) >= REFRESH_S:
+            n, odd, day_n, day_odd = (c[0] for c in self._windows.hit(_YOUNG_READ, ts))
+            before = max(day_n - n, 0.0)
+            before_odd = max(day_odd - odd, 0.0)
+            usual = (before_odd + 1.0) / (before + 2.0)
+            judged = min(0.95, max(usual * MARGIN + SLACK,
+                                   share_upper_bound(before_odd, before, BASELINE_Z)))
+            self._young_at = ts
+            self._young_counts = (n, odd, before, usual, judged)
+        n, odd, before, usual, judged = self._young_counts
+        if own_far[1] <= judged * own_far[0]:
+            return None  # the session's own patients are no odder than the cohort's usual
+        n = max(n - own[0], 0.0)
+        odd = min(max(odd - own[1], 0.0), n)
+        bits = binomial_tail_bits(odd, n, judged)
+        if bits < REPORT_ABOVE:
+            return None
+        return Evidence("campaign.young", min(bits, CAP_BITS), (
+            f"across the platform, {n:.0f} checks in the last hour came from other accounts "
+            f"with no device or network of their own yet and {100 * odd / n:.0f} % of them "
+            f"were of people who live over 200 km away or matched no one (the 23 h before: "
+            f"{100 * usual:.0f} % of {before:.0f}, judged against {100 * judged:.0f} %)"))
 
     def _spread(self, block: str, foreign_block: bool,
                 ts: float) -> tuple[Evidence | None, Evidence | None]:

@@ -20,7 +20,7 @@ from rempart.clock import Clock
 from rempart.core.care import Profession
 from rempart.guard import limits_check as lim
 from rempart.guard.alerts import Alert, AlertSink
-from rempart.guard.campaign import CampaignWatch
+from rempart.guard.campaign import CampaignWatch, origin_novelty, still_young
 from rempart.guard.ceilings import Ceilings, LimitPolicy, ceilings_for
 from rempart.guard.context import CheckContext, EntityId, LookupOutcome, SizeClass
 from rempart.guard.decision import ALLOW, Action, Decision, Evidence
@@ -125,7 +125,8 @@ class Guard:
             return standing
         new, far = self._learner.observe(ctx, ts, outcome, profile, session)
         sessions = self._campaign.record(fresh=session.fresh, block=block,
-                                         matched=outcome.matched, far=far, ts=ts)
+                                         matched=outcome.matched, far=far, ts=ts,
+                                         young=still_young(session.young, session.started, ts))
         ceilings, usual = self._hourly(ctx, ts, prior, profile)
         session.composition = composition_evidence(profile, session, prior, usual)
         evidence = [*session.novelty, *session.pending, *session.composition,
@@ -231,7 +232,7 @@ class Guard:
             session.novelty = [*novelty_evidence(profile, prior, device=ctx.device_id,
                                                  block=block),
                                *history_evidence(profile, ts, prior.noun)]
-            self._note_fresh(found is not None, profile, session, ctx.device_id, block, ts)
+            self._note_fresh(profile, session, ctx.device_id, block, ts)
             if profile.is_tainted(ctx.device_id, block, ts):
                 # Where a step-up went unanswered, the next session is asked again first.
                 session.step_up_required = True
@@ -242,17 +243,12 @@ class Guard:
         profile.last = max(profile.last, ts)
         return profile, session
 
-    def _note_fresh(self, known: bool, profile: AccountProfile, session: SessionState,
+    def _note_fresh(self, profile: AccountProfile, session: SessionState,
                     device: str, block: str, ts: float) -> None:
-        """Whether a new session is fresh (rempart.guard.campaign): from a device or block
-        its account has not confirmed by a claim, on an account that has confirmed one.
-        (On an account with nothing confirmed, owner and thief cannot be told apart: a
-        second device there marked the owner as often as the thief, in the tests.)"""
-        fresh = foreign = False
-        if known and profile.devices:
-            fresh = device not in profile.devices or block not in profile.blocks
-            foreign = block not in profile.blocks
-        session.fresh, session.foreign_block = fresh, foreign
+        """Whether a new session is fresh: from a device or block that is not its
+        account's own, on an account that has one (rempart.guard.campaign)."""
+        fresh, foreign, young = origin_novelty(profile, device=device, block=block, ts=ts)
+        session.fresh, session.foreign_block, session.young = fresh, foreign, young
         self._campaign.opened(block=block, fresh=fresh, foreign_block=foreign, ts=ts)
 
     def _hourly(self, ctx: CheckContext, ts: float, prior: PeerPrior,
@@ -287,7 +283,10 @@ class Guard:
             return []
         return self._campaign.evidence(block=session.block, sessions=sessions,
                                        fresh=session.fresh,
-                                       foreign_block=session.foreign_block, ts=ts)
+                                       foreign_block=session.foreign_block, ts=ts,
+                                       own=(session.checks, session.far + session.fail),
+                                       young=still_young(session.young, session.started, ts),
+                                       own_far=(session.far_known, session.far))
 
     def _save(self, ctx: CheckContext, profile: AccountProfile, session: SessionState, *,
               later: bool = False) -> None:

@@ -33,6 +33,7 @@ MAX_DEVICES = 16
 MAX_BLOCKS = 32
 MAX_NETWORKS = 16
 MAX_TAINTED = 32
+MAX_SEEN = 16
 TAINT_S = 7 * 86400.0
 MAX_INTERVALS = 32
 MAX_NEAR_KEYS = 64
@@ -141,6 +142,9 @@ class AccountProfile:
     # Devices ("d:...") and blocks ("b:...") of sessions asked for a second factor that
     # never gave it, with when: a new session from one of them is asked again at once.
     tainted: dict[str, float] = field(default_factory=dict)
+    # Devices ("d:...") and blocks ("b:...") its sessions opened from, confirmed or not,
+    # with when first (rempart.guard.campaign.origin_novelty).
+    seen: dict[str, float] = field(default_factory=dict)
     suspended: bool = False
     suspension: list[str] = field(default_factory=list)
 
@@ -257,6 +261,17 @@ class AccountProfile:
         if block is not None:
             _remember(self.tainted, "b:" + block, ts, MAX_TAINTED)
 
+    def note_seen(self, device: str, block: str, ts: float) -> None:
+        """Remember when a session first opened from this device and block. The first
+        time is kept, and beyond MAX_SEEN the newest other entry goes: many new devices
+        in a row (a thief's) must not push out the ones the account has long used."""
+        seen = self.seen
+        for key in ("d:" + device, "b:" + block):
+            if key not in seen:
+                if len(seen) >= MAX_SEEN:
+                    del seen[max(seen, key=seen.__getitem__)]
+                seen[key] = ts
+
     def untaint(self, device: str, block: str) -> None:
         self.tainted.pop("d:" + device, None)
         self.tainted.pop("b:" + block, None)
@@ -304,6 +319,8 @@ class SessionState:
     # (see rempart.guard.campaign); and whether the block is new to the account.
     fresh: bool = False
     foreign_block: bool = False
+    # Opened on an account with no device or network of its own yet (campaign.young).
+    young: bool = False
     checks: int = 0
     matched: int = 0
     new: int = 0
