@@ -206,7 +206,7 @@ def test_profiles_and_sessions_survive_serialisation() -> None:
     profile.note_step_up(T0.timestamp(), passed=False)
     assert codec.load_account(codec.dump(profile)) == profile
     session = SessionState("a1", "dev", "192.0.2.0/24", None, T0.timestamp(), T0.timestamp(),
-                           novelty=[Evidence("novelty", 9.0, "why")])
+                           novelty=(Evidence("novelty", 9.0, "why"),))
     session.note_attempt(T0.timestamp() + 5, 900)
     session.note_near_miss("pk", T0.timestamp())
     session.note_near_miss("pk", T0.timestamp() + 1, "attempt")

@@ -46,10 +46,12 @@ class ClockedMemoryStorage(Storage, MovingWindowSupport):
         self._clock = clock
         self._lock = threading.Lock()
         self._counters: dict[str, tuple[int, float]] = {}
-        # Per (key, window): (bucket, its count, the previous bucket's count). Tuples,
-        # not lists: tuples of numbers leave the cyclic collector's lists after its first
-        # pass, and the guard keeps hundreds of thousands of these.
-        self._windows: dict[tuple[str, int], tuple[int, int, int]] = {}
+        # Per window length, per key: (bucket, its count, the previous bucket's count).
+        # One dict per window length (a guard uses five) keyed by the key itself: a
+        # string's hash is cached, where a (key, window) tuple was built and hashed for
+        # every count. Tuples, not lists: tuples of numbers leave the cyclic collector's
+        # lists after its first pass, and the guard keeps hundreds of thousands of these.
+        self._windows: dict[int, dict[str, tuple[int, int, int]]] = {}
         # Moving windows: per key, entry times newest first, and the longest expiry used.
         self._events: dict[str, list[float]] = defaultdict(list)
         self._expiry: dict[str, float] = {}
@@ -107,15 +109,24 @@ class ClockedMemoryStorage(Storage, MovingWindowSupport):
     def slide(self, keys: Sequence[tuple[str, int, int]], ts: float) -> list[tuple[float, float]]:
         """The sliding-window counter itself, in process: per (key, window) the current and
         previous bucket's counts, shifted as the clock moves; see SlidingWindows.hit."""
-        windows = self._windows
+        by_window = self._windows
         out: list[tuple[float, float]] = []
         append = out.append
+        # Per window length in this call: its bucket, the previous bucket's weight and its
+        # dict (a call counts ten keys over three or four lengths).
+        spans: dict[int, tuple[int, float, dict[str, tuple[int, int, int]]]] = {}
         with self._lock:
             for key, window, amount in keys:
-                position = ts / window
-                bucket = int(position)
-                name = (key, window)
-                entry = windows.get(name)
+                span = spans.get(window)
+                if span is None:
+                    position = ts / window
+                    start = int(position)
+                    found = by_window.get(window)
+                    if found is None:
+                        found = by_window[window] = {}
+                    span = spans[window] = (start, 1.0 - (position - start), found)
+                bucket, weight, windows = span
+                entry = windows.get(key)
                 if entry is None:
                     current = previous = 0
                 elif entry[0] != bucket:
@@ -126,9 +137,8 @@ class ClockedMemoryStorage(Storage, MovingWindowSupport):
                     # A read stores nothing: a missing entry counts zero, and a stale
                     # one is shifted again from the same values at every read.
                     current += amount
-                    windows[name] = (bucket, current, previous)
+                    windows[key] = (bucket, current, previous)
                 if previous:
-                    weight = 1.0 - (position - bucket)
                     append(((previous % HIGH) * weight + current % HIGH,
                             (previous // HIGH) * weight + current // HIGH))
                 else:
@@ -138,8 +148,10 @@ class ClockedMemoryStorage(Storage, MovingWindowSupport):
             self._slides += 1
             if self._slides >= _SWEEP_EVERY * 16:
                 self._slides = 0
-                for found in [k for k, e in windows.items() if e[0] < ts / k[1] - 2]:
-                    del windows[found]
+                for window, windows in by_window.items():
+                    oldest = ts / window - 2
+                    for stale in [k for k, e in windows.items() if e[0] < oldest]:
+                        del windows[stale]
         return out
 
     # -- moving window (the login throttle) -------------------------------------------
@@ -201,7 +213,8 @@ class ClockedMemoryStorage(Storage, MovingWindowSupport):
 
     def __len__(self) -> int:
         """Keys currently held (the store sweeps keys idle past their window)."""
-        return len(self._counters) + len(self._windows) + len(self._events)
+        return (len(self._counters) + sum(len(w) for w in self._windows.values())
+                + len(self._events))
 
     def _sweep(self, now: float) -> None:
         for key in [k for k, (_, until) in self._counters.items() if until <= now]:

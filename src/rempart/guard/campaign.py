@@ -57,6 +57,8 @@ a device or network their account has not confirmed whose own checks look odd.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from rempart.guard.counters import SlidingWindows
 from rempart.guard.decision import Evidence
 from rempart.guard.limits_check import block_digest, counter_key
@@ -160,6 +162,7 @@ class CampaignWatch:
         self._windows.add(keys, ts)
 
     @staticmethod
+    @lru_cache(maxsize=65536)
     def sessions_key(block: str) -> tuple[str, int, int]:
         """Read with the limits' counts before a check: sessions opened from the block."""
         return (counter_key("nb", block), HOUR_S, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -18,25 +19,29 @@ def dump(state: AccountProfile | SessionState) -> bytes:
 def load_account(blob: bytes) -> AccountProfile:
     data: dict[str, Any] = orjson.loads(blob)
     data["rates"] = {name: RateWindows(**w) for name, w in data["rates"].items()}
+    for name in ("peaks_today", "peaks_high", "volume_cache", "suspension"):
+        data[name] = tuple(data[name])
     return AccountProfile(**data)
 
 
 def load_session(blob: bytes) -> SessionState:
     data: dict[str, Any] = orjson.loads(blob)
     for name in ("novelty", "pending", "composition"):
-        data[name] = [Evidence(**e) for e in data[name]]
+        data[name] = tuple(Evidence(**e) for e in data[name])
+    for name in ("counts", "step_up_reasons"):
+        data[name] = tuple(data[name])
     data["near_keys"] = {k: (int(v[0]), float(v[1])) for k, v in data["near_keys"].items()}
     # Sessions saved before near_attempts existed load without it.
     data["near_attempts"] = {k: float(v) for k, v in data.get("near_attempts", {}).items()}
     return SessionState(**data)
 
 
-def dump_reasons(reasons: list[str]) -> bytes:
+def dump_reasons(reasons: Sequence[str]) -> bytes:
     return orjson.dumps(reasons)
 
 
-def load_reasons(blob: bytes) -> list[str]:
-    return [str(reason) for reason in orjson.loads(blob)]
+def load_reasons(blob: bytes) -> tuple[str, ...]:
+    return tuple(str(reason) for reason in orjson.loads(blob))
 
 
 def dump_pending(account_id: str, check: PendingCheck) -> bytes:

@@ -81,7 +81,8 @@ class CheckGate:
         ctx = self._context(requester, at)
         with self._lock:
             decision = self._guard.before_check(ctx)
-        self._enforce(ctx, requester, decision)
+        if decision.action is not Action.ALLOW:
+            self._enforce(ctx, requester, decision)
         return ctx
 
     def after(self, ctx: CheckContext, requester: Requester, outcome: LookupOutcome) -> None:
@@ -92,7 +93,8 @@ class CheckGate:
             # negative anyone gets: withholding it would tell a miss from a match.
             # The next check is slowed before its look-up.
             return
-        self._enforce(ctx, requester, decision)
+        if decision.action is not Action.ALLOW:
+            self._enforce(ctx, requester, decision)
 
     def claimed(self, requester: Requester, *, check_reference: str) -> None:
         with self._lock:
@@ -120,7 +122,9 @@ class CheckGate:
         return CheckContext(
             account_id=account_key(requester), organisation_id=requester.organisation_id,
             session_id=f"{session}|{device}" if api else session,
-            profession=_profession(facts), size_class=_size(facts),
+            profession=(_PROFESSIONS.get(facts.profession, Profession.PHARMACY) if facts
+                        else Profession.PHARMACY),
+            size_class=_SIZES.get(facts.size_class, SizeClass.SMALL) if facts else SizeClass.SMALL,
             departement=facts.departement if facts else UNKNOWN_DEPARTEMENT,
             postcode=facts.postcode if facts else None,
             address=requester.client_address or "0.0.0.0", device_id=device, at=at,  # noqa: S104
@@ -156,11 +160,3 @@ def account_key(requester: Requester) -> str:
 # By value: a dict read, where calling the enum costs microseconds on every check.
 _PROFESSIONS = {p.value: p for p in Profession}
 _SIZES = {s.value: s for s in SizeClass}
-
-
-def _profession(facts: Facts | None) -> Profession:
-    return _PROFESSIONS.get(facts.profession, Profession.PHARMACY) if facts else Profession.PHARMACY
-
-
-def _size(facts: Facts | None) -> SizeClass:
-    return _SIZES.get(facts.size_class, SizeClass.SMALL) if facts else SizeClass.SMALL

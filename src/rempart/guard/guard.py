@@ -86,6 +86,10 @@ class Guard:
             PeerPrior, Ceilings, dict[str, tuple[float, float]]]] = {}
         self._claim_window_s = claim_window_s
         self._learner = Learner(state=state, slots=self._slots, claim_window_s=claim_window_s)
+        self._asked: tuple[CheckContext, float, PeerPrior, str] | None = None
+        # Constant per backend: read once, not through a property twice per check.
+        self._windows = state.windows
+        self._asks_ahead = state.asks_ahead
 
     # -- the check path ----------------------------------------------------------------
 
@@ -93,7 +97,9 @@ class Guard:
         ts = ctx.at.timestamp()
         prior = self._profiles.prior(ctx.profession, ctx.size_class)
         block = address_block(ctx.address)
-        if self._state.asks_ahead:
+        # after_lookup of the same check reads these again: pure functions of ctx.
+        self._asked = (ctx, ts, prior, block)
+        if self._asks_ahead:
             # Every count _judge_before may read, fetched with the state (reads change
             # nothing).
             self._state.ask_ahead(str(ctx.account_id), ts=ts, hits=(
@@ -104,15 +110,20 @@ class Guard:
         decision = self._standing(ctx, profile, session, block)
         if decision is None:
             decision = self._judge_before(ctx, ts, prior, profile, session, block)
-            self._record(ctx, profile, session, decision)
+            if decision.action is not Action.ALLOW:  # _record does nothing for ALLOW
+                self._record(ctx, profile, session, decision)
         self._save(ctx, profile, session, later=decision.action is Action.ALLOW)
         return decision
 
     def after_lookup(self, ctx: CheckContext, outcome: LookupOutcome) -> Decision:
-        ts = ctx.at.timestamp()
-        prior = self._profiles.prior(ctx.profession, ctx.size_class)
-        block = address_block(ctx.address)
-        if self._state.asks_ahead:
+        asked = self._asked
+        if asked is not None and asked[0] is ctx:
+            _, ts, prior, block = asked
+        else:  # another check's before_check came between (threads), or none did
+            ts = ctx.at.timestamp()
+            prior = self._profiles.prior(ctx.profession, ctx.size_class)
+            block = address_block(ctx.address)
+        if self._asks_ahead:
             self._state.ask_ahead(
                 str(ctx.account_id), ts=ts, matured=True,
                 person_key=outcome.person_key if outcome.matched else None,
@@ -128,7 +139,7 @@ class Guard:
                                          matched=outcome.matched, far=far, ts=ts,
                                          young=still_young(session.young, session.started, ts))
         ceilings, usual = self._hourly(ctx, ts, prior, profile)
-        session.composition = composition_evidence(profile, session, prior, usual)
+        session.composition = tuple(composition_evidence(profile, session, prior, usual))
         evidence = [*session.novelty, *session.pending, *session.composition,
                     *self._pooled(profile, session, sessions, ts)]
         if outcome.near_miss and outcome.person_key:
@@ -139,16 +150,18 @@ class Guard:
                     "with different details")))
         limit = lim.NO_BREACH
         if not outcome.matched:
-            raw = self._state.windows.hit(lim.failure_keys(ctx, block, self._limits), ts)
+            raw = self._windows.hit(lim.failure_keys(ctx, block, self._limits), ts)
             breaches = lim.failure_breaches(lim.Counts.failures_from(raw), ceilings,
                                             self._limits)
             limit = lim.verdict(breaches, self._limits)
-        decision = self._decide(ts, profile, session, assess(evidence, self._ladder), limit)
-        if decision.discloses:
+        decision = self._decide(ts, profile, session,
+                                assess(evidence, self._ladder) if evidence else NOTHING, limit)
+        if decision.action is Action.ALLOW:
             self._learner.after_allowed(
                 ctx, ts, outcome, profile, session, block, new, far,
                 unremarkable=decision.score < self._ladder.learn_below + session.credit)
-        self._record(ctx, profile, session, decision)
+        else:  # _record does nothing for ALLOW
+            self._record(ctx, profile, session, decision)
         self._save(ctx, profile, session)
         return decision
 
@@ -183,7 +196,7 @@ class Guard:
         if session is None or session.suspended:
             return
         session.step_up_required = False
-        session.step_up_reasons = []
+        session.step_up_reasons = ()
         session.refused = 0
         bonus = self._ladder.step_up if factor is StepUpFactor.PASSKEY else 0.0
         session.credit = max(session.credit, session.last_score + bonus)
@@ -213,7 +226,7 @@ class Guard:
         profile = self._state.account(key)
         if profile is not None:
             profile.suspended = False
-            profile.suspension = []
+            profile.suspension = ()
             profile.forget_recent()
             profile.step_ups_asked = profile.step_ups_passed = 0.0
             profile.tainted.clear()
@@ -229,16 +242,16 @@ class Guard:
         if session is None or session.account_id != account_id:
             session = SessionState(account_id=account_id, device=ctx.device_id, block=block,
                                    network=ctx.network, started=ts, last=ts)
-            session.novelty = [*novelty_evidence(profile, prior, device=ctx.device_id,
+            session.novelty = (*novelty_evidence(profile, prior, device=ctx.device_id,
                                                  block=block),
-                               *history_evidence(profile, ts, prior.noun)]
+                               *history_evidence(profile, ts, prior.noun))
             self._note_fresh(profile, session, ctx.device_id, block, ts)
             if profile.is_tainted(ctx.device_id, block, ts):
                 # Where a step-up went unanswered, the next session is asked again first.
                 session.step_up_required = True
-                session.step_up_reasons = [
+                session.step_up_reasons = (
                     "this device or network was last used in a session of this account that "
-                    "was asked for a second factor and never gave it"]
+                    "was asked for a second factor and never gave it",)
 
         profile.last = max(profile.last, ts)
         return profile, session
@@ -315,7 +328,7 @@ class Guard:
                           block=block if block != session.block else None)
             session.step_up_required = True
             session.refused += 1
-            session.step_up_reasons = moved
+            session.step_up_reasons = tuple(moved)
             session.rebind = [ctx.device_id, block, ctx.network]
             decision = Decision(Action.STEP_UP, moved)
             self._record(ctx, profile, session, decision)
@@ -331,7 +344,7 @@ class Guard:
 
     def _judge_before(self, ctx: CheckContext, ts: float, prior: PeerPrior,
                       profile: AccountProfile, session: SessionState, block: str) -> Decision:
-        windows = self._state.windows
+        windows = self._windows
         policy = self._limits
         # After the limits' seven counts, read only where they are used: the block's
         # step-ups asked and answered (a block new to the account, no step-up pending),
@@ -352,29 +365,30 @@ class Guard:
             # account is held against the others before they read more. Once: a
             # session that answered a step-up has shown who holds it.
             session.step_up_required = True
-            session.step_up_reasons = [
+            session.step_up_reasons = (
                 "this network was used lately in a session of another account that was "
-                "asked for a second factor and never gave it"]
+                "asked for a second factor and never gave it",)
         ceilings, usual = self._hourly(ctx, ts, prior, profile)
         breaches = (lim.check_breaches(counts, ceilings, policy, prior.noun)
                     + lim.failure_breaches(counts.failures, ceilings, policy))
-        session.counts = [counts.session_minute, counts.account_hour, counts.account_day]
+        session.counts = (counts.session_minute, counts.account_hour, counts.account_day)
         slot, _ = self._slots.slot(ts)
         expected_hour, expected_day = profile.expected_volume(ts, slot, prior)
-        session.pending = [
+        session.pending = (
             *volume_evidence(expected_hour=expected_hour, expected_day=expected_day,
                              hour_count=counts.account_hour, day_count=counts.account_day,
                              minute_count=counts.session_minute, noun=prior.noun,
                              when=self._slots.label(ts)),
-            *timing_evidence(session)]
+            *timing_evidence(session))
         if session.attempts == 1:
             # A new session of an account whose recent checks already look wrong is
             # judged on them before it reads anything; later checks of the session
             # reuse what their last lookup showed.
-            session.composition = composition_evidence(profile, session, prior, usual)
+            session.composition = tuple(composition_evidence(profile, session, prior, usual))
         evidence = [*session.novelty, *session.pending, *session.composition,
                     *self._pooled(profile, session, opened, ts)]
-        return self._decide(ts, profile, session, assess(evidence, self._ladder),
+        return self._decide(ts, profile, session,
+                            assess(evidence, self._ladder) if evidence else NOTHING,
                             lim.verdict(breaches, policy))
 
     def _decide(self, ts: float, profile: AccountProfile, session: SessionState,
@@ -403,7 +417,7 @@ class Guard:
         if action is Action.STEP_UP:
             if not pending:
                 session.step_up_required = True
-                session.step_up_reasons = reasons
+                session.step_up_reasons = tuple(reasons)
             if first_ask:
                 profile.note_step_up(ts, passed=False)
                 self._taint(ts, profile, session)
@@ -419,7 +433,7 @@ class Guard:
         elif action is Action.SUSPEND_ACCOUNT:
             session.suspended = True
             profile.suspended = True
-            profile.suspension = ["account suspended pending review", *reasons]
+            profile.suspension = ("account suspended pending review", *reasons)
         return Decision(action, reasons, round(assessment.score, 1),
                         limit.delay_s if action is Action.SLOW_DOWN else 0.0,
                         assessment.evidence)
@@ -436,7 +450,7 @@ class Guard:
     def _distrust(self, block: str, ts: float, *, answered: bool = False) -> None:
         """Count a step-up asked of a session from this block (or one it answered); read
         with the limits' counts before each check (`_judge_before`)."""
-        self._state.windows.add(lim.distrust_keys(block, BLOCK_DISTRUST_S, answered=answered),
+        self._windows.add(lim.distrust_keys(block, BLOCK_DISTRUST_S, answered=answered),
                                 ts)
 
     def _record(self, ctx: CheckContext, profile: AccountProfile, session: SessionState,

@@ -73,7 +73,7 @@ class Learner:
             session.origin_sent = True
         if unremarkable:
             _, day = self._slots.slot(ts)
-            minute, hour, whole_day = session.counts or [0.0, 0.0, 0.0]
+            minute, hour, whole_day = session.counts or (0.0, 0.0, 0.0)
             profile.learn_peaks(day, minute, hour, whole_day)
 
     def claimed(self, profile: AccountProfile, check: PendingCheck) -> None:

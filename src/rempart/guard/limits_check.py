@@ -50,23 +50,28 @@ class LimitVerdict:
 def check_keys(ctx: CheckContext, block: str,
                policy: LimitPolicy) -> tuple[tuple[str, int, int], ...]:
     """Count the check in each scope, and read the session's failures, in one call."""
+    # The windows, not the policy, in the cache's key: a dataclass's hash is a Python call
+    # over all its fields, on every check.
     return _check_keys(ctx.session_id, str(ctx.account_id), str(ctx.organisation_id),
-                       ctx.address, block, policy)
+                       ctx.address, block, policy.session_window_s,
+                       policy.failure_session_window_s, policy.hour_window_s, policy.day_window_s)
 
 
 @lru_cache(maxsize=65536)
 def _check_keys(session_id: str, account_id: str, organisation_id: str, address: str,
-                block: str, policy: LimitPolicy) -> tuple[tuple[str, int, int], ...]:
+                block: str, session_window_s: int, failure_session_window_s: int,
+                hour_window_s: int, day_window_s: int) -> tuple[tuple[str, int, int], ...]:
     account = counter_key("a", account_id)
-    return ((counter_key("s", session_id), policy.session_window_s, 1),
-            (counter_key("fs", session_id), policy.failure_session_window_s, 0),
-            (account, policy.hour_window_s, 1),
-            (account, policy.day_window_s, 1),
-            (counter_key("o", organisation_id), policy.hour_window_s, 1),
-            (counter_key("ip", address), policy.hour_window_s, 1),
-            (counter_key("b", block), policy.hour_window_s, 1))
+    return ((counter_key("s", session_id), session_window_s, 1),
+            (counter_key("fs", session_id), failure_session_window_s, 0),
+            (account, hour_window_s, 1),
+            (account, day_window_s, 1),
+            (counter_key("o", organisation_id), hour_window_s, 1),
+            (counter_key("ip", address), hour_window_s, 1),
+            (counter_key("b", block), hour_window_s, 1))
 
 
+@lru_cache(maxsize=65536)
 def distrust_keys(block: str, distrust_s: int, *,
                   answered: bool | None = None) -> tuple[tuple[str, int, int], ...]:
     """The block's counts of step-ups asked of its sessions and left unanswered ("tb"),

@@ -51,11 +51,19 @@ class PatientFilter:
             array = self.generations.get(g)
             if array is None:
                 continue
+            # Loops, not all() over a generator: one Python frame fewer per generation.
             if isinstance(array, tuple):
-                if all(b in array for b in bits):
+                for b in bits:
+                    if b not in array:
+                        break
+                else:
                     return True
-            elif all(array[b >> 3] & (1 << (b & 7)) for b in bits):
-                return True
+            else:
+                for b in bits:
+                    if not array[b >> 3] & (1 << (b & 7)):
+                        break
+                else:
+                    return True
         return False
 
     def add(self, bits: tuple[int, ...], gen: int) -> None:
@@ -65,7 +73,7 @@ class PatientFilter:
             for old in [g for g in self.generations if g < gen - 1]:
                 del self.generations[old]
         if isinstance(array, tuple):
-            sparse = array + tuple(b for b in bits if b not in array)
+            sparse = array + tuple([b for b in bits if b not in array])
             if len(sparse) <= SPARSE_BITS:
                 self.generations[gen] = sparse
                 return

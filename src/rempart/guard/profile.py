@@ -123,12 +123,14 @@ class AccountProfile:
     learned_checks: int = 0
     learned_matched: int = 0
     peak_day: int = -1
-    peaks_today: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    # Tuples of three floats, replaced whole (a shared constant until the first learnt
+    # peak): no list per account for the cyclic collector to scan.
+    peaks_today: tuple[float, ...] = (0.0, 0.0, 0.0)
     peaks_history: list[list[float]] = field(default_factory=list)
     # Element-wise maximum of peaks_history, kept so that ceilings cost three max().
-    peaks_high: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    peaks_high: tuple[float, ...] = (0.0, 0.0, 0.0)
     # (UTC hour, expected checks in the hour, in the 24 h): recomputed once an hour.
-    volume_cache: list[float] = field(default_factory=lambda: [-1.0, 0.0, 0.0])
+    volume_cache: tuple[float, ...] = (-1.0, 0.0, 0.0)
     devices: dict[str, float] = field(default_factory=dict)
     blocks: dict[str, float] = field(default_factory=dict)
     networks: dict[str, float] = field(default_factory=dict)
@@ -146,7 +148,7 @@ class AccountProfile:
     # with when first (rempart.guard.campaign.origin_novelty).
     seen: dict[str, float] = field(default_factory=dict)
     suspended: bool = False
-    suspension: list[str] = field(default_factory=list)
+    suspension: tuple[str, ...] = ()
 
     @classmethod
     def new(cls, ts: float) -> AccountProfile:
@@ -202,7 +204,7 @@ class AccountProfile:
         # the peer group's busiest hour (a low-volume practice has honest clusters).
         hour_floor = max(0.25 * weekly / HOURS_PER_WEEK, prior.per_hour / 8.0)
         result = max(hour, hour_floor), max(day, 0.25 * weekly / 7.0)
-        self.volume_cache = [hour_key, *result]
+        self.volume_cache = (hour_key, *result)
         return result
 
     # -- calibrated ceilings: daily peaks ----------------------------------------------
@@ -212,13 +214,11 @@ class AccountProfile:
             if self.peak_day >= 0 and any(self.peaks_today):
                 self.peaks_history.append(list(self.peaks_today))
                 del self.peaks_history[:-PEAK_DAYS]
-                self.peaks_high = [max(r[i] for r in self.peaks_history) for i in range(3)]
+                self.peaks_high = tuple(max(r[i] for r in self.peaks_history) for i in range(3))
             self.peak_day = day
-            self.peaks_today = [0.0, 0.0, 0.0]
+            self.peaks_today = (0.0, 0.0, 0.0)
         today = self.peaks_today
-        today[0] = max(today[0], minute)
-        today[1] = max(today[1], hour)
-        today[2] = max(today[2], whole_day)
+        self.peaks_today = (max(today[0], minute), max(today[1], hour), max(today[2], whole_day))
 
     def own_peaks(self) -> tuple[float, float, float]:
         """The highest minute (one session), hour and day of the last four weeks."""
@@ -314,7 +314,9 @@ class SessionState:
     started: float
     last: float
     attempts: int = 0
-    novelty: list[Evidence] = field(default_factory=list)
+    # Tuples, () when empty (nearly always): no list allocated and tracked by the cyclic
+    # collector per session for evidence that is nearly never there.
+    novelty: tuple[Evidence, ...] = ()
     # Opened on an account already known, from a device or block it has not confirmed
     # (see rempart.guard.campaign); and whether the block is new to the account.
     fresh: bool = False
@@ -335,7 +337,7 @@ class SessionState:
     # The details already tried in each near miss (opaque keys), with when.
     near_attempts: dict[str, float] = field(default_factory=dict)
     step_up_required: bool = False
-    step_up_reasons: list[str] = field(default_factory=list)
+    step_up_reasons: tuple[str, ...] = ()
     # Device/block/network the session moved to, adopted once the user steps up.
     rebind: list[str | None] | None = None
     # Failed and nearly matched checks not yet attached to a covered check.
@@ -348,11 +350,11 @@ class SessionState:
     refused: int = 0
     last_score: float = 0.0
     # Evidence from the last before_check (volume, timing), reused by after_lookup.
-    pending: list[Evidence] = field(default_factory=list)
+    pending: tuple[Evidence, ...] = ()
     # Evidence about the session's patients, from its last lookup.
-    composition: list[Evidence] = field(default_factory=list)
+    composition: tuple[Evidence, ...] = ()
     # Sliding counts at the last before_check: session minute, account hour, account day.
-    counts: list[float] = field(default_factory=list)
+    counts: tuple[float, ...] = ()
 
     def note_attempt(self, ts: float, max_gap: float) -> None:
         """Record the interval since the previous attempt (pauses longer than `max_gap`,

@@ -1,0 +1,50 @@
+"""Compile the guard's modules with mypyc into a copy of the source tree (an experiment).
+
+    .venv/bin/python scripts/build_guard_mypyc.py [--out build/mypyc]
+    PYTHONPATH=build/mypyc/src .venv/bin/python scripts/bench_guard_engine.py ...
+    PYTHONPATH=build/mypyc/src .venv/bin/python -m rempart bench checks ...
+
+Copies `src` to OUT/src and compiles `rempart.guard`'s modules there with mypyc (a dev
+dependency through mypy; needs a C compiler), so the repository's own tree is never
+shadowed by compiled modules: only a process given OUT/src on its path runs them. The
+same source, the same decisions (`bench_guard_engine.py`'s digest); measured in
+docs/guard.md, "Leaner hot path". `rempart.ratelimit` is left out: mypyc's C for its
+`limits.storage` import does not compile (mypy 2.4.1). Not part of any served build yet:
+that is a packaging decision (docs/guard.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# The modules a check runs through, and the small ones they import; the rest of the
+# package (config, Redis state, peers' loading) stays interpreted. Not `profile` nor
+# `decision`: the codec hands their dataclasses to orjson, which reads a dataclass's
+# slots itself and crashes (segmentation fault) on mypyc's native layout.
+MODULES = ["guard", "gate", "state", "counters", "evidence", "learning", "campaign",
+           "limits_check", "ladder", "stats", "patients", "netblock", "timeslots", "geo",
+           "ceilings", "context"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "mypyc")
+    args = parser.parse_args()
+    out = args.out.resolve()
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(ROOT / "src", out / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    mypyc = Path(sys.executable).with_name("mypyc")
+    files = [f"rempart/guard/{name}.py" for name in MODULES]
+    subprocess.run([str(mypyc), *files], cwd=out / "src", check=True)  # noqa: S603
+    print(f"compiled {len(files)} modules: run with PYTHONPATH={out / 'src'}")
+
+
+if __name__ == "__main__":
+    main()
