@@ -19,18 +19,21 @@ from typing import Any
 import pytest
 import redis
 from sqlalchemy import func, select
+from stdnum.fr import siret as siret_number
 
 from checks_support import AppClient, Population, build_population, make_app
 from guard_fixtures import REDIS_URL
 from rempart.audit.models import AuditEntry
 from rempart.audit.signing import SigningKey, TrustedKeys
 from rempart.audit.verify import Verifier
+from rempart.bench.bench_instance import BENCH_ORGANISATIONS
 from rempart.bench.checks_bench import ROTATIONS, BenchOptions, demo_header_requests
 from rempart.bench.dpop_requests import CLIENTS, MAX_RATE, check_fresh_enough, proofs_needed
 from rempart.bench.errors import BenchError
 from rempart.bench.instance import instance_settings
 from rempart.bench.load import LoadSpec, _Run
 from rempart.bench.unrecorded import UnrecordedForBenchmark
+from rempart.providers.models import Organisation
 from rempart.runtime import Runtime
 from rempart.storage.engine import make_engine
 from rempart.web.asgi import recorder_for
@@ -72,9 +75,9 @@ def test_the_cli_prints_one_json_object_and_leaves_no_server(tmp_path: Path) -> 
     assert set(figures["phases"]["checks_guard_off"]["statuses"]) == {"201"}
     checks, bare = figures["phases"]["checks"], figures["phases"]["bare"]
     assert bare["errors"] == 0
-    # The guard is on in the checks phase: this tiny instance has a few organisations,
-    # so a second of load can pass an organisation's hourly ceiling (slowed down: 429,
-    # or asked for a second factor: 401).
+    # The guard is on in the checks phase: over this tiny population the sessions check
+    # the same few hundred persons again and again, which it may slow down (429) or
+    # answer with a request for a second factor (401).
     for guarded in (checks, figures["phases"]["checks_audit_off"]):
         assert set(guarded["statuses"]) <= {"201"} | GUARD_REFUSALS
         assert guarded["errors"] == sum(guarded["statuses"].get(s, 0) for s in GUARD_REFUSALS)
@@ -101,10 +104,15 @@ def test_the_cli_prints_one_json_object_and_leaves_no_server(tmp_path: Path) -> 
     try:
         report = Verifier(engine=engine,
                           trusted_keys=TrustedKeys([SigningKey.generate().verify_key])).verify()
+        with engine.connect() as conn:
+            sirets = list(conn.scalars(select(Organisation.siret)))
     finally:
         engine.dispose()
     assert report.ok, report.summary()
     assert report.entries_checked >= checks["requests"]
+    # Bench practices make up one organisation per session, each with a SIRET of its own.
+    assert len(sirets) == len(set(sirets)) == BENCH_ORGANISATIONS
+    assert all(siret_number.is_valid(siret) for siret in sirets)
 
 
 def _assert_alternating_slices(figures: dict[str, Any], names: list[str]) -> None:

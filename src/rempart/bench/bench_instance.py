@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.engine.url import make_url
+from stdnum import luhn
 
 from rempart.bench.errors import BenchError
 from rempart.bench.instance import LocalInstance, ensure_instance, instance_settings
@@ -24,11 +25,15 @@ from rempart.providers.models import Organisation
 from rempart.settings import normalise_database_url
 from rempart.storage.engine import make_engine
 
-# Requests are spread over at most this many provider organisations (all 3,558 of the
-# 1,000,000-person instance). Few organisations each sending thousands of checks an hour
-# pass their hourly ceilings within seconds, and the guard-on side would measure 429s
-# (about one answer in ten over 100 organisations) instead of checks.
-ORGANISATIONS_USED = 5000
+# One provider organisation per bench session (checks_bench.CORPUS_SIZE of them): a
+# real day's checks come from tens of thousands of practices, each at a counter's pace.
+# The synthetic population has about one organisation per 280 persons (3,558 at
+# 1,000,000, 356 at 100,000); at the bench's thousands of checks a second each of those
+# would send a check every second or two, pass its hourly ceilings within a minute, and
+# the guard-on side would measure 429s (half the answers of the 100,000-person instance
+# on 2026-12-01) instead of checks. Bench practices make up the difference, once.
+BENCH_ORGANISATIONS = 20_000
+_BENCH_SIRET_PREFIX = "99"
 
 
 def default_bench_dir() -> Path:
@@ -100,11 +105,38 @@ def ensure_postgres_database(server_url: str, name: str) -> str:
 def _organisation_ids(instance: LocalInstance) -> list[int]:
     engine = make_engine(instance.settings)
     try:
-        with engine.connect() as conn:
-            ids = list(conn.scalars(select(Organisation.id).order_by(Organisation.id)
-                                    .limit(ORGANISATIONS_USED)))
+        with engine.begin() as conn:
+            ids = list(conn.scalars(select(Organisation.id).order_by(Organisation.id)))
+            if not ids:
+                raise BenchError("the instance has no provider organisations")
+            if len(ids) < BENCH_ORGANISATIONS:
+                _add_bench_practices(conn, BENCH_ORGANISATIONS - len(ids))
+                ids = list(conn.scalars(select(Organisation.id).order_by(Organisation.id)))
     finally:
         engine.dispose()
-    if not ids:
-        raise BenchError("the instance has no provider organisations")
-    return ids
+    return ids[:BENCH_ORGANISATIONS]
+
+
+def _add_bench_practices(conn: Connection, count: int) -> None:
+    """`count` more organisations, each like one of the instance's own (profession and
+    place, in turn), with a valid SIRET of their own and no staff (solo practices)."""
+    models = conn.execute(select(Organisation.profession, Organisation.postcode,
+                                 Organisation.departement).order_by(Organisation.id)).all()
+    taken = set(conn.scalars(select(Organisation.siret)))
+    rows: list[dict[str, str]] = []
+    serial = 0
+    while len(rows) < count:
+        serial += 1
+        # A SIRET is a SIREN (8 digits and its Luhn key) and an establishment number
+        # (4 digits and the Luhn key of all 14).
+        siren = f"{_BENCH_SIRET_PREFIX}{serial // 10_000:06d}"
+        siren += luhn.calc_check_digit(siren)
+        stem = f"{siren}{serial % 10_000:04d}"
+        siret = stem + luhn.calc_check_digit(stem)
+        if siret in taken:
+            continue
+        profession, postcode, departement = models[len(rows) % len(models)]
+        rows.append({"siret": siret, "name": f"Bench practice {len(rows) + 1}",
+                     "profession": profession, "postcode": postcode,
+                     "departement": departement})
+    conn.execute(insert(Organisation), rows)
