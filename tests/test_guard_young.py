@@ -61,6 +61,18 @@ def _attack(world: World, rng: random.Random, victims: list[HonestPractice], *,
     return attackers
 
 
+def _run(world: World, practices: list[HonestPractice], attackers: list[Attacker],
+         seed: int) -> tuple[float, list[HonestPractice], list[HonestPractice]]:
+    """Run the world: records per hijacked account, bystanders with friction, suspended."""
+    world.run()
+    records = [len(a.disclosed) for a in attackers]
+    per_account = sum(records) / len(records)
+    friction, suspended = _friction(practices, {a.account_id for a in attackers})
+    print(f"seed {seed}: {len(attackers)} accounts, {per_account:.2f} records each "
+          f"(max {max(records)}); {len(friction)} bystanders with friction")
+    return per_account, friction, suspended
+
+
 def _friction(practices: list[HonestPractice],
               exclude: set[str]) -> tuple[list[HonestPractice], list[HonestPractice]]:
     """Honest practices (other than `exclude`) that met friction; practices suspended."""
@@ -85,12 +97,7 @@ def test_a_proxy_pool_on_accounts_with_unconfirmed_history(
     seasoned = [p for p in practices if not getattr(p, "first_day", 0)]
     victims = rng.sample(seasoned, rng.randint(10, 20))
     attackers = _attack(world, rng, victims, day=1, per_hour=rng.choice([6.0, 12.0, 30.0]))
-    world.run()
-    records = [len(a.disclosed) for a in attackers]
-    per_account = sum(records) / len(records)
-    friction, suspended = _friction(practices, {a.account_id for a in attackers})
-    print(f"seed {seed}: {len(attackers)} accounts, {per_account:.2f} records each "
-          f"(max {max(records)}); {len(friction)} bystanders with friction")
+    per_account, friction, suspended = _run(world, practices, attackers, seed)
     assert per_account <= 5.0
     assert not friction
     assert not suspended
@@ -113,12 +120,7 @@ def test_a_proxy_pool_that_reaches_new_accounts_before_their_owners(seed: int) -
     newcomers = [p for p in practices if getattr(p, "first_day", 0)]
     victims = rng.sample(newcomers, new - 2)
     attackers = _attack(world, rng, victims, day=1, per_hour=rng.choice([6.0, 12.0]))
-    world.run()
-    records = [len(a.disclosed) for a in attackers]
-    per_account = sum(records) / len(records)
-    friction, suspended = _friction(practices, {a.account_id for a in attackers})
-    print(f"seed {seed}: {len(attackers)} accounts, {per_account:.2f} records each "
-          f"(max {max(records)}); {len(friction)} bystanders with friction")
+    per_account, friction, suspended = _run(world, practices, attackers, seed)
     assert per_account <= 4.0
     assert not friction
     assert not suspended

@@ -232,10 +232,7 @@ class CampaignWatch:
         odd = min(max(odd - own[1], 0.0), n)
         if n < 1.0:
             return None
-        usual = (others_odd + 1.0) / (others + 2.0)
-        # The margin for honest variation, or what the share may still be, if more.
-        judged = min(0.95, max(usual * MARGIN + SLACK,
-                               share_upper_bound(others_odd, others, BASELINE_Z)))
+        usual, judged = _baseline(others_odd, others)
         bits = binomial_tail_bits(odd, n, judged)
         if bits < REPORT_ABOVE:
             return None
@@ -273,9 +270,7 @@ class CampaignWatch:
             n, odd, day_n, day_odd = (c[0] for c in self._windows.hit(_YOUNG_READ, ts))
             before = max(day_n - n, 0.0)
             before_odd = max(day_odd - odd, 0.0)
-            usual = (before_odd + 1.0) / (before + 2.0)
-            judged = min(0.95, max(usual * MARGIN + SLACK,
-                                   share_upper_bound(before_odd, before, BASELINE_Z)))
+            usual, judged = _baseline(before_odd, before)
             self._young_at = ts
             self._young_counts = (n, odd, before, usual, judged)
         n, odd, before, usual, judged = self._young_counts
@@ -311,3 +306,10 @@ class CampaignWatch:
                 f"{neighbours + 1} sessions opened in the last hour from this network (address "
                 "block), each new to its account"))
         return burst, shared
+
+
+def _baseline(odd: float, n: float) -> tuple[float, float]:
+    """The usual share of odd checks among `n`, and the share judged against: the margin
+    for honest variation, or what the share may still be, if more."""
+    usual = (odd + 1.0) / (n + 2.0)
+    return usual, min(0.95, max(usual * MARGIN + SLACK, share_upper_bound(odd, n, BASELINE_Z)))
