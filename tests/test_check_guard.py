@@ -160,3 +160,30 @@ def test_the_guard_tells_a_retried_near_miss_from_a_new_guess(
     assert len({o.person_key for o in seen}) == 1
     assert not any(secret in key for key in (keys[0], keys[3]) if key
                    for secret in alice.secrets())
+
+
+def _first_checks_of_a_session(client: AppClient, population: Population,
+                               ranks: list[int]) -> list[int]:
+    """A new session whose first checks are alice's card with these birth ranks (hers is
+    1), some seconds apart: the statuses answered."""
+    statuses = []
+    for n, rank in enumerate(ranks):
+        statuses.append(client.post(CHECKS, json=population.alice.payload(
+            birth_rank=rank)).status_code)
+        client_clock(population).advance(9 + 5 * (n % 3))
+    return statuses
+
+
+def test_a_card_mistyped_and_sent_again_is_not_held_up(
+        client: AppClient, population: Population) -> None:
+    # (Its failures still count towards the session's ceiling of failed matches: a
+    # flood of retries is slowed down like any other.)
+    assert _first_checks_of_a_session(client, population, [2] * 4 + [1]) == [201] * 5
+
+
+def test_guessing_a_persons_details_is_held_up(
+        client: AppClient, population: Population) -> None:
+    statuses = _first_checks_of_a_session(client, population, [2, 3, 4, 5, 6, 7])
+    assert set(statuses) & WITHHOLDING
+
+

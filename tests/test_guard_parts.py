@@ -209,7 +209,7 @@ def test_profiles_and_sessions_survive_serialisation() -> None:
                            novelty=(Evidence("novelty", 9.0, "why"),))
     session.note_attempt(T0.timestamp() + 5, 900)
     session.note_near_miss("pk", T0.timestamp())
-    session.note_near_miss("pk", T0.timestamp() + 1, "attempt")
+    session.is_retry("attempt", T0.timestamp() + 1)
     session.rebind = ["d2", "b2", None]
     assert codec.load_session(codec.dump(session)) == session
     pending = PendingCheck(1.5, True, None, 2, 1, ("dev", "blk", None))

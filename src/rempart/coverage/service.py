@@ -108,12 +108,12 @@ class CheckService:
                                guarantee=guarantee, care_date=query.care_date)
         covered = outcome is CheckOutcome.COVERED
         if self._gate is not None and guarded is not None:
-            near_miss = bool(candidates) and found is None
             self._gate.after(guarded, requester, LookupOutcome(
                 matched=found is not None, departement=place, covered=covered,
-                person_key=identity[0].hex() if candidates else None, near_miss=near_miss,
+                person_key=identity[0].hex() if candidates else None,
+                near_miss=bool(candidates) and found is None,
                 attempt_key=_attempt_key(identity[0], member[0], query.birth_rank)
-                if near_miss else None,
+                if found is None else None,
                 check_reference=reference))
         applied = guarantee if covered else None
         third_party = bool(applied and found and applied.third_party
@@ -188,7 +188,7 @@ class CheckService:
 
 
 def _attempt_key(identity: bytes, member: bytes, birth_rank: int) -> str:
-    """The details a near miss was tried with, as an opaque key (from blind indexes)."""
+    """The details a failed check was tried with, as an opaque key (from blind indexes)."""
     return hashlib.blake2b(identity + member + bytes((birth_rank,)), digest_size=8).hexdigest()
 
 

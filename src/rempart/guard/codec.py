@@ -31,8 +31,9 @@ def load_session(blob: bytes) -> SessionState:
     for name in ("counts", "step_up_reasons"):
         data[name] = tuple(data[name])
     data["near_keys"] = {k: (int(v[0]), float(v[1])) for k, v in data["near_keys"].items()}
-    # Sessions saved before near_attempts existed load without it.
-    data["near_attempts"] = {k: float(v) for k, v in data.get("near_attempts", {}).items()}
+    # Sessions saved before failed_attempts existed load without it.
+    data["failed_attempts"] = {k: float(v)
+                               for k, v in data.get("failed_attempts", {}).items()}
     return SessionState(**data)
 
 

@@ -62,8 +62,8 @@ class LookupOutcome:
     `person_key` is set when a record matched, fully or (near miss) in part: an opaque
     per-person key such as the identity blind index, never an identifier itself.
     `check_reference` is the reference a claim will quote, for matched checks.
-    `attempt_key`, for a near miss, is an opaque key of all the details sent: the same
-    details sent again are a retry, not a new guess.
+    `attempt_key`, for a check that matched no one (or nearly), is an opaque key of all
+    the details sent: the same details sent again are a retry, not another person.
     """
 
     matched: bool

@@ -134,7 +134,8 @@ class Guard:
         if standing is not None:  # suspended meanwhile: the answer must not leave
             self._save(ctx, profile, session)
             return standing
-        new, far = self._learner.observe(ctx, ts, outcome, profile, session)
+        retry = not outcome.matched and session.is_retry(outcome.attempt_key, ts)
+        new, far = self._learner.observe(ctx, ts, outcome, profile, session, retry=retry)
         sessions = self._campaign.record(fresh=session.fresh, block=block,
                                          matched=outcome.matched, far=far, ts=ts,
                                          young=still_young(session.young, session.started, ts))
@@ -143,7 +144,7 @@ class Guard:
         evidence = [*session.novelty, *session.pending, *session.composition,
                     *self._pooled(profile, session, sessions, ts)]
         if outcome.near_miss and outcome.person_key:
-            repeats = session.note_near_miss(outcome.person_key, ts, outcome.attempt_key)
+            repeats = session.note_near_miss(outcome.person_key, ts, retry=retry)
             if repeats >= 2:
                 evidence.append(Evidence("near_miss.repeat", 10.0 * (repeats - 1), (
                     f"the same person nearly matched {repeats} times in this session "

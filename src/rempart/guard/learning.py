@@ -24,11 +24,14 @@ class Learner:
         self._claim_window_s = claim_window_s
 
     def observe(self, ctx: CheckContext, ts: float, outcome: LookupOutcome,
-                 profile: AccountProfile, session: SessionState) -> tuple[bool, bool | None]:
-        """Count what this lookup found in the session and the account's recent windows."""
+                 profile: AccountProfile, session: SessionState, *,
+                 retry: bool = False) -> tuple[bool, bool | None]:
+        """Count what this lookup found in the session and the account's recent windows.
+        A failed check sent again with the same details (`retry`) is counted once."""
         rates = profile.rates
         account_id = str(ctx.account_id)
-        session.checks += 1
+        if not retry:
+            session.checks += 1
         new, far = False, None
         if outcome.matched and outcome.person_key:
             session.matched += 1
@@ -41,10 +44,11 @@ class Learner:
                     session.far_known += 1
                     session.far += far
                     rates["far"].observe(far)
-        session.fail += not outcome.matched
-        session.near += outcome.near_miss
-        rates["fail"].observe(not outcome.matched)
-        rates["near_miss"].observe(outcome.near_miss)
+        if not retry:
+            session.fail += not outcome.matched
+            session.near += outcome.near_miss
+            rates["fail"].observe(not outcome.matched)
+            rates["near_miss"].observe(outcome.near_miss)
         unclaimed = rates["unclaimed"]
         for _ in range(self._state.matured_claims(account_id, ts)):
             unclaimed.observe(True)

@@ -334,8 +334,8 @@ class SessionState:
     interval_sum: float = 0.0
     interval_sq: float = 0.0
     near_keys: dict[str, tuple[int, float]] = field(default_factory=dict)
-    # The details already tried in each near miss (opaque keys), with when.
-    near_attempts: dict[str, float] = field(default_factory=dict)
+    # The details of this session's checks that matched no one (opaque keys), with when.
+    failed_attempts: dict[str, float] = field(default_factory=dict)
     step_up_required: bool = False
     step_up_reasons: tuple[str, ...] = ()
     # Device/block/network the session moved to, adopted once the user steps up.
@@ -372,22 +372,29 @@ class SessionState:
         self.attempts += 1
         self.last = max(self.last, ts)
 
-    def note_near_miss(self, person_key: str, ts: float, attempt_key: str | None = None) -> int:
+    def is_retry(self, attempt_key: str | None, ts: float) -> bool:
+        """Whether a check that matched no one (or nearly) sends details this session
+        already sent within NEAR_MISS_SPAN_S: a user retrying, who learns nothing new and
+        is not checking another person. Records the details otherwise."""
+        if attempt_key is None:
+            return False
+        seen = self.failed_attempts.get(attempt_key)
+        if seen is not None and ts - seen <= NEAR_MISS_SPAN_S:
+            return True
+        self.failed_attempts[attempt_key] = ts
+        if len(self.failed_attempts) > MAX_NEAR_KEYS:
+            del self.failed_attempts[next(iter(self.failed_attempts))]
+        return False
+
+    def note_near_miss(self, person_key: str, ts: float, *, retry: bool = False) -> int:
         """How many times this person nearly matched in this session with different
         details within NEAR_MISS_SPAN_S: a prober guesses in quick succession; an old card
-        mistyped at each monthly visit is not a probe, and neither is the same mistake sent
-        again (a user retrying learns nothing new). `attempt_key` identifies the details
-        sent; without it every near miss counts."""
+        mistyped at each monthly visit is not a probe, and neither is a retry."""
         count, first = self.near_keys.get(person_key, (0, ts))
         if ts - first > NEAR_MISS_SPAN_S:
             count, first = 0, ts
-        if attempt_key is not None:
-            seen = self.near_attempts.get(attempt_key)
-            if seen is not None and ts - seen <= NEAR_MISS_SPAN_S and count:
-                return count
-            self.near_attempts[attempt_key] = ts
-            if len(self.near_attempts) > MAX_NEAR_KEYS:
-                del self.near_attempts[next(iter(self.near_attempts))]
+        if retry and count:
+            return count
         self.near_keys[person_key] = (count + 1, first)
         if len(self.near_keys) > MAX_NEAR_KEYS:
             del self.near_keys[next(iter(self.near_keys))]
