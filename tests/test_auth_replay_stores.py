@@ -3,14 +3,17 @@ settings; each proof accepted once, a restart opening no replay, Redis failing c
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
+from fastapi import FastAPI
 
 from auth_support import TEST_AUTH, DpopClient
 from guard_fixtures import REDIS_URL, redis_prefix
@@ -28,7 +31,7 @@ from rempart.clock import ManualClock
 from rempart.core.errors import ConfigurationError
 from rempart.runtime import Runtime
 from rempart.settings import Settings
-from rempart.web.auth_errors import status_and_code
+from rempart.web.auth_errors import install_auth_error_handlers, status_and_code
 
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 URL = "https://api.rempart.example/v1/checks"
@@ -185,3 +188,25 @@ def test_the_one_redis_switch_moves_the_replay_store() -> None:
     assert settings.replay_storage == "redis://redis:6379/0"
     assert settings.replay_prefix == "inst-replay"
     assert AuthSettings.from_env({}).replay_storage == "memory://"
+
+
+def test_an_unreachable_replay_store_is_a_503_to_retry() -> None:
+    app = FastAPI()
+    install_auth_error_handlers(app)
+
+    @app.post("/api/v1/checks")
+    @app.post("/fhir/r4/CoverageEligibilityRequest/$submit")
+    def check() -> None:
+        raise ReplayCheckUnavailable
+
+    async def call(path: str) -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://rempart.test") as client:
+            return await client.post(path)
+
+    answer = asyncio.run(call("/api/v1/checks"))
+    assert (answer.status_code, answer.headers["retry-after"]) == (503, "5")
+    assert answer.json()["error"]["code"] == "auth_unavailable"
+    fhir = asyncio.run(call("/fhir/r4/CoverageEligibilityRequest/$submit"))
+    assert (fhir.status_code, fhir.headers["retry-after"]) == (503, "5")
+    assert fhir.json()["issue"][0]["code"] == "transient"
