@@ -76,6 +76,8 @@ def test_one_switch_moves_every_shared_state_to_redis(monkeypatch: pytest.Monkey
     assert switched.guard.storage_uri == "redis://redis.internal:6379/0"
     assert (switched.auth.throttle_prefix, switched.guard.key_prefix) == \
         ("prod-throttle", "prod-guard")
+    assert (switched.auth.replay_storage, switched.auth.replay_prefix) == \
+        ("redis://redis.internal:6379/0", "prod-replay")
     # A component's own variable still wins over the switch.
     monkeypatch.setenv("REMPART_GUARD_STORAGE", "redis://guard.internal:6379/1")
     assert Settings.load().guard.storage_uri == "redis://guard.internal:6379/1"
@@ -83,8 +85,8 @@ def test_one_switch_moves_every_shared_state_to_redis(monkeypatch: pytest.Monkey
     monkeypatch.delenv("REMPART_GUARD_STORAGE")
     monkeypatch.delenv("REMPART_REDIS_PREFIX")
     embedded = Settings.load()
-    assert (embedded.auth.throttle_storage, embedded.guard.storage_uri) == \
-        ("memory://", "memory://")
+    assert (embedded.auth.throttle_storage, embedded.guard.storage_uri,
+            embedded.auth.replay_storage) == ("memory://", "memory://", "memory://")
     assert (embedded.auth.throttle_prefix, embedded.guard.key_prefix) == \
         ("rempart-throttle", "rempart-guard")
 

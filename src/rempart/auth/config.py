@@ -65,6 +65,10 @@ class AuthSettings:
     throttle_attack_free_failures: int = 1
     throttle_base_delay_seconds: int = 1
     throttle_max_delay_seconds: int = 60
+    # The DPoP replay store (rempart.auth.replay_stores): memory:// or redis://host:port,
+    # its keys under the prefix.
+    replay_storage: str = "memory://"
+    replay_prefix: str = "rempart-replay"
 
     # API clients: OAuth 2.0 client credentials with DPoP (RFC 9449).
     token_issuer: str = "http://localhost:8000"  # noqa: S105 (an issuer URL)
@@ -93,6 +97,8 @@ class AuthSettings:
             token_issuer=env.get("REMPART_TOKEN_ISSUER", defaults.token_issuer),
             throttle_storage=shared_storage(env, "REMPART_THROTTLE_STORAGE"),
             throttle_prefix=redis_prefix(env, "throttle"),
+            replay_storage=shared_storage(env, "REMPART_REPLAY_STORAGE"),
+            replay_prefix=redis_prefix(env, "replay"),
             throttle_base_delay_seconds=_delay_seconds(base_delay, defaults)
             if base_delay else defaults.throttle_base_delay_seconds,
             smtp_host=env.get("REMPART_SMTP_HOST") or None,

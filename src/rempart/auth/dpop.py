@@ -26,7 +26,7 @@ from joserfc.jws import CompactSignature, JWSRegistry
 
 from rempart.auth.config import AuthSettings
 from rempart.auth.errors import InvalidDpopProof
-from rempart.auth.replay import ReplayCache
+from rempart.auth.replay import ProofReplayCache
 from rempart.clock import Clock
 
 MAX_PROOF = 8 * 1024
@@ -59,7 +59,8 @@ def normalise_htu(url: str) -> str:
 
 
 class DpopVerifier:
-    def __init__(self, *, settings: AuthSettings, clock: Clock, replay: ReplayCache) -> None:
+    def __init__(self, *, settings: AuthSettings, clock: Clock,
+                 replay: ProofReplayCache) -> None:
         self._algorithms = set(settings.dpop_algorithms)
         self._window = settings.dpop_iat_window_seconds
         self._clock = clock
@@ -98,8 +99,10 @@ class DpopVerifier:
         if access_token is not None and claims.get("ath") != b64url_sha256(access_token):
             raise InvalidDpopProof("ath does not match the access token")
         replay_key = hashlib.sha256(f"{jkt}\x00{jti}".encode()).digest()
-        expires = dt.datetime.fromtimestamp(iat, dt.UTC) + dt.timedelta(seconds=self._window)
-        if not self._replay.first_use(replay_key, expires_at=max(expires, now)):
+        issued = dt.datetime.fromtimestamp(iat, dt.UTC)
+        expires = issued + dt.timedelta(seconds=self._window)
+        if not self._replay.first_use(replay_key, issued_at=issued,
+                                      expires_at=max(expires, now)):
             raise InvalidDpopProof("proof replayed (jti already used)")
         return DpopProof(jkt=jkt, jti=jti)
 

@@ -39,6 +39,18 @@ class LoginUnavailable(AuthError):
         super().__init__("sign-in is unavailable for a moment: try again in a few seconds")
 
 
+class ReplayCheckUnavailable(AuthError):
+    """The DPoP replay store's shared storage (Redis) did not answer: API requests are
+    refused until it does, since a proof whose single use cannot be recorded could be
+    replayed (fail closed)."""
+
+    retry_after = 5
+
+    def __init__(self) -> None:
+        super().__init__("API authentication is unavailable for a moment: "
+                         "try again in a few seconds")
+
+
 class AccountSuspended(AuthError):
     def __init__(self) -> None:
         super().__init__("this account is suspended: contact your organisation's administrator")

@@ -1,4 +1,9 @@
-"""The DPoP replay cache: each (key, jti) pair is accepted once while its proof is fresh.
+"""The replay cache in the database: each key (a DPoP proof's key and jti, a member
+link's nonce) is accepted once while its token is fresh.
+
+DPoP proofs use it only where neither Redis nor a single process can hold their replay
+entries (rempart.auth.replay_stores chooses); member links always, since a link lives
+for hours and must stay single-use across restarts.
 
 Kept in the database, so every worker process shares it; a primary-key insert that
 fails means the pair was seen. Entries older than the proof window are purged as new
@@ -34,6 +39,16 @@ class ReplayCache(Protocol):
         ...
 
 
+class ProofReplayCache(Protocol):
+    """A DPoP proof's replay store: also told when the proof was made (`issued_at`), so a
+    store that forgets on restart can refuse proofs older than itself."""
+
+    def first_use(self, key: bytes, *, issued_at: dt.datetime,
+                  expires_at: dt.datetime) -> bool:
+        """Record `key`; False if it was already recorded (or cannot be vouched for)."""
+        ...
+
+
 class _ConnectionLost(Exception):
     """The thread's connection was found closed by the server."""
 
@@ -50,7 +65,10 @@ class DbReplayCache:
         self._dbapi_error: type[Exception] = dbapi.Error
         self._connections = ThreadConnections(engine)
 
-    def first_use(self, key: bytes, *, expires_at: dt.datetime) -> bool:
+    def first_use(self, key: bytes, *, expires_at: dt.datetime,
+                  issued_at: dt.datetime | None = None) -> bool:
+        """`issued_at` is not needed: the table outlives the process."""
+        del issued_at
         now = self._clock.now()
         self._inserts += 1
         purge = self._inserts % PURGE_EVERY == 0

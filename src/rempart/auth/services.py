@@ -23,7 +23,7 @@ from rempart.auth.outbox import Outbox
 from rempart.auth.passkeys import PasskeyService
 from rempart.auth.passwords import PasswordHasher, PasswordPolicy
 from rempart.auth.recovery import RecoveryCodes
-from rempart.auth.replay import DbReplayCache
+from rempart.auth.replay_stores import build_proof_replay_cache
 from rempart.auth.second_factor import SecondFactorService
 from rempart.auth.session_store import DbSessionStore, SessionStore
 from rempart.auth.sessions import SessionService
@@ -106,8 +106,10 @@ class AuthServices:
         api_clients = ApiClientService(engine=engine, clock=clock, events=sink)
         tokens = AccessTokens(keys=SigningKeys(engine=engine, vault=vault, clock=clock),
                               clock=clock, settings=cfg)
-        dpop = DpopVerifier(settings=cfg, clock=clock,
-                            replay=DbReplayCache(engine=engine, clock=clock))
+        replay = build_proof_replay_cache(cfg, workers=runtime.settings.workers,
+                                          sqlite=runtime.settings.is_sqlite, engine=engine,
+                                          clock=clock)
+        dpop = DpopVerifier(settings=cfg, clock=clock, replay=replay)
         api_auth = ApiAuthService(clients=api_clients, tokens=tokens, dpop=dpop, clock=clock,
                                   events=sink)
         return cls(settings=cfg, events=sink, hasher=hasher, policy=policy,

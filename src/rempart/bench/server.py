@@ -67,6 +67,8 @@ def running_server(*, env: Mapping[str, str], log_file: Path, server: str = "uvi
     """Start the server, wait until it answers, yield, then stop it and its workers."""
     port = port or free_port()
     command = server_command(server, port=port, workers=workers)
+    # The app chooses per-process or shared state from the worker count it is told.
+    env = {**env, "REMPART_WORKERS": str(workers)}
     with log_file.open("ab") as log:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             command, env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=log,

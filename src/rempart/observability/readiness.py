@@ -1,9 +1,9 @@
 """Readiness: can this worker serve? Each component answers "ok" or a fixed reason.
 
 - database: a `SELECT 1` through the app's engine;
-- redis: a PING to each Redis the settings name (login throttling, guard state); a
-  worker that cannot reach its shared state must not take traffic, since disclosure
-  fails closed without it;
+- redis: a PING to each Redis the settings name (login throttling, guard state, DPoP
+  replays); a worker that cannot reach its shared state must not take traffic, since
+  disclosure fails closed without it;
 - vault: the data keys seal and open a probe value (loaded and usable);
 - audit_signing_key: the checkpoint signing key loads (present, owner-only, Ed25519).
 
@@ -45,7 +45,8 @@ class Readiness:
 
 def redis_uris(runtime: Runtime) -> list[str]:
     """Every Redis the deployment uses, from the settings (deduplicated, in order)."""
-    named = [runtime.settings.auth.throttle_storage, runtime.settings.guard.storage_uri]
+    auth = runtime.settings.auth
+    named = [auth.throttle_storage, runtime.settings.guard.storage_uri, auth.replay_storage]
     return list(dict.fromkeys(uri for uri in named if uri.startswith(REDIS_SCHEMES)))
 
 

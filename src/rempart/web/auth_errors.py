@@ -30,6 +30,7 @@ from rempart.auth.errors import (
     NotFound,
     NotPermitted,
     PasskeyRequired,
+    ReplayCheckUnavailable,
     SecondFactorRequired,
     SessionInvalid,
     StepUpRequired,
@@ -60,6 +61,7 @@ _ANSWERS: list[tuple[type[Exception], int, str]] = [
     (SecondFactorRequired, 401, "second_factor_required"),
     (LoginThrottled, 429, "throttled"),
     (LoginUnavailable, 503, "login_unavailable"),
+    (ReplayCheckUnavailable, 503, "auth_unavailable"),
     (AccountSuspended, 403, "account_suspended"),
     (NotPermitted, 403, "not_permitted"),
     (InvalidSecondFactor, 400, "invalid_second_factor"),
@@ -85,7 +87,7 @@ def is_portal_page(path: str) -> bool:
 def auth_error_json(request: Request, exc: Exception) -> Response:
     status, code = status_and_code(exc)
     headers: dict[str, str] = {}
-    if isinstance(exc, LoginThrottled | LoginUnavailable):
+    if isinstance(exc, LoginThrottled | LoginUnavailable | ReplayCheckUnavailable):
         headers["retry-after"] = str(exc.retry_after)
     if status == 401 and request.url.path.startswith(("/api/", "/fhir/")):
         error = f', error="{code}"' if code in ("invalid_token", "invalid_dpop_proof") else ""

@@ -54,6 +54,7 @@ _FHIR_CODES = {
     "server_error": "exception",
     "database_unavailable": "transient",
     "guard_unavailable": "transient",
+    "auth_unavailable": "transient",
 }
 
 
