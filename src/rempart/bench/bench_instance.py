@@ -25,7 +25,7 @@ from rempart.providers.models import Organisation
 from rempart.settings import normalise_database_url
 from rempart.storage.engine import make_engine
 
-# One provider organisation per bench session (checks_bench.CORPUS_SIZE of them): a
+# One provider organisation per bench session (the corpus has one body per session): a
 # real day's checks come from tens of thousands of practices, each at a counter's pace.
 # The synthetic population has about one organisation per 280 persons (3,558 at
 # 1,000,000, 356 at 100,000); at the bench's thousands of checks a second each of those

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from rempart.bench.bench_instance import BenchInstance, ensure_bench_instance
+from rempart.bench.bench_instance import BENCH_ORGANISATIONS, BenchInstance, ensure_bench_instance
 from rempart.bench.corpus import CorpusMix, draw_check_bodies
 from rempart.bench.errors import BenchError
 from rempart.bench.rotation import Rotation, SlicePlan, pair_summary, run_slices
@@ -38,7 +38,8 @@ from rempart.web.identity import DEMO_ADDRESS_HEADER, DEMO_HEADER, DEMO_SESSION_
 
 CHECKS_PATH = "/api/v1/checks"
 BARE_PATH = "/bench/lookup"
-CORPUS_SIZE = 20_000
+# Each body its own session, each session its own organisation (bench practices).
+CORPUS_SIZE = BENCH_ORGANISATIONS
 # Passes over the corpus before a session sees a patient again (more than a guarded
 # phase sends at 5,000 checks/s), and the shift between passes (prime to CORPUS_SIZE).
 ROTATIONS = 6

@@ -94,10 +94,6 @@ class CheckJournal:
 
     def write(self, pending: PendingCheck) -> None:
         """Commit one check's writes now (for synchronous callers)."""
-        if self._pipelined is not None:
-            self._pipelined.write(functools.partial(self._write, checks=[pending]))
-            metrics.record_checks([pending.row["outcome"]])
-            return
         self._commit([pending])
 
     async def write_async(self, pending: PendingCheck) -> None:
@@ -126,11 +122,6 @@ class CheckJournal:
                     if self._on_loop is not None and self._commit_if_free(self._on_loop,
                                                                            checks):
                         self.flushes_on_loop += 1
-                    elif self._pipelined is not None:
-                        await self._pipelined.run(functools.partial(self._write,
-                                                                    checks=checks))
-                        metrics.record_checks(pending.row["outcome"] for pending in checks)
-                        self.flushes_in_thread += 1
                     else:
                         await asyncio.to_thread(self._commit, checks)
                         self.flushes_in_thread += 1
@@ -154,8 +145,14 @@ class CheckJournal:
             waiting = len(self._queued)
 
     def _commit(self, checks: Sequence[PendingCheck]) -> None:
-        with self._engine.connect() as conn, self._checkpoints.deferred(conn), conn.begin():
-            self._write(conn, checks=checks)
+        """Commit in the calling thread: on PostgreSQL pipelined on the thread's own
+        connection, elsewhere through a pooled one."""
+        if self._pipelined is not None:
+            self._pipelined.write(functools.partial(self._write, checks=checks))
+        else:
+            with (self._engine.connect() as conn, self._checkpoints.deferred(conn),
+                  conn.begin()):
+                self._write(conn, checks=checks)
         metrics.record_checks(pending.row["outcome"] for pending in checks)
 
     def _commit_if_free(self, connections: ThreadConnections,

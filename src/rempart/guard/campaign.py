@@ -228,8 +228,7 @@ class CampaignWatch:
         others_odd = max(all_odd - odd, 0.0)
         # The other sessions of the network: this one's checks (over its life, the hour's
         # at most) are its own evidence, judged by its account's features.
-        n = max(n - own[0], 0.0)
-        odd = min(max(odd - own[1], 0.0), n)
+        n, odd = _without(own, n, odd)
         if n < 1.0:
             return None
         usual, judged = _baseline(others_odd, others)
@@ -276,8 +275,7 @@ class CampaignWatch:
         n, odd, before, usual, judged = self._young_counts
         if own_far[1] <= judged * own_far[0]:
             return None  # the session's own patients are no odder than the cohort's usual
-        n = max(n - own[0], 0.0)
-        odd = min(max(odd - own[1], 0.0), n)
+        n, odd = _without(own, n, odd)
         bits = binomial_tail_bits(odd, n, judged)
         if bits < REPORT_ABOVE:
             return None
@@ -313,3 +311,10 @@ def _baseline(odd: float, n: float) -> tuple[float, float]:
     for honest variation, or what the share may still be, if more."""
     usual = (odd + 1.0) / (n + 2.0)
     return usual, min(0.95, max(usual * MARGIN + SLACK, share_upper_bound(odd, n, BASELINE_Z)))
+
+
+def _without(own: tuple[float, float], n: float, odd: float) -> tuple[float, float]:
+    """Checks and odd checks of a cohort without the judged session's `own` (its checks,
+    its odd ones): a session's own reads are its own evidence, not its cohort's."""
+    n = max(n - own[0], 0.0)
+    return n, min(max(odd - own[1], 0.0), n)

@@ -86,7 +86,6 @@ class Guard:
             PeerPrior, Ceilings, dict[str, tuple[float, float]]]] = {}
         self._claim_window_s = claim_window_s
         self._learner = Learner(state=state, slots=self._slots, claim_window_s=claim_window_s)
-        self._asked: tuple[CheckContext, float, PeerPrior, str] | None = None
         # Constant per backend: read once, not through a property twice per check.
         self._windows = state.windows
         self._asks_ahead = state.asks_ahead
@@ -97,8 +96,6 @@ class Guard:
         ts = ctx.at.timestamp()
         prior = self._profiles.prior(ctx.profession, ctx.size_class)
         block = address_block(ctx.address)
-        # after_lookup of the same check reads these again: pure functions of ctx.
-        self._asked = (ctx, ts, prior, block)
         if self._asks_ahead:
             # Every count _judge_before may read, fetched with the state (reads change
             # nothing).
@@ -116,13 +113,9 @@ class Guard:
         return decision
 
     def after_lookup(self, ctx: CheckContext, outcome: LookupOutcome) -> Decision:
-        asked = self._asked
-        if asked is not None and asked[0] is ctx:
-            _, ts, prior, block = asked
-        else:  # another check's before_check came between (threads), or none did
-            ts = ctx.at.timestamp()
-            prior = self._profiles.prior(ctx.profession, ctx.size_class)
-            block = address_block(ctx.address)
+        ts = ctx.at.timestamp()
+        prior = self._profiles.prior(ctx.profession, ctx.size_class)
+        block = address_block(ctx.address)  # cached per address
         if self._asks_ahead:
             self._state.ask_ahead(
                 str(ctx.account_id), ts=ts, matured=True,

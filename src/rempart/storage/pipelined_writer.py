@@ -34,7 +34,6 @@ outcome is unknown.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -54,12 +53,6 @@ class PipelinedWriter:
             raise ValueError("pipelined transactions need PostgreSQL (psycopg)")
         self._connections = connections or ThreadConnections(engine, autocommit=True)
         self.retries = 0  # batches written again on a new connection (for tests)
-
-    async def run(self, work: Work) -> None:
-        """Write in a worker thread (the loop's default executor, where the look-ups run:
-        a batch waits there behind the look-ups already queued, which lets the next one
-        grow) and wait for the commit."""
-        await asyncio.to_thread(self.write, work)
 
     def write(self, work: Work) -> None:
         """Write in the calling thread, on that thread's connection."""
