@@ -28,13 +28,13 @@ from typing import NamedTuple
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from rempart.audit.driver_cursor import DriverCursor
 from rempart.audit.errors import AuditLogClosed, AuditSchemaMissing, AuditWriteFailed
 from rempart.audit.hashing import chain_hash, leaf_hash
 from rempart.audit.models import HEAD_ROW_ID, AuditHead
 from rempart.audit.records import AuditRecord, DetailValue
 from rempart.clock import Clock
 from rempart.observability import metrics
+from rempart.storage.driver_cursor import DriverCursor
 
 DEFAULT_MAX_BATCH = 500
 

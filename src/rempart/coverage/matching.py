@@ -5,6 +5,12 @@ member number), so at most one row comes back. Then the row is opened and every
 presented field is compared with the sealed one, without short-circuit. When no row
 comes back, a dummy row is opened and compared all the same: a miss costs what a hit
 costs, so timing does not tell an unknown person from a known one.
+
+The comparison is one constant-time comparison of the compared fields joined by the
+vault's field separator, which no sealed or validated field contains: equal joins mean
+equal fields, and no field's result can end the comparison early. The sealed fields are
+compared as they were sealed (`PersonFields.as_strings`: ISO date, the rank in decimal),
+without building a `PersonFields` first.
 """
 
 from __future__ import annotations
@@ -17,11 +23,16 @@ import os
 from rempart.coverage.check_store import Candidate
 from rempart.coverage.query import CheckQuery
 from rempart.population.sealing import (
+    BIRTH_DATE_AT,
+    BIRTH_RANK_AT,
+    DEPARTEMENT_AT,
+    MEMBER_NUMBER_AT,
+    NIR_AT,
+    PERSON_KIND,
     PersonFields,
     identity_candidates,
     member_index,
     normalise_member_number,
-    open_person,
     seal_person,
 )
 from rempart.vault import TamperedCiphertext, Vault
@@ -53,41 +64,44 @@ class Matcher:
                      query: CheckQuery) -> tuple[Candidate | None, str | None]:
         """The candidate whose sealed fields all equal the query's, if any, and its
         département (for the exfiltration guard)."""
+        presented = _presented(query)
         if not candidates:
-            self._same_as(self._open_dummy(), "-", query)
+            _same(self._open_dummy(), "-", presented)
             return None, None
         found, place = None, None
         for candidate in candidates:
-            person = self._open(candidate)
-            if person is not None and self._same_as(person, candidate.amc_number, query):
-                found, place = candidate, person.departement
+            fields = self._open(candidate)
+            if fields is not None and _same(fields, candidate.amc_number, presented):
+                found, place = candidate, fields[DEPARTEMENT_AT]
         return found, place
 
-    def _open(self, candidate: Candidate) -> PersonFields | None:
+    def _open(self, candidate: Candidate) -> list[str] | None:
+        """The candidate's sealed person fields (as `PersonFields.as_strings` wrote them)."""
         try:
-            return open_person(self._vault, candidate.sealed, version=candidate.key_version,
-                               member_idx=candidate.member_idx)
+            return self._vault.open(candidate.sealed, version=candidate.key_version,
+                                    kind=PERSON_KIND, row_token=candidate.member_idx)
         except TamperedCiphertext:
             # An integrity incident, not an answer: the caller gets a plain negative.
             log.warning("sealed beneficiary row failed authentication",
                         extra={"beneficiary_id": candidate.beneficiary_id})
             return None
 
-    def _open_dummy(self) -> PersonFields:
-        return open_person(self._vault, self._dummy_blob, version=self._dummy_version,
-                           member_idx=self._dummy_idx)
-
-    @staticmethod
-    def _same_as(person: PersonFields, amc_number: str, query: CheckQuery) -> bool:
-        # `&` rather than `and`: every comparison runs whatever the first ones found.
-        return (
-            _equal(person.nir, query.nir)
-            & _equal(person.birth_date.isoformat(), query.birth_date.isoformat())
-            & _equal(str(person.birth_rank), str(query.birth_rank))
-            & _equal(normalise_member_number(person.member_number), query.member_number)
-            & _equal(amc_number, query.amc_number)
-        )
+    def _open_dummy(self) -> list[str]:
+        return self._vault.open(self._dummy_blob, version=self._dummy_version,
+                                kind=PERSON_KIND, row_token=self._dummy_idx)
 
 
-def _equal(stored: str, presented: str) -> bool:
-    return hmac.compare_digest(stored.encode("utf-8"), presented.encode("utf-8"))
+_SEP = "\x1f"  # the vault's field separator: in no sealed field, in no validated one
+
+
+def _presented(query: CheckQuery) -> bytes:
+    return _SEP.join((query.nir, query.birth_date.isoformat(), str(query.birth_rank),
+                      query.member_number, query.amc_number)).encode("utf-8")
+
+
+def _same(fields: list[str], amc_number: str, presented: bytes) -> bool:
+    """Whether the sealed fields and the row's AMC number are those presented: one
+    constant-time comparison of all of them together."""
+    stored = _SEP.join((fields[NIR_AT], fields[BIRTH_DATE_AT], fields[BIRTH_RANK_AT],
+                        normalise_member_number(fields[MEMBER_NUMBER_AT]), amc_number))
+    return hmac.compare_digest(stored.encode("utf-8"), presented)

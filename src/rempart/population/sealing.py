@@ -52,7 +52,7 @@ class PersonFields:
 PERSON_FIELDS = ("nir", "birth_date", "birth_rank", "last_name", "first_name", "marital_status",
                  "member_number", "postcode", "departement")
 """The positions of PersonFields.as_strings(): what a list of person strings holds."""
-NIR_AT, BIRTH_DATE_AT, MEMBER_NUMBER_AT = 0, 1, 6
+NIR_AT, BIRTH_DATE_AT, BIRTH_RANK_AT, MEMBER_NUMBER_AT, DEPARTEMENT_AT = 0, 1, 2, 6, 8
 
 
 def normalise_member_number(value: str) -> str:

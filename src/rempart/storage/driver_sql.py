@@ -25,12 +25,16 @@ class DriverStatement:
         positions = compiled.positiontup if compiled.positional else None
         self._order: tuple[str, ...] | None = tuple(positions) if positions else None
         self._processors: dict[str, Any] = dict(compiled._bind_processors)
+        # Positional SQL: each position's key and processor, so that a row is bound in
+        # one pass over the positions (this runs for every check).
+        self._positions = tuple((key, self._processors.get(key)) for key in self._order or ())
 
     def bind(self, values: Mapping[str, Any]) -> Any:
         """The driver's parameters for one row: a mapping, or a tuple in the SQL's order."""
+        if self._order is not None:
+            return tuple([value if processor is None or value is None else processor(value)
+                          for key, processor in self._positions
+                          for value in (values[key],)])
         processors = self._processors
-        converted = {key: processors[key](value) if key in processors and value is not None
-                     else value for key, value in values.items()}
-        if self._order is None:
-            return converted
-        return tuple(converted[key] for key in self._order)
+        return {key: processors[key](value) if key in processors and value is not None
+                else value for key, value in values.items()}

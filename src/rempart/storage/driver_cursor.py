@@ -1,7 +1,8 @@
-"""The append's statements on the driver's own cursor, inside the caller's transaction.
+"""Statements on the driver's own cursor, inside the caller's transaction.
 
-Each batch of entries takes three statements (claim positions, insert the rows, store
-the head hash). Through SQLAlchemy's `exec_driver_sql` each paid several times what the
+For the statements of every group commit: the audit append's three (claim positions,
+insert the rows, store the head hash) and the check journal's insert of its rows.
+Through SQLAlchemy's `exec_driver_sql` each paid several times what the
 driver took to run it (an execution context, a result object; about 80-160 µs a
 statement against 14-40 µs on the cursor, SQLite in memory, load 11), once per batch:
 at the small batches of a lightly loaded server, tens of µs per check. Here they run on
