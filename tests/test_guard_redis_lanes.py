@@ -23,6 +23,7 @@ from rempart.guard import (
     LookupOutcome,
     MemoryAlertSink,
     SizeClass,
+    redis_trips,
 )
 from rempart.guard.guard import Guard
 from rempart.guard.peers import PeerProfiles
@@ -173,3 +174,15 @@ def test_redis_unreachable_fails_closed_and_frees_the_lane() -> None:
                 trips.run("state read", [("GET", "k")])
     with pytest.raises(GuardUnavailable):
         trips.run("state read", [("GET", "k")])
+
+
+def test_a_trip_the_server_has_no_script_for_runs_once_with_it(
+        redis_guard_settings: GuardSettings,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A digest no server holds: the trip meets NOSCRIPT, as on a new or flushed server.
+    monkeypatch.setattr(redis_trips, "BATCH_SHA", b"0" * 40)
+    trips = Trips(redis.Redis.from_url(redis_guard_settings.storage_uri))
+    key = f"{redis_guard_settings.key_prefix}:count"
+    trips.later(("INCR", key))
+    assert trips.run("read", [("INCR", key), ("GET", key)]) == [2, b"2"]
+    assert trips.run("read", [("GET", key)]) == [b"2"]

@@ -64,8 +64,8 @@ class SlidingWindows:
         self._redis = redis_storage
         self._trips = trips
         self._prefix = prefix
-        # Per (key, window): [bucket, its key, the previous bucket's key], replaced when the
-        # bucket changes.
+        # Per (key, window): [bucket, its Redis key, the previous bucket's], replaced when
+        # the bucket changes.
         self._names: dict[tuple[str, int], list[Any]] = {}
         self._step = _AskedAhead()
 
@@ -128,10 +128,9 @@ class SlidingWindows:
         if not step.ahead:
             return
         undo: list[Command] = []
-        storage = self._redis
         for (_, _, amount), (_, _, name) in step.ahead.items():
-            if amount and storage is not None:
-                undo.append(("INCRBY", storage.prefixed_key(name), -amount))
+            if amount:
+                undo.append(("INCRBY", name, -amount))
         step.ahead = {}
         step.added = {}
         if undo and self._trips is not None:
@@ -164,16 +163,17 @@ class SlidingWindows:
 
     def _command(self, plan: list[_Step]) -> Command:
         """The trip's SLIDE step (rempart.guard.redis_trips) for `plan`."""
-        redis_storage = self._redis
-        if redis_storage is None:  # the constructor pairs trips with Redis
-            raise TypeError("SlidingWindows: no Redis storage")
-        prefixed = redis_storage.prefixed_key
         args: list[Any] = ["SLIDE"]
         for entry, expiry, _, amount in plan:
-            args += (prefixed(entry[1]), prefixed(entry[2]), expiry, amount)
+            args += (entry[1], entry[2], expiry, amount)
         return tuple(args)
 
     def _plan(self, keys: Sequence[tuple[str, int, int]], ts: float) -> list[_Step]:
+        """Each hit's bucket keys in Redis (`limits`' prefix on them: its storage's
+        bucket keys), its expiry, the previous bucket's weight, the amount."""
+        redis_storage = self._redis
+        if redis_storage is None:  # the constructor pairs trips with Redis
+            raise TypeError("SlidingWindows: no Redis storage")
         names = self._names
         plan: list[_Step] = []
         for key, window, amount in keys:
@@ -181,7 +181,7 @@ class SlidingWindows:
             bucket = math.floor(position)
             found = names.get((key, window))
             if found is None or found[0] != bucket:
-                base = f"{self._prefix}:{key}:{window}:"
+                base = redis_storage.prefixed_key(f"{self._prefix}:{key}:{window}:")
                 found = [bucket, base + str(bucket), base + str(bucket - 1)]
                 if len(names) >= _NAMES_MAX:
                     names.clear()

@@ -23,14 +23,17 @@ directly: tests, scripts) each trip holds every lane for itself.
 A trip is one command: the commands go as one JSON argument of a script that runs them
 in order and returns their replies (redis-py packs each argument, and parses each
 reply, in Python: about a microsecond an argument, tens of them a command). "SLIDE" is
-the sliding-window counters' step (rempart.guard.counters). EVAL, not EVALSHA: a trip
-that met NOSCRIPT could not be replayed blindly, and Redis caches the compiled script.
-(The script names its keys inside its argument: fine on one Redis server, which is what
-rempart supports, not on a cluster.)
+the sliding-window counters' step (rempart.guard.counters). The trip is an EVALSHA,
+packed here (four arguments, one of them the payload: redis-py's packing costs more
+than the trip's own work); a server that does not hold the script answers NOSCRIPT
+without running anything, and the same trip goes again as an EVAL of the script, which
+loads it. (The script names its keys inside its argument: fine on one Redis server,
+which is what rempart supports, not on a cluster.)
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -172,9 +175,15 @@ class Trips:
         payload = orjson.dumps([*queued, *commands], default=_text)
         connection = self._connection(operation)
         try:
-            connection.send_packed_command(
-                connection.pack_command("EVAL", BATCH_LUA, 0, payload))
-            replies = connection.read_response()
+            connection.send_packed_command([_packed(b"EVALSHA", BATCH_SHA, payload)],
+                                           check_health=False)
+            try:
+                replies = connection.read_response()
+            except redis.exceptions.NoScriptError:
+                # Nothing ran (a new or flushed server): the same trip, with the script.
+                connection.send_packed_command([_packed(b"EVAL", BATCH_SCRIPT, payload)],
+                                               check_health=False)
+                replies = connection.read_response()
         except BaseException as exc:
             # Whatever was sent or half read, the next trip starts on a new socket
             # (no retry: a check waits at most one timeout, then fails closed). The
@@ -201,6 +210,16 @@ class Trips:
 
     def flush(self, operation: str) -> None:
         self.run(operation, ())
+
+
+BATCH_SCRIPT = BATCH_LUA.encode()
+BATCH_SHA = hashlib.sha1(BATCH_SCRIPT, usedforsecurity=False).hexdigest().encode()
+
+
+def _packed(command: bytes, script: bytes, payload: bytes) -> bytes:
+    """`command script 0 payload` in the Redis protocol (RESP): an array of bulk strings."""
+    return b"*4\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$1\r\n0\r\n$%d\r\n%b\r\n" % (
+        len(command), command, len(script), script, len(payload), payload)
 
 
 def _text(value: object) -> str:
