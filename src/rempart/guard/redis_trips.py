@@ -53,13 +53,10 @@ LANES = 64
 
 # ARGV[1]: the commands, a JSON list of lists (name, then arguments). SLIDE's arguments:
 # per window, its current and previous bucket keys, expiry, amount: `limits`'
-# incr-with-expiry (a read when the amount is 0), then the previous bucket's count. The
-# previous buckets are read with one MGET after the current ones (each redis.call costs
-# Redis about as much as the command's own work): the same counts, since a step has one
-# time, so no window's previous bucket is any window's current one in it.
+# incr-with-expiry (a read when the amount is 0), then the previous bucket's count.
 BATCH_LUA = """
 local function slide(c)
-    local out, previous = {}, {}
+    local out = {}
     for i = 2, #c, 4 do
         local key, amount = c[i], c[i + 3]
         local current
@@ -72,14 +69,7 @@ local function slide(c)
             current = tonumber(redis.call("get", key) or 0)
         end
         out[#out + 1] = current
-        out[#out + 1] = 0
-        previous[#previous + 1] = c[i + 1]
-    end
-    if #previous > 0 then
-        local found = redis.call("mget", unpack(previous))
-        for n = 1, #previous do
-            out[2 * n] = tonumber(found[n] or 0)
-        end
+        out[#out + 1] = tonumber(redis.call("get", c[i + 1]) or 0)
     end
     return out
 end
