@@ -17,6 +17,7 @@ them from there; `add` (counts nobody reads back at once) is queued for the next
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +33,19 @@ _Step = tuple[list[Any], int, float, int]
 # A hit asked ahead, by (key, window, amount): its (low, high) counts, and its current
 # bucket's Redis key (to take an unused increment back).
 _Ahead = dict[tuple[str, int, int], tuple[float, float, str]]
+
+
+class _AskedAhead(threading.local):
+    """The hits a guard step asked ahead, per thread (Redis only): a step runs in one
+    thread, and threads run steps of other accounts at once."""
+
+    def __init__(self) -> None:
+        self.ahead: _Ahead = {}
+        self.ts = 0.0
+        # Amounts queued by `add` since the hits asked ahead were counted, by (key, window).
+        self.added: dict[tuple[str, int], int] = {}
+        self.keys: list[tuple[str, int, int]] = []
+        self.plan: list[_Step] = []
 
 
 class SlidingWindows:
@@ -50,15 +64,10 @@ class SlidingWindows:
         self._redis = redis_storage
         self._trips = trips
         self._prefix = prefix
-        # Per (key, window): [bucket, its key, the previous bucket's key], replaced when the
-        # bucket changes.
+        # Per (key, window): [bucket, its Redis key, the previous bucket's], replaced when
+        # the bucket changes.
         self._names: dict[tuple[str, int], list[Any]] = {}
-        self._ahead: _Ahead = {}
-        self._ahead_ts = 0.0
-        # Amounts queued by `add` since the hits asked ahead were counted, by (key, window).
-        self._added: dict[tuple[str, int], int] = {}
-        self._ahead_keys: list[tuple[str, int, int]] = []
-        self._ahead_plan: list[_Step] = []
+        self._step = _AskedAhead()
 
     def hit(self, keys: Sequence[tuple[str, int, int]], ts: float) -> list[tuple[float, float]]:
         """Add `amount` to each (key, window seconds, amount) — 0 only reads, HIGH counts a
@@ -73,8 +82,9 @@ class SlidingWindows:
             self.hit(keys, ts)
             return
         self._trips.later(self._command(self._plan(keys, ts)))
-        if self._ahead:
-            added = self._added
+        step = self._step
+        if step.ahead:
+            added = step.added
             for key, window, amount in keys:
                 added[(key, window)] = added.get((key, window), 0) + amount
 
@@ -94,49 +104,52 @@ class SlidingWindows:
         self.settle()
         if self._trips is None or len({(k, w, a) for k, w, a in keys}) != len(keys):
             return None
-        self._ahead_keys = list(keys)
-        self._ahead_ts = ts
-        self._ahead_plan = self._plan(keys, ts)
-        return self._command(self._ahead_plan)
+        step = self._step
+        step.keys = list(keys)
+        step.ts = ts
+        step.plan = self._plan(keys, ts)
+        return self._command(step.plan)
 
     def took_ahead(self, reply: Any) -> None:
         """The reply to ask_ahead's command."""
         replies = list(reply)
-        plan = self._ahead_plan
+        asked = self._step
+        plan = asked.plan
         counts = _sliding([int(r) for r in replies[0::2]], [int(r) for r in replies[1::2]],
                           plan)
-        self._ahead = {key: (low, high, step[0][1]) for key, (low, high), step
-                       in zip(self._ahead_keys, counts, plan, strict=True)}
-        self._added = {}
+        asked.ahead = {key: (low, high, step[0][1]) for key, (low, high), step
+                       in zip(asked.keys, counts, plan, strict=True)}
+        asked.added = {}
 
     def settle(self) -> None:
         """End of a guard step: take back increments asked ahead that no hit used (the
         check ended on a standing decision before counting), in the next trip."""
-        if not self._ahead:
+        step = self._step
+        if not step.ahead:
             return
         undo: list[Command] = []
-        storage = self._redis
-        for (_, _, amount), (_, _, name) in self._ahead.items():
-            if amount and storage is not None:
-                undo.append(("INCRBY", storage.prefixed_key(name), -amount))
-        self._ahead = {}
-        self._added = {}
+        for (_, _, amount), (_, _, name) in step.ahead.items():
+            if amount:
+                undo.append(("INCRBY", name, -amount))
+        step.ahead = {}
+        step.added = {}
         if undo and self._trips is not None:
             self._trips.later(*undo)
 
     def _hit_trips(self, trips: Trips, keys: Sequence[tuple[str, int, int]],
                    ts: float) -> list[tuple[float, float]]:
-        ahead = self._ahead
+        step = self._step
+        ahead = step.ahead
         out: list[tuple[float, float] | None] = []
         missing: list[tuple[str, int, int]] = []
         for key in keys:
-            found = ahead.pop(key, None) if ts == self._ahead_ts else None
+            found = ahead.pop(key, None) if ts == step.ts else None
             if found is None:
                 missing.append(key)
                 out.append(None)
                 continue
             low, high = found[0], found[1]
-            added = self._added.get((key[0], key[1]))
+            added = step.added.get((key[0], key[1]))
             if added:  # our own queued counts, not yet sent when these were read
                 low, high = low + added % HIGH, high + added // HIGH
             out.append((low, high))
@@ -150,16 +163,17 @@ class SlidingWindows:
 
     def _command(self, plan: list[_Step]) -> Command:
         """The trip's SLIDE step (rempart.guard.redis_trips) for `plan`."""
-        redis_storage = self._redis
-        if redis_storage is None:  # the constructor pairs trips with Redis
-            raise TypeError("SlidingWindows: no Redis storage")
-        prefixed = redis_storage.prefixed_key
         args: list[Any] = ["SLIDE"]
         for entry, expiry, _, amount in plan:
-            args += (prefixed(entry[1]), prefixed(entry[2]), expiry, amount)
+            args += (entry[1], entry[2], expiry, amount)
         return tuple(args)
 
     def _plan(self, keys: Sequence[tuple[str, int, int]], ts: float) -> list[_Step]:
+        """Each hit's bucket keys in Redis (`limits`' prefix on them: its storage's
+        bucket keys), its expiry, the previous bucket's weight, the amount."""
+        redis_storage = self._redis
+        if redis_storage is None:  # the constructor pairs trips with Redis
+            raise TypeError("SlidingWindows: no Redis storage")
         names = self._names
         plan: list[_Step] = []
         for key, window, amount in keys:
@@ -167,7 +181,7 @@ class SlidingWindows:
             bucket = math.floor(position)
             found = names.get((key, window))
             if found is None or found[0] != bucket:
-                base = f"{self._prefix}:{key}:{window}:"
+                base = redis_storage.prefixed_key(f"{self._prefix}:{key}:{window}:")
                 found = [bucket, base + str(bucket), base + str(bucket - 1)]
                 if len(names) >= _NAMES_MAX:
                     names.clear()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import threading
 from typing import Protocol
 
 from rempart.core.care import Profession
@@ -73,20 +72,22 @@ class CheckGate:
         self._guard = guard
         self._organisations = organisations
         self._containment = containment
-        # The guard's memory state is not thread-safe; with a database server the
-        # look-ups run in worker threads. One check's guard work is ~0.1-0.2 ms.
-        self._lock = threading.Lock()
+        # With a database server the look-ups run in worker threads. Each guard call
+        # holds its account's order (Guard.serial): in memory one lock for all (the
+        # profiles are shared objects); on Redis one of several lanes, held across the
+        # call's round trips, so that checks of other accounts go on meanwhile.
+        self._serial = guard.serial
 
     def before(self, requester: Requester, *, at: dt.datetime) -> CheckContext:
         ctx = self._context(requester, at)
-        with self._lock:
+        with self._serial(ctx.account_id):
             decision = self._guard.before_check(ctx)
         if decision.action is not Action.ALLOW:
             self._enforce(ctx, requester, decision)
         return ctx
 
     def after(self, ctx: CheckContext, requester: Requester, outcome: LookupOutcome) -> None:
-        with self._lock:
+        with self._serial(ctx.account_id):
             decision = self._guard.after_lookup(ctx, outcome)
         if decision.action is Action.SLOW_DOWN:
             # Only a failed match reaches a ceiling here, and its answer is the plain
@@ -97,21 +98,24 @@ class CheckGate:
             self._enforce(ctx, requester, decision)
 
     def claimed(self, requester: Requester, *, check_reference: str) -> None:
-        with self._lock:
-            self._guard.on_claim(check_reference=check_reference,
-                                 account_id=account_key(requester))
+        account = account_key(requester)
+        with self._serial(account):
+            self._guard.on_claim(check_reference=check_reference, account_id=account)
+
+    # A session's step-up and end reach the guard by session, its account unknown here:
+    # they hold every account's order (rare, and short).
 
     def stepped_up(self, *, portal_session_id: int, factor: StepUpFactor) -> None:
-        with self._lock:
+        with self._serial(None):
             self._guard.on_step_up(session_id=f"{PORTAL_PREFIX}{portal_session_id}",
                                    factor=factor)
 
     def session_ended(self, *, portal_session_id: int) -> None:
-        with self._lock:
+        with self._serial(None):
             self._guard.end_session(session_id=f"{PORTAL_PREFIX}{portal_session_id}")
 
     def restore_account(self, *, account_id: int | str) -> None:
-        with self._lock:
+        with self._serial(account_id):
             self._guard.restore_account(account_id=account_id)
 
     def _context(self, requester: Requester, at: dt.datetime) -> CheckContext:

@@ -15,6 +15,7 @@ rempart.guard.learning), and from nothing it refused.
 from __future__ import annotations
 
 import enum
+from contextlib import AbstractContextManager
 
 from rempart.clock import Clock
 from rempart.core.care import Profession
@@ -89,6 +90,12 @@ class Guard:
         # Constant per backend: read once, not through a property twice per check.
         self._windows = state.windows
         self._asks_ahead = state.asks_ahead
+
+    def serial(self, account_id: EntityId | None) -> AbstractContextManager[object]:
+        """Hold around each call about this account (None: about a session, or anything)
+        from threads that call the guard at once (rempart.guard.gate): calls about one
+        account are one after the other, calls about others may run meanwhile."""
+        return self._state.serial(None if account_id is None else str(account_id))
 
     # -- the check path ----------------------------------------------------------------
 

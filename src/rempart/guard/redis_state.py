@@ -24,7 +24,9 @@ with the state and applied to it, and removed only by an operator's restore
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import redis
@@ -76,17 +78,25 @@ def _session(blob: object, suspended: object) -> SessionState | None:
     return session
 
 
+class _Step(threading.local):
+    """A guard step's reads asked ahead and fetched, per thread: a step (before_check,
+    after_lookup) runs in one thread, and threads run steps of other accounts at once."""
+
+    def __init__(self) -> None:
+        self.ahead: list[Command] = []
+        self.asked: tuple[str, str | None, float, bool] | None = None
+        # What the last load_pair fetched ahead: (account, person, ts, seen) and
+        # (account, ts, matured references).
+        self.seen: tuple[str, str, float, bool] | None = None
+        self.matured: tuple[str, float, list[Any]] | None = None
+
+
 class RedisGuardState:
     def __init__(self, client: redis.Redis, storage: RedisStorage, *, prefix: str) -> None:
         self._prefix = prefix
         self._trips = Trips(client)
         self._windows = SlidingWindows(storage, trips=self._trips)
-        self._ahead: list[Command] = []
-        # What the last load_pair fetched ahead: (account, person, ts, seen) and
-        # (account, ts, matured references).
-        self._seen: tuple[str, str, float, bool] | None = None
-        self._matured: tuple[str, float, list[Any]] | None = None
-        self._asked: tuple[str, str | None, float, bool] | None = None
+        self._step = _Step()
 
     @classmethod
     def connect(cls, uri: str, *, prefix: str, timeout_s: float = 0.5) -> RedisGuardState:
@@ -100,6 +110,10 @@ class RedisGuardState:
     @property
     def windows(self) -> SlidingWindows:
         return self._windows
+
+    @property
+    def trips(self) -> Trips:
+        return self._trips
 
     def _key(self, kind: str, *parts: str) -> str:
         return ":".join((self._prefix, kind, *parts))
@@ -137,45 +151,52 @@ class RedisGuardState:
     def asks_ahead(self) -> bool:
         return True
 
+    def serial(self, key: str | None) -> AbstractContextManager[object]:
+        return self._trips.serial(key)
+
     def ask_ahead(self, account_id: str, *, hits: Sequence[tuple[str, int, int]], ts: float,
                   person_key: str | None = None, matured: bool = False) -> None:
-        self._ahead = []
+        step = self._step
+        ahead: list[Command] = []
         count = self._windows.ask_ahead(hits, ts) if hits else None
         if count is not None:
-            self._ahead.append(count)
+            ahead.append(count)
         if person_key is not None:
-            self._ahead += self._patient_reads(account_id, person_key, ts)
+            ahead += self._patient_reads(account_id, person_key, ts)
         if matured:
-            self._ahead.append(("ZRANGEBYSCORE", self._key("pc", account_id), "-inf", ts))
-        self._asked = (account_id, person_key, ts, count is not None)
+            ahead.append(("ZRANGEBYSCORE", self._key("pc", account_id), "-inf", ts))
+        step.ahead = ahead
+        step.asked = (account_id, person_key, ts, count is not None)
 
     def load_pair(self, account_id: str,
                   session_id: str) -> tuple[AccountProfile | None, SessionState | None]:
-        ahead, self._ahead = self._ahead, []
-        asked, self._asked = self._asked, None
+        step = self._step
+        ahead, step.ahead = step.ahead, []
+        asked, step.asked = step.asked, None
         replies = self._trips.run("state read", [
             ("MGET", *self._account_keys(account_id), *self._session_keys(session_id)),
             *ahead])
         account, suspension, session, suspended = replies[0]
         if asked is not None:  # the counts were made: always taken (or taken back)
-            self._took_ahead(asked, replies[1:])
+            self._took_ahead(step, asked, replies[1:])
         return _account(account, suspension), _session(session, suspended)
 
-    def _took_ahead(self, asked: tuple[str, str | None, float, bool],
+    def _took_ahead(self, step: _Step, asked: tuple[str, str | None, float, bool],
                     replies: list[Any]) -> None:
         account_id, person_key, ts, counted = asked
         if counted:
             self._windows.took_ahead(replies.pop(0))
         if person_key is not None:
             now, before = replies.pop(0), replies.pop(0)
-            self._seen = (account_id, person_key, ts, all(now) or all(before))
+            step.seen = (account_id, person_key, ts, all(now) or all(before))
         if replies:
-            self._matured = (account_id, ts, list(replies.pop(0)))
+            step.matured = (account_id, ts, list(replies.pop(0)))
 
     def save_pair(self, account_id: str, profile: AccountProfile, session_id: str,
                   session: SessionState, *, later: bool = False) -> None:
         self._windows.settle()
-        self._seen = self._matured = None
+        step = self._step
+        step.seen = step.matured = None
         self._trips.later(*_sets([*self._account_writes(account_id, profile),
                                   *self._session_writes(session_id, session)]))
         if not later:
@@ -205,7 +226,8 @@ class RedisGuardState:
         self._trips.flush("state write")
 
     def patient_seen(self, account_id: str, person_key: str, ts: float) -> bool:
-        seen, self._seen = self._seen, None
+        step = self._step
+        seen, step.seen = step.seen, None
         if seen is not None and seen[:3] == (account_id, person_key, ts):
             return seen[3]
         now, before = self._trips.run("patient read",
@@ -251,7 +273,8 @@ class RedisGuardState:
 
     def matured_claims(self, account_id: str, ts: float) -> int:
         queue = self._key("pc", account_id)
-        matured, self._matured = self._matured, None
+        step = self._step
+        matured, step.matured = step.matured, None
         if matured is not None and matured[:2] == (account_id, ts):
             found = matured[2]
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from rempart.clock import Clock
@@ -28,6 +29,12 @@ class GuardState(Protocol):
 
     @property
     def windows(self) -> SlidingWindows: ...
+
+    def serial(self, key: str | None) -> AbstractContextManager[object]:
+        """Held around each guard call about an account (`key`; None: about a session, or
+        anything): the calls about one account are then one after the other in this
+        process, and whatever the backend keeps per call is the caller's alone."""
+        ...
 
     def account(self, account_id: str) -> AccountProfile | None: ...
 
@@ -105,6 +112,8 @@ class MemoryGuardState:
         self._sessions: OrderedDict[str, SessionState] = OrderedDict()
         self._saves = 0
         self._lock = threading.Lock()
+        # One for every key: profiles are shared objects changed in place.
+        self._serial = threading.Lock()
         self._patients: dict[str, PatientFilter] = {}
         self._pending: dict[str, tuple[str, PendingCheck]] = {}
         self._pending_by_account: dict[str, deque[tuple[float, str]]] = {}
@@ -112,6 +121,9 @@ class MemoryGuardState:
     @property
     def windows(self) -> SlidingWindows:
         return self._windows
+
+    def serial(self, key: str | None) -> AbstractContextManager[object]:
+        return self._serial
 
     def account(self, account_id: str) -> AccountProfile | None:
         return self._accounts.get(account_id)
