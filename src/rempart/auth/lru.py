@@ -15,6 +15,7 @@ the map one entry over its size for a moment.
 from __future__ import annotations
 
 from collections import OrderedDict
+from contextlib import suppress
 from typing import Generic, TypeVar
 
 # How many clients each of the API's caches keeps per process: a DPoP key takes about
@@ -35,10 +36,9 @@ class LruMap(Generic[K, V]):
     def get(self, key: K) -> V | None:
         value = self._entries.get(key)
         if value is not None:
-            try:
+            # Evicted by another thread meanwhile: the value is still good.
+            with suppress(KeyError):
                 self._entries.move_to_end(key)
-            except KeyError:
-                pass  # evicted by another thread meanwhile: the value is still good
         return value
 
     def put(self, key: K, value: V) -> None:
@@ -48,7 +48,7 @@ class LruMap(Generic[K, V]):
         while len(entries) > self._size:
             try:
                 entries.popitem(last=False)
-            except KeyError:
+            except KeyError:  # emptied by another thread meanwhile
                 break
 
     def pop(self, key: K) -> None:

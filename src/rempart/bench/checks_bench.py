@@ -228,6 +228,10 @@ def run_checks_bench(options: BenchOptions,
         rotation = run_slices(phases=options.phases, servers=servers,
                               requests_for=requests_for, plan=options.plan, stage=stage)
     summary = _summary(options, bench, rotation, load_before, os.getloadavg())
+    for phase in options.phases:  # a phase's own figures (its builder's), if any
+        extra = getattr(phase.build, "figures", None)
+        if callable(extra):
+            summary.update(extra())
     summary["server_pids"] = [server.pid for server in servers.values()]  # all gone by now
     summary["redis_prefix"] = redis.prefix
     summary["redis_keys_deleted"] = redis.keys_deleted

@@ -30,11 +30,14 @@ slice that cannot, rather than let the server refuse its proofs.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from rempart.auth.config import AuthSettings
 from rempart.bench.api_clients import (
@@ -53,16 +56,20 @@ from rempart.bench.checks_bench import (
     post_request,
 )
 from rempart.bench.errors import BenchError
-from rempart.bench.server import RunningServer
+from rempart.bench.load import LoadSpec, run_load
+from rempart.bench.server import RunningServer, group_cpu_seconds
 
 __all__ = ["ApiSoftware", "DpopRequests", "check_fresh_enough", "fetch_token",
-           "proofs_needed", "with_authentication"]
+           "practice_requests", "proofs_needed", "with_authentication"]
 
 # Checks per second the phase's proofs are made for: above what the server answers with
 # the demo identity (about 4,400/s guard off on the 2-core bench machine), which bounds
 # this phase.
 MAX_RATE = 6_000
 FRESHNESS_MARGIN_S = 10.0  # slack between the last answer and the proofs' window
+# The clients' first contact goes in chunks, each sent within the proofs' window.
+FIRST_CONTACT_CHUNK = 2_000
+FIRST_CONTACT_LIMIT_S = 45.0
 # Tokens are made again when less than this is left of their lifetime.
 TOKEN_RENEWAL_MARGIN_S = 90.0
 
@@ -86,6 +93,26 @@ def client_address(index: int) -> str:
     return f"10.{index % 250}.{index // 250 % 250}.1"
 
 
+def practice_requests(path: str, bodies: Sequence[bytes], *, server: RunningServer,
+                      clients: Sequence[ApiSoftware], tokens: Sequence[str], first: int,
+                      count: int) -> list[bytes]:
+    """Requests `first` to `first + count` of the rotation: request n from client n mod C
+    (its token, a fresh proof, its address), for the patient of its pass (see above)."""
+    host = f"{server.host}:{server.port}".encode()
+    url = f"http://{server.host}:{server.port}{path}"
+    size, corpus = len(clients), len(bodies)
+    requests = []
+    for n in range(first, first + count):
+        index = n % size
+        client, token = clients[index], tokens[index]
+        body = bodies[(n + n // size * ROTATION_STRIDE + corpus // 2) % corpus]
+        requests.append(post_request(path, body, host=host, headers={
+            "authorization": f"DPoP {token}",
+            "dpop": client.proof("POST", url, access_token=token),
+            "x-forwarded-for": client_address(index)}))
+    return requests
+
+
 @dataclass
 class _Holders:
     clients: list[ApiSoftware]
@@ -103,6 +130,7 @@ class DpopRequests:
         self._holders: dict[Path, _Holders] = {}  # by instance directory
         self._probed: set[str] = set()  # servers whose token endpoint gave a token
         self._cursor = 0
+        self._contact: dict[str, Any] = {}
 
     def __call__(self, *, path: str, bodies: Sequence[bytes], server: RunningServer,
                  bench: BenchInstance, seconds: float) -> list[bytes]:
@@ -112,23 +140,49 @@ class DpopRequests:
             # The endpoint's own path, once per server: the same credentials work there.
             fetch_token(holders.clients[0], base_url)
             self._probed.add(base_url)
-        host, url = f"{server.host}:{server.port}".encode(), base_url + path
-        clients, tokens = holders.clients, holders.tokens
-        count, corpus = len(clients), len(bodies)
+            self._first_contact(path, bodies, server, holders)
         made_at = time.time()
-        requests = []
-        for n in range(self._cursor, self._cursor + proofs_needed(seconds)):
-            index = n % count
-            client, token = clients[index], tokens[index]
-            body = bodies[(n + n // count * ROTATION_STRIDE + corpus // 2) % corpus]
-            requests.append(post_request(path, body, host=host, headers={
-                "authorization": f"DPoP {token}",
-                "dpop": client.proof("POST", url, access_token=token),
-                "x-forwarded-for": client_address(index)}))
+        requests = practice_requests(path, bodies, server=server, clients=holders.clients,
+                                     tokens=holders.tokens, first=self._cursor,
+                                     count=proofs_needed(seconds))
         # The next load goes on after these (those not sent are skipped, never re-sent).
         self._cursor += len(requests)
         check_fresh_enough(made_at=made_at, seconds=seconds)
         return requests
+
+    def figures(self) -> dict[str, Any]:
+        """For the run's JSON object: what the clients' first contact cost."""
+        return {"auth_first_contact": self._contact} if self._contact else {}
+
+    def _first_contact(self, path: str, bodies: Sequence[bytes], server: RunningServer,
+                       holders: _Holders) -> None:
+        """Each client's first check on this server, before the phase is measured: a
+        server in service has met its practices before (their keys imported, their
+        clients looked up, their tokens verified once per token lifetime), where in a
+        run of seconds most of 20,000 clients would call once. Unmeasured, in chunks
+        (proofs must stay fresh); its own rate and server CPU are reported apart."""
+        pgid = server.pid
+        cpu = group_cpu_seconds(pgid)
+        started = time.perf_counter()
+        statuses: Counter[str] = Counter()
+        size = len(holders.clients)
+        for first in range(0, size, FIRST_CONTACT_CHUNK):
+            requests = practice_requests(path, bodies, server=server,
+                                         clients=holders.clients, tokens=holders.tokens,
+                                         first=self._cursor + first,
+                                         count=min(FIRST_CONTACT_CHUNK, size - first))
+            spec = LoadSpec(host=server.host, port=server.port, requests=requests,
+                            seconds=FIRST_CONTACT_LIMIT_S, warmup=0.0,
+                            max_requests=len(requests))
+            statuses.update(asyncio.run(run_load(spec)).statuses)
+        self._cursor += size
+        seconds = time.perf_counter() - started
+        answered = sum(statuses.values())
+        self._contact = {
+            "requests": size, "statuses": dict(sorted(statuses.items())),
+            "per_s": round(answered / seconds, 1) if seconds else None,
+            "server_cpu_us_per_request": round((group_cpu_seconds(pgid) - cpu)
+                                               / answered * 1e6, 1) if answered else None}
 
     def _holders_for(self, bench: BenchInstance, seconds: float) -> _Holders:
         holders = self._holders.get(bench.directory)
