@@ -93,7 +93,8 @@ def bench_checks(
         "--auth", help="Also measure the checks sent by the practices' API clients (one "
                        "per bench organisation, 20,000, registered once with the "
                        "instance), DPoP-bound tokens and a fresh proof each, on the "
-                       "default server (guard on) beside its demo-identity checks: "
+                       "default server (guard on) beside its demo-identity checks, "
+                       "after one unmeasured check per client (auth_first_contact): "
                        "checks_authenticated_per_s, _p50_ms, _p99_ms, _non_2xx, "
                        "auth_cost_ratio.")] = False,
     guard_off: Annotated[bool, typer.Option(
