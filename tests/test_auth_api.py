@@ -16,6 +16,7 @@ from joserfc.jwk import ECKey, OctKey
 from sqlalchemy import func, select, text
 
 from auth_support import BACKENDS, TEST_AUTH, AuthEnv, DpopClient, fresh, shared_env
+from rempart.auth.access_tokens import AccessTokens
 from rempart.auth.api_clients import ACTIVE_SECONDS, RegisteredClient
 from rempart.auth.dpop import normalise_htu
 from rempart.auth.errors import (
@@ -30,6 +31,7 @@ from rempart.auth.models import DpopProofReplay
 from rempart.auth.replay import PURGE_EVERY, DbReplayCache
 from rempart.auth.roles import Role
 from rempart.auth.services import AuthServices
+from rempart.auth.signing_keys import SigningKeys
 from rempart.runtime import Runtime
 from rempart.settings import Settings
 
@@ -226,6 +228,36 @@ def test_another_worker_stops_a_revoked_clients_tokens_within_the_bound(
     env.clock.advance(ACTIVE_SECONDS)
     with pytest.raises(InvalidAccessToken) as caught:
         call_worker()
+    assert caught.value.reason == "client revoked"
+
+
+def test_a_revocation_made_during_a_long_quiet_spell_still_reaches_another_worker(
+        software: Software) -> None:
+    env = software.env
+    worker = AuthServices.build(env.runtime, events=MemoryEventSink(), settings=TEST_AUTH)
+
+    def call_worker(token: str) -> int:
+        return worker.api_auth.authenticate(
+            authorization=f"DPoP {token}",
+            dpop_proof=software.dpop.proof("POST", CHECK_URL, access_token=token),
+            method="POST", url=CHECK_URL).organisation_id
+
+    assert call_worker(software.token()) == env.org_id
+    env.clock.advance(ACTIVE_SECONDS)
+    assert call_worker(software.token()) == env.org_id  # polled: nothing revoked
+    # Nobody calls the worker, so it asks nothing, while the client is revoked and
+    # minutes pass; a token the service signed for it before then still verifies.
+    env.clock.advance(100)
+    tokens = AccessTokens(keys=SigningKeys(engine=env.runtime.engine, vault=env.runtime.vault,
+                                           clock=env.clock), clock=env.clock, settings=TEST_AUTH)
+    admin_id, _ = env.account(role=Role.ORGANISATION_ADMIN)
+    env.auth.api_clients.revoke(actor=env.auth.accounts.get(admin_id).actor,
+                                client_id=software.registered.info.client_id)
+    env.clock.advance(200)
+    late = tokens.issue(client_id=software.registered.info.client_id, organisation_id=env.org_id,
+                        jkt=software.dpop.key.thumbprint()).access_token
+    with pytest.raises(InvalidAccessToken) as caught:
+        call_worker(late)
     assert caught.value.reason == "client revoked"
 
 

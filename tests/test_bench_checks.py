@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import redis
+from joserfc.jwk import ECKey
 from sqlalchemy import func, select
 from stdnum.fr import siret as siret_number
 
@@ -26,9 +27,21 @@ from guard_fixtures import REDIS_URL
 from rempart.audit.models import AuditEntry
 from rempart.audit.signing import SigningKey, TrustedKeys
 from rempart.audit.verify import Verifier
-from rempart.bench.bench_instance import BENCH_ORGANISATIONS
-from rempart.bench.checks_bench import ROTATIONS, BenchOptions, demo_header_requests
-from rempart.bench.dpop_requests import CLIENTS, MAX_RATE, check_fresh_enough, proofs_needed
+from rempart.bench.api_clients import CREDENTIALS_FILE, ApiSoftware, _read, ensure_bench_clients
+from rempart.bench.bench_instance import BENCH_ORGANISATIONS, ensure_bench_instance
+from rempart.bench.checks_bench import (
+    ROTATIONS,
+    BenchOptions,
+    demo_header_requests,
+    run_checks_bench,
+)
+from rempart.bench.dpop_requests import (
+    MAX_RATE,
+    check_fresh_enough,
+    practice_requests,
+    proofs_needed,
+    with_authentication,
+)
 from rempart.bench.errors import BenchError
 from rempart.bench.instance import instance_settings
 from rempart.bench.load import LoadSpec, _Run
@@ -192,45 +205,89 @@ def test_the_audit_stays_on_unless_a_benchmark_asks_with_its_endpoints_on(
     assert recorder_for(bench) is None
 
 
-def test_the_authenticated_phase_runs_dpop_clients_on_the_same_server(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "rempart", "bench", "checks", "--people", "300", "--seconds",
-         "1", "--warmup", "0.3", "--slice-warmup", "0.2", "--workers", "1", "--connections",
-         "4", "--auth", "--data-dir", str(tmp_path), "--json"], capture_output=True, text=True,
-        timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    figures = json.loads(done.stdout)
-    assert set(figures["phases"]) == {"checks", "bare", "checks_guard_off",
-                                      "checks_authenticated"}
-    # Two servers: the default one, and the one without the guard where the DPoP checks
-    # run beside the demo-identity checks they are compared with, in alternating slices
-    # (each with proofs of its own).
-    assert len(figures["server_pids"]) == 2
-    assert figures["phases"]["checks_authenticated"]["slices"] == 2 * figures["rounds"]
-    assert len(figures["auth_cost_pair_ratios"]) == 2 * figures["rounds"]
+def test_the_authenticated_phase_runs_many_practices_clients_through_the_guard(
+        tmp_path: Path) -> None:
+    clients = 4_000  # each at a practice's pace, even at this test's few hundred checks/s
+    options = with_authentication(BenchOptions(
+        people=300, seconds=1, warmup=0.3, slice_warmup=0.2, connections=4,
+        data_dir=tmp_path), clients=clients)
+    figures = run_checks_bench(options)
+    assert set(figures["phases"]) == {"checks", "bare", "checks_authenticated"}
+    # One server, guard on: the DPoP checks run beside the demo-identity checks they are
+    # compared with, in alternating slices (each with proofs of its own).
+    assert len(figures["server_pids"]) == 1
     authenticated = figures["phases"]["checks_authenticated"]
+    assert authenticated["slices"] == 2 * figures["rounds"]
+    assert len(figures["auth_cost_pair_ratios"]) == 2 * figures["rounds"]
+    # Spread over the practices' clients, the guard lets every check through.
+    assert set(authenticated["statuses"]) == {"201"}  # no refusal, no proof replayed
     assert authenticated["errors"] == 0
-    assert set(authenticated["statuses"]) == {"201"}  # no proof refused, none replayed
+    assert figures["checks_authenticated_non_2xx"] == 0
+    # Each client checked once before the phase was measured, every check answered.
+    contact = figures["auth_first_contact"]
+    assert contact["requests"] == clients
+    assert contact["statuses"] == {"201": clients}
     assert figures["checks_authenticated_per_s"] == authenticated["per_s"] > 0
     assert figures["auth_cost_ratio"] == pytest.approx(
-        figures["checks_authenticated_per_s"] / figures["checks_guard_off_per_s"], abs=0.001)
+        figures["checks_authenticated_per_s"] / figures["checks_per_s"], abs=0.001)
     assert figures["auth_server_cpu_us_per_request"] == pytest.approx(
         authenticated["server_cpu_us_per_request"]
-        - figures["phases"]["checks_guard_off"]["server_cpu_us_per_request"], abs=0.2)
-    # The checks were made by the registered clients: their tokens came from /oauth/token.
-    engine = make_engine(instance_settings(tmp_path / "checks-sqlite-300", None))
-    try:
+        - figures["phases"]["checks"]["server_cpu_us_per_request"], abs=0.2)
+    directory = tmp_path / "checks-sqlite-300"
+    engine = make_engine(instance_settings(directory, None))
+
+    def count(*conditions: Any) -> int:
         with engine.connect() as conn:
-            issued = conn.scalar(select(func.count()).select_from(AuditEntry).where(
-                AuditEntry.event == "auth.api_token_issued"))
-            by_clients = conn.scalar(select(func.count()).select_from(AuditEntry).where(
-                AuditEntry.session_id.like("api:rc_%"), AuditEntry.event.not_like("auth.%")))
+            return int(conn.scalar(select(func.count()).select_from(AuditEntry)
+                                   .where(*conditions)) or 0)
+
+    def checks_by_clients() -> int:
+        with engine.connect() as conn:
+            return int(conn.scalar(select(func.count(func.distinct(AuditEntry.session_id)))
+                                   .where(AuditEntry.session_id.like("api:rc_%"),
+                                          AuditEntry.event.not_like("auth.%"))) or 0)
+
+    try:
+        # Registered once, through the service (each in the audit log); one token per
+        # run asked of the endpoint, the others signed by the bench with the instance's key.
+        assert count(AuditEntry.event == "auth.api_client_registered") == clients
+        assert count(AuditEntry.event == "auth.api_token_issued") == 1
+        assert count(AuditEntry.session_id.like("api:rc_%"),
+                     AuditEntry.event.not_like("auth.%")) >= authenticated["requests"]
+        assert checks_by_clients() > clients // 2  # many practices, not a handful
+        kept = directory / CREDENTIALS_FILE
+        assert kept.stat().st_mode & 0o777 == 0o600
+        bench = ensure_bench_instance(people=300, seed=1, database_url=None,
+                                      data_dir=tmp_path, on_stage=lambda _text: None)
+        again = ensure_bench_clients(bench, count=clients)
+        assert [c.client_id for c in again] == [c.client_id for c in _read(kept) or []]
+        assert count(AuditEntry.event == "auth.api_client_registered") == clients
     finally:
         engine.dispose()
-    assert issued == CLIENTS
-    assert by_clients is not None
-    assert by_clients >= authenticated["requests"]
-    assert "nir" not in done.stdout.lower()
+    assert "nir" not in json.dumps(figures).lower()
+
+
+def test_each_practice_client_checks_a_new_patient_from_its_own_address() -> None:
+    bodies = [f'{{"person": {n}}}'.encode() for n in range(30)]
+    clients = [ApiSoftware(client_id=f"rc_{n}", client_secret="s",
+                           key=ECKey.generate_key("P-256", private=True), organisation_id=n)
+               for n in range(30)]
+    server = types.SimpleNamespace(host="127.0.0.1", port=8000)
+    seen: dict[bytes, tuple[set[bytes], set[bytes]]] = {}
+    for first in (0, 60, 120):  # three slices: each goes on where the last one ended
+        for request in practice_requests(
+                "/api/v1/checks", bodies, server=server,  # type: ignore[arg-type]
+                clients=clients, tokens=[f"token-{n}" for n in range(30)], first=first,
+                count=60):
+            head, body = request.split(b"\r\n\r\n")
+            headers = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:])
+            patients, address = seen.setdefault(headers[b"authorization"], (set(), set()))
+            assert body not in patients
+            patients.add(body)
+            address.add(headers[b"x-forwarded-for"])
+    assert len(seen) == 30
+    assert all(len(address) == 1 for _, address in seen.values())
+    assert len({next(iter(address)) for _, address in seen.values()}) == 30
 
 
 def test_a_slice_longer_than_the_proofs_window_is_refused() -> None:

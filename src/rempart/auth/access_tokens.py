@@ -20,6 +20,7 @@ from joserfc.errors import BadSignatureError, JoseError
 
 from rempart.auth.config import AuthSettings
 from rempart.auth.errors import InvalidAccessToken
+from rempart.auth.lru import API_CLIENTS_KEPT, LruMap
 from rempart.auth.signing_keys import ALGORITHM, CACHE_SECONDS, SigningKeys
 from rempart.clock import Clock
 
@@ -31,7 +32,7 @@ MAX_TOKEN = 4096
 # tokens no later than before. Expiry, issuer and binding are checked on every use,
 # and the client's revocation too (ApiAuthService reads it on every request).
 VERIFIED_SECONDS = CACHE_SECONDS
-VERIFIED_CACHE_SIZE = 4096
+VERIFIED_CACHE_SIZE = API_CLIENTS_KEPT  # the most recently used (one token per client)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,8 @@ class AccessTokens:
         self._issuer = settings.token_issuer
         self._lifetime = settings.access_token_seconds
         # token -> (its signature-checked claims, kid, when checked): see VERIFIED_SECONDS.
-        self._verified: dict[str, tuple[dict[str, Any], str, float]] = {}
+        self._verified: LruMap[str, tuple[dict[str, Any], str, float]] = LruMap(
+            VERIFIED_CACHE_SIZE)
 
     def issue(self, *, client_id: str, organisation_id: int, jkt: str) -> IssuedToken:
         kid, key = self._keys.current()
@@ -81,9 +83,7 @@ class AccessTokens:
             claims = cached[0]
         else:
             kid, claims = self._verified_claims(token)
-            if len(self._verified) >= VERIFIED_CACHE_SIZE:
-                self._verified.clear()
-            self._verified[token] = (claims, kid, now)
+            self._verified.put(token, (claims, kid, now))
         return self._valid(claims)
 
     def _verified_claims(self, token: str) -> tuple[str, dict[str, Any]]:

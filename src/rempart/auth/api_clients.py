@@ -2,7 +2,11 @@
 
 A client authenticates to the token endpoint with its id and a 256-bit secret, shown
 once at registration and stored as a SHA-256. Every API request asks whether its
-client is still active (`is_active`, see ACTIVE_SECONDS). Routes that register or
+client is still active (`is_active`): a process keeps what it learnt of each client,
+and asks the database at most every ACTIVE_SECONDS which clients were revoked lately
+(one query for all clients, rather than one per client: a practice calls every few
+seconds or minutes, so a look-up kept per client for ACTIVE_SECONDS was a query on
+almost every request once there were thousands of them). Routes that register or
 revoke clients require a recent second factor
 (rempart.auth.access.require_recent_second_factor).
 """
@@ -20,6 +24,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from rempart.auth.errors import ClientAuthFailed, InvalidInput, NotFound, NotPermitted
 from rempart.auth.events import EventKind, SecurityEvent, SecurityEventSink
+from rempart.auth.lru import API_CLIENTS_KEPT, LruMap
 from rempart.auth.models import ApiClient
 from rempart.auth.roles import Actor, can_manage_api_clients
 from rempart.auth.tokens import new_token, token_hash
@@ -28,11 +33,14 @@ from rempart.clock import Clock
 MAX_NAME = 100
 MAX_CLIENT_ID = 40
 _DUMMY_HASH = token_hash("rempart-no-such-client")
-# How long a worker process may go on trusting its last look-up of a client's
-# revocation (the revoking process forgets it at once): a revoked client's tokens stop
-# everywhere within this, against a token lifetime of minutes.
+# How long a worker process may go on without asking which clients were revoked (the
+# revoking process knows at once): a revoked client's tokens stop everywhere within
+# this, against a token lifetime of minutes.
 ACTIVE_SECONDS = 2.0
-ACTIVE_CACHE_SIZE = 4096
+ACTIVE_CACHE_SIZE = API_CLIENTS_KEPT
+# Each poll asks for the revocations since the previous one began, less this much:
+# revoked_at is written by the revoking process's clock, which may lag this one's.
+REVOCATION_SKEW = dt.timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +62,7 @@ class RegisteredClient:
 _TABLE = ApiClient.__table__
 _ACTIVE = select(_TABLE).where(_TABLE.c.client_id == bindparam("client_id"),
                                _TABLE.c.revoked_at.is_(None))
+_REVOKED_SINCE = select(_TABLE.c.client_id).where(_TABLE.c.revoked_at >= bindparam("since"))
 
 
 def _info(row: ApiClient | Row[Any]) -> ApiClientInfo:
@@ -67,7 +76,9 @@ class ApiClientService:
         self._engine = engine
         self._clock = clock
         self._events = events
-        self._active: dict[str, tuple[bool, float]] = {}  # client id -> (active, when)
+        self._active: LruMap[str, bool] = LruMap(ACTIVE_CACHE_SIZE)  # client id -> active
+        # When revocations were last asked for: monotonic, and wall-clock (the query's).
+        self._polled: tuple[float, dt.datetime] | None = None
 
     def register(self, *, actor: Actor, organisation_id: int, name: str) -> RegisteredClient:
         if not can_manage_api_clients(actor, organisation_id=organisation_id):
@@ -96,7 +107,7 @@ class ApiClientService:
             if row.revoked_at is None:
                 row.revoked_at = self._clock.now()
             info = _info(row)
-        self._active.pop(client_id, None)
+        self._active.put(client_id, False)
         self._emit(EventKind.API_CLIENT_REVOKED, info, actor)
 
     def revoke_registered_by(self, *, actor: Actor, account_id: int) -> list[str]:
@@ -112,6 +123,7 @@ class ApiClientService:
                 row.revoked_at = now
             revoked = [_info(row) for row in rows]
         for info in revoked:
+            self._active.put(info.client_id, False)
             self._emit(EventKind.API_CLIENT_REVOKED, info, actor)
         return [info.client_id for info in revoked]
 
@@ -135,19 +147,36 @@ class ApiClientService:
     def is_active(self, client_id: str) -> bool:
         """Whether the client may still call the API: asked on every API request.
 
-        The answer is kept ACTIVE_SECONDS per process; `revoke` forgets it at once in
-        the process that revoked, so other worker processes stop the client's tokens
-        within ACTIVE_SECONDS.
+        What the process learnt of a client is kept (a revoked client stays revoked);
+        at most every ACTIVE_SECONDS it asks which clients were revoked since its last
+        poll (`_forget_revoked`), so other worker processes stop a revoked client's
+        tokens within ACTIVE_SECONDS; `revoke` marks it at once in its own process.
         """
-        now = self._clock.monotonic()
+        self._forget_revoked()
         known = self._active.get(client_id)
-        if known is not None and now - known[1] < ACTIVE_SECONDS:
-            return known[0]
+        if known is not None:
+            return known
+        # Read after the poll: a revocation committed since is in the row read here,
+        # or in the next poll's answer.
         active = self.active(client_id) is not None
-        if len(self._active) >= ACTIVE_CACHE_SIZE:
-            self._active.clear()
-        self._active[client_id] = (active, now)
+        self._active.put(client_id, active)
         return active
+
+    def _forget_revoked(self) -> None:
+        """Every ACTIVE_SECONDS: the clients revoked since the last poll began (less
+        REVOCATION_SKEW) are marked revoked here. The first poll has nothing to mark."""
+        now = self._clock.monotonic()
+        polled = self._polled
+        if polled is not None and now - polled[0] < ACTIVE_SECONDS:
+            return
+        started = self._clock.now()
+        if polled is not None:
+            with self._engine.connect() as conn:
+                revoked = list(conn.scalars(_REVOKED_SINCE,
+                                            {"since": polled[1] - REVOCATION_SKEW}))
+            for client_id in revoked:
+                self._active.put(client_id, False)
+        self._polled = (now, started)
 
     def active(self, client_id: str) -> tuple[ApiClientInfo, bytes] | None:
         with self._engine.connect() as conn:

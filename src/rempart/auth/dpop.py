@@ -26,6 +26,7 @@ from joserfc.jws import CompactSignature, JWSRegistry
 
 from rempart.auth.config import AuthSettings
 from rempart.auth.errors import InvalidDpopProof
+from rempart.auth.lru import API_CLIENTS_KEPT, LruMap
 from rempart.auth.replay import ProofReplayCache
 from rempart.clock import Clock
 
@@ -34,7 +35,7 @@ MAX_JTI = 256
 # RSA keys in the header make it larger than joserfc's default 512-byte ceiling.
 MAX_HEADER = 4096
 DEFAULT_PORTS = {"http": 80, "https": 443}
-KEY_CACHE_SIZE = 1024
+KEY_CACHE_SIZE = API_CLIENTS_KEPT
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +145,11 @@ class ProofKeys:
     thumbprint) cost more than verifying the signature. The cache holds only public
     keys that imported cleanly, keyed by the header's members; it decides nothing that
     a fresh import would decide differently, so it can never keep anything "valid".
+    It keeps the most recently used (`rempart.auth.lru`): one key per client.
     """
 
     def __init__(self, *, size: int = KEY_CACHE_SIZE) -> None:
-        self._size = size
-        self._keys: dict[str, tuple[Key, str]] = {}
+        self._keys: LruMap[str, tuple[Key, str]] = LruMap(size)
 
     def public_key(self, jwk: object) -> tuple[Key, str]:
         """(key, RFC 7638 thumbprint), or InvalidDpopProof."""
@@ -167,7 +168,6 @@ class ProofKeys:
             raise InvalidDpopProof("jwk not a valid public key") from None
         if key.is_private or key.key_type == "oct":
             raise InvalidDpopProof("jwk must be a public key")
-        if len(self._keys) >= self._size:
-            self._keys.clear()  # many keys at once is not the common case: start over
-        self._keys[name] = entry = (key, key.thumbprint())
+        entry = (key, key.thumbprint())
+        self._keys.put(name, entry)
         return entry

@@ -1,17 +1,27 @@
-"""The authenticated phase's requests: API clients, DPoP-bound tokens, one proof per request.
+"""The authenticated phase's requests: many practices' API clients, DPoP tokens, a proof each.
 
-What practice software does, made before the phase so that the load generator only
+What practice software does, made before each slice so that the load generator only
 sends bytes:
 
-1. an operator admin of the bench registers `CLIENTS` API clients, one per
-   organisation, each with a P-256 key of its own;
-2. each client gets its access token from the running server's `/oauth/token`
-   (client credentials, with a DPoP proof for that request);
+1. one API client per bench organisation (20,000), each with its own P-256 key,
+   registered once with the instance (`rempart.bench.api_clients`);
+2. each client's access token, made for the run (and made again before it expires),
+   one of them asked of the running server's `/oauth/token`;
 3. every check request carries `Authorization: DPoP <token>` and a fresh proof for
-   `POST <url>` with `ath` bound to the token. Proofs are single-use (the server
-   refuses a replayed jti), so one is made per request sent, never cycled: requests
-   for the highest rate a load may reach over its whole duration, made anew for each
-   slice of the phase (the clients and their tokens are made once per server).
+   `POST <url>` with `ath` bound to the token, and comes from its practice's own
+   address (`X-Forwarded-For`, as the operator's reverse proxy would tell it: the bench
+   plays the proxy on loopback, which uvicorn trusts by default and `running_server`
+   sets as a trusted proxy for granian).
+
+The phase runs on the default server, exfiltration guard on, beside the demo-identity
+checks it is compared with. It is spread as those are: request n goes to client
+n mod C, and each client checks another patient of the corpus on each pass over the
+clients (shifted by ROTATION_STRIDE per pass, and by half the corpus from the demo
+sessions of the same organisations), so no client re-sends a card within a run and
+each checks at a counter's pace (at 2,500 checks/s, one check per client every 8 s).
+Proofs are single-use (the server refuses a replayed jti), so one is made per request
+sent, never cycled: requests for the highest rate a load may reach over its whole
+duration, made anew for each slice, going on in the rotation after the last slice's.
 
 A proof is accepted for `dpop_iat_window_seconds` after it was made (60 s), so a
 slice must end within that window of its first proof: `check_fresh_enough` refuses a
@@ -20,43 +30,48 @@ slice that cannot, rather than let the server refuse its proofs.
 
 from __future__ import annotations
 
+import asyncio
 import math
-import secrets
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
-import httpx
-from joserfc import jwt
-from joserfc.jwk import ECKey
-
-from rempart.audit import AuditLog
-from rempart.audit.security_sink import AuditSecurityEventSink
 from rempart.auth.config import AuthSettings
-from rempart.auth.dpop import b64url_sha256
-from rempart.auth.roles import Role
-from rempart.auth.services import AuthServices
-from rempart.auth.tokens import ContactFields, new_token
+from rempart.bench.api_clients import (
+    ApiSoftware,
+    ensure_bench_clients,
+    fetch_token,
+    mint_tokens,
+)
 from rempart.bench.bench_instance import BenchInstance
 from rempart.bench.checks_bench import (
     AUTHENTICATED_PHASE,
     CHECKS_PATH,
-    GUARD_OFF_PHASE,
+    ROTATION_STRIDE,
     BenchOptions,
     Phase,
     post_request,
 )
 from rempart.bench.errors import BenchError
-from rempart.bench.server import RunningServer
-from rempart.runtime import Runtime
+from rempart.bench.load import LoadSpec, run_load
+from rempart.bench.server import RunningServer, group_cpu_seconds
 
-CLIENTS = 8  # API clients, each its own organisation and key
-# Checks per second the phase's proofs are made for: above what the guard-off server
-# answers with the demo identity (about 4,400/s on the 2-core bench machine), which
-# bounds this phase now that the replay check no longer commits per request.
+__all__ = ["ApiSoftware", "DpopRequests", "check_fresh_enough", "fetch_token",
+           "practice_requests", "proofs_needed", "with_authentication"]
+
+# Checks per second the phase's proofs are made for: above what the server answers with
+# the demo identity (about 4,400/s guard off on the 2-core bench machine), which bounds
+# this phase.
 MAX_RATE = 6_000
 FRESHNESS_MARGIN_S = 10.0  # slack between the last answer and the proofs' window
-TOKEN_PATH = "/oauth/token"  # noqa: S105 (a path)
+# The clients' first contact goes in chunks, each sent within the proofs' window.
+FIRST_CONTACT_CHUNK = 2_000
+FIRST_CONTACT_LIMIT_S = 45.0
+# Tokens are made again when less than this is left of their lifetime.
+TOKEN_RENEWAL_MARGIN_S = 90.0
 
 
 def proofs_needed(seconds: float) -> int:
@@ -73,97 +88,119 @@ def check_fresh_enough(*, made_at: float, seconds: float,
                          f"DPoP proof (it would take {age_at_end:.0f} s): shorter slices")
 
 
-@dataclass(frozen=True)
-class ApiSoftware:
-    """A registered client as the bench holds it: id, secret and its DPoP key."""
-
-    client_id: str
-    client_secret: str
-    key: ECKey
-
-    def proof(self, method: str, url: str, *, access_token: str | None = None) -> str:
-        claims: dict[str, object] = {"jti": secrets.token_urlsafe(16), "htm": method,
-                                     "htu": url, "iat": int(time.time())}
-        if access_token is not None:
-            claims["ath"] = b64url_sha256(access_token)
-        header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": self.key.as_dict(private=False)}
-        return jwt.encode(header, claims, self.key, algorithms=["ES256"], default_type=None)
+def client_address(index: int) -> str:
+    """The practice's own address, one /24 each (as the demo sessions have)."""
+    return f"10.{index % 250}.{index // 250 % 250}.1"
 
 
-def register_clients(bench: BenchInstance, count: int) -> list[ApiSoftware]:
-    """`count` API clients on the bench's first organisations, registered by an operator
-    admin made for this run (its password is random and never kept)."""
-    runtime = Runtime.open(bench.instance.settings, migrate=False)
-    try:
-        # Recorded in the audit log as always, but not logged: the bench's standard
-        # output is its JSON object.
-        auth = AuthServices.build(runtime, events=AuditSecurityEventSink(
-            audit=AuditLog(engine=runtime.engine, clock=runtime.clock)))
-        suffix = secrets.token_hex(6)
-        admin = auth.accounts.create_account(
-            contact=ContactFields(f"bench-{suffix}@bench.invalid", "Bench operator"),
-            password=new_token(), role=Role.OPERATOR_ADMIN, organisation_id=None)
-        software = []
-        for organisation_id in bench.organisation_ids[:count]:
-            registered = auth.api_clients.register(actor=admin.actor,
-                                                   organisation_id=organisation_id,
-                                                   name=f"bench {suffix}")
-            software.append(ApiSoftware(client_id=registered.info.client_id,
-                                        client_secret=registered.client_secret,
-                                        key=ECKey.generate_key("P-256", private=True)))
-        return software
-    finally:
-        runtime.close()
+def practice_requests(path: str, bodies: Sequence[bytes], *, server: RunningServer,
+                      clients: Sequence[ApiSoftware], tokens: Sequence[str], first: int,
+                      count: int) -> list[bytes]:
+    """Requests `first` to `first + count` of the rotation: request n from client n mod C
+    (its token, a fresh proof, its address), for the patient of its pass (see above)."""
+    host = f"{server.host}:{server.port}".encode()
+    url = f"http://{server.host}:{server.port}{path}"
+    size, corpus = len(clients), len(bodies)
+    requests = []
+    for n in range(first, first + count):
+        index = n % size
+        client, token = clients[index], tokens[index]
+        body = bodies[(n + n // size * ROTATION_STRIDE + corpus // 2) % corpus]
+        requests.append(post_request(path, body, host=host, headers={
+            "authorization": f"DPoP {token}",
+            "dpop": client.proof("POST", url, access_token=token),
+            "x-forwarded-for": client_address(index)}))
+    return requests
 
 
-def fetch_token(client: ApiSoftware, base_url: str) -> str:
-    """An access token from the server's token endpoint, bound to the client's key."""
-    url = base_url + TOKEN_PATH
-    answer = httpx.post(url, data={"grant_type": "client_credentials",
-                                   "client_id": client.client_id,
-                                   "client_secret": client.client_secret},
-                        headers={"dpop": client.proof("POST", url)}, timeout=30.0)
-    if answer.status_code != 200:
-        raise BenchError(f"the token endpoint answered {answer.status_code}")
-    token = answer.json().get("access_token")
-    if not isinstance(token, str):
-        raise BenchError("the token endpoint gave no access token")
-    return token
+@dataclass
+class _Holders:
+    clients: list[ApiSoftware]
+    tokens: list[str]
+    minted_at: float
+    lifetime: int
 
 
 class DpopRequests:
     """A `RequestBuilder` for the authenticated phase: single-use requests for each load,
-    from clients registered (and given their tokens) once per server."""
+    from the instance's bench clients, going on in their rotation from load to load."""
 
-    def __init__(self, clients: int = CLIENTS) -> None:
-        self._clients = clients
-        self._tokens: dict[str, list[tuple[ApiSoftware, str]]] = {}  # by server URL
+    def __init__(self, clients: int | None = None) -> None:
+        self._count = clients
+        self._holders: dict[Path, _Holders] = {}  # by instance directory
+        self._probed: set[str] = set()  # servers whose token endpoint gave a token
+        self._cursor = 0
+        self._contact: dict[str, Any] = {}
 
     def __call__(self, *, path: str, bodies: Sequence[bytes], server: RunningServer,
                  bench: BenchInstance, seconds: float) -> list[bytes]:
         base_url = f"http://{server.host}:{server.port}"
-        if base_url not in self._tokens:
-            self._tokens[base_url] = [(client, fetch_token(client, base_url))
-                                      for client in register_clients(bench, self._clients)]
-        holders = self._tokens[base_url]
-        host, url = f"{server.host}:{server.port}".encode(), base_url + path
+        holders = self._holders_for(bench, seconds)
+        if base_url not in self._probed:
+            # The endpoint's own path, once per server: the same credentials work there.
+            fetch_token(holders.clients[0], base_url)
+            self._probed.add(base_url)
+            self._first_contact(path, bodies, server, holders)
         made_at = time.time()
-        requests = []
-        for i in range(proofs_needed(seconds)):
-            client, token = holders[i % len(holders)]
-            requests.append(post_request(path, bodies[i % len(bodies)], host=host, headers={
-                "authorization": f"DPoP {token}",
-                "dpop": client.proof("POST", url, access_token=token)}))
+        requests = practice_requests(path, bodies, server=server, clients=holders.clients,
+                                     tokens=holders.tokens, first=self._cursor,
+                                     count=proofs_needed(seconds))
+        # The next load goes on after these (those not sent are skipped, never re-sent).
+        self._cursor += len(requests)
         check_fresh_enough(made_at=made_at, seconds=seconds)
         return requests
 
+    def figures(self) -> dict[str, Any]:
+        """For the run's JSON object: what the clients' first contact cost."""
+        return {"auth_first_contact": self._contact} if self._contact else {}
 
-def with_authentication(options: BenchOptions) -> BenchOptions:
-    """The same run plus the checks sent by API clients with DPoP, measured beside the
-    demo-identity checks on the server without the exfiltration guard: at benchmark
-    rates each client is one session firing hundreds of checks a second, which the
-    guard rightly stops, so with it on the phase would measure refusals."""
-    base = options.with_guard_off()
-    phase = Phase(AUTHENTICATED_PHASE, CHECKS_PATH, variant=GUARD_OFF_PHASE.variant,
-                  single_use=True, build=DpopRequests())
-    return replace(base, phases=(*base.phases, phase))
+    def _first_contact(self, path: str, bodies: Sequence[bytes], server: RunningServer,
+                       holders: _Holders) -> None:
+        """Each client's first check on this server, before the phase is measured: a
+        server in service has met its practices before (their keys imported, their
+        clients looked up, their tokens verified once per token lifetime), where in a
+        run of seconds most of 20,000 clients would call once. Unmeasured, in chunks
+        (proofs must stay fresh); its own rate and server CPU are reported apart."""
+        pgid = server.pid
+        cpu = group_cpu_seconds(pgid)
+        started = time.perf_counter()
+        statuses: Counter[str] = Counter()
+        size = len(holders.clients)
+        for first in range(0, size, FIRST_CONTACT_CHUNK):
+            requests = practice_requests(path, bodies, server=server,
+                                         clients=holders.clients, tokens=holders.tokens,
+                                         first=self._cursor + first,
+                                         count=min(FIRST_CONTACT_CHUNK, size - first))
+            spec = LoadSpec(host=server.host, port=server.port, requests=requests,
+                            seconds=FIRST_CONTACT_LIMIT_S, warmup=0.0,
+                            max_requests=len(requests))
+            statuses.update(asyncio.run(run_load(spec)).statuses)
+        self._cursor += size
+        seconds = time.perf_counter() - started
+        answered = sum(statuses.values())
+        self._contact = {
+            "requests": size, "statuses": dict(sorted(statuses.items())),
+            "per_s": round(answered / seconds, 1) if seconds else None,
+            "server_cpu_us_per_request": round((group_cpu_seconds(pgid) - cpu)
+                                               / answered * 1e6, 1) if answered else None}
+
+    def _holders_for(self, bench: BenchInstance, seconds: float) -> _Holders:
+        holders = self._holders.get(bench.directory)
+        if holders is None:
+            clients = ensure_bench_clients(bench, count=self._count)
+            holders = _Holders(clients=clients, tokens=[], minted_at=0.0,
+                               lifetime=bench.instance.settings.auth.access_token_seconds)
+            self._holders[bench.directory] = holders
+        left = holders.minted_at + holders.lifetime - time.time()
+        if left < seconds + TOKEN_RENEWAL_MARGIN_S:
+            holders.minted_at = time.time()
+            holders.tokens = mint_tokens(bench, holders.clients)
+        return holders
+
+
+def with_authentication(options: BenchOptions, *, clients: int | None = None) -> BenchOptions:
+    """The same run plus the checks sent by the bench's API clients with DPoP, on the
+    default server (exfiltration guard on), beside its demo-identity checks."""
+    phase = Phase(AUTHENTICATED_PHASE, CHECKS_PATH, single_use=True,
+                  build=DpopRequests(clients))
+    return replace(options, phases=(*options.phases, phase))

@@ -203,6 +203,8 @@ class LoadProcess:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()  # run in-process, a test would see it left open
 
     def run(self, spec: LoadSpec, *, single_use: bool, measured: bool) -> dict[str, Any]:
         first = 0 if single_use else self._sent

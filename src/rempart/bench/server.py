@@ -24,6 +24,7 @@ from rempart.bench.errors import BenchError
 FACTORY = "rempart.web.asgi:create_app_from_environment"
 SERVERS = ("uvicorn", "granian")
 HOST = "127.0.0.1"
+LOOPBACK_PROXIES = "127.0.0.1/32,::1/128"
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
 
@@ -69,6 +70,11 @@ def running_server(*, env: Mapping[str, str], log_file: Path, server: str = "uvi
     command = server_command(server, port=port, workers=workers)
     # The app chooses per-process or shared state from the worker count it is told.
     env = {**env, "REMPART_WORKERS": str(workers)}
+    if server == "granian":
+        # The load generator stands where the operator's reverse proxy would (its
+        # X-Forwarded-For names each practice's address), as uvicorn trusts loopback
+        # by default (its --forwarded-allow-ips); granian leaves that to the app.
+        env.setdefault("REMPART_TRUSTED_PROXIES", LOOPBACK_PROXIES)
     with log_file.open("ab") as log:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             command, env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=log,
