@@ -54,8 +54,8 @@ def measure(src: str, workload: str, checks: int, redis_url: str | None,
     """Run the stream on the rempart package found in `src` (imported here, in a process
     of its own)."""
     sys.path.insert(0, src)
-    import datetime as dt
     import cProfile
+    import datetime as dt
     import gc
     import hashlib
     import pstats
