@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench_guard_engine.py [--workload bench|warm] [--checks N]
         [--rounds R] [--against OTHER_SRC] [--evict KIB] [--redis redis://127.0.0.1:6379/0]
+        [--profile N]
 
 Feeds one seeded stream of checks to `CheckGate.before` / `CheckGate.after` (and
 `claimed`) on a memory-mode guard with a ManualClock, and prints the CPU time per check
@@ -18,6 +19,10 @@ Workloads: `bench` is `rempart bench checks`' traffic (20,000 demo sessions, eac
 own account and address, over 3,558 organisations: nearly every check is a new account's
 first); `warm` is 400 practices with recurring patients and claims, plus a few
 attackers that get contained. Prints figures; asserts nothing.
+
+`--profile N` runs this tree once under cProfile (the measured part only: its CPU
+figure is then the profiler's, not the guard's) and prints its N most expensive
+functions by own time, then by cumulated time, to stderr.
 
 `--evict KIB` keeps that much of other objects and updates a quarter of them, in random
 order, between two checks (untimed): in a server the rest of a request's work (HTTP,
@@ -45,13 +50,15 @@ ORGANISATIONS = 3558
 
 
 def measure(src: str, workload: str, checks: int, redis_url: str | None,
-            evict_kib: int = 0) -> dict[str, object]:
+            evict_kib: int = 0, profile: int = 0) -> dict[str, object]:
     """Run the stream on the rempart package found in `src` (imported here, in a process
     of its own)."""
     sys.path.insert(0, src)
+    import cProfile
     import datetime as dt
     import gc
     import hashlib
+    import pstats
     import random
     import time
     from dataclasses import dataclass
@@ -175,6 +182,7 @@ def measure(src: str, workload: str, checks: int, redis_url: str | None,
     digest = hashlib.sha256()
     warm_up = len(stream) // 5
     spent = 0.0
+    profiler = cProfile.Profile() if profile else None
     for n, (step, requester, outcome, claim) in enumerate(stream):
         if others:
             for i in order[:len(order) // 4]:
@@ -187,6 +195,8 @@ def measure(src: str, workload: str, checks: int, redis_url: str | None,
             collector["spent"] = 0.0
             counted = dict(trips)
         start = time.process_time()
+        if profiler is not None and n >= warm_up:
+            profiler.enable()
         try:
             ctx = gate.before(requester, at=now)
             gate.after(ctx, requester, outcome)
@@ -195,6 +205,8 @@ def measure(src: str, workload: str, checks: int, redis_url: str | None,
             answer = repr(exc.args)
         if claim and answer == "answered" and outcome.check_reference:
             gate.claimed(requester, check_reference=outcome.check_reference)
+        if profiler is not None:
+            profiler.disable()
         if n >= warm_up:
             spent += time.process_time() - start
         digest.update(f"{n}|{answer}\n".encode())
@@ -202,6 +214,9 @@ def measure(src: str, workload: str, checks: int, redis_url: str | None,
         digest.update(repr((alert.account_id, alert.session_id, alert.action, alert.reasons,
                             alert.score)).encode())
     measured = len(stream) - warm_up
+    if profiler is not None:
+        for order in ("tottime", "cumtime"):
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats(order).print_stats(profile)
     per_check = {k: round((trips[k] - counted[k]) / measured, 2) for k in trips}
     if redis_url:
         import redis
@@ -226,10 +241,16 @@ def main() -> None:
     parser.add_argument("--evict", type=int, default=0, metavar="KIB",
                         help="other objects read between two checks (see docstring)")
     parser.add_argument("--redis", help="keep the guard's state in this Redis (scaled out)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="run this tree once under cProfile, print its N dearest functions")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(args.one, args.workload, args.checks, args.redis, args.evict)))
+        return
+    if args.profile:
+        print(json.dumps(measure(HERE_SRC, args.workload, args.checks, args.redis, args.evict,
+                                 profile=args.profile)))
         return
     sources = [HERE_SRC, *([args.against] if args.against else [])]
     results: dict[str, list[dict[str, object]]] = {src: [] for src in sources}

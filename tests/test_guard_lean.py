@@ -1,10 +1,14 @@
 """The guard's state stays lean: what a check leaves behind for the cyclic collector, and
-the sliding windows' sweep in their per-length layout (docs/guard.md, "Leaner hot path")."""
+the sliding windows' sweep in their per-length layout (docs/guard.md, "Leaner hot path"),
+and counts nobody reads stored without being computed ("Cut, 2026-12-01 (guardfast)")."""
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rempart.clock import ManualClock
 from rempart.core.care import Profession
@@ -17,7 +21,7 @@ from rempart.guard import (
     SizeClass,
     build_guard,
 )
-from rempart.ratelimit import ClockedMemoryStorage
+from rempart.ratelimit import HIGH, ClockedMemoryStorage
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -61,3 +65,28 @@ def test_the_sweep_forgets_idle_windows_and_keeps_counting_live_ones() -> None:
     assert counts[1] == (1.0, 0.0)
     assert len(storage) == 1  # "idle" forgotten; reads stored nothing
     assert storage.slide([("day", 86400, 1)], later) == [(2.0, 0.0)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(
+    st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from([60, 3600]),
+                       st.sampled_from([0, 1, 3, HIGH, HIGH + 1])), min_size=1, max_size=5),
+    st.booleans(), st.floats(min_value=0.0, max_value=200.0)), min_size=1, max_size=40))
+def test_counting_without_reading_stores_what_sliding_stores(
+        steps: list[tuple[list[tuple[str, int, int]], bool, float]]) -> None:
+    # `count` is `slide` for counts nobody reads (SlidingWindows.add, read_adding): the
+    # same buckets stored, whatever the keys, amounts and clock, so every later read
+    # gives what it gave when every count went through `slide`.
+    clock = ManualClock(T0)
+    sliding, counting = ClockedMemoryStorage(clock), ClockedMemoryStorage(clock)
+    ts = T0.timestamp()
+    for keys, unread, step in steps:
+        ts += step
+        if unread:
+            sliding.slide(keys, ts)
+            counting.count(keys, ts)
+        else:
+            assert counting.slide(keys, ts) == sliding.slide(keys, ts)
+        reads = [(key, window, 0) for key in "abc" for window in (60, 3600)]
+        assert counting.slide(reads, ts) == sliding.slide(reads, ts)
+    assert len(counting) == len(sliding)

@@ -32,6 +32,9 @@ _SWEEP_EVENTS_EVERY = 1024
 # A counter can carry two counts: the low one (checks) and, in units of HIGH, the high
 # one (failed matches), so one key per scope serves both ceilings.
 HIGH = 1 << 24
+# Counts of a key read but never counted, and of a key counted once: shared.
+_ZERO = (0.0, 0.0)
+_ONE = (1.0, 0.0)
 
 
 class ClockedMemoryStorage(Storage, MovingWindowSupport):
@@ -58,6 +61,8 @@ class ClockedMemoryStorage(Storage, MovingWindowSupport):
         self._writes = 0
         self._slides = 0
         self._acquired = 0
+        self._span_ts = float("nan")
+        self._spans: dict[int, tuple[int, float, dict[str, tuple[int, int, int]]]] = {}
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -109,35 +114,41 @@ class ClockedMemoryStorage(Storage, MovingWindowSupport):
     def slide(self, keys: Sequence[tuple[str, int, int]], ts: float) -> list[tuple[float, float]]:
         """The sliding-window counter itself, in process: per (key, window) the current and
         previous bucket's counts, shifted as the clock moves; see SlidingWindows.hit."""
-        by_window = self._windows
         out: list[tuple[float, float]] = []
         append = out.append
-        # Per window length in this call: its bucket, the previous bucket's weight and its
-        # dict (a call counts ten keys over three or four lengths).
-        spans: dict[int, tuple[int, float, dict[str, tuple[int, int, int]]]] = {}
         with self._lock:
+            # Per window length: its bucket, the previous bucket's weight and its dict,
+            # kept while the time stays the same (a check's two steps make three or
+            # four calls at one time, over three or four lengths).
+            if ts != self._span_ts:
+                self._span_ts = ts
+                self._spans = {}
+            spans = self._spans
             for key, window, amount in keys:
                 span = spans.get(window)
                 if span is None:
-                    position = ts / window
-                    start = int(position)
-                    found = by_window.get(window)
-                    if found is None:
-                        found = by_window[window] = {}
-                    span = spans[window] = (start, 1.0 - (position - start), found)
+                    span = spans[window] = self._span(window, ts)
                 bucket, weight, windows = span
                 entry = windows.get(key)
                 if entry is None:
-                    current = previous = 0
-                elif entry[0] != bucket:
-                    current, previous = 0, entry[1] if entry[0] == bucket - 1 else 0
+                    # New (most keys of a new session, address or block): nothing to
+                    # shift. A read stores nothing.
+                    if amount:
+                        windows[key] = (bucket, amount, 0)
+                        append(_ONE if amount == 1 else (float(amount % HIGH),
+                                                         float(amount // HIGH)))
+                    else:
+                        append(_ZERO)
+                    continue
+                if entry[0] == bucket:
+                    current, previous = entry[1] + amount, entry[2]
+                    if amount:
+                        windows[key] = (bucket, current, previous)
                 else:
-                    current, previous = entry[1], entry[2]
-                if amount:
-                    # A read stores nothing: a missing entry counts zero, and a stale
-                    # one is shifted again from the same values at every read.
-                    current += amount
-                    windows[key] = (bucket, current, previous)
+                    # A stale entry is shifted again from the same values at every read.
+                    current, previous = amount, entry[1] if entry[0] == bucket - 1 else 0
+                    if amount:
+                        windows[key] = (bucket, current, previous)
                 if previous:
                     append(((previous % HIGH) * weight + current % HIGH,
                             (previous // HIGH) * weight + current // HIGH))
@@ -148,11 +159,44 @@ class ClockedMemoryStorage(Storage, MovingWindowSupport):
             self._slides += 1
             if self._slides >= _SWEEP_EVERY * 16:
                 self._slides = 0
-                for window, windows in by_window.items():
+                for window, windows in self._windows.items():
                     oldest = ts / window - 2
                     for stale in [k for k, e in windows.items() if e[0] < oldest]:
                         del windows[stale]
         return out
+
+    def count(self, keys: Sequence[tuple[str, int, int]], ts: float) -> None:
+        """slide() whose counts nobody reads: the same buckets stored, no counts computed
+        (half of a guard check's counts are such: sessions opened, what the look-up
+        found, in each cohort)."""
+        with self._lock:
+            if ts != self._span_ts:
+                self._span_ts = ts
+                self._spans = {}
+            spans = self._spans
+            for key, window, amount in keys:
+                if not amount:
+                    continue
+                span = spans.get(window)
+                if span is None:
+                    span = spans[window] = self._span(window, ts)
+                bucket, windows = span[0], span[2]
+                entry = windows.get(key)
+                if entry is None:
+                    windows[key] = (bucket, amount, 0)
+                elif entry[0] == bucket:
+                    windows[key] = (bucket, entry[1] + amount, entry[2])
+                else:
+                    windows[key] = (bucket, amount, entry[1] if entry[0] == bucket - 1 else 0)
+            self._slides += 1
+
+    def _span(self, window: int, ts: float) -> tuple[int, float, dict[str, tuple[int, int, int]]]:
+        position = ts / window
+        start = int(position)
+        found = self._windows.get(window)
+        if found is None:
+            found = self._windows[window] = {}
+        return start, 1.0 - (position - start), found
 
     # -- moving window (the login throttle) -------------------------------------------
 
@@ -201,6 +245,7 @@ class ClockedMemoryStorage(Storage, MovingWindowSupport):
             count = len(self)
             self._counters.clear()
             self._windows.clear()
+            self._spans = {}
             self._events.clear()
             self._expiry.clear()
             return count

@@ -77,10 +77,13 @@ class SlidingWindows:
         return self._hit_trips(self._trips_or_fail(), keys, ts)
 
     def add(self, keys: Sequence[tuple[str, int, int]], ts: float) -> None:
-        """hit() whose counts nobody reads: on Redis, queued for the state's next trip."""
-        if self._trips is None:
-            self.hit(keys, ts)
+        """hit() whose counts nobody reads: on Redis, queued for the state's next trip; in
+        memory, stored without computing them."""
+        if self._memory is not None:
+            self._memory.count(keys, ts)
             return
+        if self._trips is None:  # the constructor pairs Redis with trips
+            raise TypeError("SlidingWindows: no trips")
         self._trips.later(self._command(self._plan(keys, ts)))
         step = self._step
         if step.ahead:
@@ -91,9 +94,13 @@ class SlidingWindows:
     def read_adding(self, read: tuple[str, int, int], keys: Sequence[tuple[str, int, int]],
                     ts: float) -> tuple[float, float]:
         """hit([read, *keys])[0]: on Redis the additions are queued (add) and only the read
-        may be sent (or taken from what was asked ahead); in memory, one call."""
-        if self._trips is None:
-            return self.hit([read, *keys], ts)[0]
+        may be sent (or taken from what was asked ahead); in memory, the read then the
+        additions, whose own counts are not computed."""
+        memory = self._memory
+        if memory is not None:
+            found = memory.slide((read,), ts)[0]
+            memory.count(keys, ts)
+            return found
         self.add(keys, ts)
         return self.hit([read], ts)[0]
 
