@@ -37,7 +37,7 @@ from rempart.ingest.framing import (
 from rempart.ingest.keycheck import check_keyring
 from rempart.ingest.members_store import MembersApplier
 from rempart.ingest.models import AppliedFile
-from rempart.ingest.pipeline import PreparerConfig, prepared_chunks
+from rempart.ingest.pipeline import ChunkFeed, PreparerConfig, prepared_chunks
 from rempart.ingest.reference import SPECS, apply_reference_file
 from rempart.ingest.statistics import refresh_statistics
 from rempart.population.models import Guarantee, Insurer
@@ -88,9 +88,19 @@ class Importer:
         rejected file, leaving the files before it applied and nothing of it."""
         files = expand(paths)
         check_keyring(self._engine, self._vault)
-        return [self.import_file(path=path, progress=progress) for path in files]
+        feed = (ChunkFeed(workers=self._workers, vault=self._vault,
+                          chunk_bytes=self._chunk_bytes) if self._workers > 0 else None)
+        with feed or nullcontext():
+            return [self._import_file(path, progress, feed, files[at + 1:at + 2])
+                    for at, path in enumerate(files)]
 
     def import_file(self, *, path: Path, progress: ImportProgress | None = None) -> FileReport:
+        return self._import_file(path, progress, None, [])
+
+    def _import_file(self, path: Path, progress: ImportProgress | None, feed: ChunkFeed | None,
+                     upcoming: list[Path]) -> FileReport:
+        """Apply one file; `feed` (if any) prepares its chunks, and then those of the
+        first of `upcoming` while this file is finished and committed."""
         problems = Problems(path.name)
         head = read_head(path, problems)
         if head is None:
@@ -100,7 +110,8 @@ class Importer:
         else:
             if progress is not None:
                 progress.file_started(name=path.name, kind=head.kind, rows=head.declared_rows)
-            report = self._apply(head, problems, progress)
+            report = self._apply(head, problems, progress,
+                                 _Workers(feed, lambda: self._worth_feeding(upcoming)))
         if progress is not None:
             progress.file_finished(report)
         return report
@@ -110,8 +121,18 @@ class Importer:
             found = conn.scalar(select(AppliedFile.id).where(AppliedFile.sha256 == head.sha256))
         return found is not None
 
+    def _worth_feeding(self, paths: list[Path]) -> FileHead | None:
+        """The head of the next file, if it is a members file the workers will prepare."""
+        if not paths:
+            return None
+        head = read_head(paths[0], Problems(paths[0].name))
+        if (head is None or head.kind is not FileKind.MEMBERS
+                or head.declared_rows < self._parallel_min_rows or self._already_applied(head)):
+            return None
+        return head
+
     def _apply(self, head: FileHead, problems: Problems,
-               progress: ImportProgress | None) -> FileReport:
+               progress: ImportProgress | None, workers: _Workers) -> FileReport:
         started = self._clock.monotonic()
         now = self._clock.now()
         on_rows = progress.rows_done if progress is not None else _ignore
@@ -125,7 +146,7 @@ class Importer:
                 return FileReport(head.path.name, head.kind, head.declared_rows,
                                   "already applied")
             if head.kind is FileKind.MEMBERS:
-                counts = self._apply_members(conn, head, problems, now, on_rows)
+                counts = self._apply_members(conn, head, problems, now, on_rows, workers)
             else:
                 outcome = apply_reference_file(conn, head.kind, iter_rows(head, problems),
                                                problems, on_rows)
@@ -151,7 +172,8 @@ class Importer:
         return references_checked_here(conn) if kind is FileKind.MEMBERS else nullcontext()
 
     def _apply_members(self, conn: Connection, head: FileHead, problems: Problems,
-                       now: dt.datetime, on_rows: Callable[[int], None]) -> dict[str, int]:
+                       now: dt.datetime, on_rows: Callable[[int], None],
+                       workers: _Workers) -> dict[str, int]:
         config = PreparerConfig(
             insurers={amc: id_ for amc, id_ in
                       conn.execute(select(Insurer.amc_number, Insurer.id))},
@@ -160,14 +182,20 @@ class Importer:
             today=now.date(), mode=head.mode)
         applier = MembersApplier(bulk=bulk_for(conn, now), vault=self._vault,
                                  problems=problems)
-        workers = self._workers if head.declared_rows >= self._parallel_min_rows else 0
+        if head.declared_rows < self._parallel_min_rows:
+            chunks = prepared_chunks(head=head, config=config, vault=self._vault, workers=0,
+                                     chunk_bytes=self._chunk_bytes)
+        elif workers.feed is not None:
+            chunks = workers.feed.chunks(head=head, config=config, then=workers.then)
+        else:
+            chunks = prepared_chunks(head=head, config=config, vault=self._vault,
+                                     workers=self._workers, chunk_bytes=self._chunk_bytes)
         lines = 0
         # What exists now outlives the file: the garbage collector leaves it alone until
         # the file is applied, instead of walking it again for every few thousand rows.
         gc.freeze()
         try:
-            for chunk in prepared_chunks(head=head, config=config, vault=self._vault,
-                                         workers=workers, chunk_bytes=self._chunk_bytes):
+            for chunk in chunks:
                 problems.extend(chunk.problems, chunk.problem_total)
                 applier.apply(chunk)
                 lines += chunk.lines
@@ -177,6 +205,14 @@ class Importer:
         check_row_count(head, lines, problems)
         applier.finish()
         return dict(vars(applier.outcome))
+
+
+@dataclass(frozen=True)
+class _Workers:
+    """The import's worker pool, if any, and what it should prepare after this file."""
+
+    feed: ChunkFeed | None
+    then: Callable[[], FileHead | None]
 
 
 def _written(kind: FileKind, counts: dict[str, int]) -> dict[str, int]:
