@@ -188,7 +188,8 @@ def test_chunks_prepared_ahead_under_another_configuration_are_prepared_again(
                       Problems("a.csv"))
     second = read_head(write(tmp_path / "b.csv", FileKind.MEMBERS, member_rows(40, start=40)),
                        Problems("b.csv"))
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     with runtime.engine.connect() as conn:
         insurers = dict(conn.execute(text("SELECT amc_number, id FROM insurers")).all())
         tiers = {(i, t) for i, t in conn.execute(text("SELECT insurer_id, tier FROM guarantees"))}
