@@ -85,7 +85,8 @@ class Beneficiary(Base):
         UniqueConstraint("insurer_id", "member_idx"),
         # One key for both references: the contract exists and is the same insurer's
         # (whose own key says the insurer exists); one referential check per row.
-        ForeignKeyConstraint(["contract_id", "insurer_id"], ["contracts.id", "contracts.insurer_id"],
+        ForeignKeyConstraint(["contract_id", "insurer_id"],
+                             ["contracts.id", "contracts.insurer_id"],
                              name="fk_beneficiaries_contract_id_contracts"),
         Index("ix_beneficiaries_identity_idx", "identity_idx"),
         Index("ix_beneficiaries_contract_id", "contract_id"),
