@@ -135,6 +135,11 @@ class ChunkFeed:
                  traceback: TracebackType | None) -> None:
         self.close()
 
+    @property
+    def started(self) -> bool:
+        """Whether the workers are running (a small file is then worth sending them too)."""
+        return self._pool is not None
+
     def close(self) -> None:
         self._pending.clear()
         self._source = None

@@ -122,12 +122,12 @@ class Importer:
         return found is not None
 
     def _worth_feeding(self, paths: list[Path]) -> FileHead | None:
-        """The head of the next file, if it is a members file the workers will prepare."""
+        """The head of the next file, if it is a members file (the workers, running now,
+        will prepare it whatever its size)."""
         if not paths:
             return None
         head = read_head(paths[0], Problems(paths[0].name))
-        if (head is None or head.kind is not FileKind.MEMBERS
-                or head.declared_rows < self._parallel_min_rows or self._already_applied(head)):
+        if head is None or head.kind is not FileKind.MEMBERS or self._already_applied(head):
             return None
         return head
 
@@ -182,14 +182,13 @@ class Importer:
             today=now.date(), mode=head.mode)
         applier = MembersApplier(bulk=bulk_for(conn, now), vault=self._vault,
                                  problems=problems)
-        if head.declared_rows < self._parallel_min_rows:
-            chunks = prepared_chunks(head=head, config=config, vault=self._vault, workers=0,
-                                     chunk_bytes=self._chunk_bytes)
-        elif workers.feed is not None:
-            chunks = workers.feed.chunks(head=head, config=config, then=workers.then)
-        else:
+        feed, large = workers.feed, head.declared_rows >= self._parallel_min_rows
+        if feed is not None and (feed.started or large):
+            chunks = feed.chunks(head=head, config=config, then=workers.then)
+        else:  # a small file is not worth starting workers for
             chunks = prepared_chunks(head=head, config=config, vault=self._vault,
-                                     workers=self._workers, chunk_bytes=self._chunk_bytes)
+                                     workers=self._workers if large else 0,
+                                     chunk_bytes=self._chunk_bytes)
         lines = 0
         # What exists now outlives the file: the garbage collector leaves it alone until
         # the file is applied, instead of walking it again for every few thousand rows.
