@@ -3,8 +3,9 @@
 A file is applied completely or not at all: every row is validated, problems are
 collected (file, line, field, reason; never a value), and any problem rolls the
 whole file back. A file already applied (same SHA-256) is skipped, and an unchanged
-row is never rewritten, so importing the same data twice changes nothing. Once a file
-is committed, the tables it wrote a good share of are analysed (ingest.statistics).
+row is never rewritten, so importing the same data twice changes nothing. Once the
+files of an import are committed, the tables they wrote a good share of are analysed
+(ingest.statistics), once for the whole import rather than after every file.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -90,12 +92,39 @@ class Importer:
         check_keyring(self._engine, self._vault)
         feed = (ChunkFeed(workers=self._workers, vault=self._vault,
                           chunk_bytes=self._chunk_bytes) if self._workers > 0 else None)
-        with feed or nullcontext():
-            return [self._import_file(path, progress, feed, files[at + 1:at + 2])
-                    for at, path in enumerate(files)]
+        reports: list[FileReport] = []
+        try:
+            with feed or nullcontext():
+                for at, path in enumerate(files):
+                    reports.append(self._import_file(path, progress, feed,
+                                                     files[at + 1:at + 2]))
+        finally:
+            # Once for the whole import, rejected file or not: what its files committed.
+            self._refresh_statistics(reports)
+        return reports
 
     def import_file(self, *, path: Path, progress: ImportProgress | None = None) -> FileReport:
-        return self._import_file(path, progress, None, [])
+        report = self._import_file(path, progress, None, [])
+        self._refresh_statistics([report])
+        return report
+
+    def _refresh_statistics(self, reports: list[FileReport]) -> None:
+        """Analyse the tables the applied files wrote a good share of (ingest.statistics),
+        counting all of them together: one ANALYZE after a load of many files."""
+        written: Counter[str] = Counter()
+        for report in reports:
+            if report.status == "applied":
+                written.update(_written(report.kind, report.counts))
+        if not written:
+            return
+        try:
+            refresh_statistics(self._engine, dict(written))
+        except SQLAlchemyError as exc:
+            # The files are committed: failing here would make a re-run say "already
+            # applied" with no statistics still. Say so and let the operator analyse.
+            log.warning("import.statistics_not_refreshed", files=len(reports),
+                        error=type(exc).__name__,
+                        hint="run ANALYZE on the population tables")
 
     def _import_file(self, path: Path, progress: ImportProgress | None, feed: ChunkFeed | None,
                      upcoming: list[Path]) -> FileReport:
@@ -156,14 +185,6 @@ class Importer:
             conn.execute(insert(AppliedFile).values(
                 sha256=head.sha256, kind=head.kind.value, mode=head.mode.value,
                 rows=head.declared_rows, applied_at=now))
-        try:
-            refresh_statistics(self._engine, _written(head.kind, counts))
-        except SQLAlchemyError as exc:
-            # The file is committed: failing here would make a re-run say "already
-            # applied" with no statistics still. Say so and let the operator analyse.
-            log.warning("import.statistics_not_refreshed", file=head.path.name,
-                        error=type(exc).__name__,
-                        hint="run ANALYZE on the population tables")
         return FileReport(head.path.name, head.kind, head.declared_rows, "applied",
                           seconds=self._clock.monotonic() - started, counts=counts)
 
