@@ -8,8 +8,9 @@ each table they wrote at least a tenth of the rows of (counting their rows toget
 analysed, in its own short transaction: once per import, not once per file, since on
 PostgreSQL an ANALYZE cannot run beside the next file's writes (its lock conflicts
 with theirs) and costs about as much after a small file as after a large one. Below
-that the statistics stay good enough: PostgreSQL scales the row counts it knows by the table's current size, and a blind index stays one row
-per value however the table grows; its autovacuum catches up with slower drift.
+that the statistics stay good enough: PostgreSQL scales the row counts it knows by the
+table's current size, and a blind index stays one row per value however the table
+grows; its autovacuum catches up with slower drift.
 
 An ANALYZE costs about a second at a million persons on PostgreSQL (it reads a fixed
 sample, 300 x default_statistics_target rows, so the cost hardly grows after that),
