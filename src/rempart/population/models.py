@@ -63,7 +63,7 @@ class Contract(Base):
     __table_args__ = (
         UniqueConstraint("insurer_id", "number_idx"),
         # What a beneficiary's one foreign key points to (its contract and insurer).
-        UniqueConstraint("id", "insurer_id"),
+        Index("uq_contracts_id_insurer_id", "id", "insurer_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -21,8 +21,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("contracts") as batch_op:
-        batch_op.create_unique_constraint("uq_contracts_id_insurer_id", ["id", "insurer_id"])
+    # A unique index, not a table constraint: SQLite adds it in place, where a constraint
+    # would rebuild the table (and dropping the old one trips the beneficiaries' key).
+    op.create_index("uq_contracts_id_insurer_id", "contracts", ["id", "insurer_id"],
+                    unique=True)
     with op.batch_alter_table("beneficiaries") as batch_op:
         batch_op.drop_constraint("fk_beneficiaries_insurer_id_insurers", type_="foreignkey")
         batch_op.drop_constraint("fk_beneficiaries_contract_id_contracts", type_="foreignkey")
@@ -37,5 +39,4 @@ def downgrade() -> None:
                                     ["contract_id"], ["id"])
         batch_op.create_foreign_key("fk_beneficiaries_insurer_id_insurers", "insurers",
                                     ["insurer_id"], ["id"])
-    with op.batch_alter_table("contracts") as batch_op:
-        batch_op.drop_constraint("uq_contracts_id_insurer_id", type_="unique")
+    op.drop_index("uq_contracts_id_insurer_id", table_name="contracts")
