@@ -293,3 +293,10 @@ def test_references_hold_and_foreign_keys_are_enforced_again_after_members_files
     # The database refuses a dangling reference again for everyone else.
     with pytest.raises(IntegrityError), runtime.engine.begin() as conn:
         conn.execute(text("UPDATE beneficiaries SET contract_id = 999999 WHERE id = 1"))
+    # One foreign key says both: the contract exists and is the beneficiary's insurer's.
+    with runtime.engine.connect() as conn:
+        other = conn.scalar(text("SELECT max(id) FROM insurers WHERE id <> "
+                                 "(SELECT insurer_id FROM beneficiaries WHERE id = 1)"))
+    with pytest.raises(IntegrityError), runtime.engine.begin() as conn:
+        conn.execute(text("UPDATE beneficiaries SET insurer_id = :other WHERE id = 1"),
+                     {"other": other})

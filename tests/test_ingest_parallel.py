@@ -13,8 +13,10 @@ from sqlalchemy import Engine, text
 
 from ingest_samples import AMC_2, member_rows, person_row, reference_files, write
 from rempart.clock import ManualClock
-from rempart.ingest.errors import FileRejected
-from rempart.ingest.formats import FileKind
+from rempart.ingest.errors import FileRejected, Problems
+from rempart.ingest.formats import FileKind, FileMode
+from rempart.ingest.framing import read_head
+from rempart.ingest.pipeline import ChunkFeed, PreparerConfig
 from rempart.ingest.service import Importer
 from rempart.population import sealing
 from rempart.runtime import Runtime
@@ -156,3 +158,50 @@ def test_a_sqlite_import_leaves_the_connection_as_the_engine_made_it(tmp_path: P
         with runtime.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == MMAP_BYTES
             assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -CACHE_KIB
+
+
+def test_files_in_a_row_share_the_pool_and_a_file_twice_is_applied_once(
+        runtime: Runtime, tmp_path: Path) -> None:
+    """The workers prepare the next file while this one is committed; the same file under
+    a second name (prepared ahead all the same) is then already applied."""
+    parallel = importer(runtime, workers=1)
+    parallel.import_paths(paths=reference_files(tmp_path / "ref"))
+    first = write(tmp_path / "a.csv", FileKind.MEMBERS, member_rows(80))
+    again = tmp_path / "b.csv"
+    again.write_bytes(first.read_bytes())
+    other = write(tmp_path / "c.csv", FileKind.MEMBERS, member_rows(60, amc=AMC_2))
+    reports = parallel.import_paths(paths=[first, again, other])
+    assert [(r.name, r.status) for r in reports] == [
+        ("a.csv", "applied"), ("b.csv", "already applied"), ("c.csv", "applied")]
+    parallel_content = population_content(runtime)
+    forget_members(runtime)
+    importer(runtime, workers=0).import_paths(paths=[first, other])
+    assert population_content(runtime) == parallel_content
+
+
+def test_chunks_prepared_ahead_under_another_configuration_are_prepared_again(
+        runtime: Runtime, tmp_path: Path) -> None:
+    """What the workers prepared for the next file is used only if that file's own
+    transaction reads the same insurers and tiers."""
+    importer(runtime, workers=0).import_paths(paths=reference_files(tmp_path / "ref"))
+    first = read_head(write(tmp_path / "a.csv", FileKind.MEMBERS, member_rows(40)),
+                      Problems("a.csv"))
+    second = read_head(write(tmp_path / "b.csv", FileKind.MEMBERS, member_rows(40, start=40)),
+                       Problems("b.csv"))
+    assert first is not None
+    assert second is not None
+    with runtime.engine.connect() as conn:
+        insurers = dict(conn.execute(text("SELECT amc_number, id FROM insurers")).all())
+        tiers = {(i, t) for i, t in conn.execute(text("SELECT insurer_id, tier FROM guarantees"))}
+    known = PreparerConfig(insurers=insurers, tiers=tiers, today=NOW.date(),
+                           mode=FileMode.FULL)
+    no_tiers = PreparerConfig(insurers=insurers, tiers=set(), today=NOW.date(),
+                              mode=FileMode.FULL)
+    with ChunkFeed(workers=1, vault=runtime.vault, chunk_bytes=600) as feed:
+        good = list(feed.chunks(head=first, config=known, then=lambda: second))
+        assert not any(chunk.problems for chunk in good)
+        refused = list(feed.chunks(head=second, config=no_tiers))
+    assert sum(chunk.lines for chunk in refused) == 40
+    assert {(p.line, p.field) for chunk in refused for p in chunk.problems} == {
+        (line, "tier") for line in range(3, 43)}
+    assert not any(chunk.members.lines for chunk in refused)

@@ -106,3 +106,19 @@ def test_a_failed_statistics_refresh_leaves_the_committed_file_applied(
         assert conn.exec_driver_sql("SELECT count(*) FROM beneficiaries").scalar_one() == 40
     captured = capsys.readouterr()  # stdout or stderr, as logging is configured
     assert "import.statistics_not_refreshed" in captured.out + captured.err
+
+
+def test_an_import_of_several_files_is_analysed_once_for_all_of_them(
+        runtime: Runtime, tmp_path: Path) -> None:
+    """The second file alone is under a tenth of the table; counted with the first (one
+    ANALYZE after both) the statistics hold every row."""
+    importer = Importer(engine=runtime.engine, vault=runtime.vault, clock=ManualClock(NOW),
+                        workers=1, parallel_min_rows=0, chunk_bytes=4_000)
+    directory = tmp_path / "in"
+    reference_files(directory)
+    write(directory / "members-1.csv", FileKind.MEMBERS, member_rows(400))
+    write(directory / "members-2.csv", FileKind.MEMBERS, member_rows(30, start=400))
+    importer.import_paths(paths=[directory])
+    with runtime.engine.connect() as conn:
+        assert _stored_rows(conn, "beneficiaries") == 430
+        assert _stored_rows(conn, "contracts") == 215

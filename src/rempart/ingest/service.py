@@ -3,8 +3,9 @@
 A file is applied completely or not at all: every row is validated, problems are
 collected (file, line, field, reason; never a value), and any problem rolls the
 whole file back. A file already applied (same SHA-256) is skipped, and an unchanged
-row is never rewritten, so importing the same data twice changes nothing. Once a file
-is committed, the tables it wrote a good share of are analysed (ingest.statistics).
+row is never rewritten, so importing the same data twice changes nothing. Once the
+files of an import are committed, the tables they wrote a good share of are analysed
+(ingest.statistics), once for the whole import rather than after every file.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -37,7 +39,7 @@ from rempart.ingest.framing import (
 from rempart.ingest.keycheck import check_keyring
 from rempart.ingest.members_store import MembersApplier
 from rempart.ingest.models import AppliedFile
-from rempart.ingest.pipeline import PreparerConfig, prepared_chunks
+from rempart.ingest.pipeline import ChunkFeed, PreparerConfig, prepared_chunks
 from rempart.ingest.reference import SPECS, apply_reference_file
 from rempart.ingest.statistics import refresh_statistics
 from rempart.population.models import Guarantee, Insurer
@@ -88,9 +90,46 @@ class Importer:
         rejected file, leaving the files before it applied and nothing of it."""
         files = expand(paths)
         check_keyring(self._engine, self._vault)
-        return [self.import_file(path=path, progress=progress) for path in files]
+        feed = (ChunkFeed(workers=self._workers, vault=self._vault,
+                          chunk_bytes=self._chunk_bytes) if self._workers > 0 else None)
+        reports: list[FileReport] = []
+        try:
+            with feed or nullcontext():
+                for at, path in enumerate(files):
+                    reports.append(self._import_file(path, progress, feed,
+                                                     files[at + 1:at + 2]))
+        finally:
+            # Once for the whole import, rejected file or not: what its files committed.
+            self._refresh_statistics(reports)
+        return reports
 
     def import_file(self, *, path: Path, progress: ImportProgress | None = None) -> FileReport:
+        report = self._import_file(path, progress, None, [])
+        self._refresh_statistics([report])
+        return report
+
+    def _refresh_statistics(self, reports: list[FileReport]) -> None:
+        """Analyse the tables the applied files wrote a good share of (ingest.statistics),
+        counting all of them together: one ANALYZE after a load of many files."""
+        written: Counter[str] = Counter()
+        for report in reports:
+            if report.status == "applied":
+                written.update(_written(report.kind, report.counts))
+        if not written:
+            return
+        try:
+            refresh_statistics(self._engine, dict(written))
+        except SQLAlchemyError as exc:
+            # The files are committed: failing here would make a re-run say "already
+            # applied" with no statistics still. Say so and let the operator analyse.
+            log.warning("import.statistics_not_refreshed", files=len(reports),
+                        error=type(exc).__name__,
+                        hint="run ANALYZE on the population tables")
+
+    def _import_file(self, path: Path, progress: ImportProgress | None, feed: ChunkFeed | None,
+                     upcoming: list[Path]) -> FileReport:
+        """Apply one file; `feed` (if any) prepares its chunks, and then those of the
+        first of `upcoming` while this file is finished and committed."""
         problems = Problems(path.name)
         head = read_head(path, problems)
         if head is None:
@@ -100,7 +139,8 @@ class Importer:
         else:
             if progress is not None:
                 progress.file_started(name=path.name, kind=head.kind, rows=head.declared_rows)
-            report = self._apply(head, problems, progress)
+            report = self._apply(head, problems, progress,
+                                 _Workers(feed, lambda: self._worth_feeding(upcoming)))
         if progress is not None:
             progress.file_finished(report)
         return report
@@ -110,8 +150,18 @@ class Importer:
             found = conn.scalar(select(AppliedFile.id).where(AppliedFile.sha256 == head.sha256))
         return found is not None
 
+    def _worth_feeding(self, paths: list[Path]) -> FileHead | None:
+        """The head of the next file, if it is a members file (the workers, running now,
+        will prepare it whatever its size)."""
+        if not paths:
+            return None
+        head = read_head(paths[0], Problems(paths[0].name))
+        if head is None or head.kind is not FileKind.MEMBERS or self._already_applied(head):
+            return None
+        return head
+
     def _apply(self, head: FileHead, problems: Problems,
-               progress: ImportProgress | None) -> FileReport:
+               progress: ImportProgress | None, workers: _Workers) -> FileReport:
         started = self._clock.monotonic()
         now = self._clock.now()
         on_rows = progress.rows_done if progress is not None else _ignore
@@ -125,7 +175,7 @@ class Importer:
                 return FileReport(head.path.name, head.kind, head.declared_rows,
                                   "already applied")
             if head.kind is FileKind.MEMBERS:
-                counts = self._apply_members(conn, head, problems, now, on_rows)
+                counts = self._apply_members(conn, head, problems, now, on_rows, workers)
             else:
                 outcome = apply_reference_file(conn, head.kind, iter_rows(head, problems),
                                                problems, on_rows)
@@ -135,14 +185,6 @@ class Importer:
             conn.execute(insert(AppliedFile).values(
                 sha256=head.sha256, kind=head.kind.value, mode=head.mode.value,
                 rows=head.declared_rows, applied_at=now))
-        try:
-            refresh_statistics(self._engine, _written(head.kind, counts))
-        except SQLAlchemyError as exc:
-            # The file is committed: failing here would make a re-run say "already
-            # applied" with no statistics still. Say so and let the operator analyse.
-            log.warning("import.statistics_not_refreshed", file=head.path.name,
-                        error=type(exc).__name__,
-                        hint="run ANALYZE on the population tables")
         return FileReport(head.path.name, head.kind, head.declared_rows, "applied",
                           seconds=self._clock.monotonic() - started, counts=counts)
 
@@ -151,7 +193,8 @@ class Importer:
         return references_checked_here(conn) if kind is FileKind.MEMBERS else nullcontext()
 
     def _apply_members(self, conn: Connection, head: FileHead, problems: Problems,
-                       now: dt.datetime, on_rows: Callable[[int], None]) -> dict[str, int]:
+                       now: dt.datetime, on_rows: Callable[[int], None],
+                       workers: _Workers) -> dict[str, int]:
         config = PreparerConfig(
             insurers={amc: id_ for amc, id_ in
                       conn.execute(select(Insurer.amc_number, Insurer.id))},
@@ -160,14 +203,19 @@ class Importer:
             today=now.date(), mode=head.mode)
         applier = MembersApplier(bulk=bulk_for(conn, now), vault=self._vault,
                                  problems=problems)
-        workers = self._workers if head.declared_rows >= self._parallel_min_rows else 0
+        feed, large = workers.feed, head.declared_rows >= self._parallel_min_rows
+        if feed is not None and (feed.started or large):
+            chunks = feed.chunks(head=head, config=config, then=workers.then)
+        else:  # a small file is not worth starting workers for
+            chunks = prepared_chunks(head=head, config=config, vault=self._vault,
+                                     workers=self._workers if large else 0,
+                                     chunk_bytes=self._chunk_bytes)
         lines = 0
         # What exists now outlives the file: the garbage collector leaves it alone until
         # the file is applied, instead of walking it again for every few thousand rows.
         gc.freeze()
         try:
-            for chunk in prepared_chunks(head=head, config=config, vault=self._vault,
-                                         workers=workers, chunk_bytes=self._chunk_bytes):
+            for chunk in chunks:
                 problems.extend(chunk.problems, chunk.problem_total)
                 applier.apply(chunk)
                 lines += chunk.lines
@@ -177,6 +225,14 @@ class Importer:
         check_row_count(head, lines, problems)
         applier.finish()
         return dict(vars(applier.outcome))
+
+
+@dataclass(frozen=True)
+class _Workers:
+    """The import's worker pool, if any, and what it should prepare after this file."""
+
+    feed: ChunkFeed | None
+    then: Callable[[], FileHead | None]
 
 
 def _written(kind: FileKind, counts: dict[str, int]) -> dict[str, int]:

@@ -3,11 +3,14 @@
 A first load leaves PostgreSQL without statistics for the tables it filled (they were
 empty when last analysed, and autovacuum comes later): at 33 million persons the
 planner then guessed 191,222 rows per blind-index value, compiled every check with JIT
-and ran it 300 times slower (docs/scale.md). So after a file is committed, each table
-it wrote at least a tenth of the rows of (counting the file's rows) is analysed, in its
-own short transaction. Below that the statistics stay good enough: PostgreSQL scales
-the row counts it knows by the table's current size, and a blind index stays one row
-per value however the table grows; its autovacuum catches up with slower drift.
+and ran it 300 times slower (docs/scale.md). So once an import's files are committed,
+each table they wrote at least a tenth of the rows of (counting their rows together) is
+analysed, in its own short transaction: once per import, not once per file, since on
+PostgreSQL an ANALYZE cannot run beside the next file's writes (its lock conflicts
+with theirs) and costs about as much after a small file as after a large one. Below
+that the statistics stay good enough: PostgreSQL scales the row counts it knows by the
+table's current size, and a blind index stays one row per value however the table
+grows; its autovacuum catches up with slower drift.
 
 An ANALYZE costs about a second at a million persons on PostgreSQL (it reads a fixed
 sample, 300 x default_statistics_target rows, so the cost hardly grows after that),
@@ -33,8 +36,8 @@ _ANALYSABLE = frozenset((*POPULATION_TABLES, *(spec.table.name for spec in SPECS
 
 
 def refresh_statistics(engine: Engine, written: dict[str, int]) -> None:
-    """ANALYZE each table of `written` (table name: rows the file inserted or changed)
-    that the file wrote a good share of."""
+    """ANALYZE each table of `written` (table name: rows the import's files inserted or
+    changed) that they wrote a good share of."""
     for name in written:
         if name not in _ANALYSABLE:
             raise ValueError(f"not a table the importer writes: {name!r}")

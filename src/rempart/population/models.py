@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -59,7 +60,11 @@ class Guarantee(Base):
 
 class Contract(Base):
     __tablename__ = "contracts"
-    __table_args__ = (UniqueConstraint("insurer_id", "number_idx"),)
+    __table_args__ = (
+        UniqueConstraint("insurer_id", "number_idx"),
+        # What a beneficiary's one foreign key points to (its contract and insurer).
+        Index("uq_contracts_id_insurer_id", "id", "insurer_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     insurer_id: Mapped[int] = mapped_column(ForeignKey("insurers.id"))
@@ -78,13 +83,18 @@ class Beneficiary(Base):
     __tablename__ = "beneficiaries"
     __table_args__ = (
         UniqueConstraint("insurer_id", "member_idx"),
+        # One key for both references: the contract exists and is the same insurer's
+        # (whose own key says the insurer exists); one referential check per row.
+        ForeignKeyConstraint(["contract_id", "insurer_id"],
+                             ["contracts.id", "contracts.insurer_id"],
+                             name="fk_beneficiaries_contract_id_contracts"),
         Index("ix_beneficiaries_identity_idx", "identity_idx"),
         Index("ix_beneficiaries_contract_id", "contract_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    insurer_id: Mapped[int] = mapped_column(ForeignKey("insurers.id"))
-    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    insurer_id: Mapped[int] = mapped_column(Integer)
+    contract_id: Mapped[int] = mapped_column(Integer)
     rank: Mapped[int] = mapped_column(SmallInteger)
     member_idx: Mapped[bytes] = mapped_column(LargeBinary(16))
     identity_idx: Mapped[bytes] = mapped_column(LargeBinary(16))
