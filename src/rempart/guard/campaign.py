@@ -47,7 +47,10 @@ to it, its failed matches, its timing...), and never suspends. Its parts:
   cannot be told apart by origin, so it goes only to young sessions whose own checks
   include two people who live far away or more, above the judged share: the ones that
   add to the excess, not the owner's whose patients are local (the owner's account
-  counts hold the thief's checks too: typos beside them must not suspend it).
+  counts hold the thief's checks too: typos beside them must not suspend it). Only
+  far-away patients that look like a list's reads count (list_like): a practice whose
+  far-away patients keep coming from a few départements (an overseas hospital's) is
+  a catchment, not a list, on a platform's first morning as on any other.
 
 While it holds, a session carries it as standing evidence from its first check, so that
 one or two odd checks of its own are enough for a step-up, where a session on its own
