@@ -47,7 +47,10 @@ to it, its failed matches, its timing...), and never suspends. Its parts:
   cannot be told apart by origin, so it goes only to young sessions whose own checks
   include two people who live far away or more, above the judged share: the ones that
   add to the excess, not the owner's whose patients are local (the owner's account
-  counts hold the thief's checks too: typos beside them must not suspend it).
+  counts hold the thief's checks too: typos beside them must not suspend it). Only
+  far-away patients that look like a list's reads count (list_like): a practice whose
+  far-away patients keep coming from a few départements (an overseas hospital's) is
+  a catchment, not a list, on a platform's first morning as on any other.
 
 While it holds, a session carries it as standing evidence from its first check, so that
 one or two odd checks of its own are enough for a step-up, where a session on its own
@@ -61,6 +64,7 @@ from functools import lru_cache
 
 from rempart.guard.counters import SlidingWindows
 from rempart.guard.decision import Evidence
+from rempart.guard.geo import normalise_departement
 from rempart.guard.limits_check import block_digest, counter_key
 from rempart.guard.profile import TAINT_S, AccountProfile
 from rempart.guard.stats import binomial_tail_bits, poisson_tail_bits, share_upper_bound
@@ -101,6 +105,17 @@ YOUNG_OWN = 2.0
 # An origin seen (not confirmed) becomes the account's own after this long: the reads'
 # window, so that the origins a campaign brings are still fresh while it is judged.
 ESTABLISHED_S = WINDOW_S
+# A session's far-away patients' départements, each remembered up to twice (see
+# list_like), this many entries in all: past them, a session is spread like a list.
+MAX_PLACES = 24
+# A leaked national list spreads its people over the country like its population: no
+# département holds more than about 4 % of France (Nord 3.8 %), or 5 % of the people
+# who live over 200 km from a given provider (Paris's far-away France is three quarters
+# of it). Taken as an upper bound, so that a list reader is never taken for a catchment
+# more often than catchment_bits says.
+PLACE_SHARE_MAX = 0.06
+# Far-away patients are a catchment, not a list, from this much evidence (1 in 256).
+CATCHMENT_BITS = 8.0
 
 
 def origin_novelty(profile: AccountProfile, *, device: str, block: str,
@@ -132,6 +147,50 @@ def origin_novelty(profile: AccountProfile, *, device: str, block: str,
         fresh = foreign or not (device in profile.devices or held("d:" + device))
     profile.note_seen(device, block, ts)
     return fresh, foreign, not has_own
+
+
+def note_place(places: tuple[str, ...], departement: str) -> tuple[str, ...]:
+    """A session's far-away patients' départements with one more patient's: each kept up
+    to twice (once, or again: all list_like needs), MAX_PLACES entries at most."""
+    place = normalise_departement(departement)
+    if len(places) >= MAX_PLACES or places.count(place) >= 2:
+        return places
+    return (*places, place)
+
+
+def catchment_bits(far: float, places: int) -> float:
+    """Evidence, in bits, that a session's `far` far-away patients, living in `places`
+    départements, are not reads from a national list: how unlikely so many repeats
+    (far - places) would be from one.
+
+    A leaked list's people live where the country lives: its i-th far-away person is in
+    a département already seen with probability at most PLACE_SHARE_MAX x the places
+    seen so far, so the repeats are at most a binomial of that rate, whose tail (a
+    Chernoff bound, never more surprised than the truth) this is. Two patients in two
+    places say nothing; a hospital's 18 in 4 départements say a lot."""
+    repeats = far - places
+    if places <= 0 or repeats <= 0.0:
+        return 0.0
+    return binomial_tail_bits(repeats, far - 1.0, min(1.0, places * PLACE_SHARE_MAX))
+
+
+def list_like(far: float, places: tuple[str, ...]) -> float:
+    """How many of a session's `far` far-away patients may be reads from a national
+    list: all of them, unless they are a catchment (catchment_bits at CATCHMENT_BITS or
+    more); then those alone in their département.
+
+    An honest practice whose patients live far away — an overseas hospital, a border
+    town, a seaside resort's visitors — sees the same few places again and again; a
+    list reader's far-away people are spread over a hundred départements (two or three
+    of them may share one by chance: the bar is set so that a list reader passes it
+    less than once in 256 sessions). Every one counts once the session's places outgrow
+    its memory."""
+    if len(places) >= MAX_PLACES:
+        return far
+    distinct = set(places)
+    if catchment_bits(far, len(distinct)) < CATCHMENT_BITS:
+        return far
+    return float(sum(1 for place in distinct if places.count(place) == 1))
 
 
 def still_young(young: bool, started: float, ts: float) -> bool:
@@ -192,20 +251,25 @@ class CampaignWatch:
     def evidence(self, *, block: str, sessions: float, fresh: bool, foreign_block: bool,
                  ts: float, own: tuple[float, float] = (0.0, 0.0),
                  young: bool = False, own_far: tuple[float, float] = (0.0, 0.0),
-                 ) -> list[Evidence]:
+                 places: tuple[str, ...] | None = None) -> list[Evidence]:
         """The standing evidence of a session: what the cohort of fresh sessions reads
         and how it opens (fresh sessions only), what the young ones read (a young session
         with an odd check of its own), and what the sessions of its network read (a
         network its account has not confirmed; `sessions` opened from it in the hour,
         read beside other counts; `own`: the session's checks and its checks of people
         far away or matching no one, left out of its network's; `own_far`: its matched
-        checks whose residence is known, and those far away)."""
+        checks whose residence is known, and those far away; `places`: the départements
+        of those far away, as note_place keeps them — of which only the ones that look
+        like a list's reads are the young cohort's, see list_like)."""
         found = [self._network(block, sessions, ts, own)
                  if sessions >= NETWORK_SESSIONS else None]
         if fresh:
             found += [self._reads(ts), *self._spread(block, foreign_block, ts)]
         if young and own_far[1] >= YOUNG_OWN:
-            found.append(self._young(ts, own, own_far))
+            if places is not None:
+                own_far = (own_far[0], list_like(own_far[1], places))
+            if own_far[1] >= YOUNG_OWN:
+                found.append(self._young(ts, own, own_far))
         return [e for e in found if e is not None]
 
     def _network(self, block: str, sessions: float, ts: float,

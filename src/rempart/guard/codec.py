@@ -30,6 +30,8 @@ def load_session(blob: bytes) -> SessionState:
         data[name] = tuple(Evidence(**e) for e in data[name])
     for name in ("counts", "step_up_reasons"):
         data[name] = tuple(data[name])
+    # Sessions saved before far_places existed load without it.
+    data["far_places"] = tuple(data.get("far_places", ()))
     data["near_keys"] = {k: (int(v[0]), float(v[1])) for k, v in data["near_keys"].items()}
     # Sessions saved before failed_attempts existed load without it.
     data["failed_attempts"] = {k: float(v)

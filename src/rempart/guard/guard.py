@@ -300,7 +300,8 @@ class Guard:
                                        foreign_block=session.foreign_block, ts=ts,
                                        own=(session.checks, session.far + session.fail),
                                        young=still_young(session.young, session.started, ts),
-                                       own_far=(session.far_known, session.far))
+                                       own_far=(session.far_known, session.far),
+                                       places=session.far_places)
 
     def _save(self, ctx: CheckContext, profile: AccountProfile, session: SessionState, *,
               later: bool = False) -> None:

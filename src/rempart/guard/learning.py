@@ -10,6 +10,7 @@ once, from allowed checks whose score stayed low.
 
 from __future__ import annotations
 
+from rempart.guard.campaign import note_place
 from rempart.guard.context import CheckContext, LookupOutcome
 from rempart.guard.geo import is_far
 from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
@@ -43,6 +44,9 @@ class Learner:
                 if far is not None:
                     session.far_known += 1
                     session.far += far
+                    if far:
+                        session.far_places = note_place(session.far_places,
+                                                        outcome.departement)
                     rates["far"].observe(far)
         if not retry:
             session.fail += not outcome.matched

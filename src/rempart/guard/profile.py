@@ -328,6 +328,9 @@ class SessionState:
     new: int = 0
     far_known: int = 0
     far: int = 0
+    # The départements its far-away patients live in (at most campaign.MAX_PLACES): a
+    # practice's come from a few places, a leaked national list's from everywhere.
+    far_places: tuple[str, ...] = ()
     fail: int = 0
     near: int = 0
     intervals: list[float] = field(default_factory=list)
