@@ -18,7 +18,9 @@ One hijacked account read slowly says little in its first few checks. Many of th
 One family of evidence, `campaign`, comes from them. It is about the platform, not about
 what one session did: it counts as one fact about where a session comes from, so it asks
 for a step-up only beside the session's own evidence (its patients far away or unknown
-to it, its failed matches, its timing...), and never suspends. Its parts:
+to it, its failed matches, its timing...), and never suspends on its own: it counts
+towards a suspension's strong families only beside a strong family of the session's own
+behaviour (rempart.guard.ladder). Its parts:
 
 - `campaign.reads`: fresh sessions' checks of people who live far away or match no one,
   against every other session's on the platform in the same sliding window (four
