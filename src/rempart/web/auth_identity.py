@@ -16,15 +16,14 @@ which one was used.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NoReturn
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from rempart.auth.access import require_personal_data_access
-from rempart.auth.api_auth import ApiAuthService, ApiPrincipal
+from rempart.auth.api_auth import ApiAuthService
 from rempart.auth.client import ClientInfo
-from rempart.auth.errors import InvalidAccessToken, InvalidDpopProof, NotPermitted, SessionInvalid
+from rempart.auth.errors import InvalidDpopProof, NotPermitted, SessionInvalid
 from rempart.auth.second_factor import device_key
 from rempart.auth.sessions import SessionService, SessionView
 from rempart.providers.directory import OrganisationDirectory
@@ -79,53 +78,22 @@ class DpopAuthenticator:
         self._api_auth = api_auth
         self._organisations = organisations
 
-    @property
-    def verification_waits(self) -> bool:
-        """Whether verifying may wait on I/O beyond the database's reads (see
-        ApiAuthService.verification_waits)."""
-        return self._api_auth.verification_waits
-
     def identify(self, request: Request) -> ProviderIdentity:
-        """The API caller, a refusal recorded (waited for: not on the event loop)."""
-        try:
-            authorization, proof = _credentials(request)
-        except InvalidDpopProof as exc:
-            self.record_refusal(request, exc)
+        authorization = request.headers.get("authorization")
+        proofs = request.headers.getlist("dpop")
+        if authorization is None and not proofs:
+            raise NotAuthenticated
+        if len(proofs) > 1:
+            raise InvalidDpopProof("more than one DPoP header")
         address = client_address(request)
         principal = self._api_auth.authenticate(
-            authorization=authorization, dpop_proof=proof, method=request.method,
-            url=request_url(request), address=address)
-        return self._identity(principal, address)
-
-    def identify_unrecorded(self, request: Request) -> ProviderIdentity:
-        """identify() whose refusals the caller passes to record_refusal."""
-        authorization, proof = _credentials(request)
-        principal = self._api_auth.verify(
-            authorization=authorization, dpop_proof=proof, method=request.method,
-            url=request_url(request))
-        return self._identity(principal, client_address(request))
-
-    def record_refusal(self, request: Request,
-                       exc: InvalidAccessToken | InvalidDpopProof) -> NoReturn:
-        self._api_auth.record_refusal(exc, address=client_address(request))
-
-    def _identity(self, principal: ApiPrincipal, address: str | None) -> ProviderIdentity:
+            authorization=authorization, dpop_proof=proofs[0] if proofs else None,
+            method=request.method, url=request_url(request), address=address)
         return ProviderIdentity(
             account_id=None, organisation_id=principal.organisation_id, professional_id=None,
             profession=self._organisations.profession(principal.organisation_id),
             session_id=f"api:{principal.client_id}", client_address=address,
             device_id=f"jkt:{principal.jkt}")
-
-
-def _credentials(request: Request) -> tuple[str | None, str | None]:
-    """The request's Authorization and DPoP headers, or NotAuthenticated / InvalidDpopProof."""
-    authorization = request.headers.get("authorization")
-    proofs = request.headers.getlist("dpop")
-    if authorization is None and not proofs:
-        raise NotAuthenticated
-    if len(proofs) > 1:
-        raise InvalidDpopProof("more than one DPoP header")
-    return authorization, proofs[0] if proofs else None
 
 
 def request_url(request: Request) -> str:
@@ -144,19 +112,10 @@ class AuthenticatedIdentity:
 
     async def identify(self, request: Request) -> ProviderIdentity:
         if request.url.path.startswith(API_PREFIXES):
-            if self._tokens.verification_waits:
-                # Off the event loop: the DPoP check writes its proof's replay entry (to
-                # the database, where on SQLite a write waits for the lock the check
-                # journal's commits hold, or to Redis): inline, the loop stalled on it
-                # (docs/performance.md).
-                return await run_in_threadpool(self._tokens.identify, request)
-            # The replay store is in this process: verifying only reads. A refusal's
-            # security event waits for the group commit, which may run on this loop.
-            try:
-                return self._tokens.identify_unrecorded(request)
-            except (InvalidAccessToken, InvalidDpopProof) as exc:
-                await run_in_threadpool(self._tokens.record_refusal, request, exc)
-                raise
+            # Always off the event loop: the DPoP check writes its proof's replay entry,
+            # and on SQLite a write waits for the lock the check journal's commits hold:
+            # inline, the event loop stalled on it (docs/performance.md).
+            return await run_in_threadpool(self._tokens.identify, request)
         if self._offload:
             return await run_in_threadpool(self._session_identity, request)
         return self._session_identity(request)
