@@ -51,12 +51,6 @@ class LruMap(Generic[K, V]):
             except KeyError:  # emptied by another thread meanwhile
                 break
 
-    def pop(self, key: K) -> None:
-        self._entries.pop(key, None)
-
-    def clear(self) -> None:
-        self._entries.clear()
-
     def keys(self) -> list[K]:
         return list(self._entries)
 
