@@ -36,6 +36,7 @@ from rempart.population.sealing import (
     seal_person,
 )
 from rempart.vault import TamperedCiphertext, Vault
+from rempart.vault.vault import FIELD_SEPARATOR
 
 log = logging.getLogger(__name__)
 
@@ -91,17 +92,17 @@ class Matcher:
                                 kind=PERSON_KIND, row_token=self._dummy_idx)
 
 
-_SEP = "\x1f"  # the vault's field separator: in no sealed field, in no validated one
-
-
 def _presented(query: CheckQuery) -> bytes:
-    return _SEP.join((query.nir, query.birth_date.isoformat(), str(query.birth_rank),
-                      query.member_number, query.amc_number)).encode("utf-8")
+    return FIELD_SEPARATOR.join((query.nir, query.birth_date.isoformat(),
+                                 str(query.birth_rank), query.member_number,
+                                 query.amc_number)).encode("utf-8")
 
 
 def _same(fields: list[str], amc_number: str, presented: bytes) -> bool:
     """Whether the sealed fields and the row's AMC number are those presented: one
     constant-time comparison of all of them together."""
-    stored = _SEP.join((fields[NIR_AT], fields[BIRTH_DATE_AT], fields[BIRTH_RANK_AT],
-                        normalise_member_number(fields[MEMBER_NUMBER_AT]), amc_number))
+    stored = FIELD_SEPARATOR.join((fields[NIR_AT], fields[BIRTH_DATE_AT],
+                                   fields[BIRTH_RANK_AT],
+                                   normalise_member_number(fields[MEMBER_NUMBER_AT]),
+                                   amc_number))
     return hmac.compare_digest(stored.encode("utf-8"), presented)

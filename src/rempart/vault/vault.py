@@ -22,7 +22,7 @@ from rempart.vault.keyring import Keyring
 
 INDEX_BYTES = 16  # 128 bits: no collisions at any population size, half the storage
 _NONCE_BYTES = 12
-_SEP = "\x1f"
+FIELD_SEPARATOR = "\x1f"  # between the fields of one sealed record: in no field (seal refuses it)
 _HMAC_BLOCK = 64  # SHA-256's block size
 
 
@@ -84,8 +84,8 @@ class Vault:
         prefix = kind + b"\x00"
         sealed = []
         for at, (fields, token) in enumerate(zip(records, row_tokens, strict=True)):
-            plaintext = _SEP.join(fields)
-            if plaintext.count(_SEP) != max(len(fields) - 1, 0):
+            plaintext = FIELD_SEPARATOR.join(fields)
+            if plaintext.count(FIELD_SEPARATOR) != max(len(fields) - 1, 0):
                 raise VaultError("a field contains a control character reserved by the vault")
             nonce = nonces[at * _NONCE_BYTES:(at + 1) * _NONCE_BYTES]
             sealed.append(nonce + encrypt(nonce, plaintext.encode("utf-8"), prefix + token))
@@ -100,7 +100,7 @@ class Vault:
                                      kind + b"\x00" + row_token)
         except InvalidTag:
             raise TamperedCiphertext("sealed value failed authentication") from None
-        return plaintext.decode("utf-8").split(_SEP)
+        return plaintext.decode("utf-8").split(FIELD_SEPARATOR)
 
     def index(self, purpose: bytes, *parts: str, version: int | None = None) -> bytes:
         """Blind index of normalised parts under one key version (default: current)."""
@@ -110,7 +110,7 @@ class Vault:
                 version: int | None = None) -> list[bytes]:
         """The blind index of each record's parts, as `index` computes it one by one."""
         key = self._index_keys[self._keyring.current if version is None else version]
-        return key.digests(purpose + b"\x00", map(str.encode, map(_SEP.join, records)),
+        return key.digests(purpose + b"\x00", map(str.encode, map(FIELD_SEPARATOR.join, records)),
                            INDEX_BYTES)
 
     def index_candidates(self, purpose: bytes, *parts: str) -> list[bytes]:
