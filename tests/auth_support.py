@@ -24,12 +24,11 @@ import pyotp
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from joserfc import jwt
-from joserfc.jwk import ECKey
 from sqlalchemy import insert
 
 from rempart.auth.client import ClientInfo
 from rempart.auth.config import AuthSettings
+from rempart.auth.dpop_signer import DpopSigner
 from rempart.auth.events import MemoryEventSink
 from rempart.auth.roles import Role
 from rempart.auth.services import AuthServices
@@ -267,22 +266,19 @@ class SoftAuthenticator:
 # -- a DPoP client ------------------------------------------------------------------------
 
 
-@dataclass
-class DpopClient:
-    clock: ManualClock
-    key: ECKey = field(default_factory=lambda: ECKey.generate_key("P-256", private=True))
+class DpopClient(DpopSigner):
+    """The practice software's signer on a test's clock, with the knobs to forge a proof."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__(clock=clock)
 
     def proof(self, method: str, url: str, *, access_token: str | None = None,
               iat_offset: float = 0, jti: str | None = None,
               header: dict[str, Any] | None = None, claims: dict[str, Any] | None = None,
               ) -> str:
-        body: dict[str, Any] = {"jti": jti or secrets.token_urlsafe(12), "htm": method,
-                                "htu": url,
-                                "iat": int(self.clock.now().timestamp() + iat_offset)}
-        if access_token is not None:
-            digest = hashlib.sha256(access_token.encode()).digest()
-            body["ath"] = b64url(digest)
+        body = self.claims(method, url, access_token=access_token)
+        body["iat"] = int(self.clock.now().timestamp() + iat_offset)
+        if jti is not None:
+            body["jti"] = jti
         body.update(claims or {})
-        head = {"typ": "dpop+jwt", "alg": "ES256", "jwk": self.key.as_dict(private=False)}
-        head.update(header or {})
-        return jwt.encode(head, body, self.key, algorithms=["ES256"], default_type=None)
+        return self.sign(body, header=header)

@@ -166,7 +166,7 @@ class DpopCaller:
 
     async def get(self, path: str) -> httpx.Response:
         url = self.base_url + path
-        proof = self.software.proof("GET", url, access_token=self.token)
+        proof = self.software.dpop.proof("GET", url, access_token=self.token)
         async with httpx.AsyncClient(timeout=30) as http:
             return await http.get(url, headers={"authorization": f"DPoP {self.token}",
                                                 "dpop": proof})

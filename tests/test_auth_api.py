@@ -19,6 +19,7 @@ from auth_support import BACKENDS, TEST_AUTH, AuthEnv, DpopClient, fresh, shared
 from rempart.auth.access_tokens import AccessTokens
 from rempart.auth.api_clients import ACTIVE_SECONDS, RegisteredClient
 from rempart.auth.dpop import normalise_htu
+from rempart.auth.dpop_signer import DpopSigner
 from rempart.auth.errors import (
     ClientAuthFailed,
     InvalidAccessToken,
@@ -32,6 +33,7 @@ from rempart.auth.replay import PURGE_EVERY, DbReplayCache
 from rempart.auth.roles import Role
 from rempart.auth.services import AuthServices
 from rempart.auth.signing_keys import SigningKeys
+from rempart.clock import SystemClock
 from rempart.runtime import Runtime
 from rempart.settings import Settings
 
@@ -105,6 +107,24 @@ def test_a_token_is_short_lived_and_bound_to_the_clients_key(software: Software)
     kinds = software.env.events.kinds()
     assert EventKind.API_TOKEN_ISSUED in kinds
     assert software.registered.client_secret not in repr(software.env.events.events)
+
+
+def test_a_signers_proofs_carry_its_own_clocks_time(software: Software) -> None:
+    """The drill's practice software signs on the simulated clock the server under drill
+    reads; a signer on the system clock is months away from that one."""
+    env = software.env
+    simulated = DpopSigner(clock=env.clock, key=software.dpop.key)
+    env.clock.advance(3 * 86_400)  # days pass in a drill
+    token = software.token()
+    assert claims_of(simulated.proof("POST", CHECK_URL))["iat"] == int(
+        env.clock.now().timestamp())
+    assert software.call(token, proof=simulated.proof("POST", CHECK_URL,
+                                                      access_token=token)) == env.org_id
+    wall = DpopSigner(clock=SystemClock(), key=software.dpop.key)
+    assert wall.jkt == simulated.jkt == software.dpop.key.thumbprint()
+    with pytest.raises(InvalidDpopProof) as caught:
+        software.call(token, proof=wall.proof("POST", CHECK_URL, access_token=token))
+    assert caught.value.reason == "iat outside the accepted window"
 
 
 def test_each_request_needs_its_own_proof(software: Software) -> None:

@@ -24,21 +24,18 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
-from joserfc import jwt
 from joserfc.jwk import ECKey
 from sqlalchemy import select
 
 from rempart.audit import AuditLog
 from rempart.audit.security_sink import AuditSecurityEventSink
 from rempart.auth.access_tokens import AccessTokens
-from rempart.auth.dpop import b64url_sha256
+from rempart.auth.dpop_signer import DpopSigner
 from rempart.auth.models import ApiClient
 from rempart.auth.roles import Role
 from rempart.auth.services import AuthServices
@@ -46,6 +43,7 @@ from rempart.auth.signing_keys import SigningKeys
 from rempart.auth.tokens import ContactFields, new_token
 from rempart.bench.bench_instance import BenchInstance
 from rempart.bench.errors import BenchError
+from rempart.clock import Clock, SystemClock
 from rempart.runtime import Runtime
 
 CREDENTIALS_FILE = "bench-api-clients.json"
@@ -61,21 +59,11 @@ class ApiSoftware:
     client_secret: str
     key: ECKey
     organisation_id: int = 0
-    # The public JWK and thumbprint, computed once: a proof is made per request.
-    public_jwk: dict[str, Any] = field(init=False, repr=False, compare=False)
-    jkt: str = field(init=False, repr=False, compare=False)
+    clock: Clock = field(default_factory=SystemClock, repr=False, compare=False)
+    dpop: DpopSigner = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "public_jwk", self.key.as_dict(private=False))
-        object.__setattr__(self, "jkt", self.key.thumbprint())
-
-    def proof(self, method: str, url: str, *, access_token: str | None = None) -> str:
-        claims: dict[str, object] = {"jti": secrets.token_urlsafe(16), "htm": method,
-                                     "htu": url, "iat": int(time.time())}
-        if access_token is not None:
-            claims["ath"] = b64url_sha256(access_token)
-        header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": self.public_jwk}
-        return jwt.encode(header, claims, self.key, algorithms=["ES256"], default_type=None)
+        object.__setattr__(self, "dpop", DpopSigner(clock=self.clock, key=self.key))
 
 
 def ensure_bench_clients(bench: BenchInstance, *, count: int | None = None,
@@ -134,7 +122,7 @@ def mint_tokens(bench: BenchInstance, clients: Sequence[ApiSoftware]) -> list[st
                                                clock=runtime.clock),
                               clock=runtime.clock, settings=runtime.settings.auth)
         return [tokens.issue(client_id=c.client_id, organisation_id=c.organisation_id,
-                             jkt=c.jkt).access_token for c in clients]
+                             jkt=c.dpop.jkt).access_token for c in clients]
     finally:
         runtime.close()
 
@@ -145,7 +133,7 @@ def fetch_token(client: ApiSoftware, base_url: str) -> str:
     answer = httpx.post(url, data={"grant_type": "client_credentials",
                                    "client_id": client.client_id,
                                    "client_secret": client.client_secret},
-                        headers={"dpop": client.proof("POST", url)}, timeout=30.0)
+                        headers={"dpop": client.dpop.proof("POST", url)}, timeout=30.0)
     if answer.status_code != 200:
         raise BenchError(f"the token endpoint answered {answer.status_code}")
     token = answer.json().get("access_token")

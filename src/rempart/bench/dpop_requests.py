@@ -108,7 +108,7 @@ def practice_requests(path: str, bodies: Sequence[bytes], *, server: RunningServ
         body = bodies[(n + n // size * ROTATION_STRIDE + corpus // 2) % corpus]
         requests.append(post_request(path, body, host=host, headers={
             "authorization": f"DPoP {token}",
-            "dpop": client.proof("POST", url, access_token=token),
+            "dpop": client.dpop.proof("POST", url, access_token=token),
             "x-forwarded-for": client_address(index)}))
     return requests
 

@@ -7,16 +7,11 @@ interface (`drill/endpoint.py`); nothing here labels a request.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
-import secrets
-from typing import Any
 
 import httpx
-from joserfc import jwt
-from joserfc.jwk import ECKey
 
+from rempart.auth.dpop_signer import DpopSigner
 from rempart.clock import Clock
 from rempart.drill.endpoint import Endpoint
 
@@ -35,23 +30,6 @@ def csrf_of(page: httpx.Response) -> str:
     return found.group(1) if found else ""
 
 
-class DpopKey:
-    """A practice software's private key, which signs one DPoP proof per request."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._key = ECKey.generate_key("P-256", private=True)
-
-    def proof(self, method: str, url: str, *, access_token: str | None = None) -> str:
-        body: dict[str, Any] = {"jti": secrets.token_urlsafe(12), "htm": method, "htu": url,
-                                "iat": int(self._clock.now().timestamp())}
-        if access_token is not None:
-            digest = hashlib.sha256(access_token.encode()).digest()
-            body["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-        head = {"typ": "dpop+jwt", "alg": "ES256", "jwk": self._key.as_dict(private=False)}
-        return jwt.encode(head, body, self._key, algorithms=["ES256"], default_type=None)
-
-
 class ApiAgent:
     """Practice software holding client credentials and a DPoP key (or a stolen token)."""
 
@@ -59,7 +37,7 @@ class ApiAgent:
                  secret: str) -> None:
         self.http = endpoint.client(address=address, agent=SOFTWARE_AGENT)
         self.base_url = endpoint.base_url
-        self.key = DpopKey(clock)
+        self.key = DpopSigner(clock=clock)
         self._client_id = client_id
         self._secret = secret
         self.token: str | None = None
@@ -100,7 +78,7 @@ class ApiAgent:
         await self.http.aclose()
 
 
-async def post_with_token(http: httpx.AsyncClient, key: DpopKey, token: str, base_url: str,
+async def post_with_token(http: httpx.AsyncClient, key: DpopSigner, token: str, base_url: str,
                           path: str, payload: dict[str, object]) -> httpx.Response:
     headers = {"authorization": f"DPoP {token}",
                "dpop": key.proof("POST", base_url + path, access_token=token)}

@@ -10,7 +10,8 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
-from rempart.drill.agents import CHECKS_PATH, SOFTWARE_AGENT, ApiAgent, DpopKey, disclosed
+from rempart.auth.dpop_signer import DpopSigner
+from rempart.drill.agents import CHECKS_PATH, SOFTWARE_AGENT, ApiAgent, disclosed
 from rempart.drill.attack_base import AttackContext, in_hours, retry_after
 from rempart.drill.profiles import PROFILES
 from rempart.drill.truth import Person
@@ -158,7 +159,7 @@ async def s9_copied_token(ctx: AttackContext, *, accounts: int = 2,
     for n, victim in enumerate(ctx.victims[:accounts]):
         owner = _agent(ctx, victim, 50 + n)
         thief = ctx.world.endpoint.client(address=ctx.address(300 + n), agent=SOFTWARE_AGENT)
-        own_key = DpopKey(ctx.world.clock)
+        own_key = DpopSigner(clock=ctx.world.clock)
         try:
             await owner.ensure_token()
             token = owner.token or ""
