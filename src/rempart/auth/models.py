@@ -18,12 +18,14 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     SmallInteger,
     String,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -202,6 +204,11 @@ class ApiClient(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    # For the revocation poll (ApiClientService): revoked clients only (migration 0009r).
+    __table_args__ = (Index("ix_api_clients_revoked_at", "revoked_at",
+                            sqlite_where=text("revoked_at IS NOT NULL"),
+                            postgresql_where=text("revoked_at IS NOT NULL")),)
 
 
 class TokenSigningKey(Base):
