@@ -38,8 +38,10 @@ from rempart.bench.checks_bench import (
 from rempart.bench.dpop_requests import (
     MAX_RATE,
     check_fresh_enough,
+    client_address,
     practice_requests,
     proofs_needed,
+    token_requests,
     with_authentication,
 )
 from rempart.bench.errors import BenchError
@@ -212,7 +214,7 @@ def test_the_authenticated_phase_runs_many_practices_clients_through_the_guard(
         people=300, seconds=1, warmup=0.3, slice_warmup=0.2, connections=4,
         data_dir=tmp_path), clients=clients)
     figures = run_checks_bench(options)
-    assert set(figures["phases"]) == {"checks", "bare", "checks_authenticated"}
+    assert set(figures["phases"]) == {"checks", "bare", "checks_authenticated", "oauth_token"}
     # One server, guard on: the DPoP checks run beside the demo-identity checks they are
     # compared with, in alternating slices (each with proofs of its own).
     assert len(figures["server_pids"]) == 1
@@ -233,6 +235,14 @@ def test_the_authenticated_phase_runs_many_practices_clients_through_the_guard(
     assert figures["auth_server_cpu_us_per_request"] == pytest.approx(
         authenticated["server_cpu_us_per_request"]
         - figures["phases"]["checks"]["server_cpu_us_per_request"], abs=0.2)
+    # The token endpoint, in turn with the checks: every request answered with a token.
+    tokens = figures["phases"]["oauth_token"]
+    assert tokens["slices"] == 2 * figures["rounds"]
+    assert set(tokens["statuses"]) == {"200"}
+    assert figures["token_non_2xx"] == 0 == tokens["errors"]
+    assert figures["tokens_per_s"] == tokens["per_s"] > 0
+    assert figures["token_p99_ms"] == tokens["p99_ms"] >= figures["token_p50_ms"] > 0
+    assert figures["token_server_cpu_us"] == tokens["server_cpu_us_per_request"] > 0
     directory = tmp_path / "checks-sqlite-300"
     engine = make_engine(instance_settings(directory, None))
 
@@ -248,10 +258,11 @@ def test_the_authenticated_phase_runs_many_practices_clients_through_the_guard(
                                           AuditEntry.event.not_like("auth.%"))) or 0)
 
     try:
-        # Registered once, through the service (each in the audit log); one token per
-        # run asked of the endpoint, the others signed by the bench with the instance's key.
+        # Registered once, through the service (each in the audit log); the checks'
+        # tokens signed by the bench with the instance's key, one asked of the endpoint,
+        # besides the token phase's (each recorded, warm-ups included).
         assert count(AuditEntry.event == "auth.api_client_registered") == clients
-        assert count(AuditEntry.event == "auth.api_token_issued") == 1
+        assert count(AuditEntry.event == "auth.api_token_issued") >= 1 + tokens["requests"]
         assert count(AuditEntry.session_id.like("api:rc_%"),
                      AuditEntry.event.not_like("auth.%")) >= authenticated["requests"]
         assert checks_by_clients() > clients // 2  # many practices, not a handful
@@ -288,6 +299,28 @@ def test_each_practice_client_checks_a_new_patient_from_its_own_address() -> Non
     assert len(seen) == 30
     assert all(len(address) == 1 for _, address in seen.values())
     assert len({next(iter(address)) for _, address in seen.values()}) == 30
+
+
+def test_each_token_request_comes_from_the_next_client_with_a_fresh_proof() -> None:
+    clients = [ApiSoftware(client_id=f"rc_{n}", client_secret=f"secret {n}",
+                           key=ECKey.generate_key("P-256", private=True), organisation_id=n)
+               for n in range(3)]
+    server = types.SimpleNamespace(host="127.0.0.1", port=8000)
+    requests = token_requests(server=server,  # type: ignore[arg-type]
+                              clients=clients, first=2, count=4)
+    proofs = set()
+    for n, request in enumerate(requests, start=2):
+        head, body = request.split(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        headers = dict(line.split(b": ", 1) for line in lines[1:])
+        assert lines[0] == b"POST /oauth/token HTTP/1.1"
+        assert headers[b"Content-Type"] == b"application/x-www-form-urlencoded"
+        assert int(headers[b"Content-Length"]) == len(body)
+        assert body == (f"grant_type=client_credentials&client_id=rc_{n % 3}"
+                        f"&client_secret=secret+{n % 3}").encode()
+        assert headers[b"x-forwarded-for"] == client_address(n % 3).encode()
+        proofs.add(headers[b"dpop"])
+    assert len(proofs) == 4  # each request its own proof (a jti is single-use)
 
 
 def test_a_slice_longer_than_the_proofs_window_is_refused() -> None:

@@ -75,10 +75,11 @@ def demo_header_requests(*, path: str, bodies: Sequence[bytes], server: RunningS
         for i in range(count * ROTATIONS)]
 
 
-def post_request(path: str, body: bytes, *, host: bytes, headers: dict[str, str]) -> bytes:
+def post_request(path: str, body: bytes, *, host: bytes, headers: dict[str, str],
+                 content_type: str = "application/json") -> bytes:
     extra = b"".join(f"{name}: {value}\r\n".encode() for name, value in headers.items())
     return (f"POST {path} HTTP/1.1\r\n".encode() + b"Host: " + host + b"\r\n"
-            b"Content-Type: application/json\r\nContent-Length: "
+            + f"Content-Type: {content_type}\r\nContent-Length: ".encode()
             + str(len(body)).encode() + b"\r\n" + extra + b"\r\n" + body)
 
 
@@ -117,6 +118,10 @@ AUDIT_OFF_PHASE = Phase("checks_audit_off", CHECKS_PATH, variant="audit_off")
 # with DPoP-bound tokens and a fresh proof each, on the default server, guard on, beside
 # its demo-identity checks (rempart.bench.dpop_requests).
 AUTHENTICATED_PHASE = "checks_authenticated"
+# The token endpoint under load (issue 4): the same clients asking `/oauth/token` for
+# tokens (client credentials, a fresh proof each), on the default server, in turn with
+# the checks (rempart.bench.dpop_requests).
+TOKEN_PHASE = "oauth_token"  # noqa: S105 (a phase name)
 # The exfiltration guard's cost (issue 7): the same checks against a server whose
 # settings switch the guard off (honoured only with the bench endpoints on).
 GUARD_OFF_VARIANT = ServerVariant("guard_off", {"REMPART_BENCH_GUARD": "off"})
@@ -250,14 +255,28 @@ def _authentication_cost(checks: dict[str, Any],
         "checks_authenticated_p99_ms": authenticated.get("p99_ms"),
         # Answers other than 2xx (guard refusals, refused proofs): 0 when the phase
         # measures authentication and not refusals.
-        "checks_authenticated_non_2xx": sum(
-            count for status, count in authenticated.get("statuses", {}).items()
-            if not status.startswith("2")),
+        "checks_authenticated_non_2xx": _non_2xx(authenticated),
         # 1.0: authentication is free; 0.5: it halves the checks per second.
         "auth_cost_ratio": round(rate / plain, 3) if plain else None,
         "auth_server_cpu_us_per_request": round(cpu - plain_cpu, 1)
         if cpu is not None and plain_cpu is not None else None,
     }
+
+
+def _token_endpoint(tokens: dict[str, Any]) -> dict[str, Any]:
+    """The token endpoint's own figures: a token a request, so rate and CPU are per token."""
+    return {
+        "tokens_per_s": tokens["per_s"],
+        "token_p50_ms": tokens.get("p50_ms"),
+        "token_p99_ms": tokens.get("p99_ms"),
+        "token_non_2xx": _non_2xx(tokens),  # refused credentials or proofs: 0 expected
+        "token_server_cpu_us": tokens.get("server_cpu_us_per_request"),
+    }
+
+
+def _non_2xx(figures: dict[str, Any]) -> int:
+    return sum(count for status, count in figures.get("statuses", {}).items()
+               if not status.startswith("2"))
 
 
 def _summary(options: BenchOptions, bench: BenchInstance, rotation: Rotation,
@@ -272,6 +291,8 @@ def _summary(options: BenchOptions, bench: BenchInstance, rotation: Rotation,
     authenticated = phases.get(AUTHENTICATED_PHASE, {})
     if authenticated.get("per_s"):  # beside the demo-identity checks of its own server
         comparisons.update(_authentication_cost(checks, authenticated))
+    if phases.get(TOKEN_PHASE, {}).get("per_s"):
+        comparisons.update(_token_endpoint(phases[TOKEN_PHASE]))
     for phase, rate_key, ratio_key in AGAINST_CHECKS:
         rate = phases.get(phase, {}).get("per_s")
         if rate:

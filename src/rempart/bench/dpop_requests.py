@@ -1,4 +1,4 @@
-"""The authenticated phase's requests: many practices' API clients, DPoP tokens, a proof each.
+"""The authenticated phases' requests: many practices' API clients, DPoP tokens, a proof each.
 
 What practice software does, made before each slice so that the load generator only
 sends bytes:
@@ -26,6 +26,12 @@ duration, made anew for each slice, going on in the rotation after the last slic
 A proof is accepted for `dpop_iat_window_seconds` after it was made (60 s), so a
 slice must end within that window of its first proof: `check_fresh_enough` refuses a
 slice that cannot, rather than let the server refuse its proofs.
+
+The token endpoint's phase (`TokenRequests`) has the same clients ask `/oauth/token`
+for a token, in turn (request n from client n mod C, from its own address): client
+credentials in the form and a fresh proof each, as practice software does every few
+minutes. Each answer is a token signed, a proof checked and recorded against replay,
+and `auth.api_token_issued` in the audit log, so its rate and server CPU are per token.
 """
 
 from __future__ import annotations
@@ -34,13 +40,15 @@ import asyncio
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from rempart.auth.config import AuthSettings
 from rempart.bench.api_clients import (
+    TOKEN_PATH,
     ApiSoftware,
     ensure_bench_clients,
     fetch_token,
@@ -51,6 +59,7 @@ from rempart.bench.checks_bench import (
     AUTHENTICATED_PHASE,
     CHECKS_PATH,
     ROTATION_STRIDE,
+    TOKEN_PHASE,
     BenchOptions,
     Phase,
     post_request,
@@ -59,13 +68,17 @@ from rempart.bench.errors import BenchError
 from rempart.bench.load import LoadSpec, run_load
 from rempart.bench.server import RunningServer, group_cpu_seconds
 
-__all__ = ["ApiSoftware", "DpopRequests", "check_fresh_enough", "fetch_token",
-           "practice_requests", "proofs_needed", "with_authentication"]
+__all__ = ["ApiSoftware", "DpopRequests", "TokenRequests", "check_fresh_enough",
+           "fetch_token", "practice_requests", "proofs_needed", "token_requests",
+           "with_authentication"]
 
 # Checks per second the phase's proofs are made for: above what the server answers with
 # the demo identity (about 4,400/s guard off on the 2-core bench machine), which bounds
 # this phase.
 MAX_RATE = 6_000
+# Token requests per second the token phase's proofs are made for: above what the
+# endpoint answers on the 2-core bench machine (a few hundred a second), which bounds it.
+MAX_TOKEN_RATE = 2_000
 FRESHNESS_MARGIN_S = 10.0  # slack between the last answer and the proofs' window
 # The clients' first contact goes in chunks, each sent within the proofs' window.
 FIRST_CONTACT_CHUNK = 2_000
@@ -74,9 +87,9 @@ FIRST_CONTACT_LIMIT_S = 45.0
 TOKEN_RENEWAL_MARGIN_S = 90.0
 
 
-def proofs_needed(seconds: float) -> int:
-    """Requests to make for a load of `seconds` (warm-up included): MAX_RATE throughout."""
-    return math.ceil(MAX_RATE * seconds)
+def proofs_needed(seconds: float, *, rate: int = MAX_RATE) -> int:
+    """Requests to make for a load of `seconds` (warm-up included): `rate` throughout."""
+    return math.ceil(rate * seconds)
 
 
 def check_fresh_enough(*, made_at: float, seconds: float,
@@ -110,6 +123,25 @@ def practice_requests(path: str, bodies: Sequence[bytes], *, server: RunningServ
             "authorization": f"DPoP {token}",
             "dpop": client.dpop.proof("POST", url, access_token=token),
             "x-forwarded-for": client_address(index)}))
+    return requests
+
+
+def token_requests(*, server: RunningServer, clients: Sequence[ApiSoftware], first: int,
+                   count: int) -> list[bytes]:
+    """Token requests `first` to `first + count`: request n from client n mod C (its
+    credentials in the form, a fresh proof, its address)."""
+    host = f"{server.host}:{server.port}".encode()
+    url = f"http://{server.host}:{server.port}{TOKEN_PATH}"
+    requests = []
+    for n in range(first, first + count):
+        index = n % len(clients)
+        client = clients[index]
+        form = urlencode({"grant_type": "client_credentials", "client_id": client.client_id,
+                          "client_secret": client.client_secret}).encode()
+        requests.append(post_request(TOKEN_PATH, form, host=host,
+                                     content_type="application/x-www-form-urlencoded",
+                                     headers={"dpop": client.dpop.proof("POST", url),
+                                              "x-forwarded-for": client_address(index)}))
     return requests
 
 
@@ -184,6 +216,10 @@ class DpopRequests:
             "server_cpu_us_per_request": round((group_cpu_seconds(pgid) - cpu)
                                                / answered * 1e6, 1) if answered else None}
 
+    def clients_for(self, bench: BenchInstance) -> list[ApiSoftware]:
+        """The instance's bench clients (registered on first use), as this phase holds them."""
+        return self._holders_for(bench, 0.0).clients
+
     def _holders_for(self, bench: BenchInstance, seconds: float) -> _Holders:
         holders = self._holders.get(bench.directory)
         if holders is None:
@@ -198,9 +234,32 @@ class DpopRequests:
         return holders
 
 
+class TokenRequests:
+    """A `RequestBuilder` for the token endpoint's phase: single-use token requests for
+    each load, from the bench clients `clients_for` gives, going on in their rotation."""
+
+    def __init__(self, clients_for: Callable[[BenchInstance], Sequence[ApiSoftware]]) -> None:
+        self._clients_for = clients_for
+        self._cursor = 0
+
+    def __call__(self, *, path: str, bodies: Sequence[bytes], server: RunningServer,
+                 bench: BenchInstance, seconds: float) -> list[bytes]:
+        clients = self._clients_for(bench)
+        made_at = time.time()
+        requests = token_requests(server=server, clients=clients, first=self._cursor,
+                                  count=proofs_needed(seconds, rate=MAX_TOKEN_RATE))
+        self._cursor += len(requests)
+        check_fresh_enough(made_at=made_at, seconds=seconds)
+        return requests
+
+
 def with_authentication(options: BenchOptions, *, clients: int | None = None) -> BenchOptions:
     """The same run plus the checks sent by the bench's API clients with DPoP, on the
-    default server (exfiltration guard on), beside its demo-identity checks."""
-    phase = Phase(AUTHENTICATED_PHASE, CHECKS_PATH, single_use=True,
-                  build=DpopRequests(clients))
-    return replace(options, phases=(*options.phases, phase))
+    default server (exfiltration guard on), beside its demo-identity checks; and the
+    same clients asking the token endpoint for tokens, in turn with them."""
+    checks = DpopRequests(clients)
+    return replace(options, phases=(
+        *options.phases,
+        Phase(AUTHENTICATED_PHASE, CHECKS_PATH, single_use=True, build=checks),
+        Phase(TOKEN_PHASE, TOKEN_PATH, single_use=True,
+              build=TokenRequests(checks.clients_for))))

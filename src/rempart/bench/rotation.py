@@ -141,20 +141,23 @@ def run_slices(*, phases: Sequence[P], servers: Mapping[str, RunningServer],
         generators = {phase.name: generators_running.enter_context(LoadProcess())
                       for phase in phases}
 
-        def load(phase: P, *, warmup: float, seconds: float, measured: bool,
-                 ) -> dict[str, Any]:
+        def spec(phase: P, *, warmup: float, seconds: float, measured: bool) -> LoadSpec:
+            """The load's requests, built before its server's CPU is read: a builder
+            may itself load the server (the API clients' first contact)."""
             server = servers[phase.variant]
-            spec = LoadSpec(host=server.host, port=server.port,
+            return LoadSpec(host=server.host, port=server.port,
                             requests=requests_for(phase, warmup + seconds),
                             connections=plan.connections, seconds=seconds, warmup=warmup,
                             keep_latencies=measured)
+
+        def load(phase: P, spec: LoadSpec) -> dict[str, Any]:
             return generators[phase.name].run(spec, single_use=phase.single_use,
-                                              measured=measured)
+                                              measured=spec.keep_latencies)
 
         for phase in phases:
             if plan.priming > 0:
                 stage(f"priming {phase.name}: {plan.priming:g} s")
-                load(phase, warmup=0.0, seconds=plan.priming, measured=False)
+                load(phase, spec(phase, warmup=0.0, seconds=plan.priming, measured=False))
                 _settle(servers[phase.variant].pid)
         idle = dict.fromkeys(servers, 0.0)
         slices = []
@@ -164,8 +167,12 @@ def run_slices(*, phases: Sequence[P], servers: Mapping[str, RunningServer],
                   + f" ({plan.warmup:g} s warm-up and {plan.seconds:g} s measured each)")
             for phase in order:
                 server = servers[phase.variant]
+                idle_cpu = groups_cpu_seconds([server.pid])[server.pid]
+                measured = spec(phase, warmup=plan.warmup, seconds=plan.seconds, measured=True)
+                if groups_cpu_seconds([server.pid])[server.pid] != idle_cpu:
+                    _settle(server.pid)  # what the builder sent it, finished before the slice
                 before = groups_cpu_seconds(pgids.values())
-                figures = load(phase, warmup=plan.warmup, seconds=plan.seconds, measured=True)
+                figures = load(phase, measured)
                 _settle(server.pid)
                 after = groups_cpu_seconds(pgids.values())
                 for name, pgid in pgids.items():

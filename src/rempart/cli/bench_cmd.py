@@ -96,7 +96,10 @@ def bench_checks(
                        "default server (guard on) beside its demo-identity checks, "
                        "after one unmeasured check per client (auth_first_contact): "
                        "checks_authenticated_per_s, _p50_ms, _p99_ms, _non_2xx, "
-                       "auth_cost_ratio.")] = False,
+                       "auth_cost_ratio; and the same clients asking the token endpoint "
+                       "for tokens (client credentials, a DPoP proof each), in turn with "
+                       "the checks: tokens_per_s, token_p50_ms, token_p99_ms, "
+                       "token_non_2xx, token_server_cpu_us.")] = False,
     guard_off: Annotated[bool, typer.Option(
         "--guard-off", help="Also measure the checks with the exfiltration guard off (a "
                             "server of its own, loaded in turn with the others): "
