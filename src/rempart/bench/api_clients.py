@@ -53,7 +53,8 @@ TOKEN_PATH = "/oauth/token"  # noqa: S105 (a path)
 
 @dataclass(frozen=True)
 class ApiSoftware:
-    """A registered client as its practice software holds it: id, secret, DPoP key."""
+    """A registered client as its practice software holds it: id, secret, DPoP key
+    (`dpop`, which signs its proofs on `clock`)."""
 
     client_id: str
     client_secret: str
