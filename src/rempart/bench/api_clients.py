@@ -16,7 +16,8 @@ the token endpoint would sign them, rather than asked of the endpoint 20,000 tim
 run. Only the bench does this; the server verifies these tokens as any other (signature,
 issuer, expiry, binding, client still active). One token per run is still asked of the
 running server's `/oauth/token` (`fetch_token`), so the endpoint's path is exercised with
-the same credentials.
+the same credentials; the endpoint under load is a phase of its own
+(`rempart.bench.dpop_requests.TokenRequests`).
 """
 
 from __future__ import annotations
