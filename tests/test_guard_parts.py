@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from rempart.clock import ManualClock
 from rempart.core.care import Profession
 from rempart.guard import Action, Evidence, GuardConfigError, GuardSettings, SizeClass, codec
+from rempart.guard import rates as rw
 from rempart.guard.counters import SlidingWindows
 from rempart.guard.geo import distance_km, is_far, normalise_departement
 from rempart.guard.ladder import LadderPolicy, assess, rung
@@ -198,8 +199,8 @@ def test_patient_memory_false_positives_stay_rare() -> None:
 
 def test_profiles_and_sessions_survive_serialisation() -> None:
     profile = AccountProfile.new(T0.timestamp())
-    profile.rates["far"].observe(True)
-    profile.rates["fail"].learn(False)
+    rw.observe(profile.rates, rw.FAR, True)
+    rw.learn(profile.rates, rw.FAIL, False)
     profile.learn_hour(T0.timestamp() + 10, 9)
     profile.learn_peaks(1, 3.0, 20.0, 100.0)
     profile.learn_session("dev", "192.0.2.0/24", "AS3215", T0.timestamp())

@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager
 from rempart.clock import Clock
 from rempart.core.care import Profession
 from rempart.guard import limits_check as lim
+from rempart.guard import rates as rw
 from rempart.guard.alerts import Alert, AlertSink
 from rempart.guard.campaign import CampaignWatch, origin_novelty, still_young
 from rempart.guard.ceilings import Ceilings, LimitPolicy, ceilings_for
@@ -56,9 +57,8 @@ def _learnt_nothing(profile: AccountProfile, prior: PeerPrior) -> bool:
     learnt check, no peak above the peers' (see ceilings_for, usual_and_judged)."""
     if profile.learned_checks:
         return False
-    for windows in profile.rates.values():
-        if windows.base_trials:
-            return False
+    if rw.learnt_any(profile.rates):
+        return False
     minute, hour, day = profile.own_peaks()
     return minute <= prior.per_minute and hour <= prior.per_hour and day <= prior.per_day
 
