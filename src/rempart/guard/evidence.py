@@ -63,6 +63,17 @@ def judged_rate(usual: float) -> float:
     return min(usual * RATE_MARGIN + RATE_SLACK, 1.0 - (1.0 - usual) / 3.0)
 
 
+# Per feature: the usual rate, the rate judged against, the most bits one trial adds.
+Usual = dict[str, tuple[float, float, float]]
+# rate_evidence's cheap bound: no tail over t trials says more than t x _hit_bits.
+_BOUND = REPORT_ABOVE + WINDOW_PENALTY - 1e-6
+
+
+def _hit_bits(judged: float) -> float:
+    """log2(1/judged), the most one trial can add to a rate's tail (clamped)."""
+    return -math.log2(min(max(judged, 1e-4), 1.0 - 1e-4))
+
+
 def rate_evidence(name: str, *, session_hits: int, session_trials: int,
                   recent: tuple[float, float, float, float], usual: float,
                   noun: str) -> Evidence | None:
@@ -73,7 +84,7 @@ def rate_evidence(name: str, *, session_hits: int, session_trials: int,
     # a short session), the answer is None without the maths. The margin covers rounding.
     short_hits, short_trials, long_hits, long_trials = recent
     most = max(float(session_trials), short_trials, long_trials)
-    if most * -math.log2(min(max(judged, 1e-4), 1.0 - 1e-4)) < REPORT_ABOVE + WINDOW_PENALTY - 1e-6:
+    if most * _hit_bits(judged) < _BOUND:
         return None
     best, where, hits, trials = 0.0, "", 0.0, 0.0
     # Most checks of most accounts are below the judged rate everywhere: skip the maths.
@@ -92,17 +103,20 @@ def rate_evidence(name: str, *, session_hits: int, session_trials: int,
     return Evidence(name, best, f"{text} ({share:.0f} %; usual {100 * usual:.0f} %)")
 
 
-def usual_and_judged(profile: AccountProfile, prior: PeerPrior) -> dict[str, tuple[float, float]]:
-    """Per feature, the usual rate and the rate it is judged against."""
+def usual_and_judged(profile: AccountProfile, prior: PeerPrior) -> Usual:
+    """Per feature, the usual rate, the rate it is judged against, and the most bits one
+    trial can add at that rate (rate_evidence's bound, kept with them: a check compares
+    against it without calling rate_evidence for what could not be reported)."""
     found = {}
     for name in rw.OFFSET:
         usual = usual_rate(name, prior, profile)
-        found[name] = (usual, judged_rate(usual))
+        judged = judged_rate(usual)
+        found[name] = (usual, judged, _hit_bits(judged))
     return found
 
 
 def composition_evidence(profile: AccountProfile, session: SessionState, prior: PeerPrior,
-                         usual: dict[str, tuple[float, float]]) -> list[Evidence]:
+                         usual: Usual) -> list[Evidence]:
     rates = profile.rates
     if not session.checks and not any(rates):
         # A new account's first check: every count is zero, nothing is above anything.
@@ -113,15 +127,18 @@ def composition_evidence(profile: AccountProfile, session: SessionState, prior: 
                                    ("fail", rw.FAIL, session.fail, session.checks),
                                    ("near_miss", rw.NEAR_MISS, session.near, session.checks),
                                    ("unclaimed", rw.UNCLAIMED, 0, 0)):
-        judged = usual[name][1]
+        usual_share, judged, hit_bits = usual[name]
         # The usual case: nothing above the judged rate anywhere, nothing to compute.
+        short_trials, long_trials = rates[at + rw.SHORT_TRIALS], rates[at + rw.LONG_TRIALS]
         if (hits <= judged * trials
-                and rates[at + rw.SHORT_HITS] <= judged * rates[at + rw.SHORT_TRIALS]
-                and rates[at + rw.LONG_HITS] <= judged * rates[at + rw.LONG_TRIALS]):
+                and rates[at + rw.SHORT_HITS] <= judged * short_trials
+                and rates[at + rw.LONG_HITS] <= judged * long_trials):
             continue
+        if max(float(trials), short_trials, long_trials) * hit_bits < _BOUND:
+            continue  # rate_evidence's own first answer (a young account, a short session)
         item = rate_evidence(name, session_hits=hits, session_trials=trials,
                              recent=rw.recent(rates, at),
-                             usual=usual[name][0], noun=prior.noun)
+                             usual=usual_share, noun=prior.noun)
         if item is not None:
             found.append(item)
     return found

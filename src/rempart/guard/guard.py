@@ -33,6 +33,7 @@ from rempart.guard.ceilings import Ceilings, LimitPolicy, ceilings_for
 from rempart.guard.context import CheckContext, EntityId, LookupOutcome, SizeClass
 from rempart.guard.decision import ALLOW, Action, Decision, Evidence
 from rempart.guard.evidence import (
+    Usual,
     composition_evidence,
     history_evidence,
     novelty_evidence,
@@ -88,9 +89,9 @@ class Guard:
         self._slots = LocalSlots(timezone)
         self._campaign = CampaignWatch(state.windows)
         self._hourly_cache: dict[
-            str, tuple[float, PeerPrior, Ceilings, dict[str, tuple[float, float]]]] = {}
+            str, tuple[float, PeerPrior, Ceilings, Usual]] = {}
         self._cold_cache: dict[tuple[Profession, SizeClass], tuple[
-            PeerPrior, Ceilings, dict[str, tuple[float, float]]]] = {}
+            PeerPrior, Ceilings, Usual]] = {}
         self._claim_window_s = claim_window_s
         self._learner = Learner(state=state, slots=self._slots, claim_window_s=claim_window_s)
         # Constant per backend: read once, not through a property twice per check.
@@ -272,7 +273,7 @@ class Guard:
         self._campaign.opened(block=block, fresh=fresh, foreign_block=foreign, ts=ts)
 
     def _hourly(self, ctx: CheckContext, ts: float, prior: PeerPrior,
-                profile: AccountProfile) -> tuple[Ceilings, dict[str, tuple[float, float]]]:
+                profile: AccountProfile) -> tuple[Ceilings, Usual]:
         """An account's ceilings and usual rates, recomputed once an hour of the clock
         (habits move slowly), in a cache local to this process."""
         if _learnt_nothing(profile, prior):
