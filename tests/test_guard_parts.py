@@ -7,6 +7,7 @@ import datetime as dt
 import ipaddress
 import random
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -215,6 +216,20 @@ def test_profiles_and_sessions_survive_serialisation() -> None:
     assert codec.load_session(codec.dump(session)) == session
     pending = PendingCheck(1.5, True, None, 2, 1, ("dev", "blk", None))
     assert codec.load_pending(codec.dump_pending("a1", pending)) == ("a1", pending)
+
+
+def test_a_profile_saved_with_rates_by_name_loads_into_the_flat_list() -> None:
+    # Profiles in Redis written before the rates were one list keep their figures.
+    profile = AccountProfile.new(T0.timestamp())
+    for i in range(7):
+        rw.observe(profile.rates, rw.FAR, i % 3 == 0)
+        rw.learn(profile.rates, rw.UNCLAIMED, i % 2 == 0)
+    fields = ("base_hits", "base_trials", "short_hits", "short_trials", "long_hits",
+              "long_trials")
+    saved = orjson.loads(codec.dump(profile))
+    saved["rates"] = {name: dict(zip(fields, profile.rates[at:at + rw.FIELDS], strict=True))
+                      for name, at in rw.OFFSET.items()}
+    assert codec.load_account(orjson.dumps(saved)) == profile
 
 
 def test_local_slots_follow_paris_time() -> None:
