@@ -84,14 +84,17 @@ def rate_evidence(name: str, *, session_hits: int, session_trials: int,
     # a short session), the answer is None without the maths. The margin covers rounding.
     short_hits, short_trials, long_hits, long_trials = recent
     most = max(float(session_trials), short_trials, long_trials)
-    if most * _hit_bits(judged) < _BOUND:
+    hit_bits = _hit_bits(judged)
+    if most * hit_bits < _BOUND:
         return None
     best, where, hits, trials = 0.0, "", 0.0, 0.0
     # Most checks of most accounts are below the judged rate everywhere: skip the maths.
+    # So is a horizon too short to reach the floor: a horizon that does reach it says
+    # more than it could, so it could not have been the answer either.
     for h, t, label in ((float(session_hits), float(session_trials), "in this session"),
                         (short_hits, short_trials, "among the account's latest"),
                         (long_hits, long_trials, "among the account's latest")):
-        if h > judged * t:
+        if h > judged * t and t * hit_bits >= _BOUND:
             bits = binomial_tail_bits(h, t, judged)
             if bits > best:
                 best, where, hits, trials = bits, label, h, t
