@@ -269,3 +269,16 @@ def test_the_ladder() -> None:
     assessment = assess([Evidence("fail", 3.0, "small"), Evidence("far", 9.0, "kept")], policy)
     assert assessment.reasons() == ["kept"]
     assert assessment.score == pytest.approx(5.0)
+
+
+@given(st.lists(st.tuples(*[st.sampled_from([None, False, True])] * 4), max_size=40))
+def test_a_checks_observations_in_one_call_are_each_features_own(
+        checks: list[tuple[bool | None, bool | None, bool | None, bool | None]]) -> None:
+    # observe_check writes its offsets out: it must leave every figure as observe() does.
+    one, each = rw.empty(), rw.empty()
+    for flags in checks:
+        rw.observe_check(one, *flags)
+        for at, hit in zip((rw.NEW, rw.FAR, rw.FAIL, rw.NEAR_MISS), flags, strict=True):
+            if hit is not None:
+                rw.observe(each, at, hit)
+    assert one == each

@@ -35,11 +35,12 @@ class Learner:
         if not retry:
             session.checks += 1
         new, far = False, None
+        seen_new: bool | None = None  # observed in the account's windows when not None
         if outcome.matched and outcome.person_key:
             session.matched += 1
             new = not self._state.patient_seen(account_id, outcome.person_key, ts)
             session.new += new
-            rw.observe(rates, rw.NEW, new)
+            seen_new = new
             if outcome.departement:
                 far = is_far(ctx.departement, outcome.departement)
                 if far is not None:
@@ -48,12 +49,11 @@ class Learner:
                     if far:
                         session.far_places = note_place(session.far_places,
                                                         outcome.departement)
-                    rw.observe(rates, rw.FAR, far)
         if not retry:
             session.fail += not outcome.matched
             session.near += outcome.near_miss
-            rw.observe(rates, rw.FAIL, not outcome.matched)
-            rw.observe(rates, rw.NEAR_MISS, outcome.near_miss)
+        rw.observe_check(rates, seen_new, far, None if retry else not outcome.matched,
+                         None if retry else outcome.near_miss)
         for _ in range(self._state.matured_claims(account_id, ts)):
             rw.observe(rates, rw.UNCLAIMED, True)
             rw.learn(rates, rw.UNCLAIMED, True)
