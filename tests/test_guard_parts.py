@@ -204,12 +204,16 @@ def test_profiles_and_sessions_survive_serialisation() -> None:
     rw.learn(profile.rates, rw.FAIL, False)
     profile.learn_hour(T0.timestamp() + 10, 9)
     profile.learn_peaks(1, 3.0, 20.0, 100.0)
+    profile.learn_peaks(2, 2.0, 10.0, 50.0)  # day 1 goes to the history
+    assert profile.peaks_history == ((3.0, 20.0, 100.0),)
     profile.learn_session("dev", "192.0.2.0/24", "AS3215", T0.timestamp())
     profile.note_step_up(T0.timestamp(), passed=False)
     assert codec.load_account(codec.dump(profile)) == profile
     session = SessionState("a1", "dev", "192.0.2.0/24", None, T0.timestamp(), T0.timestamp(),
                            novelty=(Evidence("novelty", 9.0, "why"),))
     session.note_attempt(T0.timestamp() + 5, 900)
+    session.note_attempt(T0.timestamp() + 9, 900)  # an interval: the list is made
+    assert session.intervals == [4.0]
     session.note_near_miss("pk", T0.timestamp())
     session.is_retry("attempt", T0.timestamp() + 1)
     session.rebind = ["d2", "b2", None]

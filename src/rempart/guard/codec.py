@@ -30,6 +30,9 @@ def load_account(blob: bytes) -> AccountProfile:
                 flat[at + i] = float(stored[name][field])
         stored = flat
     data["rates"] = [float(v) for v in stored]
+    # Saved before they were lazy: an empty histogram or history is the absent one.
+    data["hours_raw"] = data["hours_raw"] or None
+    data["peaks_history"] = tuple(tuple(day) for day in data["peaks_history"])
     for name in ("peaks_today", "peaks_high", "volume_cache", "suspension"):
         data[name] = tuple(data[name])
     return AccountProfile(**data)
@@ -41,6 +44,7 @@ def load_session(blob: bytes) -> SessionState:
         data[name] = tuple(Evidence(**e) for e in data[name])
     for name in ("counts", "step_up_reasons"):
         data[name] = tuple(data[name])
+    data["intervals"] = data["intervals"] or None  # saved empty before it was lazy
     # Sessions saved before far_places existed load without it.
     data["far_places"] = tuple(data.get("far_places", ()))
     data["near_keys"] = {k: (int(v[0]), float(v[1])) for k, v in data["near_keys"].items()}

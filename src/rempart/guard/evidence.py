@@ -180,7 +180,7 @@ def volume_evidence(*, expected_hour: float, expected_day: float, hour_count: fl
 
 
 def timing_evidence(session: SessionState) -> list[Evidence]:
-    count = len(session.intervals)
+    count = len(session.intervals) if session.intervals is not None else 0
     if count < MIN_INTERVALS:
         return []
     mean = session.interval_sum / count

@@ -70,8 +70,9 @@ class AccountProfile:
     last: float
     # The five features' (hits, trials) over three horizons, flat (rempart.guard.rates).
     rates: list[float] = field(default_factory=rw.empty)
-    # Empty until the first learnt check (most accounts seen once never get one).
-    hours_raw: list[float] = field(default_factory=list)
+    # None until the first learnt check (most accounts seen once never get one): no
+    # list per new account for the cyclic collector to track.
+    hours_raw: list[float] | None = None
     hours_ref: float = 0.0
     hours_total_raw: float = 0.0
     learned_checks: int = 0
@@ -80,7 +81,8 @@ class AccountProfile:
     # Tuples of three floats, replaced whole (a shared constant until the first learnt
     # peak): no list per account for the cyclic collector to scan.
     peaks_today: tuple[float, ...] = (0.0, 0.0, 0.0)
-    peaks_history: list[list[float]] = field(default_factory=list)
+    # The days' peaks, a tuple replaced once a day (the shared () before the first).
+    peaks_history: tuple[tuple[float, ...], ...] = ()
     # Element-wise maximum of peaks_history, kept so that ceilings cost three max().
     peaks_high: tuple[float, ...] = (0.0, 0.0, 0.0)
     # (UTC hour, expected checks in the hour, in the 24 h): recomputed once an hour.
@@ -111,15 +113,16 @@ class AccountProfile:
     # -- volume: the hour-of-week histogram --------------------------------------------
 
     def learn_hour(self, ts: float, slot: int) -> None:
-        if not self.hours_raw:
-            self.hours_raw = [0.0] * HOURS_PER_WEEK
+        raw = self.hours_raw
+        if raw is None:
+            raw = self.hours_raw = [0.0] * HOURS_PER_WEEK
         weight = math.exp(_HOURS_RATE * (ts - self.hours_ref))
         if weight > 1e12:  # rescale so the stored weights stay finite
-            for i, v in enumerate(self.hours_raw):
-                self.hours_raw[i] = v / weight
+            for i, v in enumerate(raw):
+                raw[i] = v / weight
             self.hours_total_raw /= weight
             self.hours_ref, weight = ts, 1.0
-        self.hours_raw[slot] += weight
+        raw[slot] += weight
         self.hours_total_raw += weight
 
     def expected_volume(self, ts: float, slot: int, prior: PeerPrior) -> tuple[float, float]:
@@ -143,14 +146,15 @@ class AccountProfile:
         weekly = (total + prior.weekly_checks) / (exposure_weeks + 1.0)
         mass = total + prior.weekly_checks
 
-        if total == 0.0:
+        raw = self.hours_raw
+        if total == 0.0 or raw is None:
             # Nothing learnt yet (a new account): the shape is the peer group's.
             hour = weekly * prior.hour_peak[slot]
             day = weekly * prior.day_share[slot]
         else:
             def share(s: int) -> float:
                 s %= HOURS_PER_WEEK
-                return (self.hours_raw[s] * scale + prior.weekly_checks * prior.shape[s]) / mass
+                return (raw[s] * scale + prior.weekly_checks * prior.shape[s]) / mass
 
             hour = weekly * max(share(slot - 1), share(slot), share(slot + 1))
             day = weekly * sum(share(slot - i) for i in range(24))
@@ -166,8 +170,7 @@ class AccountProfile:
     def learn_peaks(self, day: int, minute: float, hour: float, whole_day: float) -> None:
         if day != self.peak_day:
             if self.peak_day >= 0 and any(self.peaks_today):
-                self.peaks_history.append(list(self.peaks_today))
-                del self.peaks_history[:-PEAK_DAYS]
+                self.peaks_history = (*self.peaks_history, self.peaks_today)[-PEAK_DAYS:]
                 self.peaks_high = tuple(max(r[i] for r in self.peaks_history) for i in range(3))
             self.peak_day = day
             self.peaks_today = (0.0, 0.0, 0.0)
@@ -286,7 +289,8 @@ class SessionState:
     far_places: tuple[str, ...] = ()
     fail: int = 0
     near: int = 0
-    intervals: list[float] = field(default_factory=list)
+    # None until a second attempt: most sessions a server sees make one check.
+    intervals: list[float] | None = None
     interval_sum: float = 0.0
     interval_sq: float = 0.0
     near_keys: dict[str, tuple[int, float]] = field(default_factory=dict)
@@ -318,11 +322,14 @@ class SessionState:
         if self.attempts:
             gap = ts - self.last
             if 0.0 <= gap <= max_gap:
-                self.intervals.append(gap)
+                intervals = self.intervals
+                if intervals is None:
+                    intervals = self.intervals = []
+                intervals.append(gap)
                 self.interval_sum += gap
                 self.interval_sq += gap * gap
-                if len(self.intervals) > MAX_INTERVALS:
-                    old = self.intervals.pop(0)
+                if len(intervals) > MAX_INTERVALS:
+                    old = intervals.pop(0)
                     self.interval_sum -= old
                     self.interval_sq -= old * old
         self.attempts += 1
