@@ -159,8 +159,8 @@ class Guard:
             breaches = lim.failure_breaches(lim.Counts.failures_from(raw), ceilings,
                                             self._limits)
             limit = lim.verdict(breaches, self._limits)
-        decision = self._rungs.decide(ts, profile, session,
-                                assess(evidence, self._ladder) if evidence else NOTHING, limit)
+        decision = self._rungs.decide(
+            ts, profile, session, assess(evidence, self._ladder) if evidence else NOTHING, limit)
         if decision.action is Action.ALLOW:
             self._learner.after_allowed(
                 ctx, ts, outcome, profile, session, block, new, far,
@@ -362,5 +362,5 @@ class Guard:
         evidence = [*session.novelty, *session.pending, *session.composition,
                     *self._pooled(profile, session, opened, ts)]
         return self._rungs.decide(ts, profile, session,
-                            assess(evidence, self._ladder) if evidence else NOTHING,
-                            lim.verdict(breaches, policy))
+                                  assess(evidence, self._ladder) if evidence else NOTHING,
+                                  lim.verdict(breaches, policy))

@@ -20,7 +20,7 @@ from rempart.guard import rates as rw
 from rempart.guard.decision import Evidence
 from rempart.guard.peers import HOURS_PER_WEEK, PeerPrior
 
-SESSION_PRIOR_WEIGHT = 20.0  # ...and as this many sessions for device/network novelty
+SESSION_PRIOR_WEIGHT = 20.0  # the peer prior counts as this many sessions (device/network novelty)
 HOURS_HALF_LIFE_S = 28 * 86400.0
 WEEK_S = 7 * 86400.0
 PEAK_DAYS = 28
