@@ -24,6 +24,7 @@ from rempart.guard import (
     build_guard,
     codec,
 )
+from rempart.guard import rates as rw
 from rempart.guard.errors import InvalidCheckContext
 from rempart.guard.state import MemoryGuardState
 
@@ -175,13 +176,15 @@ def test_blocked_traffic_teaches_the_model_nothing() -> None:
     profile = bench.guard._state.account("a1")
     assert profile is not None
     before = codec.dump(profile)
-    learnt = {name: (w.base_hits, w.base_trials) for name, w in profile.rates.items()}
+    learnt = [profile.rates[at + rw.BASE_HITS : at + rw.BASE_TRIALS + 1]
+              for at in rw.OFFSET.values()]
     for i in range(100):  # an attacker's session, refused at once: device changed
         bench.check(f"leak{i}", departement="13", device="evil")
         bench.wait(1)
     after = bench.guard._state.account("a1")
     assert after is not None
-    assert {name: (w.base_hits, w.base_trials) for name, w in after.rates.items()} == learnt
+    assert [after.rates[at + rw.BASE_HITS : at + rw.BASE_TRIALS + 1]
+            for at in rw.OFFSET.values()] == learnt
     assert after.hours_raw == codec.load_account(before).hours_raw
 
 
@@ -193,7 +196,7 @@ def test_checks_are_learnt_when_their_claim_arrives() -> None:
     assert profile.learned_matched == 0
     assert bench.guard.on_claim(check_reference="ref1", account_id="a1")
     assert profile.learned_matched == 1
-    assert profile.rates["unclaimed"].base_trials == 1
+    assert profile.rates[rw.UNCLAIMED + rw.BASE_TRIALS] == 1
     assert not bench.guard.on_claim(check_reference="ref1")  # claimed once only
     assert not bench.guard.on_claim(check_reference="unknown")
     bench.check("p2")
@@ -202,7 +205,7 @@ def test_checks_are_learnt_when_their_claim_arrives() -> None:
     bench.check("p3")
     bench.wait(3 * 86400)
     bench.check("p4")  # the claim window of ref3 has passed: it counts as unclaimed
-    assert profile.rates["unclaimed"].base_hits == pytest.approx(1.0, rel=0.01)
+    assert profile.rates[rw.UNCLAIMED + rw.BASE_HITS] == pytest.approx(1.0, rel=0.01)
     assert not bench.guard.on_claim(check_reference="ref3")
 
 

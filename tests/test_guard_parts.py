@@ -7,6 +7,7 @@ import datetime as dt
 import ipaddress
 import random
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from rempart.clock import ManualClock
 from rempart.core.care import Profession
 from rempart.guard import Action, Evidence, GuardConfigError, GuardSettings, SizeClass, codec
+from rempart.guard import rates as rw
 from rempart.guard.counters import SlidingWindows
 from rempart.guard.geo import distance_km, is_far, normalise_departement
 from rempart.guard.ladder import LadderPolicy, assess, rung
@@ -198,22 +200,40 @@ def test_patient_memory_false_positives_stay_rare() -> None:
 
 def test_profiles_and_sessions_survive_serialisation() -> None:
     profile = AccountProfile.new(T0.timestamp())
-    profile.rates["far"].observe(True)
-    profile.rates["fail"].learn(False)
+    rw.observe(profile.rates, rw.FAR, True)
+    rw.learn(profile.rates, rw.FAIL, False)
     profile.learn_hour(T0.timestamp() + 10, 9)
     profile.learn_peaks(1, 3.0, 20.0, 100.0)
+    profile.learn_peaks(2, 2.0, 10.0, 50.0)  # day 1 goes to the history
+    assert profile.peaks_history == ((3.0, 20.0, 100.0),)
     profile.learn_session("dev", "192.0.2.0/24", "AS3215", T0.timestamp())
     profile.note_step_up(T0.timestamp(), passed=False)
     assert codec.load_account(codec.dump(profile)) == profile
     session = SessionState("a1", "dev", "192.0.2.0/24", None, T0.timestamp(), T0.timestamp(),
                            novelty=(Evidence("novelty", 9.0, "why"),))
     session.note_attempt(T0.timestamp() + 5, 900)
+    session.note_attempt(T0.timestamp() + 9, 900)  # an interval: the list is made
+    assert session.intervals == [4.0]
     session.note_near_miss("pk", T0.timestamp())
     session.is_retry("attempt", T0.timestamp() + 1)
     session.rebind = ["d2", "b2", None]
     assert codec.load_session(codec.dump(session)) == session
     pending = PendingCheck(1.5, True, None, 2, 1, ("dev", "blk", None))
     assert codec.load_pending(codec.dump_pending("a1", pending)) == ("a1", pending)
+
+
+def test_a_profile_saved_with_rates_by_name_loads_into_the_flat_list() -> None:
+    # Profiles in Redis written before the rates were one list keep their figures.
+    profile = AccountProfile.new(T0.timestamp())
+    for i in range(7):
+        rw.observe(profile.rates, rw.FAR, i % 3 == 0)
+        rw.learn(profile.rates, rw.UNCLAIMED, i % 2 == 0)
+    fields = ("base_hits", "base_trials", "short_hits", "short_trials", "long_hits",
+              "long_trials")
+    saved = orjson.loads(codec.dump(profile))
+    saved["rates"] = {name: dict(zip(fields, profile.rates[at:at + rw.FIELDS], strict=True))
+                      for name, at in rw.OFFSET.items()}
+    assert codec.load_account(orjson.dumps(saved)) == profile
 
 
 def test_local_slots_follow_paris_time() -> None:
@@ -253,3 +273,16 @@ def test_the_ladder() -> None:
     assessment = assess([Evidence("fail", 3.0, "small"), Evidence("far", 9.0, "kept")], policy)
     assert assessment.reasons() == ["kept"]
     assert assessment.score == pytest.approx(5.0)
+
+
+@given(st.lists(st.tuples(*[st.sampled_from([None, False, True])] * 4), max_size=40))
+def test_a_checks_observations_in_one_call_are_each_features_own(
+        checks: list[tuple[bool | None, bool | None, bool | None, bool | None]]) -> None:
+    # observe_check writes its offsets out: it must leave every figure as observe() does.
+    one, each = rw.empty(), rw.empty()
+    for flags in checks:
+        rw.observe_check(one, *flags)
+        for at, hit in zip((rw.NEW, rw.FAR, rw.FAIL, rw.NEAR_MISS), flags, strict=True):
+            if hit is not None:
+                rw.observe(each, at, hit)
+    assert one == each

@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rempart.guard.evidence import REPORT_ABOVE, WINDOW_PENALTY, judged_rate, rate_evidence
-from rempart.guard.profile import RateWindows
 from rempart.guard.stats import (
     binomial_tail_bits,
     normal_lower_tail_bits,
@@ -109,18 +108,18 @@ def test_rate_evidence_skips_only_what_could_not_reach_the_report_floor(
 
     session_trials = data.draw(st.integers(0, 12))
     session_hits = data.draw(st.one_of(st.just(session_trials), st.integers(0, session_trials)))
-    windows = RateWindows()
-    windows.short_hits, windows.short_trials = counts(data.draw(st.sampled_from([3.0, 30.0])))
-    windows.long_hits, windows.long_trials = counts(data.draw(st.sampled_from([4.0, 200.0])))
+    short_hits, short_trials = counts(data.draw(st.sampled_from([3.0, 30.0])))
+    long_hits, long_trials = counts(data.draw(st.sampled_from([4.0, 200.0])))
     usual = data.draw(st.one_of(st.floats(0.0, 0.3), st.floats(0.0, 1.0)))
     judged = judged_rate(usual)
     best = max((binomial_tail_bits(h, t, judged)
                 for h, t in ((float(session_hits), float(session_trials)),
-                             (windows.short_hits, windows.short_trials),
-                             (windows.long_hits, windows.long_trials)) if h > judged * t),
+                             (short_hits, short_trials),
+                             (long_hits, long_trials)) if h > judged * t),
                default=0.0)
     found = rate_evidence("far", session_hits=session_hits, session_trials=session_trials,
-                          windows=windows, usual=usual, noun="pharmacy")
+                          recent=(short_hits, short_trials, long_hits, long_trials),
+                          usual=usual, noun="pharmacy")
     if best - WINDOW_PENALTY < REPORT_ABOVE:
         assert found is None
     else:
@@ -135,9 +134,8 @@ def test_rate_evidence_reports_a_short_session_just_above_the_floor(trials: int,
     # Every check a hit, at a rate set so the session's tail lands just off the floor.
     judged = 2.0 ** (-(REPORT_ABOVE + WINDOW_PENALTY + above) / trials)
     usual = (judged - 0.01) / 1.5
-    windows = RateWindows(short_hits=1.0, short_trials=1.0, long_hits=1.0, long_trials=1.0)
-    found = rate_evidence("far", session_hits=trials, session_trials=trials, windows=windows,
-                          usual=usual, noun="pharmacy")
+    found = rate_evidence("far", session_hits=trials, session_trials=trials,
+                          recent=(1.0, 1.0, 1.0, 1.0), usual=usual, noun="pharmacy")
     bits = binomial_tail_bits(trials, trials, judged_rate(usual)) - WINDOW_PENALTY
     assert (found is not None) is (bits >= REPORT_ABOVE)
     assert (found is not None) is (above > 0)

@@ -215,7 +215,7 @@ class CampaignWatch:
     def opened(self, *, block: str, fresh: bool, foreign_block: bool, ts: float) -> None:
         """Count a session opening from its block, and a fresh one across the platform
         and, if the block is new to its account, in that block."""
-        keys = [(counter_key("nb", block), HOUR_S, 1)]
+        keys = [(self.sessions_key(block)[0], HOUR_S, 1)]
         if fresh:
             keys += [(key, window, 1) for key, window in _OPENED]
         if foreign_block:

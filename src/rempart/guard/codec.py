@@ -7,8 +7,9 @@ from typing import Any
 
 import orjson
 
+from rempart.guard import rates as rw
 from rempart.guard.decision import Evidence
-from rempart.guard.profile import AccountProfile, PendingCheck, RateWindows, SessionState
+from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
 
 
 def dump(state: AccountProfile | SessionState) -> bytes:
@@ -18,7 +19,20 @@ def dump(state: AccountProfile | SessionState) -> bytes:
 
 def load_account(blob: bytes) -> AccountProfile:
     data: dict[str, Any] = orjson.loads(blob)
-    data["rates"] = {name: RateWindows(**w) for name, w in data["rates"].items()}
+    stored = data["rates"]
+    if isinstance(stored, dict):
+        # Saved before the rates were one flat list: one object per feature, by name.
+        fields = ("base_hits", "base_trials", "short_hits", "short_trials", "long_hits",
+                  "long_trials")
+        flat = rw.empty()
+        for name, at in rw.OFFSET.items():
+            for i, field in enumerate(fields):
+                flat[at + i] = float(stored[name][field])
+        stored = flat
+    data["rates"] = [float(v) for v in stored]
+    # Saved before they were lazy: an empty histogram or history is the absent one.
+    data["hours_raw"] = data["hours_raw"] or None
+    data["peaks_history"] = tuple(tuple(day) for day in data["peaks_history"])
     for name in ("peaks_today", "peaks_high", "volume_cache", "suspension"):
         data[name] = tuple(data[name])
     return AccountProfile(**data)
@@ -30,6 +44,7 @@ def load_session(blob: bytes) -> SessionState:
         data[name] = tuple(Evidence(**e) for e in data[name])
     for name in ("counts", "step_up_reasons"):
         data[name] = tuple(data[name])
+    data["intervals"] = data["intervals"] or None  # saved empty before it was lazy
     # Sessions saved before far_places existed load without it.
     data["far_places"] = tuple(data.get("far_places", ()))
     data["near_keys"] = {k: (int(v[0]), float(v[1])) for k, v in data["near_keys"].items()}

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 
+from rempart.guard import rates as rw
 from rempart.guard.decision import Evidence
 from rempart.guard.peers import PeerPrior
-from rempart.guard.profile import AccountProfile, RateWindows, SessionState
+from rempart.guard.profile import AccountProfile, SessionState
 from rempart.guard.stats import binomial_tail_bits, poisson_tail_bits, regularity_bits
 
 RATE_MARGIN = 1.5
@@ -45,14 +46,14 @@ _RATE_WORDING = {
 }
 
 
-def usual_rate(name: str, windows: RateWindows, prior: PeerPrior, profile: AccountProfile) -> float:
+def usual_rate(name: str, prior: PeerPrior, profile: AccountProfile) -> float:
     base = prior.rates[name]
     if name == "new":
         # A young account's memory of its patients is empty, so to it nearly every
         # patient is new; the usual share falls to the peer's as the memory fills.
         filled = 1.0 - math.exp(-profile.learned_matched / (2.0 * prior.weekly_checks))
         base = 1.0 - (1.0 - base) * filled
-    return windows.baseline(base)
+    return rw.baseline(profile.rates, rw.OFFSET[name], base)
 
 
 def judged_rate(usual: float) -> float:
@@ -62,21 +63,38 @@ def judged_rate(usual: float) -> float:
     return min(usual * RATE_MARGIN + RATE_SLACK, 1.0 - (1.0 - usual) / 3.0)
 
 
-def rate_evidence(name: str, *, session_hits: int, session_trials: int, windows: RateWindows,
-                  usual: float, noun: str) -> Evidence | None:
+# Per feature: the usual rate, the rate judged against, the most bits one trial adds.
+Usual = dict[str, tuple[float, float, float]]
+# rate_evidence's cheap bound: no tail over t trials says more than t x _hit_bits.
+_BOUND = REPORT_ABOVE + WINDOW_PENALTY - 1e-6
+
+
+def _hit_bits(judged: float) -> float:
+    """log2(1/judged), the most one trial can add to a rate's tail (clamped)."""
+    return -math.log2(min(max(judged, 1e-4), 1.0 - 1e-4))
+
+
+def rate_evidence(name: str, *, session_hits: int, session_trials: int,
+                  recent: tuple[float, float, float, float], usual: float,
+                  noun: str) -> Evidence | None:
+    """`recent`: the account's (short hits, short trials, long hits, long trials)."""
     judged = judged_rate(usual)
     # No binomial tail over t trials says more than t x log2(1/rate) (every trial a hit):
     # where even that stays under the report floor on every horizon (a young account,
     # a short session), the answer is None without the maths. The margin covers rounding.
-    most = max(float(session_trials), windows.short_trials, windows.long_trials)
-    if most * -math.log2(min(max(judged, 1e-4), 1.0 - 1e-4)) < REPORT_ABOVE + WINDOW_PENALTY - 1e-6:
+    short_hits, short_trials, long_hits, long_trials = recent
+    most = max(float(session_trials), short_trials, long_trials)
+    hit_bits = _hit_bits(judged)
+    if most * hit_bits < _BOUND:
         return None
     best, where, hits, trials = 0.0, "", 0.0, 0.0
     # Most checks of most accounts are below the judged rate everywhere: skip the maths.
+    # So is a horizon too short to reach the floor: a horizon that does reach it says
+    # more than it could, so it could not have been the answer either.
     for h, t, label in ((float(session_hits), float(session_trials), "in this session"),
-                        (windows.short_hits, windows.short_trials, "among the account's latest"),
-                        (windows.long_hits, windows.long_trials, "among the account's latest")):
-        if h > judged * t:
+                        (short_hits, short_trials, "among the account's latest"),
+                        (long_hits, long_trials, "among the account's latest")):
+        if h > judged * t and t * hit_bits >= _BOUND:
             bits = binomial_tail_bits(h, t, judged)
             if bits > best:
                 best, where, hits, trials = bits, label, h, t
@@ -88,32 +106,42 @@ def rate_evidence(name: str, *, session_hits: int, session_trials: int, windows:
     return Evidence(name, best, f"{text} ({share:.0f} %; usual {100 * usual:.0f} %)")
 
 
-def usual_and_judged(profile: AccountProfile, prior: PeerPrior) -> dict[str, tuple[float, float]]:
-    """Per feature, the usual rate and the rate it is judged against."""
+def usual_and_judged(profile: AccountProfile, prior: PeerPrior) -> Usual:
+    """Per feature, the usual rate, the rate it is judged against, and the most bits one
+    trial can add at that rate (rate_evidence's bound, kept with them: a check compares
+    against it without calling rate_evidence for what could not be reported)."""
     found = {}
-    for name, windows in profile.rates.items():
-        usual = usual_rate(name, windows, prior, profile)
-        found[name] = (usual, judged_rate(usual))
+    for name in rw.OFFSET:
+        usual = usual_rate(name, prior, profile)
+        judged = judged_rate(usual)
+        found[name] = (usual, judged, _hit_bits(judged))
     return found
 
 
 def composition_evidence(profile: AccountProfile, session: SessionState, prior: PeerPrior,
-                         usual: dict[str, tuple[float, float]]) -> list[Evidence]:
+                         usual: Usual) -> list[Evidence]:
     rates = profile.rates
+    if not session.checks and not any(rates):
+        # A new account's first check: every count is zero, nothing is above anything.
+        return []
     found = []
-    for name, hits, trials in (("new", session.new, session.matched),
-                               ("far", session.far, session.far_known),
-                               ("fail", session.fail, session.checks),
-                               ("near_miss", session.near, session.checks),
-                               ("unclaimed", 0, 0)):
-        windows = rates[name]
-        judged = usual[name][1]
+    for name, at, hits, trials in (("new", rw.NEW, session.new, session.matched),
+                                   ("far", rw.FAR, session.far, session.far_known),
+                                   ("fail", rw.FAIL, session.fail, session.checks),
+                                   ("near_miss", rw.NEAR_MISS, session.near, session.checks),
+                                   ("unclaimed", rw.UNCLAIMED, 0, 0)):
+        usual_share, judged, hit_bits = usual[name]
         # The usual case: nothing above the judged rate anywhere, nothing to compute.
-        if (hits <= judged * trials and windows.short_hits <= judged * windows.short_trials
-                and windows.long_hits <= judged * windows.long_trials):
+        short_trials, long_trials = rates[at + rw.SHORT_TRIALS], rates[at + rw.LONG_TRIALS]
+        if (hits <= judged * trials
+                and rates[at + rw.SHORT_HITS] <= judged * short_trials
+                and rates[at + rw.LONG_HITS] <= judged * long_trials):
             continue
-        item = rate_evidence(name, session_hits=hits, session_trials=trials, windows=windows,
-                             usual=usual[name][0], noun=prior.noun)
+        if max(float(trials), short_trials, long_trials) * hit_bits < _BOUND:
+            continue  # rate_evidence's own first answer (a young account, a short session)
+        item = rate_evidence(name, session_hits=hits, session_trials=trials,
+                             recent=rw.recent(rates, at),
+                             usual=usual_share, noun=prior.noun)
         if item is not None:
             found.append(item)
     return found
@@ -152,7 +180,7 @@ def volume_evidence(*, expected_hour: float, expected_day: float, hour_count: fl
 
 
 def timing_evidence(session: SessionState) -> list[Evidence]:
-    count = len(session.intervals)
+    count = len(session.intervals) if session.intervals is not None else 0
     if count < MIN_INTERVALS:
         return []
     mean = session.interval_sum / count

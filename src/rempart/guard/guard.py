@@ -20,12 +20,20 @@ from contextlib import AbstractContextManager
 from rempart.clock import Clock
 from rempart.core.care import Profession
 from rempart.guard import limits_check as lim
-from rempart.guard.alerts import Alert, AlertSink
-from rempart.guard.campaign import CampaignWatch, origin_novelty, still_young
+from rempart.guard import rates as rw
+from rempart.guard.alerts import AlertSink
+from rempart.guard.campaign import (
+    NETWORK_SESSIONS,
+    YOUNG_OWN,
+    CampaignWatch,
+    origin_novelty,
+    still_young,
+)
 from rempart.guard.ceilings import Ceilings, LimitPolicy, ceilings_for
 from rempart.guard.context import CheckContext, EntityId, LookupOutcome, SizeClass
-from rempart.guard.decision import ALLOW, Action, Decision, Evidence
+from rempart.guard.decision import Action, Decision, Evidence
 from rempart.guard.evidence import (
+    Usual,
     composition_evidence,
     history_evidence,
     novelty_evidence,
@@ -33,22 +41,18 @@ from rempart.guard.evidence import (
     usual_and_judged,
     volume_evidence,
 )
-from rempart.guard.ladder import NOTHING, Assessment, LadderPolicy, assess, rung
+from rempart.guard.ladder import NOTHING, LadderPolicy, assess
 from rempart.guard.learning import Learner
 from rempart.guard.netblock import address_block
 from rempart.guard.peers import PeerPrior, PeerProfiles
 from rempart.guard.profile import AccountProfile, SessionState
+from rempart.guard.rungs import BLOCK_DISTRUST_S, DISTRUST_AFTER, Rungs
 from rempart.guard.state import GuardState
 from rempart.guard.timeslots import LocalSlots
 
 CLAIM_WINDOW_S = 2 * 86400
 MAX_INTERVAL_GAP_S = 900.0
 CACHE_MAX = 100_000
-# How long an address block stays distrusted platform-wide after one of its sessions
-# was contained without answering (see Guard._taint).
-BLOCK_DISTRUST_S = 86400
-# ...from the first such session (an honest user who steps up clears it).
-DISTRUST_AFTER = 0.5
 
 
 def _learnt_nothing(profile: AccountProfile, prior: PeerPrior) -> bool:
@@ -56,9 +60,8 @@ def _learnt_nothing(profile: AccountProfile, prior: PeerPrior) -> bool:
     learnt check, no peak above the peers' (see ceilings_for, usual_and_judged)."""
     if profile.learned_checks:
         return False
-    for windows in profile.rates.values():
-        if windows.base_trials:
-            return False
+    if rw.learnt_any(profile.rates):
+        return False
     minute, hour, day = profile.own_peaks()
     return minute <= prior.per_minute and hour <= prior.per_hour and day <= prior.per_day
 
@@ -82,14 +85,15 @@ class Guard:
         self._slots = LocalSlots(timezone)
         self._campaign = CampaignWatch(state.windows)
         self._hourly_cache: dict[
-            str, tuple[float, PeerPrior, Ceilings, dict[str, tuple[float, float]]]] = {}
+            str, tuple[float, PeerPrior, Ceilings, Usual]] = {}
         self._cold_cache: dict[tuple[Profession, SizeClass], tuple[
-            PeerPrior, Ceilings, dict[str, tuple[float, float]]]] = {}
+            PeerPrior, Ceilings, Usual]] = {}
         self._claim_window_s = claim_window_s
         self._learner = Learner(state=state, slots=self._slots, claim_window_s=claim_window_s)
         # Constant per backend: read once, not through a property twice per check.
         self._windows = state.windows
         self._asks_ahead = state.asks_ahead
+        self._rungs = Rungs(ladder=self._ladder, windows=state.windows, alerts=alerts)
 
     def serial(self, account_id: EntityId | None) -> AbstractContextManager[object]:
         """Hold around each call about this account (None: about a session, or anything)
@@ -111,11 +115,11 @@ class Guard:
                 *lim.distrust_keys(block, BLOCK_DISTRUST_S), self._campaign.sessions_key(block)))
         profile, session = self._load(ctx, ts, prior, block)
         session.note_attempt(ts, MAX_INTERVAL_GAP_S)
-        decision = self._standing(ctx, profile, session, block)
+        decision = self._rungs.standing(ctx, profile, session, block)
         if decision is None:
             decision = self._judge_before(ctx, ts, prior, profile, session, block)
-            if decision.action is not Action.ALLOW:  # _record does nothing for ALLOW
-                self._record(ctx, profile, session, decision)
+            if decision.action is not Action.ALLOW:  # record does nothing for ALLOW
+                self._rungs.record(ctx, profile, session, decision)
         self._save(ctx, profile, session, later=decision.action is Action.ALLOW)
         return decision
 
@@ -130,7 +134,7 @@ class Guard:
                 hits=(self._campaign.sessions_key(block),
                       *(() if outcome.matched else lim.failure_keys(ctx, block, self._limits))))
         profile, session = self._load(ctx, ts, prior, block)
-        standing = self._standing(ctx, profile, session, block)
+        standing = self._rungs.standing(ctx, profile, session, block)
         if standing is not None:  # suspended meanwhile: the answer must not leave
             self._save(ctx, profile, session)
             return standing
@@ -155,14 +159,14 @@ class Guard:
             breaches = lim.failure_breaches(lim.Counts.failures_from(raw), ceilings,
                                             self._limits)
             limit = lim.verdict(breaches, self._limits)
-        decision = self._decide(ts, profile, session,
-                                assess(evidence, self._ladder) if evidence else NOTHING, limit)
+        decision = self._rungs.decide(
+            ts, profile, session, assess(evidence, self._ladder) if evidence else NOTHING, limit)
         if decision.action is Action.ALLOW:
             self._learner.after_allowed(
                 ctx, ts, outcome, profile, session, block, new, far,
                 unremarkable=decision.score < self._ladder.learn_below + session.credit)
-        else:  # _record does nothing for ALLOW
-            self._record(ctx, profile, session, decision)
+        else:  # record does nothing for ALLOW
+            self._rungs.record(ctx, profile, session, decision)
         self._save(ctx, profile, session)
         return decision
 
@@ -211,7 +215,7 @@ class Guard:
         if profile is not None:
             profile.note_step_up(now, passed=True)
             if "b:" + session.block in profile.tainted:
-                self._distrust(session.block, now, answered=True)  # its owner after all
+                self._rungs.distrust(session.block, now, answered=True)  # its owner after all
             profile.untaint(session.device, session.block)
             self._state.save_account(session.account_id, profile)
         self._state.save_session(session_id, session)
@@ -266,7 +270,7 @@ class Guard:
         self._campaign.opened(block=block, fresh=fresh, foreign_block=foreign, ts=ts)
 
     def _hourly(self, ctx: CheckContext, ts: float, prior: PeerPrior,
-                profile: AccountProfile) -> tuple[Ceilings, dict[str, tuple[float, float]]]:
+                profile: AccountProfile) -> tuple[Ceilings, Usual]:
         """An account's ceilings and usual rates, recomputed once an hour of the clock
         (habits move slowly), in a cache local to this process."""
         if _learnt_nothing(profile, prior):
@@ -295,11 +299,15 @@ class Guard:
         account has not confirmed (`sessions`: opened from the network in the hour)."""
         if not session.fresh and session.block in profile.blocks:
             return []
+        young = still_young(session.young, session.started, ts)
+        if (sessions < NETWORK_SESSIONS and not session.fresh
+                and not (young and session.far >= YOUNG_OWN)):
+            return []  # none of CampaignWatch.evidence's parts applies (most sessions)
         return self._campaign.evidence(block=session.block, sessions=sessions,
                                        fresh=session.fresh,
                                        foreign_block=session.foreign_block, ts=ts,
                                        own=(session.checks, session.far + session.fail),
-                                       young=still_young(session.young, session.started, ts),
+                                       young=young,
                                        own_far=(session.far_known, session.far),
                                        places=session.far_places)
 
@@ -307,42 +315,6 @@ class Guard:
               later: bool = False) -> None:
         self._state.save_pair(str(ctx.account_id), profile, ctx.session_id, session,
                               later=later)
-
-    def _standing(self, ctx: CheckContext, profile: AccountProfile, session: SessionState,
-                  block: str) -> Decision | None:
-        """Decisions that stand whatever this check looks like."""
-        if profile.suspended:
-            session.suspended = True
-            return Decision(Action.SUSPEND_ACCOUNT, list(profile.suspension))
-        if session.suspended:
-            return Decision(Action.SUSPEND_SESSION, ["this session was suspended"])
-        moved = []
-        if ctx.device_id != session.device:
-            moved.append("the session moved to another device")
-        if block != session.block:
-            moved.append("the session moved to another network (address block)")
-        elif ctx.network and session.network and ctx.network != session.network:
-            moved.append("the session moved to another network (operator)")
-        if moved and not session.step_up_required:
-            ts = ctx.at.timestamp()
-            profile.note_step_up(ts, passed=False)
-            profile.taint(ts, device=ctx.device_id if ctx.device_id != session.device else None,
-                          block=block if block != session.block else None)
-            session.step_up_required = True
-            session.refused += 1
-            session.step_up_reasons = tuple(moved)
-            session.rebind = [ctx.device_id, block, ctx.network]
-            decision = Decision(Action.STEP_UP, moved)
-            self._record(ctx, profile, session, decision)
-            return decision
-        if session.step_up_required and session.refused >= self._ladder.refused_limit:
-            session.suspended = True
-            decision = Decision(Action.SUSPEND_SESSION, [
-                *session.step_up_reasons,
-                f"{session.refused} attempts while a step-up was pending"])
-            self._record(ctx, profile, session, decision)
-            return decision
-        return None
 
     def _judge_before(self, ctx: CheckContext, ts: float, prior: PeerPrior,
                       profile: AccountProfile, session: SessionState, block: str) -> Decision:
@@ -389,79 +361,6 @@ class Guard:
             session.composition = tuple(composition_evidence(profile, session, prior, usual))
         evidence = [*session.novelty, *session.pending, *session.composition,
                     *self._pooled(profile, session, opened, ts)]
-        return self._decide(ts, profile, session,
-                            assess(evidence, self._ladder) if evidence else NOTHING,
-                            lim.verdict(breaches, policy))
-
-    def _decide(self, ts: float, profile: AccountProfile, session: SessionState,
-                assessment: Assessment, limit: lim.LimitVerdict) -> Decision:
-        if (assessment is NOTHING and limit.action is Action.ALLOW
-                and not session.step_up_required):
-            # Nearly every check: nothing to weigh, nothing pending (what the steps below
-            # give for it, without them).
-            session.last_score = 0.0
-            return ALLOW
-        model = rung(assessment, credit=session.credit, policy=self._ladder)
-        action = max(model, limit.action)
-        reasons = [*limit.reasons, *assessment.reasons()]
-        session.last_score = assessment.score
-        pending = session.step_up_required
-        if pending and action < Action.STEP_UP:
-            # Still waiting for the second factor: the evidence may grow, not the trust.
-            action = Action.STEP_UP
-            reasons = [*session.step_up_reasons,
-                       *(r for r in reasons if r not in session.step_up_reasons)]
-        first_ask = action is Action.STEP_UP and session.refused == 0
-        if first_ask and profile.unresolved_step_ups(ts) + 1 >= self._ladder.unresolved_limit:
-            action = Action.SUSPEND_ACCOUNT
-            reasons = [*reasons, f"{profile.unresolved_step_ups(ts) + 1:.0f} sessions of this "
-                                 "account were asked for a second factor lately and never gave it"]
-        if action is Action.STEP_UP:
-            if not pending:
-                session.step_up_required = True
-                session.step_up_reasons = tuple(reasons)
-            if first_ask:
-                profile.note_step_up(ts, passed=False)
-                self._taint(ts, profile, session)
-                profile.discount(session)
-            session.refused += 1
-        elif action is Action.SUSPEND_SESSION:
-            session.suspended = True
-            # Counts against the account's next sessions like an unanswered step-up.
-            profile.note_step_up(ts, passed=False)
-            self._taint(ts, profile, session)
-            if session.refused == 0:
-                profile.discount(session)
-        elif action is Action.SUSPEND_ACCOUNT:
-            session.suspended = True
-            profile.suspended = True
-            profile.suspension = ("account suspended pending review", *reasons)
-        return Decision(action, reasons, round(assessment.score, 1),
-                        limit.delay_s if action is Action.SLOW_DOWN else 0.0,
-                        assessment.evidence)
-
-    def _taint(self, ts: float, profile: AccountProfile, session: SessionState) -> None:
-        """Mark the session's device, and its network unless the account works from it
-        (an attacker on the practice's own network must not lock the practice out). The
-        network is also distrusted for every other account's new sessions for a day."""
-        foreign = session.block not in profile.blocks
-        profile.taint(ts, device=session.device, block=session.block if foreign else None)
-        if foreign:
-            self._distrust(session.block, ts)
-
-    def _distrust(self, block: str, ts: float, *, answered: bool = False) -> None:
-        """Count a step-up asked of a session from this block (or one it answered); read
-        with the limits' counts before each check (`_judge_before`)."""
-        self._windows.add(lim.distrust_keys(block, BLOCK_DISTRUST_S, answered=answered),
-                                ts)
-
-    def _record(self, ctx: CheckContext, profile: AccountProfile, session: SessionState,
-                decision: Decision) -> None:
-        """Raise an alert when a session climbs to a higher rung (step-up and above)."""
-        if decision.action >= Action.STEP_UP and decision.action > session.max_action:
-            self._alerts.emit(Alert(
-                account_id=ctx.account_id, organisation_id=ctx.organisation_id,
-                session_id=ctx.session_id, action=decision.action,
-                reasons=tuple(decision.reasons), score=decision.score, at=ctx.at,
-                channel=ctx.channel))
-        session.max_action = max(session.max_action, int(decision.action))
+        return self._rungs.decide(ts, profile, session,
+                                  assess(evidence, self._ladder) if evidence else NOTHING,
+                                  lim.verdict(breaches, policy))

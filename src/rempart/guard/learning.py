@@ -10,6 +10,7 @@ once, from allowed checks whose score stayed low.
 
 from __future__ import annotations
 
+from rempart.guard import rates as rw
 from rempart.guard.campaign import note_place
 from rempart.guard.context import CheckContext, LookupOutcome
 from rempart.guard.geo import is_far
@@ -34,11 +35,12 @@ class Learner:
         if not retry:
             session.checks += 1
         new, far = False, None
+        seen_new: bool | None = None  # observed in the account's windows when not None
         if outcome.matched and outcome.person_key:
             session.matched += 1
             new = not self._state.patient_seen(account_id, outcome.person_key, ts)
             session.new += new
-            rates["new"].observe(new)
+            seen_new = new
             if outcome.departement:
                 far = is_far(ctx.departement, outcome.departement)
                 if far is not None:
@@ -47,16 +49,14 @@ class Learner:
                     if far:
                         session.far_places = note_place(session.far_places,
                                                         outcome.departement)
-                    rates["far"].observe(far)
         if not retry:
             session.fail += not outcome.matched
             session.near += outcome.near_miss
-            rates["fail"].observe(not outcome.matched)
-            rates["near_miss"].observe(outcome.near_miss)
-        unclaimed = rates["unclaimed"]
+        rw.observe_check(rates, seen_new, far, None if retry else not outcome.matched,
+                         None if retry else outcome.near_miss)
         for _ in range(self._state.matured_claims(account_id, ts)):
-            unclaimed.observe(True)
-            unclaimed.learn(True)
+            rw.observe(rates, rw.UNCLAIMED, True)
+            rw.learn(rates, rw.UNCLAIMED, True)
         return new, far
 
     def after_allowed(self, ctx: CheckContext, ts: float, outcome: LookupOutcome,
@@ -87,16 +87,16 @@ class Learner:
     def claimed(self, profile: AccountProfile, check: PendingCheck) -> None:
         """A claim arrived: learn the check, the session's failures before it, its origin."""
         rates = profile.rates
-        rates["unclaimed"].observe(False)
-        rates["unclaimed"].learn(False)
+        rw.observe(rates, rw.UNCLAIMED, False)
+        rw.learn(rates, rw.UNCLAIMED, False)
         for index in range(check.failures):
-            rates["fail"].learn(True)
-            rates["near_miss"].learn(index < check.near_misses)
-        rates["fail"].learn(False)
-        rates["near_miss"].learn(False)
-        rates["new"].learn(check.new)
+            rw.learn(rates, rw.FAIL, True)
+            rw.learn(rates, rw.NEAR_MISS, index < check.near_misses)
+        rw.learn(rates, rw.FAIL, False)
+        rw.learn(rates, rw.NEAR_MISS, False)
+        rw.learn(rates, rw.NEW, check.new)
         if check.far is not None:
-            rates["far"].learn(check.far)
+            rw.learn(rates, rw.FAR, check.far)
         profile.learned_checks += 1 + check.failures
         profile.learned_matched += 1
         slot, _ = self._slots.slot(check.ts)

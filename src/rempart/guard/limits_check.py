@@ -61,14 +61,16 @@ def check_keys(ctx: CheckContext, block: str,
 def _check_keys(session_id: str, account_id: str, organisation_id: str, address: str,
                 block: str, session_window_s: int, failure_session_window_s: int,
                 hour_window_s: int, day_window_s: int) -> tuple[tuple[str, int, int], ...]:
-    account = counter_key("a", account_id)
-    return ((counter_key("s", session_id), session_window_s, 1),
-            (counter_key("fs", session_id), failure_session_window_s, 0),
+    # counter_key's keys, one digest per value (a new session's two keys share one).
+    account = "a:" + _digest(account_id)
+    session = _digest(session_id)
+    return (("s:" + session, session_window_s, 1),
+            ("fs:" + session, failure_session_window_s, 0),
             (account, hour_window_s, 1),
             (account, day_window_s, 1),
-            (counter_key("o", organisation_id), hour_window_s, 1),
-            (counter_key("ip", address), hour_window_s, 1),
-            (counter_key("b", block), hour_window_s, 1))
+            ("o:" + _digest(organisation_id), hour_window_s, 1),
+            ("ip:" + _digest(address), hour_window_s, 1),
+            ("b:" + _digest(block), hour_window_s, 1))
 
 
 @lru_cache(maxsize=65536)
@@ -77,8 +79,8 @@ def distrust_keys(block: str, distrust_s: int, *,
     """The block's counts of step-ups asked of its sessions and left unanswered ("tb"),
     and answered ("tb+"): read both (answered None), or add one to either."""
     if answered is None:
-        return ((counter_key("tb", block), distrust_s, 0),
-                (counter_key("tb+", block), distrust_s, 0))
+        digest = _digest(block)
+        return (("tb:" + digest, distrust_s, 0), ("tb+:" + digest, distrust_s, 0))
     return ((counter_key("tb+" if answered else "tb", block), distrust_s, 1),)
 
 

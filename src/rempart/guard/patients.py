@@ -14,7 +14,6 @@ from functools import lru_cache
 
 FILTER_BITS = 1 << 15
 FILTER_BYTES = FILTER_BITS // 8
-HASHES = 3
 GENERATION_S = 182 * 86400
 # Set bits kept as a tuple before a generation becomes a bitmap (see PatientFilter).
 SPARSE_BITS = 24
@@ -26,7 +25,8 @@ def positions(account_id: str, person_key: str) -> tuple[int, ...]:
     digest = hashlib.blake2b(f"{account_id}\x1f{person_key}".encode(), digest_size=16).digest()
     h1 = int.from_bytes(digest[:8], "little")
     h2 = int.from_bytes(digest[8:], "little") | 1
-    return tuple((h1 + i * h2) % FILTER_BITS for i in range(HASHES))
+    # Three bits, written out: a generator's frame per new patient cost more.
+    return (h1 % FILTER_BITS, (h1 + h2) % FILTER_BITS, (h1 + 2 * h2) % FILTER_BITS)
 
 
 def generation(ts: float) -> int:

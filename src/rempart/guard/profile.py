@@ -2,9 +2,8 @@
 
 An account profile holds, in a fixed size whatever the traffic:
 - for each binary feature (new patient, patient far away, failed match, near miss,
-  check never claimed), exponentially weighted counts over three horizons: a
-  baseline learnt only from allowed, unremarkable traffic (so an attacker cannot
-  train it quickly), and short and long recent windows fed by every check;
+  check never claimed), exponentially weighted counts over three horizons, one flat
+  list (rempart.guard.rates);
 - an hour-of-week histogram of learnt checks, decaying with a four-week half-life;
 - the daily peaks of the last four weeks (for calibrated rate ceilings);
 - the devices, address blocks and networks it has used recently.
@@ -17,15 +16,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from rempart.guard import rates as rw
 from rempart.guard.decision import Evidence
-from rempart.guard.peers import HOURS_PER_WEEK, RATE_NAMES, PeerPrior
-from rempart.guard.stats import decay_factor
+from rempart.guard.peers import HOURS_PER_WEEK, PeerPrior
 
-SHORT_HALF_LIFE = 24.0      # checks
-LONG_HALF_LIFE = 192.0      # checks
-BASE_HALF_LIFE = 2000.0     # learnt checks
-PRIOR_WEIGHT = 50.0         # the peer prior counts as this many checks of evidence
-SESSION_PRIOR_WEIGHT = 20.0  # ...and as this many sessions for device/network novelty
+SESSION_PRIOR_WEIGHT = 20.0  # the peer prior counts as this many sessions (device/network novelty)
 HOURS_HALF_LIFE_S = 28 * 86400.0
 WEEK_S = 7 * 86400.0
 PEAK_DAYS = 28
@@ -39,49 +34,8 @@ MAX_INTERVALS = 32
 MAX_NEAR_KEYS = 64
 NEAR_MISS_SPAN_S = 1800.0
 
-_SHORT = decay_factor(SHORT_HALF_LIFE)
-_LONG = decay_factor(LONG_HALF_LIFE)
-_BASE = decay_factor(BASE_HALF_LIFE)
 _HOURS_RATE = math.log(2.0) / HOURS_HALF_LIFE_S
 _STEP_UP_RATE = math.log(2.0) / (7 * 86400.0)
-
-
-@dataclass(slots=True)
-class RateWindows:
-    """One binary feature, counted as (hits, trials) over three horizons."""
-
-    base_hits: float = 0.0
-    base_trials: float = 0.0
-    short_hits: float = 0.0
-    short_trials: float = 0.0
-    long_hits: float = 0.0
-    long_trials: float = 0.0
-
-    def observe(self, hit: bool) -> None:
-        h = 1.0 if hit else 0.0
-        self.short_hits = self.short_hits * _SHORT + h
-        self.short_trials = self.short_trials * _SHORT + 1.0
-        self.long_hits = self.long_hits * _LONG + h
-        self.long_trials = self.long_trials * _LONG + 1.0
-
-    def learn(self, hit: bool) -> None:
-        self.base_hits = self.base_hits * _BASE + (1.0 if hit else 0.0)
-        self.base_trials = self.base_trials * _BASE + 1.0
-
-    def baseline(self, prior: float) -> float:
-        """The usual rate: own learnt history, shrunk towards the peer prior."""
-        return (self.base_hits + PRIOR_WEIGHT * prior) / (self.base_trials + PRIOR_WEIGHT)
-
-    def forget_recent(self) -> None:
-        self.short_hits = self.short_trials = self.long_hits = self.long_trials = 0.0
-
-    def discount(self, hits: float, trials: float) -> None:
-        """Take a contained session's checks back out of the recent windows (they are
-        recent, so their decay is small; never below zero)."""
-        self.short_hits = max(self.short_hits - hits, 0.0)
-        self.short_trials = max(self.short_trials - trials, 0.0)
-        self.long_hits = max(self.long_hits - hits, 0.0)
-        self.long_trials = max(self.long_trials - trials, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +68,11 @@ def _remember(known: dict[str, float], key: str, ts: float, cap: int) -> bool:
 class AccountProfile:
     created: float
     last: float
-    rates: dict[str, RateWindows] = field(
-        default_factory=lambda: {name: RateWindows() for name in RATE_NAMES})
-    # Empty until the first learnt check (most accounts seen once never get one).
-    hours_raw: list[float] = field(default_factory=list)
+    # The five features' (hits, trials) over three horizons, flat (rempart.guard.rates).
+    rates: list[float] = field(default_factory=rw.empty)
+    # None until the first learnt check (most accounts seen once never get one): no
+    # list per new account for the cyclic collector to track.
+    hours_raw: list[float] | None = None
     hours_ref: float = 0.0
     hours_total_raw: float = 0.0
     learned_checks: int = 0
@@ -126,7 +81,8 @@ class AccountProfile:
     # Tuples of three floats, replaced whole (a shared constant until the first learnt
     # peak): no list per account for the cyclic collector to scan.
     peaks_today: tuple[float, ...] = (0.0, 0.0, 0.0)
-    peaks_history: list[list[float]] = field(default_factory=list)
+    # The days' peaks, a tuple replaced once a day (the shared () before the first).
+    peaks_history: tuple[tuple[float, ...], ...] = ()
     # Element-wise maximum of peaks_history, kept so that ceilings cost three max().
     peaks_high: tuple[float, ...] = (0.0, 0.0, 0.0)
     # (UTC hour, expected checks in the hour, in the 24 h): recomputed once an hour.
@@ -157,15 +113,16 @@ class AccountProfile:
     # -- volume: the hour-of-week histogram --------------------------------------------
 
     def learn_hour(self, ts: float, slot: int) -> None:
-        if not self.hours_raw:
-            self.hours_raw = [0.0] * HOURS_PER_WEEK
+        raw = self.hours_raw
+        if raw is None:
+            raw = self.hours_raw = [0.0] * HOURS_PER_WEEK
         weight = math.exp(_HOURS_RATE * (ts - self.hours_ref))
         if weight > 1e12:  # rescale so the stored weights stay finite
-            for i, v in enumerate(self.hours_raw):
-                self.hours_raw[i] = v / weight
+            for i, v in enumerate(raw):
+                raw[i] = v / weight
             self.hours_total_raw /= weight
             self.hours_ref, weight = ts, 1.0
-        self.hours_raw[slot] += weight
+        raw[slot] += weight
         self.hours_total_raw += weight
 
     def expected_volume(self, ts: float, slot: int, prior: PeerPrior) -> tuple[float, float]:
@@ -189,14 +146,15 @@ class AccountProfile:
         weekly = (total + prior.weekly_checks) / (exposure_weeks + 1.0)
         mass = total + prior.weekly_checks
 
-        if total == 0.0:
+        raw = self.hours_raw
+        if total == 0.0 or raw is None:
             # Nothing learnt yet (a new account): the shape is the peer group's.
             hour = weekly * prior.hour_peak[slot]
             day = weekly * prior.day_share[slot]
         else:
             def share(s: int) -> float:
                 s %= HOURS_PER_WEEK
-                return (self.hours_raw[s] * scale + prior.weekly_checks * prior.shape[s]) / mass
+                return (raw[s] * scale + prior.weekly_checks * prior.shape[s]) / mass
 
             hour = weekly * max(share(slot - 1), share(slot), share(slot + 1))
             day = weekly * sum(share(slot - i) for i in range(24))
@@ -212,8 +170,7 @@ class AccountProfile:
     def learn_peaks(self, day: int, minute: float, hour: float, whole_day: float) -> None:
         if day != self.peak_day:
             if self.peak_day >= 0 and any(self.peaks_today):
-                self.peaks_history.append(list(self.peaks_today))
-                del self.peaks_history[:-PEAK_DAYS]
+                self.peaks_history = (*self.peaks_history, self.peaks_today)[-PEAK_DAYS:]
                 self.peaks_high = tuple(max(r[i] for r in self.peaks_history) for i in range(3))
             self.peak_day = day
             self.peaks_today = (0.0, 0.0, 0.0)
@@ -291,18 +248,17 @@ class AccountProfile:
         return max(self.step_ups_asked - self.step_ups_passed, 0.0) * decay
 
     def forget_recent(self) -> None:
-        for windows in self.rates.values():
-            windows.forget_recent()
+        rw.forget_recent(self.rates)
 
     def discount(self, session: SessionState) -> None:
         """A contained session's checks no longer count in the account's recent windows:
         they are evidence against that session (and its device and network, tainted),
         not against the account's other sessions, which are judged on their own."""
         rates = self.rates
-        rates["new"].discount(session.new, session.matched)
-        rates["far"].discount(session.far, session.far_known)
-        rates["fail"].discount(session.fail, session.checks)
-        rates["near_miss"].discount(session.near, session.checks)
+        rw.discount(rates, rw.NEW, session.new, session.matched)
+        rw.discount(rates, rw.FAR, session.far, session.far_known)
+        rw.discount(rates, rw.FAIL, session.fail, session.checks)
+        rw.discount(rates, rw.NEAR_MISS, session.near, session.checks)
 
 
 @dataclass(slots=True)
@@ -333,7 +289,8 @@ class SessionState:
     far_places: tuple[str, ...] = ()
     fail: int = 0
     near: int = 0
-    intervals: list[float] = field(default_factory=list)
+    # None until a second attempt: most sessions a server sees make one check.
+    intervals: list[float] | None = None
     interval_sum: float = 0.0
     interval_sq: float = 0.0
     near_keys: dict[str, tuple[int, float]] = field(default_factory=dict)
@@ -365,11 +322,14 @@ class SessionState:
         if self.attempts:
             gap = ts - self.last
             if 0.0 <= gap <= max_gap:
-                self.intervals.append(gap)
+                intervals = self.intervals
+                if intervals is None:
+                    intervals = self.intervals = []
+                intervals.append(gap)
                 self.interval_sum += gap
                 self.interval_sq += gap * gap
-                if len(self.intervals) > MAX_INTERVALS:
-                    old = self.intervals.pop(0)
+                if len(intervals) > MAX_INTERVALS:
+                    old = intervals.pop(0)
                     self.interval_sum -= old
                     self.interval_sq -= old * old
         self.attempts += 1

@@ -171,6 +171,11 @@ class MemoryGuardState:
 
     def save_pair(self, account_id: str, profile: AccountProfile, session_id: str,
                   session: SessionState, *, later: bool = False) -> None:
+        if (later and self._sessions.get(session_id) is session
+                and self._accounts.get(account_id) is profile):
+            # Changed in place and saved again by the check's next step: only new
+            # objects need storing now (in case the look-up fails).
+            return
         self._accounts[account_id] = profile
         self.save_session(session_id, session)
 

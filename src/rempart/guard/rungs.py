@@ -1,0 +1,141 @@
+"""Where a check lands on the containment ladder, and what each rung leaves behind.
+
+The decisions that stand whatever a check looks like (a suspension, a session that
+moved to another device or network, a step-up ignored too long), the rung a check's
+evidence and ceilings reach (rempart.guard.ladder) with a pending step-up held, and
+their traces: step-ups noted on the account, the session's device and network tainted,
+the network distrusted for every account for a day, an alert each time a session
+climbs. Split from rempart.guard.guard, which asks it at each check step.
+"""
+
+from __future__ import annotations
+
+from rempart.guard import limits_check as lim
+from rempart.guard.alerts import Alert, AlertSink
+from rempart.guard.context import CheckContext
+from rempart.guard.counters import SlidingWindows
+from rempart.guard.decision import ALLOW, Action, Decision
+from rempart.guard.ladder import NOTHING, Assessment, LadderPolicy, rung
+from rempart.guard.profile import AccountProfile, SessionState
+
+# How long an address block stays distrusted platform-wide after one of its sessions
+# was contained without answering (see Rungs.taint).
+BLOCK_DISTRUST_S = 86400
+# ...from the first such session (an honest user who steps up clears it).
+DISTRUST_AFTER = 0.5
+
+
+class Rungs:
+    def __init__(self, *, ladder: LadderPolicy, windows: SlidingWindows,
+                 alerts: AlertSink) -> None:
+        self._ladder = ladder
+        self._windows = windows
+        self._alerts = alerts
+
+    def standing(self, ctx: CheckContext, profile: AccountProfile, session: SessionState,
+                 block: str) -> Decision | None:
+        """Decisions that stand whatever this check looks like."""
+        if profile.suspended:
+            session.suspended = True
+            return Decision(Action.SUSPEND_ACCOUNT, list(profile.suspension))
+        if session.suspended:
+            return Decision(Action.SUSPEND_SESSION, ["this session was suspended"])
+        moved = []
+        if ctx.device_id != session.device:
+            moved.append("the session moved to another device")
+        if block != session.block:
+            moved.append("the session moved to another network (address block)")
+        elif ctx.network and session.network and ctx.network != session.network:
+            moved.append("the session moved to another network (operator)")
+        if moved and not session.step_up_required:
+            ts = ctx.at.timestamp()
+            profile.note_step_up(ts, passed=False)
+            profile.taint(ts, device=ctx.device_id if ctx.device_id != session.device else None,
+                          block=block if block != session.block else None)
+            session.step_up_required = True
+            session.refused += 1
+            session.step_up_reasons = tuple(moved)
+            session.rebind = [ctx.device_id, block, ctx.network]
+            decision = Decision(Action.STEP_UP, moved)
+            self.record(ctx, profile, session, decision)
+            return decision
+        if session.step_up_required and session.refused >= self._ladder.refused_limit:
+            session.suspended = True
+            decision = Decision(Action.SUSPEND_SESSION, [
+                *session.step_up_reasons,
+                f"{session.refused} attempts while a step-up was pending"])
+            self.record(ctx, profile, session, decision)
+            return decision
+        return None
+
+    def decide(self, ts: float, profile: AccountProfile, session: SessionState,
+               assessment: Assessment, limit: lim.LimitVerdict) -> Decision:
+        if (assessment is NOTHING and limit.action is Action.ALLOW
+                and not session.step_up_required):
+            # Nearly every check: nothing to weigh, nothing pending (what the steps below
+            # give for it, without them).
+            session.last_score = 0.0
+            return ALLOW
+        model = rung(assessment, credit=session.credit, policy=self._ladder)
+        action = max(model, limit.action)
+        reasons = [*limit.reasons, *assessment.reasons()]
+        session.last_score = assessment.score
+        pending = session.step_up_required
+        if pending and action < Action.STEP_UP:
+            # Still waiting for the second factor: the evidence may grow, not the trust.
+            action = Action.STEP_UP
+            reasons = [*session.step_up_reasons,
+                       *(r for r in reasons if r not in session.step_up_reasons)]
+        first_ask = action is Action.STEP_UP and session.refused == 0
+        if first_ask and profile.unresolved_step_ups(ts) + 1 >= self._ladder.unresolved_limit:
+            action = Action.SUSPEND_ACCOUNT
+            reasons = [*reasons, f"{profile.unresolved_step_ups(ts) + 1:.0f} sessions of this "
+                                 "account were asked for a second factor lately and never gave it"]
+        if action is Action.STEP_UP:
+            if not pending:
+                session.step_up_required = True
+                session.step_up_reasons = tuple(reasons)
+            if first_ask:
+                profile.note_step_up(ts, passed=False)
+                self.taint(ts, profile, session)
+                profile.discount(session)
+            session.refused += 1
+        elif action is Action.SUSPEND_SESSION:
+            session.suspended = True
+            # Counts against the account's next sessions like an unanswered step-up.
+            profile.note_step_up(ts, passed=False)
+            self.taint(ts, profile, session)
+            if session.refused == 0:
+                profile.discount(session)
+        elif action is Action.SUSPEND_ACCOUNT:
+            session.suspended = True
+            profile.suspended = True
+            profile.suspension = ("account suspended pending review", *reasons)
+        return Decision(action, reasons, round(assessment.score, 1),
+                        limit.delay_s if action is Action.SLOW_DOWN else 0.0,
+                        assessment.evidence)
+
+    def taint(self, ts: float, profile: AccountProfile, session: SessionState) -> None:
+        """Mark the session's device, and its network unless the account works from it
+        (an attacker on the practice's own network must not lock the practice out). The
+        network is also distrusted for every other account's new sessions for a day."""
+        foreign = session.block not in profile.blocks
+        profile.taint(ts, device=session.device, block=session.block if foreign else None)
+        if foreign:
+            self.distrust(session.block, ts)
+
+    def distrust(self, block: str, ts: float, *, answered: bool = False) -> None:
+        """Count a step-up asked of a session from this block (or one it answered); read
+        with the limits' counts before each check (`Guard._judge_before`)."""
+        self._windows.add(lim.distrust_keys(block, BLOCK_DISTRUST_S, answered=answered), ts)
+
+    def record(self, ctx: CheckContext, profile: AccountProfile, session: SessionState,
+               decision: Decision) -> None:
+        """Raise an alert when a session climbs to a higher rung (step-up and above)."""
+        if decision.action >= Action.STEP_UP and decision.action > session.max_action:
+            self._alerts.emit(Alert(
+                account_id=ctx.account_id, organisation_id=ctx.organisation_id,
+                session_id=ctx.session_id, action=decision.action,
+                reasons=tuple(decision.reasons), score=decision.score, at=ctx.at,
+                channel=ctx.channel))
+        session.max_action = max(session.max_action, int(decision.action))
