@@ -118,10 +118,6 @@ class CheckGate:
         with self._serial(account_id):
             self._guard.restore_account(account_id=account_id)
 
-    def close(self) -> None:
-        """At shutdown, after the last check: what the guard's state holds back is sent."""
-        self._guard.close()
-
     def _context(self, requester: Requester, at: dt.datetime) -> CheckContext:
         facts = self._organisations.facts(requester.organisation_id)
         session = requester.session_id or f"org:{requester.organisation_id}"

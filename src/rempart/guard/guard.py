@@ -163,9 +163,7 @@ class Guard:
                 unremarkable=decision.score < self._ladder.learn_below + session.credit)
         else:  # _record does nothing for ALLOW
             self._record(ctx, profile, session, decision)
-        # An allowed check's state rides with a later trip (within DEFER_S on Redis);
-        # a containment's is sent before the answer is withheld.
-        self._save(ctx, profile, session, later=decision.action is Action.ALLOW)
+        self._save(ctx, profile, session)
         return decision
 
     # -- what other services tell the guard --------------------------------------------
@@ -234,10 +232,6 @@ class Guard:
             profile.step_ups_asked = profile.step_ups_passed = 0.0
             profile.tainted.clear()
             self._state.save_account(key, profile)
-
-    def close(self) -> None:
-        """At shutdown: the state's waiting writes sent, its background work stopped."""
-        self._state.close()
 
     # -- internals ---------------------------------------------------------------------
 

@@ -6,11 +6,9 @@ per account. Every Redis failure becomes GuardUnavailable, so the check fails cl
 
 Round trips (rempart.guard.redis_trips): a check step asks ahead (`ask_ahead`) what it
 will read, and `load_pair` fetches it with the state in one pipeline; its writes are
-queued and ride with the next trip. So a check that discloses makes two: its state
+queued and ride with the next trip. So a check that discloses makes three: its state
 and counts before the look-up, the look-up's reads after it (carrying the first step's
-writes); the second step's writes ride with the lane's next trip, or with the
-flusher's within `DEFER_S`, with other checks' writes. Containments (sent at once) and
-campaign reads add theirs.
+writes), and the second step's writes; containments and campaign reads add theirs.
 
 Two machines updating the same account at the same instant may lose
 one of the two updates to its learnt profile: acceptable for statistics that move
@@ -40,7 +38,7 @@ from rempart.guard.errors import GuardUnavailable
 from rempart.guard.limits_check import counter_key
 from rempart.guard.patients import FILTER_BITS, GENERATION_S, generation, positions
 from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
-from rempart.guard.redis_trips import DEFER_S, Command, Trips
+from rempart.guard.redis_trips import Command, Trips
 from rempart.guard.state import MAX_PENDING_PER_ACCOUNT, SESSION_IDLE_S
 
 ACCOUNT_TTL_S = 180 * 86400
@@ -94,10 +92,9 @@ class _Step(threading.local):
 
 
 class RedisGuardState:
-    def __init__(self, client: redis.Redis, storage: RedisStorage, *, prefix: str,
-                 defer_s: float = DEFER_S) -> None:
+    def __init__(self, client: redis.Redis, storage: RedisStorage, *, prefix: str) -> None:
         self._prefix = prefix
-        self._trips = Trips(client, defer_s=defer_s)
+        self._trips = Trips(client)
         self._windows = SlidingWindows(storage, trips=self._trips)
         self._step = _Step()
 
@@ -227,9 +224,6 @@ class RedisGuardState:
 
     def flush(self) -> None:
         self._trips.flush("state write")
-
-    def close(self) -> None:
-        self._trips.close()
 
     def patient_seen(self, account_id: str, person_key: str, ts: float) -> bool:
         step = self._step

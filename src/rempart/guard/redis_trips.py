@@ -20,15 +20,6 @@ order does not matter. What is not about one account (a session's step-up or end
 which reach the guard by session) holds every lane. Outside `serial` (the guard called
 directly: tests, scripts) each trip holds every lane for itself.
 
-Writes wait at most `DEFER_S` for their lane's next trip: a thread of the process's own
-(started with the first queued write) then sends every lane's waiting writes in one
-trip, holding those lanes meanwhile (a lane in use is left to its holder's trip, and
-tried again). So an allowed check's saved state need not make a trip of its own: other
-workers see it within that bound. A failure of that trip loses its writes (the checks
-they belong to were answered on the counts, which their own trips had already made),
-and the next check's trip then fails closed as any trip does. `close` (at shutdown)
-sends what is waiting and stops the thread.
-
 A trip is one command: the commands go as one JSON argument of a script that runs them
 in order and returns their replies (redis-py packs each argument, and parses each
 reply, in Python: about a microsecond an argument, tens of them a command). "SLIDE" is
@@ -45,27 +36,16 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-import time
-import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import orjson
 import redis
-import structlog
 
 from rempart.guard.errors import GuardUnavailable
 
-log = structlog.get_logger(__name__)
-
 Command = tuple[Any, ...]
-
-# How long a queued write may wait for its lane's next trip before the flusher sends it:
-# about a served check's own latency, so that other workers read an account's state as
-# late as when every step made its own trip, while a busy process sends the writes of
-# many checks in one trip.
-DEFER_S = 0.01
 
 # Lanes per process: checks of accounts in different lanes run their guard calls (and
 # Redis trips) at once; two accounts sharing one wait for each other.
@@ -125,16 +105,10 @@ class _Held(threading.local):
 
 
 class Trips:
-    def __init__(self, client: redis.Redis, *, lanes: int = LANES,
-                 defer_s: float = DEFER_S) -> None:
+    def __init__(self, client: redis.Redis, *, lanes: int = LANES) -> None:
         self._client = client
         self._lanes = tuple(Lane() for _ in range(lanes))
         self._held = _Held()
-        self._defer_s = defer_s
-        # Set while writes wait for the flusher; the flusher's process (none yet).
-        self._waiting = threading.Event()
-        self._flusher_pid: int | None = None
-        self._closed = False
         # Connections of the client's pool, held between trips and used by one trip at a
         # time: redis-py's per-command path (pool, health check, retries, metrics) costs
         # more than the trip. As many as trips ever ran at once (list.pop and append are
@@ -172,12 +146,10 @@ class Trips:
         held = self._held.lanes
         if held:
             held[0].queued.extend(commands)
-        else:
-            lane = self._lanes[0]
-            with lane.lock:
-                lane.queued.extend(commands)
-        if not self._waiting.is_set():
-            self._wake_flusher()
+            return
+        lane = self._lanes[0]
+        with lane.lock:
+            lane.queued.extend(commands)
 
     def run(self, operation: str, commands: Sequence[Command]) -> list[Any]:
         """Send the queued writes, then `commands`, in one command; the replies to
@@ -239,47 +211,6 @@ class Trips:
     def flush(self, operation: str) -> None:
         self.run(operation, ())
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def close(self) -> None:
-        """Send every waiting write (holding every lane) and stop the flusher."""
-        self._closed = True
-        self._waiting.set()
-        try:
-            self.flush("state write at shutdown")
-        except GuardUnavailable:
-            log.warning("guard_deferred_writes_lost", at="shutdown")
-
-    def _wake_flusher(self) -> None:
-        if self._closed:
-            return
-        if self._flusher_pid != os.getpid():
-            # The first queued write of this process (a fork inherits no thread).
-            self._flusher_pid = os.getpid()
-            threading.Thread(target=_flusher,
-                             args=(weakref.ref(self), self._waiting, self._defer_s),
-                             name="guard-flusher", daemon=True).start()
-        self._waiting.set()
-
-    def send_waiting(self) -> None:
-        """One trip with the writes of every lane that waits and is free (the flusher's)."""
-        self._waiting.clear()  # a write queued from now on wakes the flusher again
-        taken = [lane for lane in self._lanes
-                 if lane.queued and lane.lock.acquire(blocking=False)]
-        try:
-            if taken:
-                self._run(taken, "deferred state write", ())
-        except GuardUnavailable:
-            # Nothing to fail: the checks were answered. The next trip fails closed.
-            log.warning("guard_deferred_writes_lost", lanes=len(taken))
-        finally:
-            for lane in taken:
-                lane.lock.release()
-        if any(lane.queued for lane in self._lanes):  # a lane in use: try it again
-            self._waiting.set()
-
 
 BATCH_SCRIPT = BATCH_LUA.encode()
 BATCH_SHA = hashlib.sha1(BATCH_SCRIPT, usedforsecurity=False).hexdigest().encode()
@@ -296,19 +227,3 @@ def _text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode()
     raise TypeError(f"not a Redis argument: {type(value).__name__}")
-
-
-def _flusher(trips: weakref.ref[Trips], waiting: threading.Event, delay_s: float) -> None:
-    """Wait for queued writes; give them `delay_s` to ride with their lane's next trip;
-    send what is left. Ends with its Trips (closed, or collected: a weak reference)."""
-    while True:
-        if not waiting.wait(timeout=60.0):
-            if trips() is None:
-                return
-            continue
-        time.sleep(delay_s)
-        owner = trips()
-        if owner is None or owner.closed:
-            return
-        owner.send_waiting()
-        del owner  # not kept alive by this thread while it waits

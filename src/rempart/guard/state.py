@@ -75,17 +75,12 @@ class GuardState(Protocol):
     def save_pair(self, account_id: str, profile: AccountProfile, session_id: str,
                   session: SessionState, *, later: bool = False) -> None:
         """save_account() and save_session() together, ending a check step. `later`: the
-        writes need not reach other machines before the call returns (an allowed step),
-        so on Redis they may ride with a later round trip (within a bound) instead of
-        one of their own."""
+        check goes on (its look-up, then after_lookup), so on Redis the writes may ride
+        with its next round trip instead of one of their own."""
         ...
 
     def flush(self) -> None:
         """Send the writes still waiting for a round trip (Redis; nothing in memory)."""
-        ...
-
-    def close(self) -> None:
-        """At shutdown: send what waits, stop background work (Redis; nothing in memory)."""
         ...
 
     def patient_seen(self, account_id: str, person_key: str, ts: float) -> bool: ...
@@ -181,9 +176,6 @@ class MemoryGuardState:
 
     def flush(self) -> None:
         """Nothing waits in process."""
-
-    def close(self) -> None:
-        """Nothing runs in the background."""
 
     def patient_seen(self, account_id: str, person_key: str, ts: float) -> bool:
         found = self._patients.get(account_id)

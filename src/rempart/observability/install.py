@@ -18,14 +18,12 @@ from rempart.web.proxies import TrustedProxyMiddleware
 
 
 def install_operations(app: FastAPI, runtime: Runtime, *, audit: AuditLog,
-                       check_service: CheckService, security_events: object,
-                       guard: Closes | None = None) -> None:
+                       check_service: CheckService, security_events: object) -> None:
     """Operations routes, the trusted proxies' middleware, the shutdown flush; the request
     latency is observed by the app's edge layer (rempart.web.edge)."""
     probe = ReadinessProbe(runtime)
     install_operation_routes(app, probe=probe, metrics_allow=runtime.settings.metrics_allow)
-    # The guard's waiting state writes (Redis) go first, before the logs' writers stop.
-    closing: list[Closes] = [*([guard] if guard is not None else []), audit, probe]
+    closing: list[Closes] = [audit, probe]
     if isinstance(security_events, AuditSecurityEventSink):  # its own audit log's writer
         closing.append(security_events)
     app.router.lifespan_context = with_writers_stopped(

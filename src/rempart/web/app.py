@@ -86,7 +86,7 @@ def create_app(runtime: Runtime, *, identity_source: IdentitySource | None = Non
         install_bench_endpoints(app, runtime)
     install_openapi(app)
     install_operations(app, runtime, audit=audit, check_service=app.state.check_service,
-                       security_events=app.state.auth.events, guard=gate)
+                       security_events=app.state.auth.events)
     # Last, so that it wraps every other middleware: request id, body cap, security
     # headers and latency metrics in one layer (rempart.web.edge).
     app.add_middleware(EdgeMiddleware, max_bytes=runtime.settings.max_body_bytes,
