@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
-import struct
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -177,7 +175,6 @@ class Trips:
         payload = orjson.dumps([*queued, *commands], default=_text)
         connection = self._connection(operation)
         try:
-            _timeout_in_kernel(connection)
             connection.send_packed_command([_packed(b"EVALSHA", BATCH_SHA, payload)],
                                            check_health=False)
             try:
@@ -217,31 +214,6 @@ class Trips:
 
 BATCH_SCRIPT = BATCH_LUA.encode()
 BATCH_SHA = hashlib.sha1(BATCH_SCRIPT, usedforsecurity=False).hexdigest().encode()
-
-
-def _timeout_in_kernel(connection: Any) -> None:
-    """Connect if need be, and leave the timeout of the socket to the kernel.
-
-    A Python socket with a timeout polls before every send and every receive: two more
-    system calls a trip, and two more hand-overs of the interpreter's lock, which the
-    threads of a loaded server wait for (a check's look-up thread makes three trips).
-    The same timeout as the kernel's own (SO_SNDTIMEO, SO_RCVTIMEO) on a blocking socket
-    costs neither: a send or receive that waits longer fails (EAGAIN), which redis-py
-    turns into ConnectionError, as it does its own timeout. Done once per socket: a
-    reconnected socket (after a failure) comes back with Python's timeout, and is done
-    again here."""
-    sock = connection._sock
-    if sock is None:
-        connection.connect()
-        sock = connection._sock
-    timeout = sock.gettimeout()
-    if not timeout:  # None (no timeout asked), or done already
-        return
-    seconds = int(timeout)
-    limit = struct.pack("ll", seconds, max(1, int((timeout - seconds) * 1_000_000)))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
-    sock.settimeout(None)
 
 
 def _packed(command: bytes, script: bytes, payload: bytes) -> bytes:
