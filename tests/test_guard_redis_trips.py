@@ -174,8 +174,10 @@ def test_the_next_step_reads_back_what_its_check_saved_without_decoding_it(
     with state.serial("a1"):
         state.save_pair("a1", profile, "s1", session)
         later = state.load_pair("a1", "s1")
-    assert later[0] is not profile and later[0] == profile
-    assert later[1] is not session and later[1] == session
+    assert later[0] is not profile
+    assert later[0] == profile
+    assert later[1] is not session
+    assert later[1] == session
 
 
 def test_what_another_machine_wrote_meanwhile_wins_over_what_was_kept(
@@ -192,7 +194,9 @@ def test_what_another_machine_wrote_meanwhile_wins_over_what_was_kept(
         other_machine._session_keys("s1")[1], b"1")
     with state.serial("a1"):
         read, read_session = state.load_pair("a1", "s1")
-    assert read is not None and read is not profile
+    assert read is not None
+    assert read is not profile
     assert read.learned_checks == 7
     # The session's JSON is the one kept, its suspension key stood beside it meanwhile.
-    assert read_session is session and read_session.suspended
+    assert read_session is session
+    assert read_session.suspended
