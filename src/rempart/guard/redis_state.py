@@ -111,12 +111,12 @@ class _Kept:
         self.session_id, self.session_blob, self.session = session_id, session_blob, session
 
     def profile_for(self, account: str, blob: object) -> AccountProfile | None:
-        return self.profile if account == self.account and blob == self.account_blob \
-            else None
+        same = account == self.account and blob == self.account_blob
+        return self.profile if same else None
 
     def session_for(self, session_id: str, blob: object) -> SessionState | None:
-        return self.session if session_id == self.session_id and blob == self.session_blob \
-            else None
+        same = session_id == self.session_id and blob == self.session_blob
+        return self.session if same else None
 
 
 class RedisGuardState:
