@@ -23,6 +23,7 @@ from rempart.guard import (
 )
 from rempart.guard.guard import Guard
 from rempart.guard.peers import PeerProfiles
+from rempart.guard.profile import AccountProfile, SessionState
 from rempart.guard.redis_state import RedisGuardState
 from rempart.guard.state import GuardState, MemoryGuardState
 
@@ -148,3 +149,54 @@ def test_what_a_step_leaves_behind_is_seen_by_the_other_machines(
     assert not first.on_claim(check_reference="r1", account_id="a2")
     # ...for its own account's claim, wherever it arrives.
     assert second.on_claim(check_reference="r1", account_id="a1")
+
+
+def _saved_pair(state: RedisGuardState) -> tuple[AccountProfile, SessionState]:
+    """A check's first step: state read, then saved for its next step (later)."""
+    profile = AccountProfile.new(T0.timestamp())
+    session = SessionState(account_id="a1", device="d1", block="192.0.2.0/24", network=None,
+                           started=T0.timestamp(), last=T0.timestamp())
+    with state.serial("a1"):
+        state.load_pair("a1", "s1")
+        state.save_pair("a1", profile, "s1", session, later=True)
+    return profile, session
+
+
+def test_the_next_step_reads_back_what_its_check_saved_without_decoding_it(
+        redis_guard_settings: GuardSettings) -> None:  # noqa: F811
+    state = redis_state(redis_guard_settings)
+    profile, session = _saved_pair(state)
+    with state.serial("a1"):
+        again = state.load_pair("a1", "s1")
+    assert again[0] is profile
+    assert again[1] is session
+    # Only for the step that follows: the one after that decodes what Redis holds.
+    with state.serial("a1"):
+        state.save_pair("a1", profile, "s1", session)
+        later = state.load_pair("a1", "s1")
+    assert later[0] is not profile
+    assert later[0] == profile
+    assert later[1] is not session
+    assert later[1] == session
+
+
+def test_what_another_machine_wrote_meanwhile_wins_over_what_was_kept(
+        redis_guard_settings: GuardSettings) -> None:  # noqa: F811
+    state, other_machine = redis_state(redis_guard_settings), redis_state(redis_guard_settings)
+    profile, session = _saved_pair(state)
+    with state.serial("a1"):
+        state.flush()  # the writes reach Redis (in a server: with the look-up's trip)
+    changed = dataclasses.replace(profile, learned_checks=7)
+    with other_machine.serial("a1"):
+        other_machine.save_account("a1", changed)
+    # A suspension of the session by another machine: its key, beside the same JSON.
+    redis.Redis.from_url(redis_guard_settings.storage_uri).set(
+        other_machine._session_keys("s1")[1], b"1")
+    with state.serial("a1"):
+        read, read_session = state.load_pair("a1", "s1")
+    assert read is not None
+    assert read is not profile
+    assert read.learned_checks == 7
+    # The session's JSON is the one kept, its suspension key stood beside it meanwhile.
+    assert read_session is session
+    assert read_session.suspended

@@ -54,11 +54,13 @@ def _raw(value: object) -> bytes:
     raise GuardUnavailable("reading a reply of an unexpected type")
 
 
-def _account(blob: object, suspension: object) -> AccountProfile | None:
-    """A stored profile, suspended if a suspension key stands beside it."""
+def _account(blob: object, suspension: object,
+             kept: AccountProfile | None = None) -> AccountProfile | None:
+    """A stored profile (`kept` if given: the same, not decoded again), suspended if a
+    suspension key stands beside it."""
     if blob is None:
         return None
-    profile = codec.load_account(_raw(blob))
+    profile = kept if kept is not None else codec.load_account(_raw(blob))
     if suspension is not None and not profile.suspended:
         profile.suspended = True
         profile.suspension = codec.load_reasons(_raw(suspension))
@@ -70,10 +72,11 @@ def _sets(writes: list[tuple[str, bytes, int]]) -> list[Command]:
     return [("SET", key, value, "EX", expiry) for key, value, expiry in writes]
 
 
-def _session(blob: object, suspended: object) -> SessionState | None:
+def _session(blob: object, suspended: object,
+             kept: SessionState | None = None) -> SessionState | None:
     if blob is None:
         return None
-    session = codec.load_session(_raw(blob))
+    session = kept if kept is not None else codec.load_session(_raw(blob))
     session.suspended = session.suspended or suspended is not None
     return session
 
@@ -89,6 +92,31 @@ class _Step(threading.local):
         # (account, ts, matured references).
         self.seen: tuple[str, str, float, bool] | None = None
         self.matured: tuple[str, float, list[Any]] | None = None
+        # What the step's save left for the next step of its check (save_pair, later).
+        self.kept: _Kept | None = None
+
+
+class _Kept:
+    """A step's saved state, as objects and as the JSON it sent: the check's next step
+    (after the look-up, in the same thread) reads it back, and when Redis returns
+    exactly that JSON (no other worker wrote meanwhile) these objects are that state,
+    not decoded again. Nothing changes them after the save: each step loads its own."""
+
+    __slots__ = ("account", "account_blob", "profile", "session", "session_blob",
+                 "session_id")
+
+    def __init__(self, account: str, account_blob: bytes, profile: AccountProfile,
+                 session_id: str, session_blob: bytes, session: SessionState) -> None:
+        self.account, self.account_blob, self.profile = account, account_blob, profile
+        self.session_id, self.session_blob, self.session = session_id, session_blob, session
+
+    def profile_for(self, account: str, blob: object) -> AccountProfile | None:
+        same = account == self.account and blob == self.account_blob
+        return self.profile if same else None
+
+    def session_for(self, session_id: str, blob: object) -> SessionState | None:
+        same = session_id == self.session_id and blob == self.session_blob
+        return self.session if same else None
 
 
 class RedisGuardState:
@@ -173,13 +201,17 @@ class RedisGuardState:
         step = self._step
         ahead, step.ahead = step.ahead, []
         asked, step.asked = step.asked, None
+        kept, step.kept = step.kept, None
         replies = self._trips.run("state read", [
             ("MGET", *self._account_keys(account_id), *self._session_keys(session_id)),
             *ahead])
         account, suspension, session, suspended = replies[0]
         if asked is not None:  # the counts were made: always taken (or taken back)
             self._took_ahead(step, asked, replies[1:])
-        return _account(account, suspension), _session(session, suspended)
+        if kept is None:
+            return _account(account, suspension), _session(session, suspended)
+        return (_account(account, suspension, kept.profile_for(account_id, account)),
+                _session(session, suspended, kept.session_for(session_id, session)))
 
     def _took_ahead(self, step: _Step, asked: tuple[str, str | None, float, bool],
                     replies: list[Any]) -> None:
@@ -197,9 +229,13 @@ class RedisGuardState:
         self._windows.settle()
         step = self._step
         step.seen = step.matured = None
-        self._trips.later(*_sets([*self._account_writes(account_id, profile),
-                                  *self._session_writes(session_id, session)]))
-        if not later:
+        account = self._account_writes(account_id, profile)
+        session_writes = self._session_writes(session_id, session)
+        self._trips.later(*_sets([*account, *session_writes]))
+        if later:  # the check's next step reads it back: keep the objects for it
+            step.kept = _Kept(account_id, account[0][1], profile, session_id,
+                              session_writes[0][1], session)
+        else:
             self._trips.flush("state write")
 
     def _write(self, operation: str, writes: list[tuple[str, bytes, int]]) -> None:

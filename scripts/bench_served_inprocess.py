@@ -1,0 +1,150 @@
+"""The served app's CPU per check in process: the bench's checks driven through ASGI.
+
+    PYTHONPATH=src python scripts/bench_served_inprocess.py SHAPE [--checks N] [--rounds R]
+        [--data-dir DIR] [--database-name NAME]
+
+SHAPE is `embedded` (SQLite, state in memory), `pgmem` (PostgreSQL, state in memory) or
+`scaled` (PostgreSQL and Redis). The app is the one a server builds
+(`create_app_from_environment`, lifespan included) over the bench's instances (built by
+`rempart bench checks --people 100000 ... --data-dir DIR` first), fed the bench's
+requests (the same corpus, demo headers and rotation) by 32 concurrent tasks on uvloop,
+no server and no socket in between. Prints one JSON line per round: the process's CPU
+per check (all its threads; user and system apart), voluntary context switches per
+check, checks per second and the answers' statuses. Redis keys are under a prefix of
+the run's own, deleted at the end. Several shapes or code trees are compared by running
+this in turn, alternately (docs/deploy.md, "Where a scaled-out check's CPU goes").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import uvloop
+
+from rempart.bench.bench_instance import BenchInstance, ensure_bench_instance
+from rempart.bench.checks_bench import CORPUS_SIZE, ROTATION_STRIDE
+from rempart.bench.corpus import CorpusMix, draw_check_bodies
+from rempart.bench.scaled_out import shared_redis
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS = "redis://127.0.0.1:6379/0"
+PEOPLE = 100_000
+SEED = 1  # the bench's default population seed
+CONCURRENCY = 32
+WARMUP = 2_000
+
+
+def _instance(shape: str, data_dir: Path, database_name: str) -> BenchInstance:
+    return ensure_bench_instance(
+        people=PEOPLE, seed=SEED, database_url=None if shape == "embedded" else POSTGRES,
+        database_name=None if shape == "embedded" else database_name, data_dir=data_dir,
+        on_stage=lambda _text: None)
+
+
+class Requests:
+    """The bench's checks as ASGI scopes and bodies (checks_bench.demo_header_requests)."""
+
+    def __init__(self, bench: BenchInstance) -> None:
+        self._bodies = draw_check_bodies(bench.instance.population_dir, count=CORPUS_SIZE,
+                                         seed=SEED, care_date=dt.date.today(),
+                                         mix=CorpusMix())
+        self._organisations = bench.organisation_ids
+
+    def __call__(self, i: int) -> tuple[dict[str, Any], bytes]:
+        count = len(self._bodies)
+        body = self._bodies[(i + i // count * ROTATION_STRIDE) % count]
+        n = i % count
+        headers = [
+            (b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-rempart-demo-organisation",
+             str(self._organisations[n % len(self._organisations)]).encode()),
+            (b"x-rempart-demo-session", f"bench-{n}".encode()),
+            (b"x-rempart-demo-address", f"10.{n % 250}.{n // 250 % 250}.1".encode())]
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                 "method": "POST", "scheme": "http", "path": "/api/v1/checks",
+                 "raw_path": b"/api/v1/checks", "query_string": b"", "root_path": "",
+                 "headers": headers, "client": ("127.0.0.1", 40000),
+                 "server": ("127.0.0.1", 8000), "state": {}}
+        return scope, body
+
+
+async def _one(app: Any, scope: dict[str, Any], body: bytes, statuses: dict[int, int]) -> None:
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # never disconnects
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses[message["status"]] = statuses.get(message["status"], 0) + 1
+
+    await app(scope, receive, send)
+
+
+async def _drive(app: Any, requests: Requests, start: int, n: int) -> dict[int, int]:
+    statuses: dict[int, int] = {}
+    numbers = iter(range(start, start + n))
+
+    async def client() -> None:
+        for i in numbers:
+            scope, body = requests(i)
+            await _one(app, scope, body, statuses)
+
+    await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
+    return statuses
+
+
+async def _measure(shape: str, requests: Requests, checks: int, rounds: int) -> None:
+    from rempart.web.asgi import create_app_from_environment
+
+    app = create_app_from_environment()
+    async with app.router.lifespan_context(app):
+        await _drive(app, requests, 0, WARMUP)
+        start = WARMUP
+        for number in range(rounds):
+            before, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+            statuses = await _drive(app, requests, start, checks)
+            wall = time.perf_counter() - wall
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            start += checks
+            user = (after.ru_utime - before.ru_utime) / checks * 1e6
+            system = (after.ru_stime - before.ru_stime) / checks * 1e6
+            print(json.dumps({
+                "shape": shape, "round": number, "cpu_us": round(user + system, 1),
+                "user_us": round(user, 1), "sys_us": round(system, 1),
+                "voluntary_switches": round((after.ru_nvcsw - before.ru_nvcsw) / checks, 2),
+                "per_s": round(checks / wall, 1), "statuses": statuses,
+                "load": os.getloadavg()[0]}), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("shape", choices=["embedded", "pgmem", "scaled"])
+    parser.add_argument("--checks", type=int, default=3_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--database-name", default="rempart_bench_checks_100000")
+    args = parser.parse_args()
+    bench = _instance(args.shape, args.data_dir, args.database_name)
+    requests = Requests(bench)
+    with shared_redis(REDIS if args.shape == "scaled" else None) as redis:
+        os.environ.update({**bench.server_env, **redis.env, "REMPART_WORKERS": "1"})
+        uvloop.run(_measure(args.shape, requests, args.checks, args.rounds))
+
+
+if __name__ == "__main__":
+    main()
