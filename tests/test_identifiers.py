@@ -132,6 +132,16 @@ def test_every_built_siret_validates(siren_body: int, establishment: int) -> Non
     assert ids.validate_siret(siret) == siret
 
 
+@pytest.mark.parametrize("establishment", [1, 4, 9999])
+def test_built_la_poste_sirets_follow_its_own_key(establishment: int) -> None:
+    # SIREN 356000000: its establishments' digits sum to a multiple of 5 (no Luhn key),
+    # the head office (35600000000048) keeps the Luhn key.
+    siret = ids.build_siret(siren_body=35_600_000, establishment=establishment)
+    assert siret.startswith("356000000")
+    assert ids.validate_siret(siret) == siret
+    assert (siret == "35600000000048") == (establishment == 4)
+
+
 @given(st.integers(0, 10**9 - 1))
 def test_every_built_rpps_validates(body: int) -> None:
     assert ids.validate_rpps(ids.build_rpps(body))

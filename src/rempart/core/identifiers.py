@@ -104,11 +104,19 @@ def validate_siret(value: str) -> str:
         raise InvalidIdentifier("SIRET", _reason(exc)) from None
 
 
+# La Poste's establishments (all but its head office) carry a SIRET whose digits sum to
+# a multiple of 5 instead of a Luhn key: the rule python-stdnum applies.
+_LA_POSTE_SIREN = "356000000"
+_LA_POSTE_HEAD_OFFICE = "35600000000048"
+
+
 def build_siret(*, siren_body: int, establishment: int) -> str:
     """A valid SIRET from an 8-digit SIREN body and a 4-digit establishment number."""
     siren = f"{siren_body:08d}"
     siren += luhn.calc_check_digit(siren)
     body = f"{siren}{establishment:04d}"
+    if siren == _LA_POSTE_SIREN and body != _LA_POSTE_HEAD_OFFICE[:-1]:
+        return body + str(-sum(map(int, body)) % 5)
     return body + luhn.calc_check_digit(body)
 
 
