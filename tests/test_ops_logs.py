@@ -15,6 +15,7 @@ from checks_support import AppClient, Population, build_population, make_app
 from ops_support import personal_values
 from rempart.observability.logs import configure_logging, reset_logging
 from rempart.runtime import Runtime
+from rempart.web.request_id import request_id_for
 
 
 @pytest.fixture
@@ -79,3 +80,14 @@ def test_nir_shaped_values_are_scrubbed_as_a_last_defence(captured: io.StringIO)
     assert line["detail"] == "about [redacted] here"
     assert line["corsica"] == line["short"] == "[redacted]"
     assert (line["siret"], line["count"]) == ("73282932000074", "12")  # not NIR-shaped
+
+
+def test_request_ids_drawn_by_the_app_are_never_taken_for_a_nir(
+        captured: io.StringIO) -> None:
+    # A random hex id begins with a NIR-shaped run of digits about once in 10,000: the
+    # scrubber would redact it, and the log line would lose its request id.
+    drawn = [request_id_for({"headers": []}) for _ in range(50_000)]
+    log = structlog.get_logger("rempart.test")
+    for request_id in drawn:
+        log.info("seen", request_id=request_id)
+    assert [line["request_id"] for line in lines(captured)] == drawn
