@@ -34,7 +34,6 @@ from rempart.auth.roles import Role
 from rempart.auth.services import AuthServices
 from rempart.auth.signing_keys import SigningKeys
 from rempart.clock import SystemClock
-from rempart.core.errors import NotInMemory
 from rempart.runtime import Runtime
 from rempart.settings import Settings
 
@@ -280,47 +279,6 @@ def test_a_revocation_made_during_a_long_quiet_spell_still_reaches_another_worke
     with pytest.raises(InvalidAccessToken) as caught:
         call_worker(late)
     assert caught.value.reason == "client revoked"
-
-
-def test_verifying_from_memory_alone_asks_for_a_read_before_the_proof_is_used(
-        software: Software) -> None:
-    """The event loop's path (`in_memory`): whatever is not known yet (the signing key,
-    the client) or due (the revocation poll) is NotInMemory, raised before the proof's
-    replay entry is made, so that a worker thread can verify the same request again."""
-    env = software.env
-    worker = AuthServices.build(env.runtime, events=MemoryEventSink(), settings=TEST_AUTH)
-    token = software.token()
-
-    def verify(proof: str, *, in_memory: bool) -> int:
-        return worker.api_auth.verify(
-            authorization=f"DPoP {token}", dpop_proof=proof, method="POST", url=CHECK_URL,
-            in_memory=in_memory).organisation_id
-
-    proof = software.dpop.proof("POST", CHECK_URL, access_token=token)
-    with pytest.raises(NotInMemory):
-        verify(proof, in_memory=True)  # a new worker knows neither the key nor the client
-    assert verify(proof, in_memory=False) == env.org_id  # the same proof, not yet used
-    assert verify(software.dpop.proof("POST", CHECK_URL, access_token=token),
-                  in_memory=True) == env.org_id
-    env.clock.advance(ACTIVE_SECONDS)
-    proof = software.dpop.proof("POST", CHECK_URL, access_token=token)
-    with pytest.raises(NotInMemory):
-        verify(proof, in_memory=True)  # the revocation poll is due
-    assert verify(proof, in_memory=False) == env.org_id
-    # A refusal from memory is a refusal: the proof was used.
-    with pytest.raises(InvalidDpopProof):
-        verify(proof, in_memory=True)
-    # A client revoked by another process: known as revoked from the next poll on.
-    admin_id, _ = env.account(role=Role.ORGANISATION_ADMIN)
-    env.auth.api_clients.revoke(actor=env.auth.accounts.get(admin_id).actor,
-                                client_id=software.registered.info.client_id)
-    env.clock.advance(ACTIVE_SECONDS)
-    with pytest.raises(NotInMemory):
-        verify(software.dpop.proof("POST", CHECK_URL, access_token=token), in_memory=True)
-    with pytest.raises(InvalidAccessToken):
-        verify(software.dpop.proof("POST", CHECK_URL, access_token=token), in_memory=False)
-    with pytest.raises(InvalidAccessToken):
-        verify(software.dpop.proof("POST", CHECK_URL, access_token=token), in_memory=True)
 
 
 # -- proof validity ----------------------------------------------------------------------------

@@ -65,46 +65,21 @@ class ApiAuthService:
                                         client_id=client.client_id, address=address))
         return issued
 
-    @property
-    def verification_waits(self) -> bool:
-        """Whether `verify` writes where it may wait (its proofs' replay store: the
-        database or Redis): the web edge then calls it off the event loop, and otherwise
-        on it, `in_memory`."""
-        return self._dpop.waits
-
     def authenticate(self, *, authorization: str | None, dpop_proof: str | None,
                      method: str, url: str, address: str | None = None) -> ApiPrincipal:
-        """The caller of an API request, or InvalidAccessToken / InvalidDpopProof, the
-        refusal recorded."""
+        """The caller of an API request, or InvalidAccessToken / InvalidDpopProof."""
         try:
-            return self.verify(authorization=authorization, dpop_proof=dpop_proof,
-                               method=method, url=url)
+            token = self._dpop_token(authorization)
+            claims = self._tokens.verify(token)
+            if not self._clients.is_active(claims.client_id):
+                raise InvalidAccessToken("client revoked")
+            proof = self._dpop.verify(dpop_proof, method=method, url=url, access_token=token)
+            if proof.jkt != claims.jkt:
+                raise InvalidDpopProof("proof key is not the key the token is bound to")
         except (InvalidAccessToken, InvalidDpopProof) as exc:
-            self.record_refusal(exc, address=address)
-
-    def verify(self, *, authorization: str | None, dpop_proof: str | None,
-               method: str, url: str, in_memory: bool = False) -> ApiPrincipal:
-        """authenticate() without recording a refusal: the caller must pass every
-        InvalidAccessToken / InvalidDpopProof it raises to record_refusal.
-
-        With `in_memory` (on the event loop), NotInMemory where a look-up would read
-        the database; always before the proof's replay entry is written, so the same
-        request can be verified again, from a worker thread, without `in_memory`.
-        """
-        token = self._dpop_token(authorization)
-        claims = self._tokens.verify(token, in_memory=in_memory)
-        if not self._clients.is_active(claims.client_id, in_memory=in_memory):
-            raise InvalidAccessToken("client revoked")
-        proof = self._dpop.verify(dpop_proof, method=method, url=url, access_token=token)
-        if proof.jkt != claims.jkt:
-            raise InvalidDpopProof("proof key is not the key the token is bound to")
+            self._refused(EventKind.API_REQUEST_REFUSED, exc, address, None)
         return ApiPrincipal(client_id=claims.client_id, organisation_id=claims.organisation_id,
                             jkt=claims.jkt)
-
-    def record_refusal(self, exc: InvalidAccessToken | InvalidDpopProof, *,
-                       address: str | None) -> NoReturn:
-        """Record a refused API request (a security event, waited for), then raise `exc`."""
-        self._refused(EventKind.API_REQUEST_REFUSED, exc, address, None)
 
     @staticmethod
     def _dpop_token(authorization: str | None) -> str:

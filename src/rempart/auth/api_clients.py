@@ -29,7 +29,6 @@ from rempart.auth.models import ApiClient
 from rempart.auth.roles import Actor, can_manage_api_clients
 from rempart.auth.tokens import new_token, token_hash
 from rempart.clock import Clock
-from rempart.core.errors import NotInMemory
 
 MAX_NAME = 100
 MAX_CLIENT_ID = 40
@@ -145,41 +144,31 @@ class ApiClientService:
             raise ClientAuthFailed
         return row[0]
 
-    def is_active(self, client_id: str, *, in_memory: bool = False) -> bool:
+    def is_active(self, client_id: str) -> bool:
         """Whether the client may still call the API: asked on every API request.
 
         What the process learnt of a client is kept (a revoked client stays revoked);
         at most every ACTIVE_SECONDS it asks which clients were revoked since its last
         poll (`_forget_revoked`), so other worker processes stop a revoked client's
         tokens within ACTIVE_SECONDS; `revoke` marks it at once in its own process.
-        With `in_memory`, NotInMemory instead of a read: the poll due, or the client
-        unknown.
         """
-        if self._poll_due():
-            if in_memory:
-                raise NotInMemory
-            self._forget_revoked()
+        self._forget_revoked()
         known = self._active.get(client_id)
         if known is not None:
             return known
-        if in_memory:
-            raise NotInMemory
         # Read after the poll: a revocation committed since is in the row read here,
         # or in the next poll's answer.
         active = self.active(client_id) is not None
         self._active.put(client_id, active)
         return active
 
-    def _poll_due(self) -> bool:
-        polled = self._polled
-        return polled is None or self._clock.monotonic() - polled[0] >= ACTIVE_SECONDS
-
     def _forget_revoked(self) -> None:
-        """Every ACTIVE_SECONDS (`_poll_due`): the clients revoked since the last poll
-        began (less REVOCATION_SKEW) are marked revoked here. The first poll has nothing
-        to mark."""
+        """Every ACTIVE_SECONDS: the clients revoked since the last poll began (less
+        REVOCATION_SKEW) are marked revoked here. The first poll has nothing to mark."""
         now = self._clock.monotonic()
         polled = self._polled
+        if polled is not None and now - polled[0] < ACTIVE_SECONDS:
+            return
         started = self._clock.now()
         if polled is not None:
             with self._engine.connect() as conn:

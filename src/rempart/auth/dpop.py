@@ -70,11 +70,6 @@ class DpopVerifier:
         self._registry.max_header_length = MAX_HEADER
         self._keys = ProofKeys()
 
-    @property
-    def waits(self) -> bool:
-        """Whether verify may wait on I/O: its replay store's (see ProofReplayCache)."""
-        return self._replay.waits
-
     def verify(self, proof: str | None, *, method: str, url: str,
                access_token: str | None = None) -> DpopProof:
         if not proof:

@@ -43,10 +43,6 @@ class ProofReplayCache(Protocol):
     """A DPoP proof's replay store: also told when the proof was made (`issued_at`), so a
     store that forgets on restart can refuse proofs older than itself."""
 
-    # Whether first_use may wait on I/O (a database write, a network round trip): the
-    # web edge then verifies proofs off the event loop.
-    waits: bool
-
     def first_use(self, key: bytes, *, issued_at: dt.datetime,
                   expires_at: dt.datetime) -> bool:
         """Record `key`; False if it was already recorded (or cannot be vouched for)."""
@@ -58,8 +54,6 @@ class _ConnectionLost(Exception):
 
 
 class DbReplayCache:
-    waits = True
-
     def __init__(self, *, engine: Engine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock

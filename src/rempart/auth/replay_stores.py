@@ -59,8 +59,6 @@ class MemoryReplayCache:
     `iat` is whole seconds, or by a client whose clock is behind) gets one 401.
     """
 
-    waits = False
-
     def __init__(self, *, clock: Clock) -> None:
         self._clock = clock
         self._since = clock.now().timestamp()
@@ -94,8 +92,6 @@ class MemoryReplayCache:
 
 class RedisReplayCache:
     """Replay entries in Redis, shared by every worker: SET NX, expiring with the proof."""
-
-    waits = True
 
     def __init__(self, client: redis.Redis, *, prefix: str, clock: Clock) -> None:
         self._client = client

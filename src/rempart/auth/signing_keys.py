@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session as DbSession
 
 from rempart.auth.models import TokenSigningKey
 from rempart.clock import Clock
-from rempart.core.errors import NotInMemory
 from rempart.vault import Vault
 
 SIGNING_KIND = b"token-signing-key"
@@ -40,15 +39,12 @@ class SigningKeys:
                 self._current = self._load_or_create()
             return self._current
 
-    def public(self, kid: str, *, in_memory: bool = False) -> ECKey | None:
-        """The public key for `kid`, or None if unknown or retired; NotInMemory if
-        `in_memory` and it would have to be read."""
+    def public(self, kid: str) -> ECKey | None:
+        """The public key for `kid`, or None if unknown or retired."""
         now = self._clock.monotonic()
         cached = self._public.get(kid)
         if cached is not None and now - cached[1] < CACHE_SECONDS:
             return cached[0]
-        if in_memory:
-            raise NotInMemory
         with DbSession(self._engine) as db:
             row = db.scalar(select(TokenSigningKey).where(TokenSigningKey.kid == kid,
                                                           TokenSigningKey.retired_at.is_(None)))

@@ -18,9 +18,3 @@ class InvalidIdentifier(RempartError):
         super().__init__(f"invalid {kind}: {reason}")
         self.kind = kind
         self.reason = reason
-
-
-class NotInMemory(RempartError):
-    """A look-up asked to answer from the process's memory alone would have to read
-    storage: the caller (on the event loop, where a read may wait for a lock or a
-    pooled connection) asks again, without that limit, from a worker thread."""

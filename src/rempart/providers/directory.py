@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, select
 
-from rempart.core.errors import NotInMemory
 from rempart.providers.models import Organisation, Professional
 
 # Professionals on staff -> size class: a practice of one, a few, a team, an institution.
@@ -43,15 +42,10 @@ class OrganisationDirectory:
         self._facts: dict[int, OrganisationFacts | None] = {}
         self._loaded = False
 
-    def facts(self, organisation_id: int, *, in_memory: bool = False,
-              ) -> OrganisationFacts | None:
-        """The organisation's facts (None if unknown); NotInMemory if `in_memory` and
-        they would have to be read."""
+    def facts(self, organisation_id: int) -> OrganisationFacts | None:
         found = self._facts.get(organisation_id, False)
         if found is not False:
             return found  # type: ignore[return-value]
-        if in_memory:
-            raise NotInMemory
         if not self._loaded:
             self._load(None)
             self._loaded = True
@@ -75,6 +69,6 @@ class OrganisationDirectory:
                     profession=str(row[1]), departement=str(row[2]), postcode=str(row[3]),
                     size_class=size_class(int(row[4] or 0)))
 
-    def profession(self, organisation_id: int, *, in_memory: bool = False) -> str | None:
-        facts = self.facts(organisation_id, in_memory=in_memory)
+    def profession(self, organisation_id: int) -> str | None:
+        facts = self.facts(organisation_id)
         return facts.profession if facts else None

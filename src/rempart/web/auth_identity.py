@@ -16,18 +16,16 @@ which one was used.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NoReturn
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from rempart.auth.access import require_personal_data_access
-from rempart.auth.api_auth import ApiAuthService, ApiPrincipal
+from rempart.auth.api_auth import ApiAuthService
 from rempart.auth.client import ClientInfo
-from rempart.auth.errors import InvalidAccessToken, InvalidDpopProof, NotPermitted, SessionInvalid
+from rempart.auth.errors import InvalidDpopProof, NotPermitted, SessionInvalid
 from rempart.auth.second_factor import device_key
 from rempart.auth.sessions import SessionService, SessionView
-from rempart.core.errors import NotInMemory
 from rempart.providers.directory import OrganisationDirectory
 from rempart.web.cookies import CookiePolicy, client_info
 from rempart.web.identity import NotAuthenticated, ProviderIdentity, client_address
@@ -80,72 +78,22 @@ class DpopAuthenticator:
         self._api_auth = api_auth
         self._organisations = organisations
 
-    @property
-    def verification_waits(self) -> bool:
-        """See ApiAuthService.verification_waits."""
-        return self._api_auth.verification_waits
-
     def identify(self, request: Request) -> ProviderIdentity:
-        """The API caller, a refusal recorded (waited for: not on the event loop)."""
-        try:
-            authorization, proof = _credentials(request)
-        except InvalidDpopProof as exc:
-            self._record_refusal(request, exc)
+        authorization = request.headers.get("authorization")
+        proofs = request.headers.getlist("dpop")
+        if authorization is None and not proofs:
+            raise NotAuthenticated
+        if len(proofs) > 1:
+            raise InvalidDpopProof("more than one DPoP header")
         address = client_address(request)
         principal = self._api_auth.authenticate(
-            authorization=authorization, dpop_proof=proof, method=request.method,
-            url=request_url(request), address=address)
-        return self._identity(principal, address,
-                              self._organisations.profession(principal.organisation_id))
-
-    async def identify_on_loop(self, request: Request) -> ProviderIdentity:
-        """identify() on the event loop, for a replay store in this process
-        (`verification_waits` false): verified from memory alone, and whatever would
-        read the database (a client, signing key or organisation not yet known, the
-        revocation poll due) or write it (a refusal's security event, waited for the
-        group commit) is done by a worker thread instead."""
-        address = client_address(request)
-        try:
-            authorization, proof = _credentials(request)
-            principal = self._api_auth.verify(
-                authorization=authorization, dpop_proof=proof, method=request.method,
-                url=request_url(request), in_memory=True)
-        except NotInMemory:
-            # Raised before the proof's replay entry is made: verified again in full.
-            return await run_in_threadpool(self.identify, request)
-        except (InvalidAccessToken, InvalidDpopProof) as exc:
-            await run_in_threadpool(self._record_refusal, request, exc)
-            raise
-        organisation_id = principal.organisation_id
-        try:
-            profession = self._organisations.profession(organisation_id, in_memory=True)
-        except NotInMemory:
-            profession = await run_in_threadpool(self._organisations.profession,
-                                                 organisation_id)
-        return self._identity(principal, address, profession)
-
-    def _record_refusal(self, request: Request,
-                        exc: InvalidAccessToken | InvalidDpopProof) -> NoReturn:
-        self._api_auth.record_refusal(exc, address=client_address(request))
-
-    @staticmethod
-    def _identity(principal: ApiPrincipal, address: str | None,
-                  profession: str | None) -> ProviderIdentity:
+            authorization=authorization, dpop_proof=proofs[0] if proofs else None,
+            method=request.method, url=request_url(request), address=address)
         return ProviderIdentity(
             account_id=None, organisation_id=principal.organisation_id, professional_id=None,
-            profession=profession, session_id=f"api:{principal.client_id}",
-            client_address=address, device_id=f"jkt:{principal.jkt}")
-
-
-def _credentials(request: Request) -> tuple[str | None, str | None]:
-    """The request's Authorization and DPoP headers, or NotAuthenticated / InvalidDpopProof."""
-    authorization = request.headers.get("authorization")
-    proofs = request.headers.getlist("dpop")
-    if authorization is None and not proofs:
-        raise NotAuthenticated
-    if len(proofs) > 1:
-        raise InvalidDpopProof("more than one DPoP header")
-    return authorization, proofs[0] if proofs else None
+            profession=self._organisations.profession(principal.organisation_id),
+            session_id=f"api:{principal.client_id}", client_address=address,
+            device_id=f"jkt:{principal.jkt}")
 
 
 def request_url(request: Request) -> str:
@@ -164,13 +112,10 @@ class AuthenticatedIdentity:
 
     async def identify(self, request: Request) -> ProviderIdentity:
         if request.url.path.startswith(API_PREFIXES):
-            if self._tokens.verification_waits:
-                # Off the event loop: the DPoP check writes its proof's replay entry (to
-                # the database, where on SQLite a write waits for the lock the check
-                # journal's commits hold, or to Redis): inline, the loop stalled on it
-                # (docs/performance.md).
-                return await run_in_threadpool(self._tokens.identify, request)
-            return await self._tokens.identify_on_loop(request)
+            # Always off the event loop: the DPoP check writes its proof's replay entry,
+            # and on SQLite a write waits for the lock the check journal's commits hold:
+            # inline, the event loop stalled on it (docs/performance.md).
+            return await run_in_threadpool(self._tokens.identify, request)
         if self._offload:
             return await run_in_threadpool(self._session_identity, request)
         return self._session_identity(request)
