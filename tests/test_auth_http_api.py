@@ -7,23 +7,28 @@ as a security event without the token, and discloses nothing.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import json
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
+from sqlalchemy import event as sa_event
 
 from auth_support import DpopClient
 from portal_support import BACKENDS, BASE_URL, Browser, PortalEnv, fresh, shared_portal
+from rempart.auth.api_clients import ACTIVE_SECONDS
 from rempart.auth.events import EventKind
 from rempart.auth.roles import Role
+from rempart.auth.signing_keys import CACHE_SECONDS
 from rempart.coverage.models import Check
 from test_fhir import eligibility_request
 
@@ -146,6 +151,53 @@ def test_a_dpop_bound_token_checks_coverage(env: PortalEnv, software: Software) 
     assert fhir.status_code == 200
     assert fhir.json()["outcome"] == "complete"
     assert env.events.of_kind(EventKind.API_TOKEN_ISSUED)
+
+
+# What the DPoP check reads: its client's row (and the revocation poll), the signing key.
+DPOP_TABLES = ("api_clients", "token_signing_keys")
+
+
+@contextmanager
+def dpop_reads(engine: Engine) -> Iterator[list[bool]]:
+    """For each statement on DPOP_TABLES while open: whether it ran on the event loop."""
+    on_loop: list[bool] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if any(table in statement for table in DPOP_TABLES):
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                on_loop.append(False)  # a worker thread
+            else:
+                on_loop.append(True)
+
+    sa_event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield on_loop
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", seen)
+
+
+def test_the_dpop_check_never_reads_the_database_on_the_event_loop(
+        env: PortalEnv, software: Software) -> None:
+    """On the loop, a read may wait for SQLite's lock or a pooled connection and stall
+    every request: a client or signing key not yet known, or the revocation poll due, is
+    read by a worker thread (with the replay store in the process a check is otherwise
+    verified from memory alone, on the loop; with the database's, always in a thread)."""
+    token, later = software.token(), software.token()
+    with dpop_reads(env.runtime.engine) as on_loop:
+        assert software.check(token).status_code == 201  # a client new to the process
+        assert on_loop  # the client's row, read
+        assert not any(on_loop)
+        on_loop.clear()
+        assert software.check(token).status_code == 201
+        assert on_loop == []  # all known: nothing read at all
+        env.clock.advance(ACTIVE_SECONDS)  # the revocation poll due
+        assert software.check(token).status_code == 201
+        env.clock.advance(CACHE_SECONDS)  # the signing key to be read again
+        assert software.check(later).status_code == 201
+        assert len(on_loop) >= 2  # the poll, the key
+        assert not any(on_loop)
 
 
 def test_client_secret_basic_is_accepted(software: Software) -> None:
