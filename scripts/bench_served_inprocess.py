@@ -30,7 +30,7 @@ from typing import Any
 import uvloop
 
 from rempart.bench.bench_instance import BenchInstance, ensure_bench_instance
-from rempart.bench.checks_bench import CORPUS_SIZE, ROTATION_STRIDE
+from rempart.bench.checks_bench import CORPUS_SIZE, demo_check
 from rempart.bench.corpus import CorpusMix, draw_check_bodies
 from rempart.bench.scaled_out import shared_redis
 
@@ -50,7 +50,7 @@ def _instance(shape: str, data_dir: Path, database_name: str) -> BenchInstance:
 
 
 class Requests:
-    """The bench's checks as ASGI scopes and bodies (checks_bench.demo_header_requests)."""
+    """The bench's checks as ASGI scopes and bodies (checks_bench.demo_check)."""
 
     def __init__(self, bench: BenchInstance) -> None:
         self._bodies = draw_check_bodies(bench.instance.population_dir, count=CORPUS_SIZE,
@@ -59,16 +59,11 @@ class Requests:
         self._organisations = bench.organisation_ids
 
     def __call__(self, i: int) -> tuple[dict[str, Any], bytes]:
-        count = len(self._bodies)
-        body = self._bodies[(i + i // count * ROTATION_STRIDE) % count]
-        n = i % count
+        body, demo = demo_check(i, self._bodies, self._organisations)
         headers = [
             (b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
-            (b"x-rempart-demo-organisation",
-             str(self._organisations[n % len(self._organisations)]).encode()),
-            (b"x-rempart-demo-session", f"bench-{n}".encode()),
-            (b"x-rempart-demo-address", f"10.{n % 250}.{n // 250 % 250}.1".encode())]
+            *((name.encode(), value.encode()) for name, value in demo.items())]
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
                  "method": "POST", "scheme": "http", "path": "/api/v1/checks",
                  "raw_path": b"/api/v1/checks", "query_string": b"", "root_path": "",

@@ -66,13 +66,20 @@ def demo_header_requests(*, path: str, bodies: Sequence[bytes], server: RunningS
     mistyped cards included, is what a prober does, not a counter."""
     organisations = bench.organisation_ids
     host = f"{server.host}:{server.port}".encode()
+    return [post_request(path, body, host=host, headers=headers)
+            for body, headers in (demo_check(i, bodies, organisations)
+                                  for i in range(len(bodies) * ROTATIONS))]
+
+
+def demo_check(i: int, bodies: Sequence[bytes],
+               organisations: Sequence[int]) -> tuple[bytes, dict[str, str]]:
+    """The `i`-th demo-identity check of the bench's rotation: its body and headers."""
     count = len(bodies)
-    return [post_request(path, bodies[(i + i // count * ROTATION_STRIDE) % count], host=host,
-                         headers={
-        DEMO_HEADER: str(organisations[i % count % len(organisations)]),
-        DEMO_SESSION_HEADER: f"bench-{i % count}",
-        DEMO_ADDRESS_HEADER: f"10.{i % count % 250}.{i % count // 250 % 250}.1"})
-        for i in range(count * ROTATIONS)]
+    n = i % count
+    return bodies[(i + i // count * ROTATION_STRIDE) % count], {
+        DEMO_HEADER: str(organisations[n % len(organisations)]),
+        DEMO_SESSION_HEADER: f"bench-{n}",
+        DEMO_ADDRESS_HEADER: f"10.{n % 250}.{n // 250 % 250}.1"}
 
 
 def post_request(path: str, body: bytes, *, host: bytes, headers: dict[str, str],

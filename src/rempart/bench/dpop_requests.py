@@ -218,18 +218,20 @@ class DpopRequests:
 
     def clients_for(self, bench: BenchInstance) -> list[ApiSoftware]:
         """The instance's bench clients (registered on first use), as this phase holds them."""
+        return self._held(bench).clients
+
+    def _held(self, bench: BenchInstance) -> _Holders:
         holders = self._holders.get(bench.directory)
         if holders is None:
             holders = _Holders(clients=ensure_bench_clients(bench, count=self._count),
                                tokens=[], minted_at=0.0,
                                lifetime=bench.instance.settings.auth.access_token_seconds)
             self._holders[bench.directory] = holders
-        return holders.clients
+        return holders
 
     def _holders_for(self, bench: BenchInstance, seconds: float) -> _Holders:
         """The clients, and their tokens made again if they would expire within the load."""
-        self.clients_for(bench)
-        holders = self._holders[bench.directory]
+        holders = self._held(bench)
         left = holders.minted_at + holders.lifetime - time.time()
         if left < seconds + TOKEN_RENEWAL_MARGIN_S:
             holders.minted_at = time.time()

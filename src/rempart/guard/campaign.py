@@ -250,6 +250,12 @@ class CampaignWatch:
             keys.append((f"campaign:{group}:fail", self._window_s, 1))
         return self._windows.read_adding(self.sessions_key(block), keys, ts)[0]
 
+    @staticmethod
+    def may_apply(sessions: float, fresh: bool, young: bool, own_far: float) -> bool:
+        """Whether any part of `evidence` can apply (most sessions: none, and the caller
+        skips the call): the network's reads, the fresh cohort's, or the young one's."""
+        return sessions >= NETWORK_SESSIONS or fresh or (young and own_far >= YOUNG_OWN)
+
     def evidence(self, *, block: str, sessions: float, fresh: bool, foreign_block: bool,
                  ts: float, own: tuple[float, float] = (0.0, 0.0),
                  young: bool = False, own_far: tuple[float, float] = (0.0, 0.0),

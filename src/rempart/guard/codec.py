@@ -22,11 +22,9 @@ def load_account(blob: bytes) -> AccountProfile:
     stored = data["rates"]
     if isinstance(stored, dict):
         # Saved before the rates were one flat list: one object per feature, by name.
-        fields = ("base_hits", "base_trials", "short_hits", "short_trials", "long_hits",
-                  "long_trials")
         flat = rw.empty()
         for name, at in rw.OFFSET.items():
-            for i, field in enumerate(fields):
+            for i, field in enumerate(rw.FIELD_NAMES):
                 flat[at + i] = float(stored[name][field])
         stored = flat
     data["rates"] = [float(v) for v in stored]

@@ -22,13 +22,7 @@ from rempart.core.care import Profession
 from rempart.guard import limits_check as lim
 from rempart.guard import rates as rw
 from rempart.guard.alerts import AlertSink
-from rempart.guard.campaign import (
-    NETWORK_SESSIONS,
-    YOUNG_OWN,
-    CampaignWatch,
-    origin_novelty,
-    still_young,
-)
+from rempart.guard.campaign import CampaignWatch, origin_novelty, still_young
 from rempart.guard.ceilings import Ceilings, LimitPolicy, ceilings_for
 from rempart.guard.context import CheckContext, EntityId, LookupOutcome, SizeClass
 from rempart.guard.decision import Action, Decision, Evidence
@@ -300,9 +294,8 @@ class Guard:
         if not session.fresh and session.block in profile.blocks:
             return []
         young = still_young(session.young, session.started, ts)
-        if (sessions < NETWORK_SESSIONS and not session.fresh
-                and not (young and session.far >= YOUNG_OWN)):
-            return []  # none of CampaignWatch.evidence's parts applies (most sessions)
+        if not CampaignWatch.may_apply(sessions, session.fresh, young, session.far):
+            return []
         return self._campaign.evidence(block=session.block, sessions=sessions,
                                        fresh=session.fresh,
                                        foreign_block=session.foreign_block, ts=ts,

@@ -22,7 +22,11 @@ PRIOR_WEIGHT = 50.0         # the peer prior counts as this many checks of evide
 
 # Fields of one feature, from its offset.
 BASE_HITS, BASE_TRIALS, SHORT_HITS, SHORT_TRIALS, LONG_HITS, LONG_TRIALS = range(6)
-FIELDS = 6
+# Their names, in that order (as a profile stored them, one object per feature,
+# before the flat list: rempart.guard.codec reads both).
+FIELD_NAMES = ("base_hits", "base_trials", "short_hits", "short_trials", "long_hits",
+               "long_trials")
+FIELDS = len(FIELD_NAMES)
 # Each feature's offset in the list, by name (the peer priors' order).
 OFFSET = {name: FIELDS * i for i, name in enumerate(RATE_NAMES)}
 NEW, FAR, FAIL, NEAR_MISS, UNCLAIMED = (OFFSET[name] for name in RATE_NAMES)
