@@ -10,9 +10,13 @@ SHAPE is `embedded` (SQLite, state in memory), `pgmem` (PostgreSQL, state in mem
 requests (the same corpus, demo headers and rotation) by 32 concurrent tasks on uvloop,
 no server and no socket in between. Prints one JSON line per round: the process's CPU
 per check (all its threads; user and system apart), voluntary context switches per
-check, checks per second and the answers' statuses. Redis keys are under a prefix of
-the run's own, deleted at the end. Several shapes or code trees are compared by running
-this in turn, alternately (docs/deploy.md, "Where a scaled-out check's CPU goes").
+check, checks per second and the answers' statuses; and what the servers spent per
+check meanwhile, from /proc: PostgreSQL's backends on the run's database (`pg_us`:
+theirs alone, plus the server's own processes: WAL writer, checkpointer) and the whole
+redis-server (`redis_us`: shared with anyone else using it, so an upper bound). Redis
+keys are under a prefix of the run's own, deleted at the end. Several shapes or code
+trees are compared by running this in turn, alternately (docs/deploy.md, "Where a
+scaled-out check's CPU goes").
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import json
 import os
 import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,18 +108,66 @@ async def _drive(app: Any, requests: Requests, start: int, n: int) -> dict[int, 
     return statuses
 
 
-async def _measure(shape: str, requests: Requests, checks: int, rounds: int) -> None:
+def _ticks(pid: int) -> int:
+    """A process's CPU (user and system) in clock ticks; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def _pids(pattern: str) -> list[int]:
+    """Processes whose command line starts with `pattern`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if command.startswith(pattern):
+                found.append(int(entry.name))
+    return found
+
+
+def _server_cpu(shape: str, database: str) -> Callable[[], tuple[float, float]]:
+    """A reading of (PostgreSQL's CPU, Redis's CPU) in µs: PostgreSQL's backends on
+    `database` and its own background processes (not other databases' backends)."""
+    import psycopg
+
+    hz = os.sysconf("SC_CLK_TCK")
+    redis_pids = _pids("redis-server") if shape == "scaled" else []
+
+    def reading() -> tuple[float, float]:
+        pg: list[int] = []
+        if shape != "embedded":
+            with psycopg.connect(POSTGRES, autocommit=True) as conn:
+                pg = [row[0] for row in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s"
+                    " OR backend_type NOT IN ('client backend')", (database,))]
+        to_us = 1e6 / hz
+        return (sum(map(_ticks, pg)) * to_us, sum(map(_ticks, redis_pids)) * to_us)
+
+    return reading
+
+
+async def _measure(shape: str, requests: Requests, checks: int, rounds: int,
+                   database: str) -> None:
     from rempart.web.asgi import create_app_from_environment
 
+    servers = _server_cpu(shape, database)
     app = create_app_from_environment()
     async with app.router.lifespan_context(app):
         await _drive(app, requests, 0, WARMUP)
         start = WARMUP
         for number in range(rounds):
+            servers_before = servers()
             before, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
             statuses = await _drive(app, requests, start, checks)
             wall = time.perf_counter() - wall
             after = resource.getrusage(resource.RUSAGE_SELF)
+            pg_us, redis_us = (b - a for a, b in zip(servers_before, servers(), strict=True))
             start += checks
             user = (after.ru_utime - before.ru_utime) / checks * 1e6
             system = (after.ru_stime - before.ru_stime) / checks * 1e6
@@ -123,6 +176,7 @@ async def _measure(shape: str, requests: Requests, checks: int, rounds: int) -> 
                 "user_us": round(user, 1), "sys_us": round(system, 1),
                 "voluntary_switches": round((after.ru_nvcsw - before.ru_nvcsw) / checks, 2),
                 "per_s": round(checks / wall, 1), "statuses": statuses,
+                "pg_us": round(pg_us / checks, 1), "redis_us": round(redis_us / checks, 1),
                 "load": os.getloadavg()[0]}), flush=True)
 
 
@@ -138,7 +192,8 @@ def main() -> None:
     requests = Requests(bench)
     with shared_redis(REDIS if args.shape == "scaled" else None) as redis:
         os.environ.update({**bench.server_env, **redis.env, "REMPART_WORKERS": "1"})
-        uvloop.run(_measure(args.shape, requests, args.checks, args.rounds))
+        uvloop.run(_measure(args.shape, requests, args.checks, args.rounds,
+                           args.database_name))
 
 
 if __name__ == "__main__":
