@@ -10,9 +10,7 @@ reference, whatever the reason.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -29,7 +27,7 @@ from rempart.coverage.answers import (
     Page,
     as_utc,
 )
-from rempart.coverage.check_reads import CheckReads, Lookup
+from rempart.coverage.check_reads import CheckReads
 from rempart.coverage.errors import UnknownReference
 from rempart.coverage.journal import CheckJournal, PendingCheck
 from rempart.coverage.matching import Matcher
@@ -45,7 +43,6 @@ from rempart.coverage.rules import (
 from rempart.disclosure import Disclosure, DisclosureEvent, DisclosureRecorder, Requester
 from rempart.guard import LookupOutcome
 from rempart.guard.gate import CheckGate
-from rempart.guard.on_loop import await_only, greenlet_spawn, on_loop
 from rempart.storage.thread_connections import ThreadConnections
 from rempart.vault import Vault
 
@@ -67,10 +64,6 @@ class CheckService:
         self._journal = CheckJournal(engine=engine, recorder=recorder, connections=connections)
         self._offload = offload
         self._gate = gate  # the exfiltration guard; None only where settings turn it off
-        # With a database server and the guard's state in Redis, the look-up runs on the
-        # loop in a greenlet (rempart.guard.on_loop): the guard's Redis waits are the
-        # loop's, and only the SELECT goes to a worker thread.
-        self._on_loop = offload and gate is not None and gate.remote_state
 
     def check(self, *, requester: Requester, request: CheckRequest) -> CheckAnswer:
         """Answer whether the presented person is covered for the category on the date."""
@@ -85,9 +78,7 @@ class CheckService:
         and in a worker thread with a database server (`offload`); the journal
         commits on the loop or in a worker thread (see CheckJournal).
         """
-        if self._on_loop:
-            answer, pending = await greenlet_spawn(self._look_up, requester, request)
-        elif self._offload:
+        if self._offload:
             answer, pending = await asyncio.to_thread(self._look_up, requester, request)
         else:
             answer, pending = self._look_up(requester, request)
@@ -107,8 +98,8 @@ class CheckService:
         reference = new_reference(at=now)
         # The guard decides before anything is disclosed (CheckWithheld otherwise).
         guarded = self._gate.before(requester, at=now) if self._gate else None
-        lookup = self._find(identity=identity, member=member,
-                            category=query.category.value, care_date=query.care_date)
+        lookup = self._reads.find(identity=identity, member=member,
+                                  category=query.category.value, care_date=query.care_date)
         candidates = lookup.candidates
         found, place = self._matcher.match_placed(candidates, query)
         guarantee = latest_guarantee(found.guarantees) if found else None
@@ -153,14 +144,6 @@ class CheckService:
             person_id=disclosed_person, fields=answer.disclosed_fields, reference=reference,
             insurer_amc=query.amc_number if disclosed_person is not None else None)
         return answer, PendingCheck(row=row, disclosure=disclosure)
-
-    def _find(self, **criteria: Any) -> Lookup:
-        """The look-up's SELECT: in a worker thread when the check runs on the loop (a
-        blocking read would stall every other request meanwhile), else right here."""
-        if on_loop():
-            return await_only(asyncio.to_thread(functools.partial(self._reads.find,
-                                                                  **criteria)))
-        return self._reads.find(**criteria)
 
     def calculate(self, *, requester: Requester, reference: str,
                   bill: Bill) -> CalculationAnswer:

@@ -17,12 +17,12 @@ them from there; `add` (counts nobody reads back at once) is queued for the next
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 from limits.storage import RedisStorage, Storage
 
-from rempart.guard.on_loop import StepLocal
 from rempart.guard.redis_trips import Command, Trips
 from rempart.ratelimit import HIGH, ClockedMemoryStorage
 
@@ -35,12 +35,9 @@ _Step = tuple[list[Any], int, float, int]
 _Ahead = dict[tuple[str, int, int], tuple[float, float, str]]
 
 
-class _AskedAhead:
-    """The hits a guard step asked ahead, per thread or check on the loop (Redis only,
-    rempart.guard.on_loop): a step runs in one, and others run steps of other accounts
-    at once."""
-
-    __slots__ = ("added", "ahead", "keys", "plan", "ts")
+class _AskedAhead(threading.local):
+    """The hits a guard step asked ahead, per thread (Redis only): a step runs in one
+    thread, and threads run steps of other accounts at once."""
 
     def __init__(self) -> None:
         self.ahead: _Ahead = {}
@@ -70,7 +67,7 @@ class SlidingWindows:
         # Per (key, window): [bucket, its Redis key, the previous bucket's], replaced when
         # the bucket changes.
         self._names: dict[tuple[str, int], list[Any]] = {}
-        self._steps = StepLocal(_AskedAhead)
+        self._step = _AskedAhead()
 
     def hit(self, keys: Sequence[tuple[str, int, int]], ts: float) -> list[tuple[float, float]]:
         """Add `amount` to each (key, window seconds, amount) — 0 only reads, HIGH counts a
@@ -88,7 +85,7 @@ class SlidingWindows:
         if self._trips is None:  # the constructor pairs Redis with trips
             raise TypeError("SlidingWindows: no trips")
         self._trips.later(self._command(self._plan(keys, ts)))
-        step = self._steps.get()
+        step = self._step
         if step.ahead:
             added = step.added
             for key, window, amount in keys:
@@ -114,7 +111,7 @@ class SlidingWindows:
         self.settle()
         if self._trips is None or len({(k, w, a) for k, w, a in keys}) != len(keys):
             return None
-        step = self._steps.get()
+        step = self._step
         step.keys = list(keys)
         step.ts = ts
         step.plan = self._plan(keys, ts)
@@ -123,7 +120,7 @@ class SlidingWindows:
     def took_ahead(self, reply: Any) -> None:
         """The reply to ask_ahead's command."""
         replies = list(reply)
-        asked = self._steps.get()
+        asked = self._step
         plan = asked.plan
         counts = _sliding([int(r) for r in replies[0::2]], [int(r) for r in replies[1::2]],
                           plan)
@@ -134,7 +131,7 @@ class SlidingWindows:
     def settle(self) -> None:
         """End of a guard step: take back increments asked ahead that no hit used (the
         check ended on a standing decision before counting), in the next trip."""
-        step = self._steps.get()
+        step = self._step
         if not step.ahead:
             return
         undo: list[Command] = []
@@ -148,7 +145,7 @@ class SlidingWindows:
 
     def _hit_trips(self, trips: Trips, keys: Sequence[tuple[str, int, int]],
                    ts: float) -> list[tuple[float, float]]:
-        step = self._steps.get()
+        step = self._step
         ahead = step.ahead
         out: list[tuple[float, float] | None] = []
         missing: list[tuple[str, int, int]] = []

@@ -78,12 +78,6 @@ class CheckGate:
         # call's round trips, so that checks of other accounts go on meanwhile.
         self._serial = guard.serial
 
-    @property
-    def remote_state(self) -> bool:
-        """Whether the guard's steps wait on Redis (their waits may then be the loop's:
-        rempart.guard.on_loop)."""
-        return self._guard.remote_state
-
     def before(self, requester: Requester, *, at: dt.datetime) -> CheckContext:
         ctx = self._context(requester, at)
         with self._serial(ctx.account_id):

@@ -89,12 +89,6 @@ class Guard:
         self._asks_ahead = state.asks_ahead
         self._rungs = Rungs(ladder=self._ladder, windows=state.windows, alerts=alerts)
 
-    @property
-    def remote_state(self) -> bool:
-        """Whether the state is over the network (Redis: the backend that asks ahead), so
-        that a step waits on round trips (rempart.guard.on_loop)."""
-        return self._asks_ahead
-
     def serial(self, account_id: EntityId | None) -> AbstractContextManager[object]:
         """Hold around each call about this account (None: about a session, or anything)
         from threads that call the guard at once (rempart.guard.gate): calls about one

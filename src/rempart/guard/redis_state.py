@@ -24,6 +24,7 @@ with the state and applied to it, and removed only by an operator's restore
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -35,7 +36,6 @@ from rempart.guard import codec
 from rempart.guard.counters import SlidingWindows
 from rempart.guard.errors import GuardUnavailable
 from rempart.guard.limits_check import counter_key
-from rempart.guard.on_loop import StepLocal
 from rempart.guard.patients import FILTER_BITS, GENERATION_S, generation, positions
 from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
 from rempart.guard.redis_trips import Command, Trips
@@ -81,12 +81,9 @@ def _session(blob: object, suspended: object,
     return session
 
 
-class _Step:
-    """A guard step's reads asked ahead and fetched, per thread (or check on the loop:
-    rempart.guard.on_loop): a step (before_check, after_lookup) runs in one, and others
-    run steps of other accounts at once."""
-
-    __slots__ = ("ahead", "asked", "kept", "matured", "seen")
+class _Step(threading.local):
+    """A guard step's reads asked ahead and fetched, per thread: a step (before_check,
+    after_lookup) runs in one thread, and threads run steps of other accounts at once."""
 
     def __init__(self) -> None:
         self.ahead: list[Command] = []
@@ -127,7 +124,7 @@ class RedisGuardState:
         self._prefix = prefix
         self._trips = Trips(client)
         self._windows = SlidingWindows(storage, trips=self._trips)
-        self._steps = StepLocal(_Step)
+        self._step = _Step()
 
     @classmethod
     def connect(cls, uri: str, *, prefix: str, timeout_s: float = 0.5) -> RedisGuardState:
@@ -187,7 +184,7 @@ class RedisGuardState:
 
     def ask_ahead(self, account_id: str, *, hits: Sequence[tuple[str, int, int]], ts: float,
                   person_key: str | None = None, matured: bool = False) -> None:
-        step = self._steps.get()
+        step = self._step
         ahead: list[Command] = []
         count = self._windows.ask_ahead(hits, ts) if hits else None
         if count is not None:
@@ -201,7 +198,7 @@ class RedisGuardState:
 
     def load_pair(self, account_id: str,
                   session_id: str) -> tuple[AccountProfile | None, SessionState | None]:
-        step = self._steps.get()
+        step = self._step
         ahead, step.ahead = step.ahead, []
         asked, step.asked = step.asked, None
         kept, step.kept = step.kept, None
@@ -230,7 +227,7 @@ class RedisGuardState:
     def save_pair(self, account_id: str, profile: AccountProfile, session_id: str,
                   session: SessionState, *, later: bool = False) -> None:
         self._windows.settle()
-        step = self._steps.get()
+        step = self._step
         step.seen = step.matured = None
         account = self._account_writes(account_id, profile)
         session_writes = self._session_writes(session_id, session)
@@ -265,7 +262,7 @@ class RedisGuardState:
         self._trips.flush("state write")
 
     def patient_seen(self, account_id: str, person_key: str, ts: float) -> bool:
-        step = self._steps.get()
+        step = self._step
         seen, step.seen = step.seen, None
         if seen is not None and seen[:3] == (account_id, person_key, ts):
             return seen[3]
@@ -312,7 +309,7 @@ class RedisGuardState:
 
     def matured_claims(self, account_id: str, ts: float) -> int:
         queue = self._key("pc", account_id)
-        step = self._steps.get()
+        step = self._step
         matured, step.matured = step.matured, None
         if matured is not None and matured[:2] == (account_id, ts):
             found = matured[2]

@@ -44,7 +44,6 @@ import orjson
 import redis
 
 from rempart.guard.errors import GuardUnavailable
-from rempart.guard.on_loop import StepLocal, acquire, on_loop, wait_readable
 
 Command = tuple[Any, ...]
 
@@ -98,11 +97,8 @@ class Lane:
         self.queued: list[Command] = []
 
 
-class _Held:
-    """The lanes this thread (or check on the loop: rempart.guard.on_loop) holds
-    (Trips.serial), in order; empty outside."""
-
-    __slots__ = ("lanes",)
+class _Held(threading.local):
+    """The lanes this thread holds (Trips.serial), in order; empty outside."""
 
     def __init__(self) -> None:
         self.lanes: tuple[Lane, ...] = ()
@@ -112,7 +108,7 @@ class Trips:
     def __init__(self, client: redis.Redis, *, lanes: int = LANES) -> None:
         self._client = client
         self._lanes = tuple(Lane() for _ in range(lanes))
-        self._held = StepLocal(_Held)
+        self._held = _Held()
         # Connections of the client's pool, held between trips and used by one trip at a
         # time: redis-py's per-command path (pool, health check, retries, metrics) costs
         # more than the trip. As many as trips ever ran at once (list.pop and append are
@@ -129,35 +125,31 @@ class Trips:
         """Hold `key`'s lane (None: every lane, in order) while calling the guard about it:
         its trips, and the writes queued in it, are then in the order of the calls, and
         the writes ride with the next trip of the same lane. Not reentrant."""
-        held = self._held.get()
-        if held.lanes:
+        if self._held.lanes:
             raise RuntimeError("Trips.serial: this thread already holds a lane")
         lanes = self._lanes if key is None else (self.lane(key),)
         taken: list[Lane] = []
         try:
             for lane in lanes:
-                acquire(lane.lock)
+                lane.lock.acquire()
                 taken.append(lane)
-            held.lanes = lanes
+            self._held.lanes = lanes
             yield
         finally:
-            held.lanes = ()
+            self._held.lanes = ()
             for lane in reversed(taken):
                 lane.lock.release()
 
     def later(self, *commands: Command) -> None:
         """Queue writes for the next trip of this lane (their replies are checked, not
         read); outside `serial`, for the next trip of any."""
-        held = self._held.get().lanes
+        held = self._held.lanes
         if held:
             held[0].queued.extend(commands)
             return
         lane = self._lanes[0]
-        acquire(lane.lock)
-        try:
+        with lane.lock:
             lane.queued.extend(commands)
-        finally:
-            lane.lock.release()
 
     def run(self, operation: str, commands: Sequence[Command]) -> list[Any]:
         """Send the queued writes, then `commands`, in one command; the replies to
@@ -165,7 +157,7 @@ class Trips:
 
         Inside `serial`, the writes queued in the lanes held; outside, every lane is held
         for the trip (one caller's order, as before lanes)."""
-        held = self._held.get().lanes
+        held = self._held.lanes
         if held:
             return self._run(held, operation, commands)
         with self.serial(None):
@@ -183,10 +175,15 @@ class Trips:
         payload = orjson.dumps([*queued, *commands], default=_text)
         connection = self._connection(operation)
         try:
-            replies = _exchange(connection, _packed(b"EVALSHA", BATCH_SHA, payload))
-            if isinstance(replies, redis.exceptions.NoScriptError):
+            connection.send_packed_command([_packed(b"EVALSHA", BATCH_SHA, payload)],
+                                           check_health=False)
+            try:
+                replies = connection.read_response()
+            except redis.exceptions.NoScriptError:
                 # Nothing ran (a new or flushed server): the same trip, with the script.
-                replies = _exchange(connection, _packed(b"EVAL", BATCH_SCRIPT, payload))
+                connection.send_packed_command([_packed(b"EVAL", BATCH_SCRIPT, payload)],
+                                               check_health=False)
+                replies = connection.read_response()
         except BaseException as exc:
             # Whatever was sent or half read, the next trip starts on a new socket
             # (no retry: a check waits at most one timeout, then fails closed). The
@@ -213,18 +210,6 @@ class Trips:
 
     def flush(self, operation: str) -> None:
         self.run(operation, ())
-
-
-def _exchange(connection: Any, packed: bytes) -> Any:
-    """Send one command and read its reply (NoScriptError returned, not raised). On the
-    loop (rempart.guard.on_loop) the wait for the reply is the loop's."""
-    connection.send_packed_command([packed], check_health=False)
-    if on_loop():
-        wait_readable(connection._sock, connection.socket_timeout)
-    try:
-        return connection.read_response()
-    except redis.exceptions.NoScriptError as missing:
-        return missing
 
 
 BATCH_SCRIPT = BATCH_LUA.encode()
