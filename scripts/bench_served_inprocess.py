@@ -11,9 +11,10 @@ requests (the same corpus, demo headers and rotation) by 32 concurrent tasks on 
 no server and no socket in between. Prints one JSON line per round: the process's CPU
 per check (all its threads; user and system apart), voluntary context switches per
 check, checks per second and the answers' statuses; and what the servers spent per
-check meanwhile, from /proc: PostgreSQL's backends on the run's database (`pg_us`:
-theirs alone, plus the server's own processes: WAL writer, checkpointer) and the whole
-redis-server (`redis_us`: shared with anyone else using it, so an upper bound). Redis
+check meanwhile, from /proc: PostgreSQL's backends on the run's database (`pg_us`),
+its background processes (`pg_background_us`: WAL writer, checkpointer, autovacuum,
+shared by every database) and the whole redis-server (`redis_us`: shared with anyone
+else using it, so an upper bound). Redis
 keys are under a prefix of the run's own, deleted at the end. Several shapes or code
 trees are compared by running this in turn, alternately (docs/deploy.md, "Where a
 scaled-out check's CPU goes").
@@ -131,25 +132,36 @@ def _pids(pattern: str) -> list[int]:
     return found
 
 
-def _server_cpu(shape: str, database: str) -> Callable[[], tuple[float, float]]:
-    """A reading of (PostgreSQL's CPU, Redis's CPU) in µs: PostgreSQL's backends on
-    `database` and its own background processes (not other databases' backends)."""
+Reading = dict[tuple[str, int], int]  # (what, pid): CPU in clock ticks
+
+
+def _server_cpu(shape: str, database: str) -> Callable[[], Reading]:
+    """A reading of the servers' processes: PostgreSQL's backends on `database`
+    ("pg"), its background processes ("pg_background": shared by every database) and
+    redis-server ("redis")."""
     import psycopg
 
-    hz = os.sysconf("SC_CLK_TCK")
     redis_pids = _pids("redis-server") if shape == "scaled" else []
 
-    def reading() -> tuple[float, float]:
-        pg: list[int] = []
+    def reading() -> Reading:
+        found: Reading = {("redis", pid): _ticks(pid) for pid in redis_pids}
         if shape != "embedded":
             with psycopg.connect(POSTGRES, autocommit=True) as conn:
-                pg = [row[0] for row in conn.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = %s"
-                    " OR backend_type NOT IN ('client backend')", (database,))]
-        to_us = 1e6 / hz
-        return (sum(map(_ticks, pg)) * to_us, sum(map(_ticks, redis_pids)) * to_us)
+                for pid, kind in conn.execute(
+                        "SELECT pid, backend_type FROM pg_stat_activity WHERE datname = %s"
+                        " OR backend_type <> 'client backend'", (database,)):
+                    what = "pg" if kind == "client backend" else "pg_background"
+                    found[(what, pid)] = _ticks(pid)
+        return found
 
     return reading
+
+
+def _spent(before: Reading, after: Reading, what: str) -> float:
+    """µs of CPU `what` spent between two readings (a process that began meanwhile from
+    nothing; one that ended meanwhile is not counted)."""
+    ticks = sum(t - before.get(key, 0) for key, t in after.items() if key[0] == what and t)
+    return ticks * 1e6 / os.sysconf("SC_CLK_TCK")
 
 
 async def _measure(shape: str, requests: Requests, checks: int, rounds: int,
@@ -167,7 +179,7 @@ async def _measure(shape: str, requests: Requests, checks: int, rounds: int,
             statuses = await _drive(app, requests, start, checks)
             wall = time.perf_counter() - wall
             after = resource.getrusage(resource.RUSAGE_SELF)
-            pg_us, redis_us = (b - a for a, b in zip(servers_before, servers(), strict=True))
+            servers_after = servers()
             start += checks
             user = (after.ru_utime - before.ru_utime) / checks * 1e6
             system = (after.ru_stime - before.ru_stime) / checks * 1e6
@@ -176,7 +188,8 @@ async def _measure(shape: str, requests: Requests, checks: int, rounds: int,
                 "user_us": round(user, 1), "sys_us": round(system, 1),
                 "voluntary_switches": round((after.ru_nvcsw - before.ru_nvcsw) / checks, 2),
                 "per_s": round(checks / wall, 1), "statuses": statuses,
-                "pg_us": round(pg_us / checks, 1), "redis_us": round(redis_us / checks, 1),
+                **{f"{what}_us": round(_spent(servers_before, servers_after, what) / checks, 1)
+                   for what in ("pg", "pg_background", "redis")},
                 "load": os.getloadavg()[0]}), flush=True)
 
 
