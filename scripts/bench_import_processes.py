@@ -9,9 +9,11 @@ bench's database (found by its name in their command lines, so other engineers'
 benches on the same server are not counted) during the import and during the
 baseline, the server-wide background processes (checkpointer, background writer, WAL
 writer), this process's CPU during the baseline, and the wall time of each. `states`
-counts, every 20 ms during the import, the scheduler state of this process, of its
+counts, every 50 ms during the import, the scheduler state of this process, of its
 workers and of the bench's backend (R running or runnable, S waiting, D in I/O): the
-share of S is the time a process waited for another.
+share of S is the time a process waited for another. The sampling thread runs in this
+process: its own CPU is reported (`cpu_us_sampling_import`) and taken out of
+`cpu_us_per_person_main_without_sampling` and `cpu_us_main_baseline`.
 """
 import argparse
 import json
@@ -52,22 +54,20 @@ class PgSampler(threading.Thread):
         self.importing = False
         self.dbname = None  # this run's database: other engineers run benches too
         self.seen = {}  # pid -> (role, cpu)
+        self.roles = {}  # pid -> role, or None for a process of no interest
         self.stop = False
         self.lock = threading.Lock()
+        self.own_cpu = 0.0  # this thread's CPU so far: it runs in the importing process
 
     def scan(self):
         for name in os.listdir("/proc"):
             if not name.isdigit():
                 continue
             pid = int(name)
-            line = cmdline(pid)
-            if not line.startswith("postgres:"):
-                continue
-            if self.dbname and f" {self.dbname} " in line:
-                role = "bench_autovacuum" if "autovacuum" in line else "bench_backend"
-            elif any(w in line for w in ("checkpointer", "background writer", "walwriter")):
-                role = "server_background"
-            else:
+            role = self.roles.get(pid, "")
+            if role == "":
+                role = self.classify(pid)
+            if role is None:
                 continue
             cpu = proc_cpu(pid)
             if self.importing and role == "bench_backend":
@@ -75,6 +75,24 @@ class PgSampler(threading.Thread):
             if cpu is not None:
                 with self.lock:
                     self.seen[pid] = (role, cpu)
+
+    def classify(self, pid):
+        """The process's role, remembered once its title says (a backend just forked
+        still carries the server's command line, and is looked at again)."""
+        line = cmdline(pid)
+        if self.dbname and f" {self.dbname} " in line and line.startswith("postgres:"):
+            role = "bench_autovacuum" if "autovacuum" in line else "bench_backend"
+        elif line.startswith("postgres:") and any(
+                w in line for w in ("checkpointer", "background writer", "walwriter")):
+            role = "server_background"
+        elif line.startswith("postgres:") and self.dbname:
+            role = None  # another database's process: a title names its database for good
+        elif "postgres" in line:
+            return None  # not titled yet: looked at again next time
+        else:
+            role = None
+        self.roles[pid] = role
+        return role
 
     def count(self, role, pid):
         try:
@@ -97,7 +115,8 @@ class PgSampler(threading.Thread):
                             self.count("worker", int(child))
                 except OSError:
                     pass
-            time.sleep(0.02)
+            self.own_cpu = time.thread_time()
+            time.sleep(0.05)
 
     def totals(self):
         self.scan()
@@ -126,7 +145,8 @@ def main():
     marks = {}
 
     def on_stage(text):
-        marks[text.split()[0]] = (time.perf_counter(), self_cpu(), sampler.totals())
+        marks[text.split()[0]] = (time.perf_counter(), self_cpu(), sampler.totals(),
+                                  sampler.own_cpu)
         sampler.importing = text.startswith("importing")
 
     fresh = import_bench._fresh_postgres
@@ -143,7 +163,7 @@ def main():
     figures = import_bench.run_import_bench(
         people=people, database_url="postgresql://postgres@127.0.0.1:5432/test" if pg else None,
         on_stage=on_stage, workers=args.workers)
-    end = (time.perf_counter(), self_cpu(), sampler.totals())
+    end = (time.perf_counter(), self_cpu(), sampler.totals(), sampler.own_cpu)
     sampler.stop = True
     out = figures.as_dict()
     out["started_utc"] = started_utc
@@ -158,7 +178,12 @@ def main():
     for role in ("bench_backend", "bench_autovacuum", "server_background"):
         out[f"cpu_us_{role}_import"] = round(delta(imp, base, role) / n * 1e6, 2)
         out[f"cpu_us_{role}_baseline"] = round(delta(base, end, role) / n * 1e6, 2)
-    out["cpu_us_main_baseline"] = round((end[1] - base[1]) / n * 1e6, 2)
+    # This process's figures without the sampling thread's own CPU (it reads /proc).
+    sampling_import, sampling_baseline = base[3] - imp[3], end[3] - base[3]
+    out["cpu_us_sampling_import"] = round(sampling_import / n * 1e6, 2)
+    out["cpu_us_per_person_main_without_sampling"] = round(
+        figures.cpu_us_per_person_main - sampling_import / n * 1e6, 2)
+    out["cpu_us_main_baseline"] = round((end[1] - base[1] - sampling_baseline) / n * 1e6, 2)
     out["wall_us_import"] = round((base[0] - imp[0]) / n * 1e6, 2)
     out["wall_us_baseline"] = round((end[0] - base[0]) / n * 1e6, 2)
     out["src"] = import_bench.__file__
