@@ -62,12 +62,10 @@ a device or network their account has not confirmed whose own checks look odd.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from rempart.guard.counters import SlidingWindows
 from rempart.guard.decision import Evidence
 from rempart.guard.geo import normalise_departement
-from rempart.guard.limits_check import block_digest, counter_key
+from rempart.guard.limits_check import CheckKeys, block_digest, counter_key
 from rempart.guard.profile import TAINT_S, AccountProfile
 from rempart.guard.stats import binomial_tail_bits, poisson_tail_bits, share_upper_bound
 
@@ -212,43 +210,40 @@ class CampaignWatch:
         # shares: refreshed every REFRESH_S, each session's own checks taken out per call.
         self._young_counts = (0.0, 0.0, 0.0, 0.0, 1.0)
 
-    def opened(self, *, block: str, fresh: bool, foreign_block: bool, ts: float) -> None:
-        """Count a session opening from its block, and a fresh one across the platform
-        and, if the block is new to its account, in that block."""
-        keys = [(self.sessions_key(block)[0], HOUR_S, 1)]
+    def opened(self, *, digest: str, fresh: bool, foreign_block: bool, ts: float) -> None:
+        """Count a session opening from its block (`digest`: the block's, see
+        block_digest), and a fresh one across the platform and, if the block is new to
+        its account, in that block."""
+        keys = [("nb:" + digest, HOUR_S, 1)]
         if fresh:
             keys += [(key, window, 1) for key, window in _OPENED]
         if foreign_block:
-            keys.append((counter_key("fb", block), HOUR_S, 1))
+            keys.append(("fb:" + digest, HOUR_S, 1))
         self._windows.add(keys, ts)
 
-    @staticmethod
-    @lru_cache(maxsize=65536)
-    def sessions_key(block: str) -> tuple[str, int, int]:
-        """Read with the limits' counts before a check: sessions opened from the block."""
-        return (counter_key("nb", block), HOUR_S, 0)
-
-    def record(self, *, fresh: bool, block: str, matched: bool, far: bool | None,
+    def record(self, *, fresh: bool, keys: CheckKeys, matched: bool, far: bool | None,
                ts: float, young: bool = False) -> float:
         """Count a check that reached its lookup, and what the lookup found, in its block
         and in its cohort (fresh, or the others: the platform's baseline; and young), in
-        one call; return the sessions opened from the block in the hour."""
+        one call; return the sessions opened from the block in the hour (`keys`: the
+        check's, whose `sessions` is that count's key)."""
         group = "fresh" if fresh else "known"
-        digest = block_digest(block)  # counter_key's, once for the block's keys
-        keys = [("nb:n:" + digest, HOUR_S, 1),
-                ("campaign:all:n", NETWORK_WINDOW_S, 1), (f"campaign:{group}:n", self._window_s, 1)]
+        digest = keys.block_digest
+        adding = [("nb:n:" + digest, HOUR_S, 1),
+                  ("campaign:all:n", NETWORK_WINDOW_S, 1),
+                  (f"campaign:{group}:n", self._window_s, 1)]
         if young:
-            keys += _YOUNG_N
+            adding += _YOUNG_N
         if far or not matched:
-            keys += [("nb:odd:" + digest, HOUR_S, 1),
+            adding += [("nb:odd:" + digest, HOUR_S, 1),
                      ("campaign:all:odd", NETWORK_WINDOW_S, 1)]
             if young:
-                keys += _YOUNG_ODD
+                adding += _YOUNG_ODD
         if far:
-            keys.append((f"campaign:{group}:far", self._window_s, 1))
+            adding.append((f"campaign:{group}:far", self._window_s, 1))
         if not matched:
-            keys.append((f"campaign:{group}:fail", self._window_s, 1))
-        return self._windows.read_adding(self.sessions_key(block), keys, ts)[0]
+            adding.append((f"campaign:{group}:fail", self._window_s, 1))
+        return self._windows.read_adding(keys.sessions, adding, ts)[0]
 
     @staticmethod
     def may_apply(sessions: float, fresh: bool, young: bool, own_far: float) -> bool:

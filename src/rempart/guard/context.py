@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rempart.core.care import Profession
 from rempart.guard.errors import InvalidCheckContext
+
+if TYPE_CHECKING:
+    from rempart.guard.limits_check import CheckKeys
 
 EntityId = int | str
 
@@ -47,6 +51,9 @@ class CheckContext:
     postcode: str | None = None
     # Autonomous system number of the address, where the edge knows it.
     network: str | None = None
+    # Not part of what the check is: its counter keys, made once by the guard's
+    # before_check for its after_lookup (rempart.guard.limits_check.CheckKeys).
+    keys: CheckKeys | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:

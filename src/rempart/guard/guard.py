@@ -22,7 +22,7 @@ from rempart.core.care import Profession
 from rempart.guard import limits_check as lim
 from rempart.guard import rates as rw
 from rempart.guard.alerts import AlertSink
-from rempart.guard.campaign import CampaignWatch, origin_novelty, still_young
+from rempart.guard.campaign import HOUR_S, CampaignWatch, origin_novelty, still_young
 from rempart.guard.ceilings import Ceilings, LimitPolicy, ceilings_for
 from rempart.guard.context import CheckContext, EntityId, LookupOutcome, SizeClass
 from rempart.guard.decision import Action, Decision, Evidence
@@ -100,18 +100,18 @@ class Guard:
     def before_check(self, ctx: CheckContext) -> Decision:
         ts = ctx.at.timestamp()
         prior = self._profiles.prior(ctx.profession, ctx.size_class)
-        block = address_block(ctx.address)
+        keys = self._keys(ctx)
+        block = keys.block
         if self._asks_ahead:
             # Every count _judge_before may read, fetched with the state (reads change
             # nothing).
-            self._state.ask_ahead(str(ctx.account_id), ts=ts, hits=(
-                *lim.check_keys(ctx, block, self._limits),
-                *lim.distrust_keys(block, BLOCK_DISTRUST_S), self._campaign.sessions_key(block)))
-        profile, session = self._load(ctx, ts, prior, block)
+            self._state.ask_ahead(str(ctx.account_id), ts=ts,
+                                  hits=(*keys.check, *keys.distrust, keys.sessions))
+        profile, session = self._load(ctx, ts, prior, keys)
         session.note_attempt(ts, MAX_INTERVAL_GAP_S)
         decision = self._rungs.standing(ctx, profile, session, block)
         if decision is None:
-            decision = self._judge_before(ctx, ts, prior, profile, session, block)
+            decision = self._judge_before(ctx, ts, prior, profile, session, keys)
             if decision.action is not Action.ALLOW:  # record does nothing for ALLOW
                 self._rungs.record(ctx, profile, session, decision)
         self._save(ctx, profile, session, later=decision.action is Action.ALLOW)
@@ -120,21 +120,22 @@ class Guard:
     def after_lookup(self, ctx: CheckContext, outcome: LookupOutcome) -> Decision:
         ts = ctx.at.timestamp()
         prior = self._profiles.prior(ctx.profession, ctx.size_class)
-        block = address_block(ctx.address)  # cached per address
+        keys = self._keys(ctx)  # its before_check's
+        block = keys.block
         if self._asks_ahead:
             self._state.ask_ahead(
                 str(ctx.account_id), ts=ts, matured=True,
                 person_key=outcome.person_key if outcome.matched else None,
-                hits=(self._campaign.sessions_key(block),
-                      *(() if outcome.matched else lim.failure_keys(ctx, block, self._limits))))
-        profile, session = self._load(ctx, ts, prior, block)
+                hits=(keys.sessions,
+                      *(() if outcome.matched else lim.failure_keys(keys, self._limits))))
+        profile, session = self._load(ctx, ts, prior, keys)
         standing = self._rungs.standing(ctx, profile, session, block)
         if standing is not None:  # suspended meanwhile: the answer must not leave
             self._save(ctx, profile, session)
             return standing
         retry = not outcome.matched and session.is_retry(outcome.attempt_key, ts)
         new, far = self._learner.observe(ctx, ts, outcome, profile, session, retry=retry)
-        sessions = self._campaign.record(fresh=session.fresh, block=block,
+        sessions = self._campaign.record(fresh=session.fresh, keys=keys,
                                          matched=outcome.matched, far=far, ts=ts,
                                          young=still_young(session.young, session.started, ts))
         ceilings, usual = self._hourly(ctx, ts, prior, profile)
@@ -149,7 +150,7 @@ class Guard:
                     "with different details")))
         limit = lim.NO_BREACH
         if not outcome.matched:
-            raw = self._windows.hit(lim.failure_keys(ctx, block, self._limits), ts)
+            raw = self._windows.hit(lim.failure_keys(keys, self._limits), ts)
             breaches = lim.failure_breaches(lim.Counts.failures_from(raw), ceilings,
                                             self._limits)
             limit = lim.verdict(breaches, self._limits)
@@ -233,9 +234,20 @@ class Guard:
 
     # -- internals ---------------------------------------------------------------------
 
+    def _keys(self, ctx: CheckContext) -> lim.CheckKeys:
+        """The check's counter keys: made by its before_check, kept on its context for its
+        after_lookup (made again for a context this guard's policy did not make them for)."""
+        keys = ctx.keys
+        if keys is None or keys.policy is not self._limits:
+            keys = lim.keys_for(ctx, address_block(ctx.address), self._limits,
+                                BLOCK_DISTRUST_S, HOUR_S)
+            object.__setattr__(ctx, "keys", keys)  # a memo on a frozen context
+        return keys
+
     def _load(self, ctx: CheckContext, ts: float, prior: PeerPrior,
-              block: str) -> tuple[AccountProfile, SessionState]:
+              keys: lim.CheckKeys) -> tuple[AccountProfile, SessionState]:
         account_id = str(ctx.account_id)
+        block = keys.block
         found, session = self._state.load_pair(account_id, ctx.session_id)
         profile = found or AccountProfile.new(ts)
         if session is None or session.account_id != account_id:
@@ -244,7 +256,7 @@ class Guard:
             session.novelty = (*novelty_evidence(profile, prior, device=ctx.device_id,
                                                  block=block),
                                *history_evidence(profile, ts, prior.noun))
-            self._note_fresh(profile, session, ctx.device_id, block, ts)
+            self._note_fresh(profile, session, ctx.device_id, keys, ts)
             if profile.is_tainted(ctx.device_id, block, ts):
                 # Where a step-up went unanswered, the next session is asked again first.
                 session.step_up_required = True
@@ -256,12 +268,13 @@ class Guard:
         return profile, session
 
     def _note_fresh(self, profile: AccountProfile, session: SessionState,
-                    device: str, block: str, ts: float) -> None:
+                    device: str, keys: lim.CheckKeys, ts: float) -> None:
         """Whether a new session is fresh: from a device or block that is not its
         account's own, on an account that has one (rempart.guard.campaign)."""
-        fresh, foreign, young = origin_novelty(profile, device=device, block=block, ts=ts)
+        fresh, foreign, young = origin_novelty(profile, device=device, block=keys.block, ts=ts)
         session.fresh, session.foreign_block, session.young = fresh, foreign, young
-        self._campaign.opened(block=block, fresh=fresh, foreign_block=foreign, ts=ts)
+        self._campaign.opened(digest=keys.block_digest, fresh=fresh, foreign_block=foreign,
+                              ts=ts)
 
     def _hourly(self, ctx: CheckContext, ts: float, prior: PeerPrior,
                 profile: AccountProfile) -> tuple[Ceilings, Usual]:
@@ -310,20 +323,22 @@ class Guard:
                               later=later)
 
     def _judge_before(self, ctx: CheckContext, ts: float, prior: PeerPrior,
-                      profile: AccountProfile, session: SessionState, block: str) -> Decision:
+                      profile: AccountProfile, session: SessionState,
+                      check_keys: lim.CheckKeys) -> Decision:
         windows = self._windows
         policy = self._limits
+        block = check_keys.block
         # After the limits' seven counts, read only where they are used: the block's
         # step-ups asked and answered (a block new to the account, no step-up pending),
         # and the sessions opened from it in the hour (see _pooled).
-        keys = lim.check_keys(ctx, block, policy)
+        keys = check_keys.check
         distrust = (not session.step_up_required and session.max_action < Action.STEP_UP
                     and block not in profile.blocks)
         if distrust:
-            keys = (*keys, *lim.distrust_keys(block, BLOCK_DISTRUST_S))
+            keys = (*keys, *check_keys.distrust)
         pooled = session.fresh or session.block not in profile.blocks
         if pooled:
-            keys = (*keys, self._campaign.sessions_key(block))
+            keys = (*keys, check_keys.sessions)
         raw = windows.hit(keys, ts)
         counts = lim.Counts.from_check(raw)
         opened = raw[-1][0] if pooled else 0.0

@@ -47,51 +47,62 @@ class LimitVerdict:
     reasons: tuple[str, ...]
 
 
-def check_keys(ctx: CheckContext, block: str,
-               policy: LimitPolicy) -> tuple[tuple[str, int, int], ...]:
-    """Count the check in each scope, and read the session's failures, in one call."""
-    # The windows, not the policy, in the cache's key: a dataclass's hash is a Python call
-    # over all its fields, on every check.
-    return _check_keys(ctx.session_id, str(ctx.account_id), str(ctx.organisation_id),
-                       ctx.address, block, policy.session_window_s,
-                       policy.failure_session_window_s, policy.hour_window_s, policy.day_window_s)
+class CheckKeys(NamedTuple):
+    """A check's counter keys, made once by its before_check and kept on its context for
+    its after_lookup (CheckContext.keys): one object per check, where per-session memo
+    caches kept an entry per new session, address and block — a few KiB per new account
+    held long after its check (docs/guard.md, "Fewer objects per new account")."""
+
+    block: str
+    # check_keys' seven: the session's checks and failures, the account's hour and
+    # day, the organisation's, address's and block's hour.
+    check: tuple[tuple[str, int, int], ...]
+    # The block's step-ups asked and left unanswered, and answered (reads).
+    distrust: tuple[tuple[str, int, int], tuple[str, int, int]]
+    # The sessions opened from the block in the hour (rempart.guard.campaign, a read).
+    sessions: tuple[str, int, int]
+    block_digest: str
+    # The policy they were made with (a context used with another guard is keyed again).
+    policy: LimitPolicy
 
 
-@lru_cache(maxsize=65536)
-def _check_keys(session_id: str, account_id: str, organisation_id: str, address: str,
-                block: str, session_window_s: int, failure_session_window_s: int,
-                hour_window_s: int, day_window_s: int) -> tuple[tuple[str, int, int], ...]:
-    # counter_key's keys, one digest per value (a new session's two keys share one).
-    account = "a:" + _digest(account_id)
-    session = _digest(session_id)
-    return (("s:" + session, session_window_s, 1),
-            ("fs:" + session, failure_session_window_s, 0),
-            (account, hour_window_s, 1),
-            (account, day_window_s, 1),
-            ("o:" + _digest(organisation_id), hour_window_s, 1),
-            ("ip:" + _digest(address), hour_window_s, 1),
-            ("b:" + _digest(block), hour_window_s, 1))
+def keys_for(ctx: CheckContext, block: str, policy: LimitPolicy, distrust_s: int,
+             sessions_window_s: int) -> CheckKeys:
+    """The check's keys, computed (counter_key's keys, one digest per value: a new
+    session's two keys share one)."""
+    account = "a:" + _digest(str(ctx.account_id))
+    session = _digest(ctx.session_id)
+    block_d = _digest(block)
+    return CheckKeys(
+        block,
+        (("s:" + session, policy.session_window_s, 1),
+         ("fs:" + session, policy.failure_session_window_s, 0),
+         (account, policy.hour_window_s, 1),
+         (account, policy.day_window_s, 1),
+         ("o:" + _digest(str(ctx.organisation_id)), policy.hour_window_s, 1),
+         ("ip:" + _digest(ctx.address), policy.hour_window_s, 1),
+         ("b:" + block_d, policy.hour_window_s, 1)),
+        (("tb:" + block_d, distrust_s, 0), ("tb+:" + block_d, distrust_s, 0)),
+        ("nb:" + block_d, sessions_window_s, 0),
+        block_d, policy)
 
 
-@lru_cache(maxsize=65536)
 def distrust_keys(block: str, distrust_s: int, *,
-                  answered: bool | None = None) -> tuple[tuple[str, int, int], ...]:
-    """The block's counts of step-ups asked of its sessions and left unanswered ("tb"),
-    and answered ("tb+"): read both (answered None), or add one to either."""
-    if answered is None:
-        digest = _digest(block)
-        return (("tb:" + digest, distrust_s, 0), ("tb+:" + digest, distrust_s, 0))
+                  answered: bool) -> tuple[tuple[str, int, int], ...]:
+    """Add one to the block's count of step-ups asked of its sessions and left
+    unanswered ("tb"), or answered ("tb+"): CheckKeys.distrust reads both."""
     return ((counter_key("tb+" if answered else "tb", block), distrust_s, 1),)
 
 
-def failure_keys(ctx: CheckContext, block: str, policy: LimitPolicy) -> list[tuple[str, int, int]]:
+def failure_keys(keys: CheckKeys, policy: LimitPolicy) -> list[tuple[str, int, int]]:
     """Count a failed match: the session's own counter, and the high half of the hourly
-    counters of the account, organisation, address and block."""
-    return [(counter_key("fs", ctx.session_id), policy.failure_session_window_s, 1),
-            (counter_key("a", str(ctx.account_id)), policy.hour_window_s, HIGH),
-            (counter_key("o", str(ctx.organisation_id)), policy.hour_window_s, HIGH),
-            (counter_key("ip", ctx.address), policy.hour_window_s, HIGH),
-            (counter_key("b", block), policy.hour_window_s, HIGH)]
+    counters of the account, organisation, address and block (check_keys' keys)."""
+    check = keys.check
+    return [(check[1][0], policy.failure_session_window_s, 1),
+            (check[2][0], policy.hour_window_s, HIGH),
+            (check[4][0], policy.hour_window_s, HIGH),
+            (check[5][0], policy.hour_window_s, HIGH),
+            (check[6][0], policy.hour_window_s, HIGH)]
 
 
 class Counts(NamedTuple):

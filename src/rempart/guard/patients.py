@@ -81,3 +81,42 @@ class PatientFilter:
             bits = sparse
         for b in bits:
             array[b >> 3] |= 1 << (b & 7)
+
+
+# An account's memory of patients in state.MemoryGuardState: while it holds one
+# generation of at most SPARSE_BITS bits (most accounts a server sees in a day: a handful
+# of patients), just that generation and its bits, a tuple of numbers the cyclic
+# collector stops tracking; a PatientFilter from then on. Both answer alike.
+Patients = PatientFilter | tuple[int, tuple[int, ...]]
+
+
+def seen_in(found: Patients, bits: tuple[int, ...], gen: int) -> bool:
+    if not isinstance(found, tuple):
+        return found.seen(bits, gen)
+    held_gen, held = found
+    if held_gen != gen and held_gen != gen - 1:
+        return False
+    for b in bits:  # noqa: SIM110 - a loop: all() over a generator costs a frame per call
+        if b not in held:
+            return False
+    return True
+
+
+def added(found: Patients | None, bits: tuple[int, ...], gen: int) -> Patients:
+    """`found` with the person's bits added (a new value, or `found` changed in place)."""
+    if found is None:
+        # What PatientFilter.add keeps in an empty filter's first generation.
+        first = tuple(bits)
+        if len(first) <= SPARSE_BITS:
+            return (gen, first)
+        found = PatientFilter()
+    elif isinstance(found, tuple):
+        held_gen, held = found
+        if held_gen == gen:
+            sparse = held + tuple([b for b in bits if b not in held])
+            if len(sparse) <= SPARSE_BITS:
+                return (gen, sparse)
+        found = PatientFilter()
+        found.generations[held_gen] = held
+    found.add(bits, gen)
+    return found

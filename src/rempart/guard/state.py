@@ -15,13 +15,15 @@ from typing import Protocol
 
 from rempart.clock import Clock
 from rempart.guard.counters import SlidingWindows
-from rempart.guard.patients import PatientFilter, generation, positions
+from rempart.guard.patients import Patients, added, generation, positions, seen_in
 from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
 from rempart.ratelimit import ClockedMemoryStorage
 
 SESSION_IDLE_S = 12 * 3600
 MAX_SESSIONS = 200_000
 MAX_PENDING_PER_ACCOUNT = 5_000
+# A pending check's (claim deadline, reference).
+_Queued = tuple[float, str]
 
 
 class GuardState(Protocol):
@@ -114,9 +116,12 @@ class MemoryGuardState:
         self._lock = threading.Lock()
         # One for every key: profiles are shared objects changed in place.
         self._serial = threading.Lock()
-        self._patients: dict[str, PatientFilter] = {}
+        self._patients: dict[str, Patients] = {}
         self._pending: dict[str, tuple[str, PendingCheck]] = {}
-        self._pending_by_account: dict[str, deque[tuple[float, str]]] = {}
+        # Per account, its pending references by deadline: the one (deadline, reference)
+        # of an account with one pending check (most accounts a server sees in a day),
+        # a deque from the second on (an empty deque is ~600 bytes; a tuple ~60).
+        self._pending_by_account: dict[str, _Queued | deque[_Queued]] = {}
 
     @property
     def windows(self) -> SlidingWindows:
@@ -184,21 +189,26 @@ class MemoryGuardState:
 
     def patient_seen(self, account_id: str, person_key: str, ts: float) -> bool:
         found = self._patients.get(account_id)
-        return found is not None and found.seen(positions(account_id, person_key), generation(ts))
+        return found is not None and seen_in(found, positions(account_id, person_key),
+                                             generation(ts))
 
     def remember_patient(self, account_id: str, person_key: str, ts: float) -> None:
-        found = self._patients.get(account_id)
-        if found is None:
-            found = self._patients[account_id] = PatientFilter()
-        found.add(positions(account_id, person_key), generation(ts))
+        patients = self._patients
+        found = patients.get(account_id)
+        now = added(found, positions(account_id, person_key), generation(ts))
+        if now is not found:
+            patients[account_id] = now
 
     def add_pending_claim(self, account_id: str, reference: str, deadline: float,
                           check: PendingCheck) -> None:
+        self._pending[reference] = (account_id, check)
         queue = self._pending_by_account.get(account_id)
         if queue is None:
-            queue = self._pending_by_account[account_id] = deque()
+            self._pending_by_account[account_id] = (deadline, reference)
+            return
+        if isinstance(queue, tuple):
+            queue = self._pending_by_account[account_id] = deque((queue,))
         queue.append((deadline, reference))
-        self._pending[reference] = (account_id, check)
         if len(queue) > MAX_PENDING_PER_ACCOUNT:
             _, dropped = queue.popleft()
             self._pending.pop(dropped, None)
@@ -208,6 +218,11 @@ class MemoryGuardState:
 
     def matured_claims(self, account_id: str, ts: float) -> int:
         queue = self._pending_by_account.get(account_id)
+        if isinstance(queue, tuple):
+            if queue[0] > ts:
+                return 0
+            del self._pending_by_account[account_id]
+            return 1 if self._pending.pop(queue[1], None) is not None else 0
         matured = 0
         while queue and queue[0][0] <= ts:
             _, reference = queue.popleft()
