@@ -21,17 +21,23 @@ from joserfc.errors import BadSignatureError, JoseError
 from rempart.auth.config import AuthSettings
 from rempart.auth.errors import InvalidAccessToken
 from rempart.auth.lru import API_CLIENTS_KEPT, LruMap
-from rempart.auth.signing_keys import ALGORITHM, CACHE_SECONDS, SigningKeys
+from rempart.auth.signing_keys import ALGORITHM, SigningKeys
 from rempart.clock import Clock
 
 TOKEN_TYPE = "at+jwt"  # noqa: S105 (a media type, not a secret)
 MAX_TOKEN = 4096
 # A client sends the same token with every request for minutes: its signature is
-# checked once and the result kept, per process, for as long as a retired signing key
-# may still verify anyway (signing_keys.CACHE_SECONDS), so retiring a key ends its
-# tokens no later than before. Expiry, issuer and binding are checked on every use,
-# and the client's revocation too (ApiAuthService reads it on every request).
-VERIFIED_SECONDS = CACHE_SECONDS
+# checked once and the result kept, per process, for as long as the token lives. A
+# signature does not change, and every hit asks for the signing key again, as a fresh
+# verification would (SigningKeys.public: a retirement at once in this process, within
+# signing_keys.CACHE_SECONDS in others), so retiring a key ends its tokens no later
+# than before. Expiry, issuer and binding are checked on every use, and the client's
+# revocation too (ApiAuthService asks on every request); the token's own expiry ends
+# its entry, this bound only caps settings with day-long tokens. It was CACHE_SECONDS:
+# a practice checking less often than once a minute, as most do, had its token's
+# signature verified again on almost every check (docs/performance.md, "Authentication
+# cost").
+VERIFIED_SECONDS = 24 * 60 * 60.0
 VERIFIED_CACHE_SIZE = API_CLIENTS_KEPT  # the most recently used (one token per client)
 
 
