@@ -200,6 +200,36 @@ def test_the_dpop_check_never_reads_the_database_on_the_event_loop(
         assert not any(on_loop)
 
 
+def test_a_known_clients_checks_are_verified_on_the_event_loop(
+        env: PortalEnv, software: Software) -> None:
+    """With the proofs' replay entries in the process (SQLite, one worker), only what
+    needs a read goes to a worker thread; a refusal made on the loop is recorded too."""
+    dpop = env.app.state.identity_source.dpop
+    start = (dpop.on_loop, dpop.in_thread)
+
+    def made() -> tuple[int, int]:  # (on the loop, in a thread) since the start
+        return dpop.on_loop - start[0], dpop.in_thread - start[1]
+
+    token = software.token()
+    assert software.check(token).status_code == 201  # the client new to the process
+    assert made() == (0, 1)
+    for _ in range(3):
+        assert software.check(token).status_code == 201
+    if not env.auth.api_auth.verifies_in_memory:  # the database's or Redis's replay store
+        assert made() == (0, 4)
+        return
+    assert made() == (3, 1)
+    proof = software.dpop.proof("POST", CHECKS_URL, access_token=token)
+    assert software.check(token, proof=proof).status_code == 201
+    assert_refused(software.check(token, proof=proof), "invalid_dpop_proof")  # replayed
+    assert_refused(software.check(token, key=DpopClient(env.clock)), "invalid_dpop_proof")
+    assert made() == (4, 1)  # refusals are not counted as made
+    refused = env.events.of_kind(EventKind.API_REQUEST_REFUSED)
+    assert [event.reason for event in refused] == [
+        "proof replayed (jti already used)", "proof key is not the key the token is bound to"]
+    assert all(event.address == "203.0.113.7" for event in refused)
+
+
 def test_client_secret_basic_is_accepted(software: Software) -> None:
     answer = software.browser.post(
         "/oauth/token", data={"grant_type": "client_credentials"},

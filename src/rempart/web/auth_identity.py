@@ -11,24 +11,43 @@
 
 Both end as the same `ProviderIdentity`, so the check and claim routes do not know
 which one was used.
+
+The DPoP check runs on the event loop when it can be answered from memory: the proofs'
+replay entries kept in the process, and the token's signing key, the client's state and
+the organisation already known (asked with `in_memory=True`). Anything else (a client
+new to the process, a key to read again, the revocation poll overdue) raises
+NotInMemory before the proof is recorded, and the whole check is made again in a worker
+thread, where a read may wait for SQLite's lock or a pooled connection without stalling
+every other request. The revocation poll itself is started in the background before it
+is due (`ApiClientService.poll_ahead`), so that requests do not wait for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
+import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from rempart.auth.access import require_personal_data_access
-from rempart.auth.api_auth import ApiAuthService
+from rempart.auth.api_auth import ApiAuthService, ApiPrincipal
 from rempart.auth.client import ClientInfo
-from rempart.auth.errors import InvalidDpopProof, NotPermitted, SessionInvalid
+from rempart.auth.errors import (
+    InvalidAccessToken,
+    InvalidDpopProof,
+    NotInMemory,
+    NotPermitted,
+    SessionInvalid,
+)
 from rempart.auth.second_factor import device_key
 from rempart.auth.sessions import SessionService, SessionView
 from rempart.providers.directory import OrganisationDirectory
 from rempart.web.cookies import CookiePolicy, client_info
 from rempart.web.identity import NotAuthenticated, ProviderIdentity, client_address
+
+log = structlog.get_logger(__name__)
 
 API_PREFIXES = ("/api/", "/fhir/")
 
@@ -77,23 +96,84 @@ class DpopAuthenticator:
                  organisations: OrganisationDirectory) -> None:
         self._api_auth = api_auth
         self._organisations = organisations
+        self._in_memory = api_auth.verifies_in_memory
+        self._poll: asyncio.Future[None] | None = None  # held: not collected mid-run
+        # For benchmarks and tests: where the checks were made.
+        self.on_loop = 0
+        self.in_thread = 0
+
+    async def identify_async(self, request: Request) -> ProviderIdentity:
+        """On the event loop: from memory when it can (see the module docstring)."""
+        if not self._in_memory:
+            self.in_thread += 1
+            return await run_in_threadpool(self.identify, request)
+        self._start_poll_when_ahead()
+        authorization, proof = dpop_headers(request)
+        address = client_address(request)
+        try:
+            principal = self._api_auth.authenticate(
+                authorization=authorization, dpop_proof=proof, method=request.method,
+                url=request_url(request), address=address, in_memory=True)
+        except NotInMemory:
+            self.in_thread += 1
+            return await run_in_threadpool(self.identify, request)
+        except (InvalidAccessToken, InvalidDpopProof) as exc:
+            # Its security event may be written to the database: off the loop.
+            return await run_in_threadpool(self._api_auth.refused, exc, address)
+        self.on_loop += 1
+        known, profession = self._organisations.known_profession(principal.organisation_id)
+        if not known:  # the proof is spent: only the directory is read in a thread
+            profession = await run_in_threadpool(self._organisations.profession,
+                                                 principal.organisation_id)
+        return _api_identity(principal, profession, address)
 
     def identify(self, request: Request) -> ProviderIdentity:
-        authorization = request.headers.get("authorization")
-        proofs = request.headers.getlist("dpop")
-        if authorization is None and not proofs:
-            raise NotAuthenticated
-        if len(proofs) > 1:
-            raise InvalidDpopProof("more than one DPoP header")
+        """In full, reading what it needs (in a worker thread)."""
+        authorization, proof = dpop_headers(request)
         address = client_address(request)
         principal = self._api_auth.authenticate(
-            authorization=authorization, dpop_proof=proofs[0] if proofs else None,
+            authorization=authorization, dpop_proof=proof,
             method=request.method, url=request_url(request), address=address)
-        return ProviderIdentity(
-            account_id=None, organisation_id=principal.organisation_id, professional_id=None,
-            profession=self._organisations.profession(principal.organisation_id),
-            session_id=f"api:{principal.client_id}", client_address=address,
-            device_id=f"jkt:{principal.jkt}")
+        return _api_identity(principal,
+                             self._organisations.profession(principal.organisation_id),
+                             address)
+
+    def _start_poll_when_ahead(self) -> None:
+        """The revocation poll in a worker thread, started before it is due: the checks
+        go on from memory meanwhile, and only one poll runs at a time."""
+        if self._poll is not None and not self._poll.done():
+            return
+        if not self._api_auth.revocations_poll_ahead_due():
+            return
+        self._poll = asyncio.get_running_loop().run_in_executor(
+            None, self._api_auth.poll_revocations_ahead)
+        self._poll.add_done_callback(_log_poll_failure)
+
+
+def _log_poll_failure(poll: asyncio.Future[None]) -> None:
+    # Nobody awaits the poll: a failure is said here (the checks then fall back to the
+    # thread pool once the poll is overdue, and poll there).
+    if not poll.cancelled() and (exc := poll.exception()) is not None:
+        log.warning("revocation poll failed", error_type=type(exc).__name__)
+
+
+def dpop_headers(request: Request) -> tuple[str | None, str | None]:
+    """(Authorization, DPoP proof), NotAuthenticated without either."""
+    authorization = request.headers.get("authorization")
+    proofs = request.headers.getlist("dpop")
+    if authorization is None and not proofs:
+        raise NotAuthenticated
+    if len(proofs) > 1:
+        raise InvalidDpopProof("more than one DPoP header")
+    return authorization, proofs[0] if proofs else None
+
+
+def _api_identity(principal: ApiPrincipal, profession: str | None,
+                  address: str | None) -> ProviderIdentity:
+    return ProviderIdentity(
+        account_id=None, organisation_id=principal.organisation_id, professional_id=None,
+        profession=profession, session_id=f"api:{principal.client_id}",
+        client_address=address, device_id=f"jkt:{principal.jkt}")
 
 
 def request_url(request: Request) -> str:
@@ -110,12 +190,13 @@ class AuthenticatedIdentity:
         self._tokens = tokens
         self._offload = offload
 
+    @property
+    def dpop(self) -> DpopAuthenticator:
+        return self._tokens
+
     async def identify(self, request: Request) -> ProviderIdentity:
         if request.url.path.startswith(API_PREFIXES):
-            # Always off the event loop: the DPoP check writes its proof's replay entry,
-            # and on SQLite a write waits for the lock the check journal's commits hold:
-            # inline, the event loop stalled on it (docs/performance.md).
-            return await run_in_threadpool(self._tokens.identify, request)
+            return await self._tokens.identify_async(request)
         if self._offload:
             return await run_in_threadpool(self._session_identity, request)
         return self._session_identity(request)
