@@ -12,6 +12,7 @@ import base64
 import dataclasses
 import json
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,6 +31,7 @@ from rempart.auth.events import EventKind
 from rempart.auth.roles import Role
 from rempart.auth.signing_keys import CACHE_SECONDS
 from rempart.coverage.models import Check
+from rempart.web.auth_identity import FALLBACK_THREADS
 from test_fhir import eligibility_request
 
 TOKEN_URL = f"{BASE_URL}/oauth/token"
@@ -228,6 +230,35 @@ def test_a_known_clients_checks_are_verified_on_the_event_loop(
     assert [event.reason for event in refused] == [
         "proof replayed (jti already used)", "proof key is not the key the token is bound to"]
     assert all(event.address == "203.0.113.7" for event in refused)
+
+
+def test_checks_that_need_a_read_run_in_threads_started_beforehand(
+        env: PortalEnv, software: Software) -> None:
+    """Never a thread started on the event loop for them (it waited for the GIL behind
+    the running checks): the pool's threads are all started before the first request."""
+    if not env.auth.api_auth.verifies_in_memory:
+        return  # every check in the server's own pool
+
+    def pool() -> set[str]:
+        return {t.name for t in threading.enumerate() if t.name.startswith("dpop-read")}
+
+    started = pool()
+    assert len(started) == FALLBACK_THREADS
+    readers: list[str] = []
+    token = software.token()  # the token endpoint reads the client too: not counted
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "api_clients" in statement and ">=" not in statement:  # not the poll's
+            readers.append(threading.current_thread().name)
+
+    sa_event.listen(env.runtime.engine, "before_cursor_execute", seen)
+    try:
+        assert software.check(token).status_code == 201  # the client read
+    finally:
+        sa_event.remove(env.runtime.engine, "before_cursor_execute", seen)
+    assert readers
+    assert all(name.startswith("dpop-read") for name in readers), readers
+    assert pool() == started
 
 
 def test_client_secret_basic_is_accepted(software: Software) -> None:

@@ -25,7 +25,13 @@ is due (`ApiClientService.poll_ahead`), so that requests do not wait for it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import structlog
 from starlette.concurrency import run_in_threadpool
@@ -50,6 +56,40 @@ from rempart.web.identity import NotAuthenticated, ProviderIdentity, client_addr
 log = structlog.get_logger(__name__)
 
 API_PREFIXES = ("/api/", "/fhir/")
+# Threads for the DPoP checks that need a read: started before the first request and
+# kept. The server's shared pool (anyio's) starts a thread when none is idle, on the
+# event loop, and ends it after 10 s idle: with most checks answered on the loop its
+# threads were gone when a burst of checks needed reads (clients new to the process, a
+# key read again), and each thread started on the loop waited for the GIL behind the
+# running checks: 40-150 ms each, 1-1.5 s in a row at a first contact of 32 clients
+# (load 10; docs/performance.md, "Third trial").
+FALLBACK_THREADS = 4
+T = TypeVar("T")
+_fallback_pool: ThreadPoolExecutor | None = None
+_fallback_pool_lock = threading.Lock()
+
+
+def fallback_pool() -> ThreadPoolExecutor:
+    """The process's pool for DPoP checks that need a read, its threads all started."""
+    global _fallback_pool
+    with _fallback_pool_lock:
+        if _fallback_pool is None:
+            pool = ThreadPoolExecutor(FALLBACK_THREADS, thread_name_prefix="dpop-read")
+            # Each start waits for the others: FALLBACK_THREADS busy at once makes the
+            # executor start them all now, never later on the event loop.
+            started = threading.Barrier(FALLBACK_THREADS + 1)
+            for _ in range(FALLBACK_THREADS):
+                pool.submit(started.wait)
+            started.wait()
+            _fallback_pool = pool
+        return _fallback_pool
+
+
+async def in_fallback_thread(call: Callable[..., T], /, *args: object) -> T:
+    """`call(*args)` in the fallback pool, with the request's context (its log fields)."""
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(
+        fallback_pool(), functools.partial(context.run, call, *args))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +137,8 @@ class DpopAuthenticator:
         self._api_auth = api_auth
         self._organisations = organisations
         self._in_memory = api_auth.verifies_in_memory
+        if self._in_memory:
+            fallback_pool()  # its threads started now, off the event loop
         self._poll: asyncio.Future[None] | None = None  # held: not collected mid-run
         # For benchmarks and tests: where the checks were made.
         self.on_loop = 0
@@ -104,7 +146,7 @@ class DpopAuthenticator:
 
     async def identify_async(self, request: Request) -> ProviderIdentity:
         """On the event loop: from memory when it can (see the module docstring)."""
-        if not self._in_memory:
+        if not self._in_memory:  # every check reads or writes: the server's pool
             self.in_thread += 1
             return await run_in_threadpool(self.identify, request)
         self._start_poll_when_ahead()
@@ -116,15 +158,15 @@ class DpopAuthenticator:
                 url=request_url(request), address=address, in_memory=True)
         except NotInMemory:
             self.in_thread += 1
-            return await run_in_threadpool(self.identify, request)
+            return await in_fallback_thread(self.identify, request)
         except (InvalidAccessToken, InvalidDpopProof) as exc:
             # Its security event may be written to the database: off the loop.
-            return await run_in_threadpool(self._api_auth.refused, exc, address)
+            return await in_fallback_thread(self._api_auth.refused, exc, address)
         self.on_loop += 1
         known, profession = self._organisations.known_profession(principal.organisation_id)
         if not known:  # the proof is spent: only the directory is read in a thread
-            profession = await run_in_threadpool(self._organisations.profession,
-                                                 principal.organisation_id)
+            profession = await in_fallback_thread(self._organisations.profession,
+                                                  principal.organisation_id)
         return _api_identity(principal, profession, address)
 
     def identify(self, request: Request) -> ProviderIdentity:
