@@ -21,13 +21,14 @@ import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy import event as sa_event
 
 from auth_support import DpopClient
 from portal_support import BACKENDS, BASE_URL, Browser, PortalEnv, fresh, shared_portal
 from rempart.auth.api_clients import ACTIVE_SECONDS
 from rempart.auth.events import EventKind
+from rempart.auth.models import ApiClient
 from rempart.auth.roles import Role
 from rempart.auth.signing_keys import CACHE_SECONDS
 from rempart.coverage.models import Check
@@ -230,6 +231,29 @@ def test_a_known_clients_checks_are_verified_on_the_event_loop(
     assert [event.reason for event in refused] == [
         "proof replayed (jti already used)", "proof key is not the key the token is bound to"]
     assert all(event.address == "203.0.113.7" for event in refused)
+
+
+def test_an_overdue_revocation_poll_is_awaited_on_the_loop_not_in_a_thread(
+        env: PortalEnv, software: Software) -> None:
+    """After a quiet spell every check would find the poll due: they wait for one poll
+    made in the background, and are then verified from memory."""
+    if not env.auth.api_auth.verifies_in_memory:
+        return
+    dpop, clients = env.app.state.identity_source.dpop, env.auth.api_clients
+    token = software.token()
+    assert software.check(token).status_code == 201  # the client new to the process
+    start = (dpop.on_loop, dpop.in_thread, clients.polls)
+    env.clock.advance(ACTIVE_SECONDS)
+    assert software.check(token).status_code == 201
+    assert software.check(token).status_code == 201
+    assert (dpop.on_loop - start[0], dpop.in_thread - start[1], clients.polls - start[2]) \
+        == (2, 0, 1)
+    with env.runtime.engine.begin() as conn:  # revoked by another worker process
+        conn.execute(update(ApiClient).where(ApiClient.client_id == software.client_id)
+                     .values(revoked_at=env.clock.now()))
+    env.clock.advance(ACTIVE_SECONDS)
+    assert_refused(software.check(token), "invalid_token")
+    assert dpop.in_thread == start[1]
 
 
 def test_checks_that_need_a_read_run_in_threads_started_beforehand(

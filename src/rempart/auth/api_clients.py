@@ -32,6 +32,7 @@ from rempart.auth.errors import (
     NotFound,
     NotInMemory,
     NotPermitted,
+    RevocationPollDue,
 )
 from rempart.auth.events import EventKind, SecurityEvent, SecurityEventSink
 from rempart.auth.lru import API_CLIENTS_KEPT, LruMap
@@ -184,7 +185,7 @@ class ApiClientService:
     def _known_active(self, client_id: str) -> bool:
         polled = self._polled
         if polled is None or self._clock.monotonic() - polled[0] >= ACTIVE_SECONDS:
-            raise NotInMemory("revocation poll due")
+            raise RevocationPollDue("revocation poll due")
         known = self._active.get(client_id)
         if known is None:
             raise NotInMemory("client not known to this process")

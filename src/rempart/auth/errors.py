@@ -162,3 +162,8 @@ class NotInMemory(Exception):
     Not an AuthError and never an answer: the caller (the DPoP check on the event loop)
     asks again in a worker thread, where the read is allowed. Raised before anything is
     recorded (a proof's replay entry, a security event), so asking again is safe."""
+
+
+class RevocationPollDue(NotInMemory):
+    """NotInMemory because the clients' revocation poll is due: the caller may wait for
+    the poll (made in the background) and ask memory again."""

@@ -45,6 +45,7 @@ from rempart.auth.errors import (
     InvalidDpopProof,
     NotInMemory,
     NotPermitted,
+    RevocationPollDue,
     SessionInvalid,
 )
 from rempart.auth.second_factor import device_key
@@ -152,10 +153,20 @@ class DpopAuthenticator:
         self._start_poll_when_ahead()
         authorization, proof = dpop_headers(request)
         address = client_address(request)
-        try:
-            principal = self._api_auth.authenticate(
+
+        def from_memory() -> ApiPrincipal:
+            return self._api_auth.authenticate(
                 authorization=authorization, dpop_proof=proof, method=request.method,
                 url=request_url(request), address=address, in_memory=True)
+
+        try:
+            try:
+                principal = from_memory()
+            except RevocationPollDue:
+                # Overdue (no API request for a while): wait for the one poll, without
+                # holding the loop or a thread, then ask memory again.
+                await self._poll_now()
+                principal = from_memory()
         except NotInMemory:
             self.in_thread += 1
             return await in_fallback_thread(self.identify, request)
@@ -185,8 +196,19 @@ class DpopAuthenticator:
         go on from memory meanwhile, and only one poll runs at a time."""
         if self._poll is not None and not self._poll.done():
             return
-        if not self._api_auth.revocations_poll_ahead_due():
-            return
+        if self._api_auth.revocations_poll_ahead_due():
+            self._start_poll()
+
+    async def _poll_now(self) -> None:
+        """The poll running, or a new one: done (or failed: then memory says it is still
+        due and the check goes to a thread)."""
+        if self._poll is None or self._poll.done():
+            self._start_poll()
+        poll = self._poll
+        if poll is not None:
+            await asyncio.wait([poll])
+
+    def _start_poll(self) -> None:
         self._poll = asyncio.get_running_loop().run_in_executor(
             None, self._api_auth.poll_revocations_ahead)
         self._poll.add_done_callback(_log_poll_failure)
