@@ -194,24 +194,28 @@ class DpopAuthenticator:
     def _start_poll_when_ahead(self) -> None:
         """The revocation poll in a worker thread, started before it is due: the checks
         go on from memory meanwhile, and only one poll runs at a time."""
-        if self._poll is not None and not self._poll.done():
-            return
-        if self._api_auth.revocations_poll_ahead_due():
+        if self._running_poll() is None and self._api_auth.revocations_poll_ahead_due():
             self._start_poll()
 
     async def _poll_now(self) -> None:
         """The poll running, or a new one: done (or failed: then memory says it is still
         due and the check goes to a thread)."""
-        if self._poll is None or self._poll.done():
-            self._start_poll()
-        poll = self._poll
-        if poll is not None:
-            await asyncio.wait([poll])
+        await asyncio.wait([self._running_poll() or self._start_poll()])
 
-    def _start_poll(self) -> None:
-        self._poll = asyncio.get_running_loop().run_in_executor(
+    def _running_poll(self) -> asyncio.Future[None] | None:
+        # Of this loop only: an app served by several loops in turn (tests) may hold one
+        # from a loop since closed, which would never be done.
+        poll = self._poll
+        if poll is None or poll.done() or poll.get_loop() is not asyncio.get_running_loop():
+            return None
+        return poll
+
+    def _start_poll(self) -> asyncio.Future[None]:
+        poll = asyncio.get_running_loop().run_in_executor(
             None, self._api_auth.poll_revocations_ahead)
-        self._poll.add_done_callback(_log_poll_failure)
+        poll.add_done_callback(_log_poll_failure)
+        self._poll = poll
+        return poll
 
 
 def _log_poll_failure(poll: asyncio.Future[None]) -> None:
