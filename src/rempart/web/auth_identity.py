@@ -15,11 +15,12 @@ which one was used.
 The DPoP check runs on the event loop when it can be answered from memory: the proofs'
 replay entries kept in the process, and the token's signing key, the client's state and
 the organisation already known (asked with `in_memory=True`). Anything else (a client
-new to the process, a key to read again, the revocation poll overdue) raises
-NotInMemory before the proof is recorded, and the whole check is made again in a worker
-thread, where a read may wait for SQLite's lock or a pooled connection without stalling
-every other request. The revocation poll itself is started in the background before it
-is due (`ApiClientService.poll_ahead`), so that requests do not wait for it.
+new to the process, a key to read again) raises NotInMemory before the proof is
+recorded, and the whole check is made again in a thread of a pool of its own, started
+beforehand, where a read may wait for SQLite's lock or a pooled connection without
+stalling every other request. The revocation poll is made in the background before it
+is due (`ApiClientService.poll_ahead`); a check that finds it overdue anyway (after a
+quiet spell) awaits that one poll, then is verified from memory.
 """
 
 from __future__ import annotations
