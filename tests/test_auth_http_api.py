@@ -12,6 +12,7 @@ import base64
 import dataclasses
 import json
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,16 +21,18 @@ import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy import event as sa_event
 
 from auth_support import DpopClient
 from portal_support import BACKENDS, BASE_URL, Browser, PortalEnv, fresh, shared_portal
 from rempart.auth.api_clients import ACTIVE_SECONDS
 from rempart.auth.events import EventKind
+from rempart.auth.models import ApiClient
 from rempart.auth.roles import Role
 from rempart.auth.signing_keys import CACHE_SECONDS
 from rempart.coverage.models import Check
+from rempart.web.auth_identity import FALLBACK_THREADS
 from test_fhir import eligibility_request
 
 TOKEN_URL = f"{BASE_URL}/oauth/token"
@@ -198,6 +201,88 @@ def test_the_dpop_check_never_reads_the_database_on_the_event_loop(
         assert software.check(later).status_code == 201
         assert len(on_loop) >= 2  # the poll, the key
         assert not any(on_loop)
+
+
+def test_a_known_clients_checks_are_verified_on_the_event_loop(
+        env: PortalEnv, software: Software) -> None:
+    """With the proofs' replay entries in the process (SQLite, one worker), only what
+    needs a read goes to a worker thread; a refusal made on the loop is recorded too."""
+    dpop = env.app.state.identity_source.dpop
+    start = (dpop.on_loop, dpop.in_thread)
+
+    def made() -> tuple[int, int]:  # (on the loop, in a thread) since the start
+        return dpop.on_loop - start[0], dpop.in_thread - start[1]
+
+    token = software.token()
+    assert software.check(token).status_code == 201  # the client new to the process
+    assert made() == (0, 1)
+    for _ in range(3):
+        assert software.check(token).status_code == 201
+    if not env.auth.api_auth.verifies_in_memory:  # the database's or Redis's replay store
+        assert made() == (0, 4)
+        return
+    assert made() == (3, 1)
+    proof = software.dpop.proof("POST", CHECKS_URL, access_token=token)
+    assert software.check(token, proof=proof).status_code == 201
+    assert_refused(software.check(token, proof=proof), "invalid_dpop_proof")  # replayed
+    assert_refused(software.check(token, key=DpopClient(env.clock)), "invalid_dpop_proof")
+    assert made() == (4, 1)  # refusals are not counted as made
+    refused = env.events.of_kind(EventKind.API_REQUEST_REFUSED)
+    assert [event.reason for event in refused] == [
+        "proof replayed (jti already used)", "proof key is not the key the token is bound to"]
+    assert all(event.address == "203.0.113.7" for event in refused)
+
+
+def test_an_overdue_revocation_poll_is_awaited_on_the_loop_not_in_a_thread(
+        env: PortalEnv, software: Software) -> None:
+    """After a quiet spell every check would find the poll due: they wait for one poll
+    made in the background, and are then verified from memory."""
+    if not env.auth.api_auth.verifies_in_memory:
+        return
+    dpop, clients = env.app.state.identity_source.dpop, env.auth.api_clients
+    token = software.token()
+    assert software.check(token).status_code == 201  # the client new to the process
+    start = (dpop.on_loop, dpop.in_thread, clients.polls)
+    env.clock.advance(ACTIVE_SECONDS)
+    assert software.check(token).status_code == 201
+    assert software.check(token).status_code == 201
+    assert (dpop.on_loop - start[0], dpop.in_thread - start[1], clients.polls - start[2]) \
+        == (2, 0, 1)
+    with env.runtime.engine.begin() as conn:  # revoked by another worker process
+        conn.execute(update(ApiClient).where(ApiClient.client_id == software.client_id)
+                     .values(revoked_at=env.clock.now()))
+    env.clock.advance(ACTIVE_SECONDS)
+    assert_refused(software.check(token), "invalid_token")
+    assert dpop.in_thread == start[1]
+
+
+def test_checks_that_need_a_read_run_in_threads_started_beforehand(
+        env: PortalEnv, software: Software) -> None:
+    """Never a thread started on the event loop for them (it waited for the GIL behind
+    the running checks): the pool's threads are all started before the first request."""
+    if not env.auth.api_auth.verifies_in_memory:
+        return  # every check in the server's own pool
+
+    def pool() -> set[str]:
+        return {t.name for t in threading.enumerate() if t.name.startswith("dpop-read")}
+
+    started = pool()
+    assert len(started) == FALLBACK_THREADS
+    readers: list[str] = []
+    token = software.token()  # the token endpoint reads the client too: not counted
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "api_clients" in statement and ">=" not in statement:  # not the poll's
+            readers.append(threading.current_thread().name)
+
+    sa_event.listen(env.runtime.engine, "before_cursor_execute", seen)
+    try:
+        assert software.check(token).status_code == 201  # the client read
+    finally:
+        sa_event.remove(env.runtime.engine, "before_cursor_execute", seen)
+    assert readers
+    assert all(name.startswith("dpop-read") for name in readers), readers
+    assert pool() == started
 
 
 def test_client_secret_basic_is_accepted(software: Software) -> None:

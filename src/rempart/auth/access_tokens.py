@@ -77,7 +77,9 @@ class AccessTokens:
         return IssuedToken(access_token=token, expires_in=self._lifetime,
                            token_type="DPoP")  # noqa: S106 (a scheme name)
 
-    def verify(self, token: str) -> TokenClaims:
+    def verify(self, token: str, *, in_memory: bool = False) -> TokenClaims:
+        """The token's claims, or InvalidAccessToken. `in_memory`: NotInMemory rather
+        than read its signing key from the database (the signature itself is only CPU)."""
         if not token or len(token) > MAX_TOKEN:
             raise InvalidAccessToken("malformed")
         now = self._clock.monotonic()
@@ -85,14 +87,14 @@ class AccessTokens:
         # The key is asked again even on a hit (a dict look-up in SigningKeys' own
         # cache), so that a key retired by this process stops its tokens at once.
         if cached is not None and now - cached[2] < VERIFIED_SECONDS \
-                and self._keys.public(cached[1]) is not None:
+                and self._keys.public(cached[1], in_memory=in_memory) is not None:
             claims = cached[0]
         else:
-            kid, claims = self._verified_claims(token)
+            kid, claims = self._verified_claims(token, in_memory=in_memory)
             self._verified.put(token, (claims, kid, now))
         return self._valid(claims)
 
-    def _verified_claims(self, token: str) -> tuple[str, dict[str, Any]]:
+    def _verified_claims(self, token: str, *, in_memory: bool) -> tuple[str, dict[str, Any]]:
         """(kid, claims) of a token whose signature verifies with a current key."""
         try:
             header = jws.extract_compact(token.encode("ascii")).headers()
@@ -101,7 +103,7 @@ class AccessTokens:
         if header.get("typ") != TOKEN_TYPE or header.get("alg") != ALGORITHM:
             raise InvalidAccessToken("not an access token of this service")
         kid = str(header.get("kid", ""))
-        key = self._keys.public(kid)
+        key = self._keys.public(kid, in_memory=in_memory)
         if key is None:
             raise InvalidAccessToken("signed by an unknown key")
         try:

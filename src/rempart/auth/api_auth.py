@@ -65,21 +65,50 @@ class ApiAuthService:
                                         client_id=client.client_id, address=address))
         return issued
 
+    def revocations_poll_ahead_due(self) -> bool:
+        """Whether the clients' revocation poll should start in the background now
+        (memory only: see ApiClientService.poll_ahead)."""
+        return self._clients.poll_ahead_due()
+
+    def poll_revocations_ahead(self) -> None:
+        """The clients' revocation poll before it is due, for a background thread."""
+        self._clients.poll_ahead()
+
+    @property
+    def verifies_in_memory(self) -> bool:
+        """Whether `authenticate(in_memory=True)` can answer: the proofs' replay entries
+        are kept in this process (elsewhere recording one is I/O)."""
+        return self._dpop.replay_in_process
+
     def authenticate(self, *, authorization: str | None, dpop_proof: str | None,
-                     method: str, url: str, address: str | None = None) -> ApiPrincipal:
-        """The caller of an API request, or InvalidAccessToken / InvalidDpopProof."""
+                     method: str, url: str, address: str | None = None,
+                     in_memory: bool = False) -> ApiPrincipal:
+        """The caller of an API request, or InvalidAccessToken / InvalidDpopProof.
+
+        `in_memory` (on the event loop, where `verifies_in_memory`): NotInMemory, before
+        the proof's replay entry is written, if the token's key or the client's state
+        would have to be read; and a refusal is raised without its security event
+        (recording may be I/O): the caller records it with `refused`, off the loop.
+        """
         try:
             token = self._dpop_token(authorization)
-            claims = self._tokens.verify(token)
-            if not self._clients.is_active(claims.client_id):
+            claims = self._tokens.verify(token, in_memory=in_memory)
+            if not self._clients.is_active(claims.client_id, in_memory=in_memory):
                 raise InvalidAccessToken("client revoked")
             proof = self._dpop.verify(dpop_proof, method=method, url=url, access_token=token)
             if proof.jkt != claims.jkt:
                 raise InvalidDpopProof("proof key is not the key the token is bound to")
         except (InvalidAccessToken, InvalidDpopProof) as exc:
-            self._refused(EventKind.API_REQUEST_REFUSED, exc, address, None)
+            if in_memory:
+                raise
+            self.refused(exc, address)
         return ApiPrincipal(client_id=claims.client_id, organisation_id=claims.organisation_id,
                             jkt=claims.jkt)
+
+    def refused(self, exc: InvalidAccessToken | InvalidDpopProof,
+                address: str | None) -> NoReturn:
+        """Record an API request's refusal as a security event, and raise it."""
+        self._refused(EventKind.API_REQUEST_REFUSED, exc, address, None)
 
     @staticmethod
     def _dpop_token(authorization: str | None) -> str:

@@ -6,7 +6,10 @@ client is still active (`is_active`): a process keeps what it learnt of each cli
 and asks the database at most every ACTIVE_SECONDS which clients were revoked lately
 (one query for all clients, rather than one per client: a practice calls every few
 seconds or minutes, so a look-up kept per client for ACTIVE_SECONDS was a query on
-almost every request once there were thousands of them). Routes that register or
+almost every request once there were thousands of them). The DPoP check on the event
+loop asks from memory alone (`in_memory=True`) and starts the poll in the background
+once the last one is POLL_AHEAD_SECONDS old (`poll_ahead`), so that a request never
+waits for it unless the poll is overdue. Routes that register or
 revoke clients require a recent second factor
 (rempart.auth.access.require_recent_second_factor).
 """
@@ -16,13 +19,21 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, Row, bindparam, select
 from sqlalchemy.orm import Session as DbSession
 
-from rempart.auth.errors import ClientAuthFailed, InvalidInput, NotFound, NotPermitted
+from rempart.auth.errors import (
+    ClientAuthFailed,
+    InvalidInput,
+    NotFound,
+    NotInMemory,
+    NotPermitted,
+    RevocationPollDue,
+)
 from rempart.auth.events import EventKind, SecurityEvent, SecurityEventSink
 from rempart.auth.lru import API_CLIENTS_KEPT, LruMap
 from rempart.auth.models import ApiClient
@@ -37,6 +48,10 @@ _DUMMY_HASH = token_hash("rempart-no-such-client")
 # revoking process knows at once): a revoked client's tokens stop everywhere within
 # this, against a token lifetime of minutes.
 ACTIVE_SECONDS = 2.0
+# A poll is started in the background once the last one is this old: done (a few ms)
+# long before it is due, so the checks answered from memory never wait on it. The
+# bound above is unchanged: an answer from memory needs a poll begun < ACTIVE_SECONDS ago.
+POLL_AHEAD_SECONDS = ACTIVE_SECONDS / 2
 ACTIVE_CACHE_SIZE = API_CLIENTS_KEPT
 # Each poll asks for the revocations since the previous one began, less this much:
 # revoked_at is written by the revoking process's clock, which may lag this one's.
@@ -79,6 +94,8 @@ class ApiClientService:
         self._active: LruMap[str, bool] = LruMap(ACTIVE_CACHE_SIZE)  # client id -> active
         # When revocations were last asked for: monotonic, and wall-clock (the query's).
         self._polled: tuple[float, dt.datetime] | None = None
+        self._polling = threading.Lock()  # one poll at a time; the others wait for it
+        self.polls = 0  # polls made (for benchmarks and tests)
 
     def register(self, *, actor: Actor, organisation_id: int, name: str) -> RegisteredClient:
         if not can_manage_api_clients(actor, organisation_id=organisation_id):
@@ -144,14 +161,17 @@ class ApiClientService:
             raise ClientAuthFailed
         return row[0]
 
-    def is_active(self, client_id: str) -> bool:
+    def is_active(self, client_id: str, *, in_memory: bool = False) -> bool:
         """Whether the client may still call the API: asked on every API request.
 
         What the process learnt of a client is kept (a revoked client stays revoked);
         at most every ACTIVE_SECONDS it asks which clients were revoked since its last
         poll (`_forget_revoked`), so other worker processes stop a revoked client's
         tokens within ACTIVE_SECONDS; `revoke` marks it at once in its own process.
+        `in_memory`: NotInMemory where the client is unknown or the poll is due.
         """
+        if in_memory:
+            return self._known_active(client_id)
         self._forget_revoked()
         known = self._active.get(client_id)
         if known is not None:
@@ -162,12 +182,47 @@ class ApiClientService:
         self._active.put(client_id, active)
         return active
 
+    def _known_active(self, client_id: str) -> bool:
+        polled = self._polled
+        if polled is None or self._clock.monotonic() - polled[0] >= ACTIVE_SECONDS:
+            raise RevocationPollDue("revocation poll due")
+        known = self._active.get(client_id)
+        if known is None:
+            raise NotInMemory("client not known to this process")
+        return known
+
+    def poll_ahead_due(self) -> bool:
+        """Whether `poll_ahead` would poll: the last poll is POLL_AHEAD_SECONDS old and
+        none is running (asked on the event loop: memory only)."""
+        polled = self._polled
+        return (polled is not None and not self._polling.locked()
+                and self._clock.monotonic() - polled[0] >= POLL_AHEAD_SECONDS)
+
+    def poll_ahead(self) -> None:
+        """The revocation poll, before it is due (for a background thread): nothing if
+        another poll is running or one began less than POLL_AHEAD_SECONDS ago."""
+        if not self._polling.acquire(blocking=False):
+            return
+        try:
+            self._poll_if_older(POLL_AHEAD_SECONDS)
+        finally:
+            self._polling.release()
+
     def _forget_revoked(self) -> None:
         """Every ACTIVE_SECONDS: the clients revoked since the last poll began (less
-        REVOCATION_SKEW) are marked revoked here. The first poll has nothing to mark."""
+        REVOCATION_SKEW) are marked revoked here. The first poll has nothing to mark.
+        A poll due while another runs waits for that one rather than make its own."""
+        polled = self._polled
+        if polled is not None and self._clock.monotonic() - polled[0] < ACTIVE_SECONDS:
+            return
+        with self._polling:
+            self._poll_if_older(ACTIVE_SECONDS)
+
+    def _poll_if_older(self, seconds: float) -> None:
+        """The poll itself, under `_polling`, unless one began less than `seconds` ago."""
         now = self._clock.monotonic()
         polled = self._polled
-        if polled is not None and now - polled[0] < ACTIVE_SECONDS:
+        if polled is not None and now - polled[0] < seconds:
             return
         started = self._clock.now()
         if polled is not None:
@@ -176,6 +231,7 @@ class ApiClientService:
                                             {"since": polled[1] - REVOCATION_SKEW}))
             for client_id in revoked:
                 self._active.put(client_id, False)
+            self.polls += 1
         self._polled = (now, started)
 
     def active(self, client_id: str) -> tuple[ApiClientInfo, bytes] | None:

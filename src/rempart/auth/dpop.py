@@ -70,6 +70,11 @@ class DpopVerifier:
         self._registry.max_header_length = MAX_HEADER
         self._keys = ProofKeys()
 
+    @property
+    def replay_in_process(self) -> bool:
+        """Whether recording a proof's replay entry is memory alone (no I/O)."""
+        return self._replay.in_process
+
     def verify(self, proof: str | None, *, method: str, url: str,
                access_token: str | None = None) -> DpopProof:
         if not proof:

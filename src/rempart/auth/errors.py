@@ -154,3 +154,16 @@ class InvalidAccessToken(AuthError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(f"invalid_token: {reason}")
+
+
+class NotInMemory(Exception):
+    """An answer asked of memory alone (`in_memory=True`) needs a read it may not make.
+
+    Not an AuthError and never an answer: the caller (the DPoP check on the event loop)
+    asks again in a worker thread, where the read is allowed. Raised before anything is
+    recorded (a proof's replay entry, a security event), so asking again is safe."""
+
+
+class RevocationPollDue(NotInMemory):
+    """NotInMemory because the clients' revocation poll is due: the caller may wait for
+    the poll (made in the background) and ask memory again."""

@@ -41,7 +41,11 @@ class ReplayCache(Protocol):
 
 class ProofReplayCache(Protocol):
     """A DPoP proof's replay store: also told when the proof was made (`issued_at`), so a
-    store that forgets on restart can refuse proofs older than itself."""
+    store that forgets on restart can refuse proofs older than itself. `in_process`: its
+    entries are in this process's memory, so recording one is never I/O."""
+
+    @property
+    def in_process(self) -> bool: ...
 
     def first_use(self, key: bytes, *, issued_at: dt.datetime,
                   expires_at: dt.datetime) -> bool:
@@ -54,6 +58,8 @@ class _ConnectionLost(Exception):
 
 
 class DbReplayCache:
+    in_process = False
+
     def __init__(self, *, engine: Engine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock

@@ -59,6 +59,8 @@ class MemoryReplayCache:
     `iat` is whole seconds, or by a client whose clock is behind) gets one 401.
     """
 
+    in_process = True
+
     def __init__(self, *, clock: Clock) -> None:
         self._clock = clock
         self._since = clock.now().timestamp()
@@ -92,6 +94,8 @@ class MemoryReplayCache:
 
 class RedisReplayCache:
     """Replay entries in Redis, shared by every worker: SET NX, expiring with the proof."""
+
+    in_process = False
 
     def __init__(self, client: redis.Redis, *, prefix: str, clock: Clock) -> None:
         self._client = client

@@ -14,6 +14,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session as DbSession
 
+from rempart.auth.errors import NotInMemory
 from rempart.auth.models import TokenSigningKey
 from rempart.clock import Clock
 from rempart.vault import Vault
@@ -39,12 +40,15 @@ class SigningKeys:
                 self._current = self._load_or_create()
             return self._current
 
-    def public(self, kid: str) -> ECKey | None:
-        """The public key for `kid`, or None if unknown or retired."""
+    def public(self, kid: str, *, in_memory: bool = False) -> ECKey | None:
+        """The public key for `kid`, or None if unknown or retired. `in_memory`: from
+        the cache alone, NotInMemory if it would have to read the database."""
         now = self._clock.monotonic()
         cached = self._public.get(kid)
         if cached is not None and now - cached[1] < CACHE_SECONDS:
             return cached[0]
+        if in_memory:
+            raise NotInMemory("signing key not cached")
         with DbSession(self._engine) as db:
             row = db.scalar(select(TokenSigningKey).where(TokenSigningKey.kid == kid,
                                                           TokenSigningKey.retired_at.is_(None)))

@@ -46,6 +46,17 @@ class OrganisationDirectory:
         found = self._facts.get(organisation_id, False)
         if found is not False:
             return found  # type: ignore[return-value]
+        return self._read(organisation_id)
+
+    def known_profession(self, organisation_id: int) -> tuple[bool, str | None]:
+        """(known, profession) from memory alone, never a read: for the event loop,
+        where a read could wait for SQLite's lock or a pooled connection."""
+        if organisation_id not in self._facts:
+            return False, None
+        facts = self._facts[organisation_id]
+        return True, facts.profession if facts else None
+
+    def _read(self, organisation_id: int) -> OrganisationFacts | None:
         if not self._loaded:
             self._load(None)
             self._loaded = True
