@@ -65,6 +65,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from rempart.auth import access_tokens
 from rempart.bench.api_clients import ApiSoftware, ensure_bench_clients, mint_tokens
+from rempart.bench.asgi_call import call_counting
 from rempart.bench.bench_instance import BenchInstance, ensure_bench_instance
 from rempart.bench.checks_bench import CHECKS_PATH, CORPUS_SIZE, ROTATION_STRIDE, demo_check
 from rempart.bench.corpus import CorpusMix, draw_check_bodies
@@ -286,26 +287,9 @@ async def _drive(app: Any, batch: list[tuple[dict[str, Any], bytes]]) -> dict[in
     statuses: dict[int, int] = {}
     pending = iter(batch)
 
-    async def one(scope: dict[str, Any], body: bytes) -> None:
-        sent = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.Event().wait()  # never disconnects
-            raise AssertionError("unreachable")
-
-        async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                statuses[message["status"]] = statuses.get(message["status"], 0) + 1
-
-        await app(scope, receive, send)
-
     async def client() -> None:
         for scope, body in pending:
-            await one(scope, body)
+            await call_counting(app, scope, body, statuses)
 
     await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
     return statuses

@@ -35,6 +35,7 @@ from typing import Any
 
 import uvloop
 
+from rempart.bench.asgi_call import call_counting
 from rempart.bench.bench_instance import BenchInstance, ensure_bench_instance
 from rempart.bench.checks_bench import CORPUS_SIZE, demo_check
 from rempart.bench.corpus import CorpusMix, draw_check_bodies
@@ -78,24 +79,6 @@ class Requests:
         return scope, body
 
 
-async def _one(app: Any, scope: dict[str, Any], body: bytes, statuses: dict[int, int]) -> None:
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Event().wait()  # never disconnects
-        raise AssertionError("unreachable")
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            statuses[message["status"]] = statuses.get(message["status"], 0) + 1
-
-    await app(scope, receive, send)
-
-
 async def _drive(app: Any, requests: Requests, start: int, n: int) -> dict[int, int]:
     statuses: dict[int, int] = {}
     numbers = iter(range(start, start + n))
@@ -103,7 +86,7 @@ async def _drive(app: Any, requests: Requests, start: int, n: int) -> dict[int, 
     async def client() -> None:
         for i in numbers:
             scope, body = requests(i)
-            await _one(app, scope, body, statuses)
+            await call_counting(app, scope, body, statuses)
 
     await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
     return statuses
