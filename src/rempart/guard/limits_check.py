@@ -66,6 +66,12 @@ class CheckKeys(NamedTuple):
     policy: LimitPolicy
 
 
+# Where CheckKeys.check holds the session's failures and the hourly counters of the
+# account, organisation, address and block (keys_for's order).
+_SESSION_FAILURES = 1
+_HOURLY_SCOPES = (2, 4, 5, 6)
+
+
 def keys_for(ctx: CheckContext, block: str, policy: LimitPolicy, distrust_s: int,
              sessions_window_s: int) -> CheckKeys:
     """The check's keys, computed (counter_key's keys, one digest per value: a new
@@ -98,11 +104,8 @@ def failure_keys(keys: CheckKeys, policy: LimitPolicy) -> list[tuple[str, int, i
     """Count a failed match: the session's own counter, and the high half of the hourly
     counters of the account, organisation, address and block (check_keys' keys)."""
     check = keys.check
-    return [(check[1][0], policy.failure_session_window_s, 1),
-            (check[2][0], policy.hour_window_s, HIGH),
-            (check[4][0], policy.hour_window_s, HIGH),
-            (check[5][0], policy.hour_window_s, HIGH),
-            (check[6][0], policy.hour_window_s, HIGH)]
+    return [(check[_SESSION_FAILURES][0], policy.failure_session_window_s, 1),
+            *((check[i][0], policy.hour_window_s, HIGH) for i in _HOURLY_SCOPES)]
 
 
 class Counts(NamedTuple):
