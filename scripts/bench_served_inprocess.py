@@ -1,7 +1,7 @@
 """The served app's CPU per check in process: the bench's checks driven through ASGI.
 
     PYTHONPATH=src python scripts/bench_served_inprocess.py SHAPE [--checks N] [--rounds R]
-        [--data-dir DIR] [--database-name NAME]
+        [--data-dir DIR] [--database-name NAME] [--redis URL]
 
 SHAPE is `embedded` (SQLite, state in memory), `pgmem` (PostgreSQL, state in memory) or
 `scaled` (PostgreSQL and Redis). The app is the one a server builds
@@ -14,7 +14,9 @@ check, checks per second and the answers' statuses; and what the servers spent p
 check meanwhile, from /proc: PostgreSQL's backends on the run's database (`pg_us`),
 its background processes (`pg_background_us`: WAL writer, checkpointer, autovacuum,
 shared by every database) and the whole redis-server (`redis_us`: shared with anyone
-else using it, so an upper bound). Redis
+else using it, so an upper bound; exact on a private server, `--redis
+redis://127.0.0.1:PORT/0`), with its `INFO commandstats` per check (`redis_calls`:
+calls and µs per call by command, EVALSHA's included). Redis
 keys are under a prefix of the run's own, deleted at the end. Several shapes or code
 trees are compared by running this in turn, alternately (docs/deploy.md, "Where a
 scaled-out check's CPU goes").
@@ -101,30 +103,41 @@ def _ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
-def _pids(pattern: str) -> list[int]:
-    """Processes whose command line starts with `pattern`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if command.startswith(pattern):
-                found.append(int(entry.name))
-    return found
-
-
 Reading = dict[tuple[str, int], int]  # (what, pid): CPU in clock ticks
+Commands = dict[str, tuple[int, int]]  # command: (calls, µs) since the server began
 
 
-def _server_cpu(shape: str, database: str) -> Callable[[], Reading]:
+def _commandstats(redis_url: str) -> Commands:
+    import redis
+
+    with redis.Redis.from_url(redis_url) as client:
+        stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): (int(v["calls"]), int(v["usec"]))
+            for name, v in stats.items()}
+
+
+def _calls(before: Commands, after: Commands, checks: int) -> dict[str, list[float]]:
+    """Per check, by command: [calls, µs]; and the µs per call."""
+    out = {}
+    for name, (calls, usec) in after.items():
+        calls0, usec0 = before.get(name, (0, 0))
+        if calls > calls0:
+            out[name] = [round((calls - calls0) / checks, 2), round((usec - usec0) / checks, 1),
+                         round((usec - usec0) / (calls - calls0), 1)]
+    return out
+
+
+def _server_cpu(shape: str, database: str, redis_url: str) -> Callable[[], Reading]:
     """A reading of the servers' processes: PostgreSQL's backends on `database`
     ("pg"), its background processes ("pg_background": shared by every database) and
-    redis-server ("redis")."""
+    the redis-server at `redis_url` ("redis")."""
     import psycopg
+    import redis
 
-    redis_pids = _pids("redis-server") if shape == "scaled" else []
+    redis_pids = []
+    if shape == "scaled":
+        with redis.Redis.from_url(redis_url) as client:
+            redis_pids = [int(client.info("server")["process_id"])]
 
     def reading() -> Reading:
         found: Reading = {("redis", pid): _ticks(pid) for pid in redis_pids}
@@ -148,21 +161,24 @@ def _spent(before: Reading, after: Reading, what: str) -> float:
 
 
 async def _measure(shape: str, requests: Requests, checks: int, rounds: int,
-                   database: str) -> None:
+                   database: str, redis_url: str) -> None:
     from rempart.web.asgi import create_app_from_environment
 
-    servers = _server_cpu(shape, database)
+    servers = _server_cpu(shape, database, redis_url)
+    scaled = shape == "scaled"
     app = create_app_from_environment()
     async with app.router.lifespan_context(app):
         await _drive(app, requests, 0, WARMUP)
         start = WARMUP
         for number in range(rounds):
             servers_before = servers()
+            commands_before = _commandstats(redis_url) if scaled else {}
             before, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
             statuses = await _drive(app, requests, start, checks)
             wall = time.perf_counter() - wall
             after = resource.getrusage(resource.RUSAGE_SELF)
             servers_after = servers()
+            commands_after = _commandstats(redis_url) if scaled else {}
             start += checks
             user = (after.ru_utime - before.ru_utime) / checks * 1e6
             system = (after.ru_stime - before.ru_stime) / checks * 1e6
@@ -173,6 +189,7 @@ async def _measure(shape: str, requests: Requests, checks: int, rounds: int,
                 "per_s": round(checks / wall, 1), "statuses": statuses,
                 **{f"{what}_us": round(_spent(servers_before, servers_after, what) / checks, 1)
                    for what in ("pg", "pg_background", "redis")},
+                "redis_calls": _calls(commands_before, commands_after, checks),
                 "load": os.getloadavg()[0]}), flush=True)
 
 
@@ -183,13 +200,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--database-name", default="rempart_bench_checks_100000")
+    parser.add_argument("--redis", default=REDIS,
+                        help="the Redis of the `scaled` shape (a private one: exact figures)")
     args = parser.parse_args()
     bench = _instance(args.shape, args.data_dir, args.database_name)
     requests = Requests(bench)
-    with shared_redis(REDIS if args.shape == "scaled" else None) as redis:
+    with shared_redis(args.redis if args.shape == "scaled" else None) as redis:
         os.environ.update({**bench.server_env, **redis.env, "REMPART_WORKERS": "1"})
         uvloop.run(_measure(args.shape, requests, args.checks, args.rounds,
-                           args.database_name))
+                           args.database_name, args.redis))
 
 
 if __name__ == "__main__":
