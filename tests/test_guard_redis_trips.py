@@ -25,6 +25,7 @@ from rempart.guard.guard import Guard
 from rempart.guard.peers import PeerProfiles
 from rempart.guard.profile import AccountProfile, SessionState
 from rempart.guard.redis_state import RedisGuardState
+from rempart.guard.redis_trips import Trips, setv
 from rempart.guard.state import GuardState, MemoryGuardState
 
 T0 = dt.datetime(2025, 3, 4, 8, 0, tzinfo=dt.UTC)
@@ -200,3 +201,30 @@ def test_what_another_machine_wrote_meanwhile_wins_over_what_was_kept(
     # The session's JSON is the one kept, its suspension key stood beside it meanwhile.
     assert read_session is session
     assert read_session.suspended
+
+
+def test_a_trip_stores_values_verbatim_and_answers_only_for_its_own_commands(
+        redis_guard_settings: GuardSettings) -> None:  # noqa: F811
+    # Values ride as script arguments of their own, not inside the trip's JSON: any
+    # bytes come back as sent (quotes, backslashes, accents, a NUL, bytes that are not
+    # UTF-8). The queued writes' replies are left out of the trip's.
+    prefix = redis_guard_settings.key_prefix
+    trips = Trips(redis.Redis.from_url(redis_guard_settings.storage_uri))
+    odd = b'{"a":"\\"\\\\ \xc3\xa9"}\x00\xff\xfe'
+    trips.later(setv(f"{prefix}:v1", "60", odd), setv(f"{prefix}:v2", "60", b""))
+    replies = trips.run("test", [("MGET", f"{prefix}:v1", f"{prefix}:v2"),
+                                 ("TTL", f"{prefix}:v1")])
+    assert replies == [[odd, b""], 60]
+
+
+def test_a_slide_counts_a_bucket_it_never_saw_as_zero(
+        redis_guard_settings: GuardSettings) -> None:  # noqa: F811
+    prefix = redis_guard_settings.key_prefix
+    trips = Trips(redis.Redis.from_url(redis_guard_settings.storage_uri))
+    slide = ("SLIDE", f"{prefix}:c:2", f"{prefix}:c:1", "121", "0",
+             f"{prefix}:d:2", f"{prefix}:d:1", "121", "3")
+    [first] = trips.run("test", [slide])
+    trips.run("test", [("SET", f"{prefix}:c:1", "5")])
+    [second] = trips.run("test", [slide])
+    assert [int(c) if c is not None else 0 for c in first] == [0, 0, 3, 0]
+    assert [int(c) if c is not None else 0 for c in second] == [0, 5, 6, 0]

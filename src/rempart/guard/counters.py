@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from limits.storage import RedisStorage, Storage
@@ -28,8 +29,8 @@ from rempart.ratelimit import HIGH, ClockedMemoryStorage
 
 _NAMES_MAX = 200_000
 
-# (names entry, expiry seconds, weight of the previous bucket, amount)
-_Step = tuple[list[Any], int, float, int]
+# (names entry, expiry seconds as text, weight of the previous bucket, amount)
+_Step = tuple[list[Any], str, float, int]
 # A hit asked ahead, by (key, window, amount): its (low, high) counts, and its current
 # bucket's Redis key (to take an unused increment back).
 _Ahead = dict[tuple[str, int, int], tuple[float, float, str]]
@@ -122,8 +123,7 @@ class SlidingWindows:
         replies = list(reply)
         asked = self._step
         plan = asked.plan
-        counts = _sliding([int(r) for r in replies[0::2]], [int(r) for r in replies[1::2]],
-                          plan)
+        counts = _sliding(_ints(replies[0::2]), _ints(replies[1::2]), plan)
         asked.ahead = {key: (low, high, step[0][1]) for key, (low, high), step
                        in zip(asked.keys, counts, plan, strict=True)}
         asked.added = {}
@@ -137,7 +137,7 @@ class SlidingWindows:
         undo: list[Command] = []
         for (_, _, amount), (_, _, name) in step.ahead.items():
             if amount:
-                undo.append(("INCRBY", name, -amount))
+                undo.append(("INCRBY", name, str(-amount)))
         step.ahead = {}
         step.added = {}
         if undo and self._trips is not None:
@@ -163,16 +163,16 @@ class SlidingWindows:
         if missing:
             plan = self._plan(missing, ts)
             replies = trips.run("rate counting", [self._command(plan)])[0]
-            fetched = iter(_sliding([int(r) for r in replies[0::2]],
-                                    [int(r) for r in replies[1::2]], plan))
+            fetched = iter(_sliding(_ints(replies[0::2]), _ints(replies[1::2]), plan))
             return [found if found is not None else next(fetched) for found in out]
         return [found for found in out if found is not None]
 
     def _command(self, plan: list[_Step]) -> Command:
-        """The trip's SLIDE step (rempart.guard.redis_trips) for `plan`."""
+        """The trip's SLIDE step (rempart.guard.redis_trips) for `plan`: its numbers as
+        text, as the script hands them to Redis (an amount of 0 or less only reads)."""
         args: list[Any] = ["SLIDE"]
         for entry, expiry, _, amount in plan:
-            args += (entry[1], entry[2], expiry, amount)
+            args += (entry[1], entry[2], expiry, _AMOUNTS.get(amount) or _amount(amount))
         return tuple(args)
 
     def _plan(self, keys: Sequence[tuple[str, int, int]], ts: float) -> list[_Step]:
@@ -193,13 +193,31 @@ class SlidingWindows:
                 if len(names) >= _NAMES_MAX:
                     names.clear()
                 names[(key, window)] = found
-            plan.append((found, 2 * window + 1, 1.0 - (position - bucket), amount))
+            plan.append((found, _expiry(window), 1.0 - (position - bucket), amount))
         return plan
 
     def _trips_or_fail(self) -> Trips:
         if self._trips is None:  # the constructor pairs memory storage with no trips
             raise TypeError("SlidingWindows: no trips")
         return self._trips
+
+
+@lru_cache(maxsize=64)
+def _expiry(window: int) -> str:
+    """A bucket's expiry in seconds, as text: two windows and a second."""
+    return str(2 * window + 1)
+
+
+_AMOUNTS = {0: "0", 1: "1", HIGH: str(HIGH)}
+
+
+def _amount(amount: int) -> str:
+    return str(amount) if amount > 0 else "0"
+
+
+def _ints(replies: list[Any]) -> list[int]:
+    """A SLIDE's counts: integers, or a bucket's text (None: no such bucket yet)."""
+    return [int(r) if r is not None else 0 for r in replies]
 
 
 def _sliding(currents: list[int], previous: list[int],

@@ -38,11 +38,16 @@ from rempart.guard.errors import GuardUnavailable
 from rempart.guard.limits_check import counter_key
 from rempart.guard.patients import FILTER_BITS, GENERATION_S, generation, positions
 from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
-from rempart.guard.redis_trips import Command, Trips
+from rempart.guard.redis_trips import Command, Trips, setv
 from rempart.guard.state import MAX_PENDING_PER_ACCOUNT, SESSION_IDLE_S
 
 ACCOUNT_TTL_S = 180 * 86400
 PATIENT_TTL_S = 2 * GENERATION_S + 86400
+# A trip's numbers go as text (rempart.guard.redis_trips).
+_ACCOUNT_TTL = str(ACCOUNT_TTL_S)
+_PATIENT_TTL = str(PATIENT_TTL_S)
+_SESSION_TTL = str(SESSION_IDLE_S)
+_PENDING_BEYOND = str(-MAX_PENDING_PER_ACCOUNT - 1)
 
 
 def _raw(value: object) -> bytes:
@@ -67,9 +72,9 @@ def _account(blob: object, suspension: object,
     return profile
 
 
-def _sets(writes: list[tuple[str, bytes, int]]) -> list[Command]:
-    """SET commands for (key, value, expiry in seconds) writes."""
-    return [("SET", key, value, "EX", expiry) for key, value, expiry in writes]
+def _sets(writes: list[tuple[str, bytes, str]]) -> list[Command]:
+    """SET commands for (key, value, expiry in seconds as text) writes."""
+    return [setv(key, expiry, value) for key, value, expiry in writes]
 
 
 def _session(blob: object, suspended: object,
@@ -192,7 +197,7 @@ class RedisGuardState:
         if person_key is not None:
             ahead += self._patient_reads(account_id, person_key, ts)
         if matured:
-            ahead.append(("ZRANGEBYSCORE", self._key("pc", account_id), "-inf", ts))
+            ahead.append(("ZRANGEBYSCORE", self._key("pc", account_id), "-inf", str(ts)))
         step.ahead = ahead
         step.asked = (account_id, person_key, ts, count is not None)
 
@@ -238,24 +243,24 @@ class RedisGuardState:
         else:
             self._trips.flush("state write")
 
-    def _write(self, operation: str, writes: list[tuple[str, bytes, int]]) -> None:
+    def _write(self, operation: str, writes: list[tuple[str, bytes, str]]) -> None:
         """SET each (key, value, expiry in seconds), with what is queued, in one trip."""
         self._trips.run(operation, _sets(writes))
 
     def _account_writes(self, account_id: str,
-                        profile: AccountProfile) -> list[tuple[str, bytes, int]]:
+                        profile: AccountProfile) -> list[tuple[str, bytes, str]]:
         state, suspension = self._account_keys(account_id)
-        writes = [(state, codec.dump(profile), ACCOUNT_TTL_S)]
+        writes = [(state, codec.dump(profile), _ACCOUNT_TTL)]
         if profile.suspended:  # never removed here: see the module docstring
-            writes.append((suspension, codec.dump_reasons(profile.suspension), ACCOUNT_TTL_S))
+            writes.append((suspension, codec.dump_reasons(profile.suspension), _ACCOUNT_TTL))
         return writes
 
     def _session_writes(self, session_id: str,
-                        session: SessionState) -> list[tuple[str, bytes, int]]:
+                        session: SessionState) -> list[tuple[str, bytes, str]]:
         state, suspended = self._session_keys(session_id)
-        writes = [(state, codec.dump(session), SESSION_IDLE_S)]
+        writes = [(state, codec.dump(session), _SESSION_TTL)]
         if session.suspended:
-            writes.append((suspended, b"1", SESSION_IDLE_S))
+            writes.append((suspended, b"1", _SESSION_TTL))
         return writes
 
     def flush(self) -> None:
@@ -274,7 +279,7 @@ class RedisGuardState:
         """The person's filter bits in this generation's bitmap and the previous one's."""
         fields: list[Any] = []
         for b in positions(account_id, person_key):
-            fields += ("GET", "u1", b)
+            fields += ("GET", "u1", str(b))
         gen = generation(ts)
         return [("BITFIELD_RO", self._key("pat", account_id, str(g)), *fields)
                 for g in (gen, gen - 1)]
@@ -283,20 +288,20 @@ class RedisGuardState:
         key = self._key("pat", account_id, str(generation(ts)))
         fields: list[Any] = []
         for b in positions(account_id, person_key):
-            fields += ("SET", "u1", b % FILTER_BITS, 1)
-        self._trips.later(("BITFIELD", key, *fields), ("EXPIRE", key, PATIENT_TTL_S))
+            fields += ("SET", "u1", str(b % FILTER_BITS), "1")
+        self._trips.later(("BITFIELD", key, *fields), ("EXPIRE", key, _PATIENT_TTL))
 
     def add_pending_claim(self, account_id: str, reference: str, deadline: float,
                           check: PendingCheck) -> None:
         queue = self._key("pc", account_id)
         self._trips.later(
             # Relative expiry: the guard's clock may be a drill's, not the server's.
-            ("SET", self._key("pr", reference), codec.dump_pending(account_id, check),
-             "EX", int(deadline - check.ts) + 86400),
-            ("ZADD", queue, deadline, reference),
+            setv(self._key("pr", reference), str(int(deadline - check.ts) + 86400),
+                 codec.dump_pending(account_id, check)),
+            ("ZADD", queue, str(deadline), reference),
             # Beyond the cap, the oldest pending checks are forgotten, not counted.
-            ("ZREMRANGEBYRANK", queue, 0, -MAX_PENDING_PER_ACCOUNT - 1),
-            ("EXPIRE", queue, ACCOUNT_TTL_S))
+            ("ZREMRANGEBYRANK", queue, "0", _PENDING_BEYOND),
+            ("EXPIRE", queue, _ACCOUNT_TTL))
 
     def settle_claim(self, reference: str) -> tuple[str, PendingCheck] | None:
         [blob] = self._trips.run("claim read", [("GETDEL", self._key("pr", reference))])
@@ -314,7 +319,8 @@ class RedisGuardState:
         if matured is not None and matured[:2] == (account_id, ts):
             found = matured[2]
         else:
-            [found] = self._trips.run("claim maturity", [("ZRANGEBYSCORE", queue, "-inf", ts)])
+            [found] = self._trips.run("claim maturity",
+                                      [("ZRANGEBYSCORE", queue, "-inf", str(ts))])
         refs = [_raw(r).decode() for r in found]
         if not refs:
             return 0

@@ -21,11 +21,16 @@ which reach the guard by session) holds every lane. Outside `serial` (the guard 
 directly: tests, scripts) each trip holds every lane for itself.
 
 A trip is one command: the commands go as one JSON argument of a script that runs them
-in order and returns their replies (redis-py packs each argument, and parses each
-reply, in Python: about a microsecond an argument, tens of them a command). "SLIDE" is
-the sliding-window counters' step (rempart.guard.counters). The trip is an EVALSHA,
-packed here (four arguments, one of them the payload: redis-py's packing costs more
-than the trip's own work); a server that does not hold the script answers NOSCRIPT
+in order and returns the replies of those not queued (redis-py packs each argument, and
+parses each reply, in Python: about a microsecond an argument, tens of them a command).
+"SLIDE" is the sliding-window counters' step (rempart.guard.counters), "SETV" a stored
+value's write (`setv`: the value rides as a script argument of its own, not escaped
+inside the JSON). Every argument is text: Redis's script engine formats a number with
+"%.17g" before handing it to a command, and decodes one in the JSON with strtod, which
+cost more than most commands (docs/deploy.md, "Redis's own work per check"). The trip
+is an EVALSHA, packed here (the payload, the count of queued writes, the values:
+redis-py's packing costs more than the trip's own work); a server that does not hold
+the script answers NOSCRIPT
 without running anything, and the same trip goes again as an EVAL of the script, which
 loads it. (The script names its keys inside its argument: fine on one Redis server,
 which is what rempart supports, not on a cluster.)
@@ -51,35 +56,58 @@ Command = tuple[Any, ...]
 # Redis trips) at once; two accounts sharing one wait for each other.
 LANES = 64
 
-# ARGV[1]: the commands, a JSON list of lists (name, then arguments). SLIDE's arguments:
-# per window, its current and previous bucket keys, expiry, amount: `limits`'
-# incr-with-expiry (a read when the amount is 0), then the previous bucket's count.
+# ARGV[1]: the commands, a JSON list of lists (name, then arguments, every one a string:
+# a number handed to redis.call is formatted with "%.17g", which cost Redis 7.0 more than
+# the command it went to). ARGV[2]: how many of them lead the list as queued writes,
+# whose replies are left out of the script's. ARGV[3...]: the values of the SETV
+# commands, in their order (a stored value inside the JSON would be escaped there, then
+# scanned by its decoder character by character). SETV: key, expiry, value (a SET ... EX).
+# SLIDE: per window, its current and previous bucket keys, expiry, amount ("0" reads):
+# `limits`' incr-with-expiry, then every bucket left to read in one MGET; per window its
+# current count (an integer, or the MGET's text or nil) and its previous bucket's.
 BATCH_LUA = """
 local function slide(c)
-    local out = {}
+    local out, keys, slots = {}, {}, {}
     for i = 2, #c, 4 do
         local key, amount = c[i], c[i + 3]
-        local current
-        if amount > 0 then
-            current = redis.call("incrby", key, amount)
-            if current == amount then
+        if amount == "0" then
+            keys[#keys + 1] = key
+            slots[#slots + 1] = #out + 1
+            out[#out + 1] = false
+        else
+            local current = redis.call("incrby", key, amount)
+            if current == tonumber(amount) then
                 redis.call("expire", key, c[i + 2])
             end
-        else
-            current = tonumber(redis.call("get", key) or 0)
+            out[#out + 1] = current
         end
-        out[#out + 1] = current
-        out[#out + 1] = tonumber(redis.call("get", c[i + 1]) or 0)
+        keys[#keys + 1] = c[i + 1]
+        slots[#slots + 1] = #out + 1
+        out[#out + 1] = false
+    end
+    local found = redis.call("mget", unpack(keys))
+    for j = 1, #slots do
+        out[slots[j]] = found[j]
     end
     return out
 end
 
+local queued = tonumber(ARGV[2])
+local value = 3
 local replies = {}
 for n, c in ipairs(cjson.decode(ARGV[1])) do
-    if c[1] == "SLIDE" then
-        replies[n] = slide(c)
+    local reply
+    local name = c[1]
+    if name == "SLIDE" then
+        reply = slide(c)
+    elseif name == "SETV" then
+        reply = redis.call("set", c[2], ARGV[value], "ex", c[3])
+        value = value + 1
     else
-        replies[n] = redis.call(unpack(c))
+        reply = redis.call(unpack(c))
+    end
+    if n > queued then
+        replies[n - queued] = reply
     end
 end
 return replies
@@ -172,16 +200,24 @@ class Trips:
                 lane.queued = []
         if not queued and not commands:
             return []
-        payload = orjson.dumps([*queued, *commands], default=_text)
+        values: list[bytes] = []
+        plain: list[Command] = []
+        for command in (*queued, *commands):
+            if command[0] == "SETV":
+                values.append(command[3])
+                command = command[:3]
+            plain.append(command)
+        payload = orjson.dumps(plain)
+        arguments = (payload, str(len(queued)).encode(), *values)
         connection = self._connection(operation)
         try:
-            connection.send_packed_command([_packed(b"EVALSHA", BATCH_SHA, payload)],
+            connection.send_packed_command([_packed(b"EVALSHA", BATCH_SHA, arguments)],
                                            check_health=False)
             try:
                 replies = connection.read_response()
             except redis.exceptions.NoScriptError:
                 # Nothing ran (a new or flushed server): the same trip, with the script.
-                connection.send_packed_command([_packed(b"EVAL", BATCH_SCRIPT, payload)],
+                connection.send_packed_command([_packed(b"EVAL", BATCH_SCRIPT, arguments)],
                                                check_health=False)
                 replies = connection.read_response()
         except BaseException as exc:
@@ -194,7 +230,7 @@ class Trips:
                 raise GuardUnavailable(operation) from exc
             raise
         self._idle.append(connection)
-        return list(replies[len(queued):])
+        return list(replies)
 
     def _connection(self, operation: str) -> Any:
         if self._pid != os.getpid():
@@ -216,14 +252,16 @@ BATCH_SCRIPT = BATCH_LUA.encode()
 BATCH_SHA = hashlib.sha1(BATCH_SCRIPT, usedforsecurity=False).hexdigest().encode()
 
 
-def _packed(command: bytes, script: bytes, payload: bytes) -> bytes:
-    """`command script 0 payload` in the Redis protocol (RESP): an array of bulk strings."""
-    return b"*4\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$1\r\n0\r\n$%d\r\n%b\r\n" % (
-        len(command), command, len(script), script, len(payload), payload)
+def setv(key: str, expiry: str, value: bytes) -> Command:
+    """SET key value EX expiry, the value sent as a script argument of its own."""
+    return ("SETV", key, expiry, value)
 
 
-def _text(value: object) -> str:
-    """The guard's stored values are JSON (rempart.guard.codec): UTF-8 text."""
-    if isinstance(value, bytes):
-        return value.decode()
-    raise TypeError(f"not a Redis argument: {type(value).__name__}")
+def _packed(command: bytes, script: bytes, arguments: Sequence[bytes]) -> bytes:
+    """`command script 0 arguments...` in the Redis protocol (RESP): an array of bulk
+    strings."""
+    parts = [b"*%d\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$1\r\n0\r\n" % (
+        3 + len(arguments), len(command), command, len(script), script)]
+    for argument in arguments:
+        parts.append(b"$%d\r\n%b\r\n" % (len(argument), argument))
+    return b"".join(parts)
