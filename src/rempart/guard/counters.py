@@ -9,7 +9,8 @@ buckets: count = previous bucket x (share of it still inside the window) + curre
 Bucket keys carry the bucket number, so expiry only collects garbage.
 
 On Redis the counts ride the guard state's round trips (rempart.guard.redis_trips, whose
-script's SLIDE step is `limits`' increment-with-expiry, then the previous bucket):
+script's SLIDE step is `limits`' increment-with-expiry, then the buckets it reads, in one
+MGET):
 `ask_ahead` plans a check's hits into the trip that loads its state, `hit` then takes
 them from there; `add` (counts nobody reads back at once) is queued for the next trip.
 """
