@@ -166,7 +166,7 @@ class PgStats:
             name: round((after[name] - self._before[name]) / checks, 3) for name in after}
         statements = self._conn.execute(
             "SELECT query, calls, total_exec_time, rows, shared_blks_hit + shared_blks_read,"
-            " shared_blks_dirtied, wal_records FROM pg_stat_statements"
+            " shared_blks_dirtied, wal_records, plans, total_plan_time FROM pg_stat_statements"
             " JOIN pg_database d ON d.oid = dbid WHERE d.datname = %s"
             " ORDER BY total_exec_time DESC", (self._database,)).fetchall()
         found["statements"] = [{
@@ -174,8 +174,11 @@ class PgStats:
             "exec_us": round(total * 1e3 / checks, 1),
             "mean_us": round(total * 1e3 / calls, 1) if calls else 0,
             "rows": round(rows / checks, 3), "blocks": round(blocks / checks, 2),
-            "dirtied": round(dirtied / checks, 3), "wal_records": round(wal / checks, 2)}
-            for query, calls, total, rows, blocks, dirtied, wal in statements if calls]
+            "dirtied": round(dirtied / checks, 3), "wal_records": round(wal / checks, 2),
+            # Planning is counted only with pg_stat_statements.track_planning on.
+            "plans": round(plans / checks, 3), "plan_us": round(plan_ms * 1e3 / checks, 1)}
+            for query, calls, total, rows, blocks, dirtied, wal, plans, plan_ms in statements
+            if calls]
         found["statements_exec_us"] = round(sum(s["exec_us"] for s in found["statements"]), 1)
         return found
 
