@@ -8,12 +8,7 @@ dialects) and run on a driver connection that each thread keeps:
 - SQLite: Python's sqlite3 begins a transaction only before a write, so each SELECT
   reads the latest committed state (WAL), with no transaction to end;
 - PostgreSQL: the connection is in autocommit, so a SELECT is one round trip, without
-  BEGIN and ROLLBACK around it; results come in PostgreSQL's binary format. The
-  server's output functions (a date formatted, a bytea hex-encoded) and the driver's
-  parsing of that text cost more than copying the values' binary form: 6-12 µs less of
-  the server's CPU and 22-28 µs less of the client's per look-up, measured alone
-  (docs/deploy.md, "PostgreSQL's own work per check"). psycopg returns the same Python
-  values either way for the look-up's types (int, str, bool, date, bytes).
+  BEGIN and ROLLBACK around it.
 
 Values come back as the driver gives them; `decode_date` and `decode_bool` turn
 SQLite's text dates and integer booleans into what PostgreSQL already returns.
@@ -53,7 +48,6 @@ class RawReader:
         self._engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
         self._connections = connections or ThreadConnections(engine, autocommit=True)
-        self._cursor_options: dict[str, Any] = {} if self.sqlite else {"binary": True}
 
     def compile(self, statement: ClauseElement) -> CompiledQuery:
         compiled = cast(SQLCompiler, statement.compile(dialect=self._engine.dialect))
@@ -75,7 +69,7 @@ class RawReader:
             return self._fetch(self._connections.get(), query.sql, bound)
 
     def _fetch(self, connection: Any, sql: str, bound: Any) -> list[tuple[Any, ...]]:
-        cursor = connection.cursor(**self._cursor_options)
+        cursor = connection.cursor()
         try:
             # The engine's statement listeners (tracing, tests counting statements) see
             # these statements as they see every other; without listeners this is free.
