@@ -88,8 +88,8 @@ class CheckJournal:
         self._flush_task: asyncio.Task[None] | None = None  # held: the loop keeps weak refs
         columns = [c.key for c in Check.__table__.columns if not c.primary_key]
         # inline(): no RETURNING of the new ids (SQLAlchemy adds one on PostgreSQL), which
-        # nothing reads; without it each row costs the server and the driver about 5 µs
-        # less (docs/deploy.md, "PostgreSQL's own work per check").
+        # nothing reads: a small saving per row, mostly the server's (docs/deploy.md,
+        # "PostgreSQL's own work per check").
         self._insert = DriverStatement(insert(Check).inline(), engine.dialect,
                                        column_keys=columns)
         self._checkpoints = WalCheckpointer(engine)

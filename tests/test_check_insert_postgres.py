@@ -1,12 +1,10 @@
-"""What a check asks of PostgreSQL on the wire: the look-up's rows in binary format, and
-the journal's insert without a RETURNING that nothing reads (docs/deploy.md,
-"PostgreSQL's own work per check")."""
+"""What a check asks of PostgreSQL: the journal's insert without a RETURNING that nothing
+reads (docs/deploy.md, "PostgreSQL's own work per check")."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import event
 
@@ -49,14 +47,6 @@ def _statements(runtime: Runtime, service: CheckService,
         event.remove(runtime.engine, "before_cursor_execute", listen)
     assert all(answer.reference for answer in answers)
     return seen
-
-
-def test_the_look_up_reads_binary_rows(service: CheckService, population: Population,
-                                       runtime: Runtime) -> None:
-    lookups = [cursor for sql, cursor in _statements(runtime, service, population)
-               if sql.startswith("SELECT beneficiaries.id")]
-    assert len(lookups) == 3
-    assert all(cursor.format == psycopg.pq.Format.BINARY for cursor in lookups)
 
 
 def test_the_checks_insert_asks_nothing_back(service: CheckService, population: Population,
