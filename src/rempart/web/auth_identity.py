@@ -65,7 +65,8 @@ API_PREFIXES = ("/api/", "/fhir/")
 # threads were gone when a burst of checks needed reads (clients new to the process, a
 # key read again), and each thread started on the loop waited for the GIL behind the
 # running checks: 40-150 ms each, 1-1.5 s in a row at a first contact of 32 clients
-# (load 10; docs/performance.md, "Third trial").
+# (load 10; docs/performance.md, "Third trial"). The shared pools' threads are now
+# started before serving too (rempart.web.worker_threads); this one stays apart.
 FALLBACK_THREADS = 4
 T = TypeVar("T")
 _fallback_pool: ThreadPoolExecutor | None = None
