@@ -110,11 +110,13 @@ def test_a_burst_after_a_lull_longer_than_anyios_idle_limit_starts_none_on_the_l
 def test_the_audit_logs_writers_run_before_the_first_request(runtime: Runtime) -> None:
     # Otherwise the first entry (a token request's security event, say) starts one on the loop.
     app = create_app(runtime)
+    earlier = set(threading.enumerate())  # other tests' apps may have left theirs running
     writers: list[threading.Thread] = []
 
     async def run() -> None:
         async with app.router.lifespan_context(app):
-            writers.extend(t for t in threading.enumerate() if t.name == "audit-writer")
+            writers.extend(t for t in threading.enumerate()
+                           if t.name == "audit-writer" and t not in earlier)
 
     asyncio.run(run())
     assert len(writers) == 2  # the disclosures' audit log and the security events' own
