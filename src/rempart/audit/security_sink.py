@@ -54,6 +54,10 @@ class AuditSecurityEventSink:
         if self._forward is not None:
             self._forward.emit(event)
 
+    def start_writer(self) -> None:
+        """Start the audit log's writer thread (before serving)."""
+        self._audit.start_writer()
+
     def close(self) -> None:
         """Stop the audit log's writer once what is queued is written (at shutdown)."""
         self._audit.close()

@@ -164,6 +164,13 @@ class AuditLog:
             return []
         return self._write_on(connection, records)
 
+    def start_writer(self) -> None:
+        """Start the writer thread now rather than at the first entry: a served app does it
+        before serving, as a thread started on the event loop stalls it until it runs."""
+        with self._lock:
+            if not self._closed:
+                self._ensure_writer()
+
     def close(self) -> None:
         """Write what is queued, then stop the writer thread."""
         with self._lock:

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from rempart.audit import AuditLog
 from rempart.audit.security_sink import AuditSecurityEventSink
 from rempart.coverage.service import CheckService
-from rempart.observability.lifespan import Closes, with_writers_stopped
+from rempart.observability.lifespan import Closes, StartsWriter, with_writers_stopped
 from rempart.observability.readiness import ReadinessProbe
 from rempart.observability.routes import install_operation_routes
 from rempart.runtime import Runtime
@@ -24,10 +24,12 @@ def install_operations(app: FastAPI, runtime: Runtime, *, audit: AuditLog,
     probe = ReadinessProbe(runtime)
     install_operation_routes(app, probe=probe, metrics_allow=runtime.settings.metrics_allow)
     closing: list[Closes] = [audit, probe]
+    writers: list[StartsWriter] = [audit]
     if isinstance(security_events, AuditSecurityEventSink):  # its own audit log's writer
         closing.append(security_events)
+        writers.append(security_events)
     app.router.lifespan_context = with_writers_stopped(
-        app.router.lifespan_context, drain=[check_service], close=closing)
+        app.router.lifespan_context, drain=[check_service], close=closing, start=writers)
     if runtime.settings.trusted_proxies:
         app.add_middleware(TrustedProxyMiddleware, networks=parse_networks(
             "REMPART_TRUSTED_PROXIES", runtime.settings.trusted_proxies))

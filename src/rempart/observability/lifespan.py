@@ -1,4 +1,5 @@
-"""The app's lifespan: on shutdown, flush every background writer before the process ends.
+"""The app's lifespan: the audit writers' threads started before serving; on shutdown,
+every background writer flushed before the process ends.
 
 A server stopping gracefully (uvicorn on SIGTERM) first stops accepting connections and
 lets the requests in flight finish; then it runs this shutdown, which waits for the
@@ -29,12 +30,21 @@ class Closes(Protocol):
     def close(self) -> None: ...
 
 
+class StartsWriter(Protocol):
+    def start_writer(self) -> None: ...
+
+
 def with_writers_stopped(inner: Lifespan, *, drain: Sequence[Drains],
-                         close: Sequence[Closes]) -> Lifespan:
-    """The app's lifespan (`inner`, kept) followed at shutdown by the writers' flush."""
+                         close: Sequence[Closes],
+                         start: Sequence[StartsWriter] = ()) -> Lifespan:
+    """The app's lifespan (`inner`, kept) preceded by the writers' start (their threads
+    would otherwise start on the event loop at the first entry, stalling it until they
+    run) and followed at shutdown by their flush."""
 
     @asynccontextmanager
     async def lifespan(app: ASGIApp) -> AsyncIterator[Any]:
+        for starting in start:
+            starting.start_writer()
         async with inner(app) as state:
             log.info("started")
             try:

@@ -37,6 +37,7 @@ from rempart.web.edge import EdgeMiddleware
 from rempart.web.errors import install_error_handlers
 from rempart.web.identity import DemoHeaderIdentity, IdentitySource
 from rempart.web.openapi import install_openapi
+from rempart.web.worker_threads import keep_worker_threads
 
 API_DESCRIPTION = (
     "Coverage checks, calculations and claims for third-party payment. A check answers "
@@ -91,6 +92,9 @@ def create_app(runtime: Runtime, *, identity_source: IdentitySource | None = Non
     # headers and latency metrics in one layer (rempart.web.edge).
     app.add_middleware(EdgeMiddleware, max_bytes=runtime.settings.max_body_bytes,
                        router=app.router)
+    # Last, so that its lifespan wraps every other: the threads requests may be sent to,
+    # started before serving, never on the loop mid-burst (rempart.web.worker_threads).
+    keep_worker_threads(app)
     return app
 
 

@@ -54,6 +54,7 @@ from rempart.auth.sessions import SessionService, SessionView
 from rempart.providers.directory import OrganisationDirectory
 from rempart.web.cookies import CookiePolicy, client_info
 from rempart.web.identity import NotAuthenticated, ProviderIdentity, client_address
+from rempart.web.worker_threads import started_executor
 
 log = structlog.get_logger(__name__)
 
@@ -64,7 +65,8 @@ API_PREFIXES = ("/api/", "/fhir/")
 # threads were gone when a burst of checks needed reads (clients new to the process, a
 # key read again), and each thread started on the loop waited for the GIL behind the
 # running checks: 40-150 ms each, 1-1.5 s in a row at a first contact of 32 clients
-# (load 10; docs/performance.md, "Third trial").
+# (load 10; docs/performance.md, "Third trial"). The shared pools' threads are now
+# started before serving too (rempart.web.worker_threads); this one stays apart.
 FALLBACK_THREADS = 4
 T = TypeVar("T")
 _fallback_pool: ThreadPoolExecutor | None = None
@@ -76,14 +78,7 @@ def fallback_pool() -> ThreadPoolExecutor:
     global _fallback_pool
     with _fallback_pool_lock:
         if _fallback_pool is None:
-            pool = ThreadPoolExecutor(FALLBACK_THREADS, thread_name_prefix="dpop-read")
-            # Each start waits for the others: FALLBACK_THREADS busy at once makes the
-            # executor start them all now, never later on the event loop.
-            started = threading.Barrier(FALLBACK_THREADS + 1)
-            for _ in range(FALLBACK_THREADS):
-                pool.submit(started.wait)
-            started.wait()
-            _fallback_pool = pool
+            _fallback_pool = started_executor(FALLBACK_THREADS, name="dpop-read")
         return _fallback_pool
 
 
