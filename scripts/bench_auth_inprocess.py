@@ -26,10 +26,11 @@ thing, so that differences attribute the served DPoP check's extra CPU:
     demo                demo headers, demo identity (the bench's checks phase)
     demo_padded         the same, carrying a DPoP request's Authorization, DPoP and
                         X-Forwarded-For headers as well (ignored by the demo identity)
-    dpop                DPoP checks as served (identification in the thread pool)
+    dpop                DPoP checks as served (identified on the event loop from memory)
     dpop_token_kept     the same, a token's verified signature kept for the token's
                         whole life (not VERIFIED_SECONDS): one signature per token
-    dpop_inline         the same requests as dpop, identified on the event loop
+    dpop_inline         the same requests as dpop, the full check (`identify`, as a
+                        worker thread makes it) called on the event loop
     dpop_fixed          the same requests given the identity their DPoP check gave at
                         first contact, with no verification (the API session, device
                         and address as served: guard and audit see the same)
@@ -186,34 +187,55 @@ class RecordingIdentity:
 
 
 class Probe:
-    """Counters read around each block: the DPoP identification's own CPU (its thread's,
-    wherever it runs), token signatures verified (not found in the verified-token
-    cache), and the garbage collector's runs and CPU (it scans the guard's state)."""
+    """Counters read around each block: the DPoP check's own CPU (its thread's CPU in
+    `ApiAuthService.authenticate`, on the event loop or in a thread, refusals that send
+    it to a thread included), token signatures verified (not found in the
+    verified-token cache), the part of the check's CPU spent verifying the proof's
+    signature and reading its claims (`DpopVerifier._verified_claims`, and
+    `_known_header_claims` past a header kept), and the
+    garbage collector's runs and CPU (it scans the guard's state)."""
 
     def __init__(self, authenticator: Any) -> None:
         self.identify_s = 0.0
         self.identified = 0
         self.token_signatures = 0
+        self.signature_s = 0.0
+        self._authenticator = authenticator
         self.gc_s = 0.0
         self.gc_runs = [0, 0, 0]
         self._gc_started = threading.local()
-        identify = authenticator.identify
-        access_tokens = authenticator._api_auth._tokens
+        api_auth = authenticator._api_auth
+        authenticate = api_auth.authenticate
+        access_tokens = api_auth._tokens
         verified_claims = access_tokens._verified_claims
+        verifier = api_auth._dpop
 
-        def timed_identify(request: Request) -> ProviderIdentity:
+        def timed_authenticate(**kwargs: Any) -> Any:
             started = time.thread_time()
             try:
-                return identify(request)  # type: ignore[no-any-return]
+                return authenticate(**kwargs)
             finally:
                 self.identify_s += time.thread_time() - started
                 self.identified += 1
 
-        def counted_verified_claims(token: str) -> Any:
+        def counted_verified_claims(token: str, **kwargs: Any) -> Any:
             self.token_signatures += 1
-            return verified_claims(token)
+            return verified_claims(token, **kwargs)
 
-        authenticator.identify = timed_identify
+        def timed(call: Callable[..., Any]) -> Callable[..., Any]:
+            def timed_call(*args: Any) -> Any:
+                started = time.thread_time()
+                try:
+                    return call(*args)
+                finally:
+                    self.signature_s += time.thread_time() - started
+            return timed_call
+
+        api_auth.authenticate = timed_authenticate
+        # The proof's signature and claims: in full, or past a header kept (newer code).
+        for name in ("_verified_claims", "_known_header_claims"):
+            if hasattr(verifier, name):
+                setattr(verifier, name, timed(getattr(verifier, name)))
         access_tokens._verified_claims = counted_verified_claims
         gc.callbacks.append(self._on_gc)
 
@@ -224,18 +246,22 @@ class Probe:
             self.gc_s += time.thread_time() - getattr(self._gc_started, "at", 0.0)
             self.gc_runs[info["generation"]] += 1
 
-    def snapshot(self) -> tuple[float, int, int, float, list[int]]:
+    def snapshot(self) -> tuple[Any, ...]:
         return (self.identify_s, self.identified, self.token_signatures, self.gc_s,
-                list(self.gc_runs))
+                list(self.gc_runs), self.signature_s,
+                self._authenticator.on_loop, self._authenticator.in_thread)
 
     @staticmethod
-    def per_check(before: tuple[float, int, int, float, list[int]],
-                  after: tuple[float, int, int, float, list[int]],
+    def per_check(before: tuple[Any, ...], after: tuple[Any, ...],
                   checks: int) -> dict[str, Any]:
         identified = after[1] - before[1]
         return {
-            "identify_us": round((after[0] - before[0]) / identified * 1e6, 1)
+            "identify_us": round((after[0] - before[0]) / checks * 1e6, 1)
             if identified else None,
+            "signature_us": round((after[5] - before[5]) / checks * 1e6, 1)
+            if identified else None,
+            # Where the checks were answered: from memory on the loop, or in a thread.
+            "on_loop": after[6] - before[6], "in_thread": after[7] - before[7],
             "token_signatures": after[2] - before[2],
             "gc_us": round((after[3] - before[3]) / checks * 1e6, 1),
             "gc_runs": [a - b for a, b in zip(after[4], before[4], strict=True)]}
