@@ -1,6 +1,7 @@
 """The checks' group commit on PostgreSQL: pipelined on the thread's own connection, no
-pooled connection per batch, and a batch whose connection the server dropped is
-written again once, on a new connection, and recorded once."""
+pooled connection per batch, a batch whose connection the server dropped is
+written again once, on a new connection, and recorded once; and the checks' insert
+asks for nothing back (docs/deploy.md, "PostgreSQL's own work per check")."""
 
 from __future__ import annotations
 
@@ -109,3 +110,29 @@ def _chained(engine: Engine) -> bool:
     linked = all(row[1] == before[2] for before, row in itertools.pairwise(rows))
     return ([row[0] for row in rows] == list(range(1, len(rows) + 1)) and linked
             and (head[0], bytes(head[1])) == (rows[-1][0], bytes(rows[-1][2])))
+
+
+def _statements(runtime: Runtime, service: CheckService,
+                population: Population) -> list[tuple[str, Any]]:
+    seen: list[tuple[str, Any]] = []
+
+    def listen(_conn: Any, cursor: Any, sql: str, *_args: Any) -> None:
+        seen.append((sql, cursor))
+
+    requester = population.identity()
+    event.listen(runtime.engine, "before_cursor_execute", listen)
+    try:
+        answers = [service.check(requester=requester, request=r)
+                   for r in requests(population, 3)]
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", listen)
+    assert all(answer.reference for answer in answers)
+    return seen
+
+
+def test_the_checks_insert_asks_nothing_back(service: CheckService, population: Population,
+                                             runtime: Runtime) -> None:
+    inserts = [sql for sql, _ in _statements(runtime, service, population)
+               if sql.startswith("INSERT INTO checks")]
+    assert len(inserts) == 3
+    assert not any("RETURNING" in sql for sql in inserts)
