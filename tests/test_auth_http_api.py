@@ -293,29 +293,6 @@ def test_client_secret_basic_is_accepted(software: Software) -> None:
     assert answer.status_code == 200, answer.text
 
 
-def test_tokens_are_issued_off_the_event_loop(env: PortalEnv, software: Software,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issuing a token waits for its security event's audit commit: made on the loop (as
-    SQLite's calls are), that wait stalled every other request, one token at a time."""
-    api_auth = env.app.state.auth.api_auth
-    issue = api_auth.token
-    on_loop: list[bool] = []
-
-    def token(**kwargs: Any) -> Any:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            on_loop.append(False)
-        else:
-            on_loop.append(True)
-        return issue(**kwargs)
-
-    monkeypatch.setattr(api_auth, "token", token)
-    assert software.token()
-    assert software.token_response(client_secret="wrong").status_code == 401
-    assert on_loop == [False, False]
-
-
 def test_a_copied_token_without_its_key_is_refused(env: PortalEnv,
                                                    software: Software) -> None:
     token = software.token()

@@ -16,12 +16,12 @@ from urllib.parse import unquote
 
 import orjson
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from rempart.auth.errors import ClientAuthFailed, InvalidDpopProof, InvalidInput
 from rempart.auth.services import AuthServices
 from rempart.web.auth_identity import request_url
+from rempart.web.dependencies import run_blocking
 from rempart.web.forms import FormError, read_form
 from rempart.web.identity import client_address
 
@@ -45,12 +45,8 @@ async def token(request: Request) -> Response:
     if len(proofs) > 1:
         return oauth_error(400, "invalid_dpop_proof", "more than one DPoP header")
     try:
-        # Always in a worker thread, SQLite included: issuing waits for the token's audit
-        # entry to be committed, and on the event loop that wait stalled every request,
-        # each token its own commit, one after another (run_blocking's inline rule is for
-        # calls that do not wait on another thread).
-        issued = await run_in_threadpool(
-            auth.api_auth.token, grant_type=form.get("grant_type", ""),
+        issued = await run_blocking(
+            request, auth.api_auth.token, grant_type=form.get("grant_type", ""),
             client_id=client_id, client_secret=client_secret,
             dpop_proof=proofs[0] if proofs else None, method=request.method,
             url=request_url(request), address=client_address(request))
