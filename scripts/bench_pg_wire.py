@@ -26,10 +26,11 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import psycopg
+
+from rempart.bench.server import process_cpu_ticks
 
 TCK = os.sysconf("SC_CLK_TCK")
 COLUMNS = ("reference, organisation_id, account_id, professional_id, beneficiary_id,"
@@ -38,8 +39,10 @@ BATCH = 12
 
 
 def _ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
+    ticks = process_cpu_ticks(pid)
+    if ticks is None:
+        raise SystemExit(f"backend {pid} has ended")
+    return ticks
 
 
 def _measure(conn: psycopg.Connection, run: Callable[[], int]) -> tuple[float, float]:

@@ -48,6 +48,7 @@ from rempart.bench.bench_instance import BenchInstance, ensure_bench_instance
 from rempart.bench.checks_bench import CORPUS_SIZE, demo_check
 from rempart.bench.corpus import CorpusMix, draw_check_bodies
 from rempart.bench.scaled_out import shared_redis
+from rempart.bench.server import process_cpu_ticks
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/0"
@@ -102,11 +103,7 @@ async def _drive(app: Any, requests: Requests, start: int, n: int) -> dict[int, 
 
 def _ticks(pid: int) -> int:
     """A process's CPU (user and system) in clock ticks; 0 once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])
+    return process_cpu_ticks(pid) or 0
 
 
 Reading = dict[tuple[str, int], int]  # (what, pid): CPU in clock ticks

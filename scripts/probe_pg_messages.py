@@ -28,6 +28,8 @@ from pathlib import Path
 
 import psycopg
 
+from rempart.bench.server import process_cpu_ticks
+
 SCRIPT = Path(__file__).with_name("bench_served_inprocess.py")
 TCK = os.sysconf("SC_CLK_TCK")
 
@@ -38,11 +40,9 @@ def _backends(admin: psycopg.Connection, database: str, own: int) -> dict[int, i
     for (pid,) in admin.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s"
             " AND backend_type = 'client backend' AND pid <> %s", (database, own)):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        found[pid] = int(fields[11]) + int(fields[12])
+        ticks = process_cpu_ticks(pid)
+        if ticks is not None:
+            found[pid] = ticks
     return found
 
 

@@ -144,13 +144,24 @@ def groups_cpu_seconds(pgids: Collection[int]) -> dict[int, float]:
     ticks = os.sysconf("SC_CLK_TCK")
     totals = dict.fromkeys(pgids, 0)
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue  # the process ended meanwhile
-        # Fields after the command name (which may hold spaces) start at state.
-        fields = text[text.rindex(")") + 2:].split()
-        pgid = int(fields[2])
-        if pgid in totals:
+        fields = _stat_fields(stat)
+        if fields is not None and (pgid := int(fields[2])) in totals:
             totals[pgid] += int(fields[11]) + int(fields[12])
     return {pgid: total / ticks for pgid, total in totals.items()}
+
+
+def process_cpu_ticks(pid: int) -> int | None:
+    """User + system CPU time of one process in clock ticks (Linux /proc); None once it
+    has ended."""
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+    return None if fields is None else int(fields[11]) + int(fields[12])
+
+
+def _stat_fields(stat: Path) -> list[str] | None:
+    """A /proc stat file's fields from the state on (after the command name, which may
+    hold spaces); None if the process ended meanwhile."""
+    try:
+        text = stat.read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 from limits.storage import RedisStorage, Storage
@@ -173,7 +172,7 @@ class SlidingWindows:
         text, as the script hands them to Redis (an amount of 0 or less only reads)."""
         args: list[Any] = ["SLIDE"]
         for entry, expiry, _, amount in plan:
-            args += (entry[1], entry[2], expiry, _AMOUNTS.get(amount) or _amount(amount))
+            args += (entry[1], entry[2], expiry, _amount(amount))
         return tuple(args)
 
     def _plan(self, keys: Sequence[tuple[str, int, int]], ts: float) -> list[_Step]:
@@ -194,7 +193,8 @@ class SlidingWindows:
                 if len(names) >= _NAMES_MAX:
                     names.clear()
                 names[(key, window)] = found
-            plan.append((found, _expiry(window), 1.0 - (position - bucket), amount))
+            # A bucket expires after two windows and a second.
+            plan.append((found, str(2 * window + 1), 1.0 - (position - bucket), amount))
         return plan
 
     def _trips_or_fail(self) -> Trips:
@@ -203,16 +203,8 @@ class SlidingWindows:
         return self._trips
 
 
-@lru_cache(maxsize=64)
-def _expiry(window: int) -> str:
-    """A bucket's expiry in seconds, as text: two windows and a second."""
-    return str(2 * window + 1)
-
-
-_AMOUNTS = {0: "0", 1: "1", HIGH: str(HIGH)}
-
-
 def _amount(amount: int) -> str:
+    """A SLIDE step's amount as text ("0" only reads)."""
     return str(amount) if amount > 0 else "0"
 
 
