@@ -45,10 +45,12 @@ def near_departements(code: str, km: float = 120.0) -> list[str]:
 class World:
     """The clock, the guard and a queue of timed actions."""
 
-    def __init__(self, guard: Guard | None = None, *, clock: ManualClock | None = None) -> None:
+    def __init__(self, guard: Guard | None = None, *, clock: ManualClock | None = None,
+                 settings: GuardSettings | None = None) -> None:
         self.clock = clock or ManualClock(START)
         self.alerts = MemoryAlertSink()
-        self.guard = guard or build_guard(GuardSettings(), clock=self.clock, alerts=self.alerts)
+        self.guard = guard or build_guard(settings or GuardSettings(), clock=self.clock,
+                                          alerts=self.alerts)
         self._queue: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
 

@@ -12,7 +12,8 @@ import pytest
 
 from guard_streams import Attacker, HonestPractice, LeakedList, PracticeProfile, World
 from rempart.core.care import Profession
-from rempart.guard import Action
+from rempart.guard import Action, GuardSettings
+from rempart.guard.shared import NO_SHARED_NETWORKS, SharedNetworks, parse_entries
 
 MIX = [Profession.PHARMACY, Profession.OPTICIAN, Profession.DENTIST, Profession.PHARMACY,
        Profession.HOSPITAL]
@@ -20,10 +21,13 @@ MIX = [Profession.PHARMACY, Profession.OPTICIAN, Profession.DENTIST, Profession.
 
 def _campaign(seed: int, *, attack_block: bool, honest_block: bool, accounts: int | None = None,
               per_hour: float | None = None, day: int = 0, neighbour: bool = False,
+              shared: SharedNetworks = NO_SHARED_NETWORKS, attack_inside: bool = False,
               ) -> tuple[list[HonestPractice], list[Attacker]]:
     """`neighbour`: the first practice, never a victim, works from the attackers' address
-    block (the same operator's addresses)."""
-    world = World()
+    block (the same operator's addresses). `shared`: the operator's list of shared
+    networks; `attack_inside`: the attackers read from the honest practices' shared
+    network (`honest_block`), each from an address of its own there."""
+    world = World(settings=GuardSettings(shared_networks=shared))
     rng = random.Random(seed)
     practices = []
     for i in range(rng.randint(30, 50)):
@@ -44,6 +48,8 @@ def _campaign(seed: int, *, attack_block: bool, honest_block: bool, accounts: in
         leaks = LeakedList(random.Random(rng.random()), local_to=victim.departement,
                            local_share=locality)
         address = f"198.51.100.{n + 1}" if attack_block else f"10.{n}.{rng.randint(0, 255)}.9"
+        if attack_inside:
+            address = f"192.0.2.{200 + n}"
         attacker = Attacker(world, victim, random.Random(rng.random()), leaks,
                             per_hour=per_hour, address=address)
         # The morning of `day`, before or after the practice's own first check.
@@ -111,3 +117,64 @@ def test_an_honest_practice_on_the_attackers_network(seed: int, day: int) -> Non
     assert neighbour.friction <= (1 if day == 0 else 0)
     assert friction in ([], [neighbour])
     assert per_account <= 2.0
+
+
+# A hosted practice-software provider's network, as the operator lists it
+# (rempart.guard.shared): every honest practice of the `honest_block` world is behind it.
+HOSTED = parse_entries({"network": [{"label": "hosted", "cidrs": ["192.0.2.0/24"]}]})
+
+
+@pytest.mark.parametrize(("seed", "accounts", "per_hour"), [
+    (0, None, None), (1, None, None), (5, None, None), (6, None, None), (7, None, None),
+    (2, 20, None), (3, None, 12.0), (8, 5, None), (9, None, 120.0)])
+def test_a_campaign_on_accounts_of_a_listed_shared_network(
+        seed: int, accounts: int | None, per_hour: float | None) -> None:
+    """The attackers read from their own network: the listed network's honest practices
+    are not one actor, so its busy hours (forty practices over one address block's
+    ceiling) and the victims' unanswered step-ups put no friction on the others; the
+    attackers are held as on an unlisted network (1.12-1.26 records per account, seeds
+    0, 1, 5 when written)."""
+    per_account, friction, suspended = _outcome(seed, *_campaign(
+        seed, attack_block=True, honest_block=True, accounts=accounts, per_hour=per_hour,
+        shared=HOSTED))
+    assert not suspended
+    assert not friction
+    assert per_account <= 2.0
+
+
+@pytest.mark.parametrize(("seed", "accounts", "per_hour"), [
+    (0, None, None), (1, None, None), (5, None, None), (6, None, None), (7, None, None),
+    (2, 20, None), (3, None, 12.0), (8, 5, None), (9, None, 120.0)])
+def test_attackers_inside_a_listed_shared_network(
+        seed: int, accounts: int | None, per_hour: float | None) -> None:
+    """The smarter attacker: it reads from the listed network itself (as through the
+    hosted provider), each stolen account from an address of its own there. Nothing
+    network-wide pools its accounts any more: each is judged on its own account's and
+    session's evidence, and reads what one account alone gives up (5.0-12.1 records per
+    account, seeds 0, 1, 5, 6, 7 when written; docs/guard.md, "What a smarter attacker
+    could still do"), never without bound; the bystanders meet no friction."""
+    practices, attackers = _campaign(seed, attack_block=False, honest_block=True,
+                                     accounts=accounts, per_hour=per_hour, shared=HOSTED,
+                                     attack_inside=True)
+    per_account, friction, suspended = _outcome(seed, practices, attackers)
+    assert not suspended
+    assert not friction
+    assert per_account <= 15.0
+    # Each account is still stopped: no attacker reads through its whole day.
+    assert all(a.stopped for a in attackers)
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_a_campaign_on_an_unlisted_network_is_judged_as_before(seed: int) -> None:
+    """A list that names another network changes no decision: the shared network the
+    practices work behind, unlisted, is one actor, with the friction that brings."""
+    def decisions(shared: SharedNetworks) -> list[list[Action]]:
+        practices, attackers = _campaign(seed, attack_block=True, honest_block=True,
+                                         shared=shared)
+        return [actor.decisions for actor in (*practices, *attackers)]
+
+    elsewhere = parse_entries({"network": [{"label": "elsewhere",
+                                            "cidrs": ["198.18.0.0/16", "2001:db8::/48"]}]})
+    unlisted = decisions(elsewhere)
+    assert unlisted == decisions(NO_SHARED_NETWORKS)
+    assert any(a is not Action.ALLOW for actor in unlisted for a in actor)

@@ -3,19 +3,22 @@
 REMPART_GUARD_STORAGE picks where counters and profiles live: `memory://` (the
 default: one machine) or `redis://host:port/db` (several machines share them); unset,
 the one switch REMPART_REDIS_URL decides (rempart.ratelimit.shared_storage).
+REMPART_GUARD_SHARED_NETWORKS names the operator's list of shared networks (a TOML
+file, rempart.guard.shared), read and checked here, at start-up.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rempart.clock import Clock
 from rempart.guard.alerts import AlertSink
 from rempart.guard.errors import GuardConfigError
 from rempart.guard.guard import CLAIM_WINDOW_S, Guard
 from rempart.guard.peers import PeerProfiles
+from rempart.guard.shared import NO_SHARED_NETWORKS, SETTING, SharedNetworks, load_file
 from rempart.guard.state import GuardState, MemoryGuardState
 from rempart.ratelimit import redis_prefix, shared_storage
 
@@ -30,6 +33,9 @@ class GuardSettings:
     claim_window_s: int = CLAIM_WINDOW_S
     # How long a Redis command may take before the check fails closed.
     redis_timeout_s: float = 0.5
+    # Networks many organisations work behind: their network-wide counts are kept per
+    # organisation (rempart.guard.shared). Empty unless the operator lists some.
+    shared_networks: SharedNetworks = field(default=NO_SHARED_NETWORKS, compare=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GuardSettings:
@@ -39,6 +45,7 @@ class GuardSettings:
             key_prefix=env.get("REMPART_GUARD_PREFIX") or redis_prefix(env, "guard"),
             timezone=env.get("REMPART_GUARD_TIMEZONE", cls.timezone),
             claim_window_s=_int(env, "REMPART_GUARD_CLAIM_WINDOW_S", cls.claim_window_s),
+            shared_networks=load_file(env[SETTING]) if env.get(SETTING) else NO_SHARED_NETWORKS,
         )
         settings.validate()
         return settings
@@ -80,4 +87,4 @@ def build_guard(settings: GuardSettings, *, clock: Clock, alerts: AlertSink,
                 profiles: PeerProfiles | None = None) -> Guard:
     return Guard(state=build_state(settings, clock), profiles=profiles or PeerProfiles.default(),
                  clock=clock, alerts=alerts, timezone=settings.timezone,
-                 claim_window_s=settings.claim_window_s)
+                 claim_window_s=settings.claim_window_s, shared=settings.shared_networks)

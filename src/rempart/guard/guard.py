@@ -41,6 +41,7 @@ from rempart.guard.netblock import address_block
 from rempart.guard.peers import PeerPrior, PeerProfiles
 from rempart.guard.profile import AccountProfile, SessionState
 from rempart.guard.rungs import BLOCK_DISTRUST_S, DISTRUST_AFTER, Rungs
+from rempart.guard.shared import NO_SHARED_NETWORKS, SharedNetworks
 from rempart.guard.state import GuardState
 from rempart.guard.timeslots import LocalSlots
 
@@ -69,7 +70,8 @@ class Guard:
     def __init__(self, *, state: GuardState, profiles: PeerProfiles, clock: Clock,
                  alerts: AlertSink, limits: LimitPolicy | None = None,
                  ladder: LadderPolicy | None = None, timezone: str = "Europe/Paris",
-                 claim_window_s: float = CLAIM_WINDOW_S) -> None:
+                 claim_window_s: float = CLAIM_WINDOW_S,
+                 shared: SharedNetworks = NO_SHARED_NETWORKS) -> None:
         self._state = state
         self._profiles = profiles
         self._clock = clock
@@ -77,6 +79,7 @@ class Guard:
         self._limits = limits or LimitPolicy()
         self._ladder = ladder or LadderPolicy()
         self._slots = LocalSlots(timezone)
+        self._shared = shared
         self._campaign = CampaignWatch(state.windows)
         self._hourly_cache: dict[
             str, tuple[float, PeerPrior, Ceilings, Usual]] = {}
@@ -210,7 +213,7 @@ class Guard:
         if profile is not None:
             profile.note_step_up(now, passed=True)
             if "b:" + session.block in profile.tainted:
-                self._rungs.distrust(session.block, now, answered=True)  # its owner after all
+                self._rungs.distrust(session.wide, now, answered=True)  # its owner after all
             profile.untaint(session.device, session.block)
             self._state.save_account(session.account_id, profile)
         self._state.save_session(session_id, session)
@@ -240,7 +243,8 @@ class Guard:
         keys = ctx.keys
         if keys is None or keys.policy is not self._limits:
             keys = lim.keys_for(ctx, address_block(ctx.address), self._limits,
-                                BLOCK_DISTRUST_S, HOUR_S)
+                                BLOCK_DISTRUST_S, HOUR_S,
+                                self._shared.scope(ctx.address, ctx.organisation_id))
             object.__setattr__(ctx, "keys", keys)  # a memo on a frozen context
         return keys
 
@@ -264,6 +268,8 @@ class Guard:
                     "this device or network was last used in a session of this account that "
                     "was asked for a second factor and never gave it",)
 
+        if session.scope != keys.scope:
+            session.scope = keys.scope
         profile.last = max(profile.last, ts)
         return profile, session
 
@@ -309,7 +315,7 @@ class Guard:
         young = still_young(session.young, session.started, ts)
         if not CampaignWatch.may_apply(sessions, session.fresh, young, session.far):
             return []
-        return self._campaign.evidence(block=session.block, sessions=sessions,
+        return self._campaign.evidence(block=session.wide, sessions=sessions,
                                        fresh=session.fresh,
                                        foreign_block=session.foreign_block, ts=ts,
                                        own=(session.checks, session.far + session.fail),

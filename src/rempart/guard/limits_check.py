@@ -61,9 +61,20 @@ class CheckKeys(NamedTuple):
     distrust: tuple[tuple[str, int, int], tuple[str, int, int]]
     # The sessions opened from the block in the hour (rempart.guard.campaign, a read).
     sessions: tuple[str, int, int]
+    # The digest of `wide`: what the network-wide counts are keyed by.
     block_digest: str
     # The policy they were made with (a context used with another guard is keyed again).
     policy: LimitPolicy
+    # For a check from a listed shared network (rempart.guard.shared), what its
+    # network-wide counts are keyed by instead of the block: its organisation within
+    # that network. None elsewhere.
+    scope: str | None = None
+
+    @property
+    def wide(self) -> str:
+        """What the network-wide counts (address and block ceilings, block distrust,
+        the campaign's network) are keyed by: the block, or the shared network's scope."""
+        return self.scope or self.block
 
 
 # Where CheckKeys.check holds the session's failures and the hourly counters of the
@@ -73,12 +84,15 @@ _HOURLY_SCOPES = (2, 4, 5, 6)
 
 
 def keys_for(ctx: CheckContext, block: str, policy: LimitPolicy, distrust_s: int,
-             sessions_window_s: int) -> CheckKeys:
+             sessions_window_s: int, scope: str | None = None) -> CheckKeys:
     """The check's keys, computed (counter_key's keys, one digest per value: a new
-    session's two keys share one)."""
+    session's two keys share one). With a `scope` (a listed shared network's
+    organisation), the address's and the block's counts are the scope's, not the whole
+    network's."""
     account = "a:" + _digest(str(ctx.account_id))
     session = _digest(ctx.session_id)
-    block_d = _digest(block)
+    block_d = _digest(scope or block)
+    address = _digest(ctx.address if scope is None else scope + "|" + ctx.address)
     return CheckKeys(
         block,
         (("s:" + session, policy.session_window_s, 1),
@@ -86,11 +100,11 @@ def keys_for(ctx: CheckContext, block: str, policy: LimitPolicy, distrust_s: int
          (account, policy.hour_window_s, 1),
          (account, policy.day_window_s, 1),
          ("o:" + _digest(str(ctx.organisation_id)), policy.hour_window_s, 1),
-         ("ip:" + _digest(ctx.address), policy.hour_window_s, 1),
+         ("ip:" + address, policy.hour_window_s, 1),
          ("b:" + block_d, policy.hour_window_s, 1)),
         (("tb:" + block_d, distrust_s, 0), ("tb+:" + block_d, distrust_s, 0)),
         ("nb:" + block_d, sessions_window_s, 0),
-        block_d, policy)
+        block_d, policy, scope)
 
 
 def distrust_keys(block: str, distrust_s: int, *,

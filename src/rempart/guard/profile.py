@@ -315,6 +315,14 @@ class SessionState:
     composition: tuple[Evidence, ...] = ()
     # Sliding counts at the last before_check: session minute, account hour, account day.
     counts: tuple[float, ...] = ()
+    # Its latest check's scope on a listed shared network (CheckKeys.scope), else None:
+    # what its block's distrust and campaign counts are keyed by.
+    scope: str | None = None
+
+    @property
+    def wide(self) -> str:
+        """What the network-wide counts of this session are keyed by (CheckKeys.wide)."""
+        return self.scope or self.block
 
     def note_attempt(self, ts: float, max_gap: float) -> None:
         """Record the interval since the previous attempt (pauses longer than `max_gap`,

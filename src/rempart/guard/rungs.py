@@ -122,7 +122,9 @@ class Rungs:
         foreign = session.block not in profile.blocks
         profile.taint(ts, device=session.device, block=session.block if foreign else None)
         if foreign:
-            self.distrust(session.block, ts)
+            # On a listed shared network, only the session's organisation there
+            # (rempart.guard.shared): its honest neighbours are other actors.
+            self.distrust(session.wide, ts)
 
     def distrust(self, block: str, ts: float, *, answered: bool = False) -> None:
         """Count a step-up asked of a session from this block (or one it answered); read
