@@ -14,6 +14,7 @@ from ops_support import free_port
 from rempart.audit.signing import SigningKey
 from rempart.auth.config import AuthSettings
 from rempart.cli.main import app
+from rempart.guard.shared import parse_entries
 from rempart.observability.doctor import Finding, diagnose
 from rempart.observability.doctor_instance import diagnose_instance
 from rempart.portal.demo import ensure_demo_account
@@ -125,6 +126,18 @@ def test_trusted_proxies(production: Settings) -> None:
     assert proxies("::/0", "10.0.0.5") == ["trusted_proxies"]
     assert proxies("proxy.example") == ["trusted_proxies"]
     assert proxies("10.0.0.0/29", "fd00::5") == []
+
+
+def test_a_shared_network_holding_a_trusted_proxy(production: Settings) -> None:
+    def listed(*cidrs: str) -> list[Finding]:
+        guard = dataclasses.replace(production.guard, shared_networks=parse_entries(
+            {"network": [{"label": "hosted", "cidrs": list(cidrs)}]}))
+        return diagnose(dataclasses.replace(production, guard=guard), REDIS_ENV)
+
+    assert listed("192.0.2.0/24", "2001:db8::/48") == []
+    found = listed("10.0.0.0/24")  # the proxy, 10.0.0.5, is in it
+    assert checks(found) == ["shared_networks"]
+    assert "'hosted' (10.0.0.0/24) holds the trusted proxy 10.0.0.5/32" in found[0].problem
 
 
 def test_unreachable_database_is_named_without_its_password(production: Settings) -> None:

@@ -27,6 +27,7 @@ import ipaddress
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from rempart.guard.errors import GuardConfigError
@@ -178,7 +179,7 @@ def _check(entries: tuple[SharedNetwork, ...]) -> None:
     # Sorted by version, then address: an overlap is always between neighbours.
     flat.sort(key=lambda item: (item[0].version, int(item[0].network_address),
                                 item[0].prefixlen))
-    for (a, la), (b, lb) in zip(flat, flat[1:], strict=False):
+    for (a, la), (b, lb) in pairwise(flat):
         if a.version == b.version and a.overlaps(b):
             raise GuardConfigError(f"{SETTING}: {a} ({la!r}) and {b} ({lb!r}) overlap: "
                                    "an address must belong to one entry")

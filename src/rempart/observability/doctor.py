@@ -13,7 +13,10 @@ What a production deployment needs (docs/deploy.md):
 - several workers share state: PostgreSQL, not SQLite, and Redis for login throttling
   and the guard's per-account state;
 - TLS: https origins and token issuer, Secure cookies; rempart serves plain HTTP behind
-  a TLS proxy, so the proxy's addresses must be the trusted proxies, and no wider.
+  a TLS proxy, so the proxy's addresses must be the trusted proxies, and no wider;
+- no listed shared network (REMPART_GUARD_SHARED_NETWORKS) holding a trusted proxy: every
+  client would look as if it were behind that network. (A malformed list stops the
+  settings from loading: doctor names the entry and stops there.)
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ def diagnose(settings: Settings, env: Mapping[str, str] | None = None) -> list[F
     """Every configuration finding (no connection is made)."""
     env = os.environ if env is None else env
     checks: list[Check] = [_data_keys, _signing_key, _demo_switches, _shared_state, _tls,
-                           _proxies]
+                           _proxies, _shared_networks]
     return [finding for check in checks for finding in check(settings, env)]
 
 
@@ -150,7 +153,7 @@ def _shared_state(settings: Settings, env: Mapping[str, str]) -> list[Finding]:
     try:
         guard = GuardSettings.from_env(env)
     except GuardConfigError as exc:
-        found.append(Finding("redis", str(exc), "fix REMPART_GUARD_STORAGE"))
+        found.append(Finding("redis", str(exc), "fix the setting it names"))
     else:
         if not guard.uses_redis:
             found.append(Finding("redis", "the guard's per-account state is in each "
@@ -191,3 +194,18 @@ def _proxies(settings: Settings, env: Mapping[str, str]) -> list[Finding]:
                         "any client can forge X-Forwarded-For",
                         "list only the proxies' own addresses")]
     return []
+
+
+def _shared_networks(settings: Settings, env: Mapping[str, str]) -> list[Finding]:
+    try:
+        proxies = parse_networks("REMPART_TRUSTED_PROXIES", settings.trusted_proxies)
+    except RempartError:
+        return []  # named by _proxies
+    return [Finding("shared_networks", f"the shared network {entry.label!r} ({network}) holds "
+                    f"the trusted proxy {proxy}: a client whose address the proxy does not "
+                    "pass on is counted as that network's",
+                    "list only the shared network's client addresses in "
+                    "REMPART_GUARD_SHARED_NETWORKS")
+            for entry in settings.guard.shared_networks.entries
+            for network in entry.networks for proxy in proxies
+            if network.version == proxy.version and network.overlaps(proxy)]
