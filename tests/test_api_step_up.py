@@ -24,9 +24,9 @@ from portal_support import (
     shared_portal,
     sqlite_instance,
 )
-from rempart.guard import GuardSettings
 from rempart.auth.events import EventKind
 from rempart.auth.roles import Role
+from rempart.guard import GuardSettings
 
 TOKEN_URL = f"{BASE_URL}/oauth/token"
 CHECKS_URL = f"{BASE_URL}/api/v1/checks"
@@ -243,6 +243,7 @@ def test_wrong_codes_are_throttled_per_account(env: PortalEnv) -> None:
     assert int(held.headers["retry-after"]) >= 1
     env.clock.advance(int(held.headers["retry-after"]) + 1)
     assert _confirm(person, code).status_code == 303
+    assert key.check(env.browser(address=ELSEWHERE)).status_code == 201
 
 
 def test_a_revoked_or_suspended_client_is_not_released(env: PortalEnv) -> None:
@@ -269,3 +270,4 @@ def test_a_revoked_or_suspended_client_is_not_released(env: PortalEnv) -> None:
         env.population.organisation_ids[0])[0].id)
     env.auth.api_clients.revoke(actor=admin.actor, client_id=client[0])
     assert _unknown(_enter(person, other_code))
+    assert other.check(away).status_code == 401  # its tokens refused, the code unusable
