@@ -27,6 +27,7 @@ from portal_support import (
 from rempart.auth.events import EventKind
 from rempart.auth.roles import Role
 from rempart.guard import GuardSettings
+from test_fhir import eligibility_request
 
 TOKEN_URL = f"{BASE_URL}/oauth/token"
 CHECKS_URL = f"{BASE_URL}/api/v1/checks"
@@ -271,3 +272,19 @@ def test_a_revoked_or_suspended_client_is_not_released(env: PortalEnv) -> None:
     env.auth.api_clients.revoke(actor=admin.actor, client_id=client[0])
     assert _unknown(_enter(person, other_code))
     assert other.check(away).status_code == 401  # its tokens refused, the code unusable
+
+
+def test_the_fhir_answer_carries_the_same_code(env: PortalEnv) -> None:
+    key, answer = _stepped_up_key(env, _software(env))
+    code = _code(answer)
+    fhir_url = f"{BASE_URL}/fhir/r4/CoverageEligibilityRequest/$submit"
+    outcome = env.browser(address=ELSEWHERE).post(
+        "/fhir/r4/CoverageEligibilityRequest/$submit",
+        json=eligibility_request(env.population.alice),
+        headers={"authorization": f"DPoP {key.token}",
+                 "dpop": key.dpop.proof("POST", fhir_url, access_token=key.token)})
+    assert outcome.status_code == 401
+    issues = outcome.json()["issue"]
+    assert issues[0]["severity"] == "error"
+    assert f"user_code={code} " in issues[1]["diagnostics"]
+    assert PAGE in issues[1]["diagnostics"]
