@@ -108,7 +108,7 @@ def confirm(request: Request, raw: Form, user: Provider) -> Response:
         organisation_id=redeemed.organisation_id, session_id=user.view.id,
         client_id=redeemed.client_id, address=client_address(request),
         reason=factor.value if released else "api_step_up_suspended"))
-    if not released:  # suspended meanwhile (or the guard is off): only an operator lifts it
+    if not released:  # suspended meanwhile, or no longer known to the guard (or it is off)
         t = Translator(language_of(request))
         return _page(request, user, status=409, error=t("api_step_up.suspended"))
     return RedirectResponse(f"{VERIFICATION_PATH}?notice=api_step_up_done", 303)
