@@ -38,6 +38,9 @@ class EventKind(StrEnum):
     API_TOKEN_ISSUED = "api_token_issued"  # noqa: S105
     API_TOKEN_REFUSED = "api_token_refused"  # noqa: S105
     API_REQUEST_REFUSED = "api_request_refused"
+    # A person of the organisation answered the guard's step-up of one API key (never
+    # with the code).
+    API_CLIENT_STEPPED_UP = "api_client_stepped_up"
     # A portal request refused at the edge: missing CSRF token, malformed or oversized form.
     REQUEST_REFUSED = "request_refused"
 

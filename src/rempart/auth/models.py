@@ -229,3 +229,24 @@ class DpopProofReplay(Base):
 
     key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class ApiStepUpCode(Base):
+    """A pending answer to the guard's step-up of one API key (rempart.auth.api_step_up):
+    one row per (client, DPoP key), its code found through a keyed index and sealed by
+    the vault (shown again while pending), single use."""
+
+    __tablename__ = "api_step_up_codes"
+    __table_args__ = (UniqueConstraint("client_id", "jkt"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(40))
+    jkt: Mapped[str] = mapped_column(String(64))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    code_index: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    key_version: Mapped[int] = mapped_column(Integer)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))

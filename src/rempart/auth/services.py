@@ -10,6 +10,7 @@ from rempart.auth.access_tokens import AccessTokens
 from rempart.auth.accounts import AccountService
 from rempart.auth.api_auth import ApiAuthService
 from rempart.auth.api_clients import ApiClientService
+from rempart.auth.api_step_up import ApiStepUpCodes
 from rempart.auth.blocklist import PasswordRangeSource
 from rempart.auth.challenges import ChallengeStore
 from rempart.auth.config import AuthSettings
@@ -55,6 +56,9 @@ class AuthServices:
     enrolment: EnrolmentService
     api_clients: ApiClientService
     api_auth: ApiAuthService
+    # Answering the guard's step-up of an API key from the portal, and its guesses' throttle.
+    api_step_ups: ApiStepUpCodes
+    api_step_up_throttle: LoginThrottle
 
     @classmethod
     def build(cls, runtime: Runtime, *, events: SecurityEventSink | None = None,
@@ -117,4 +121,7 @@ class AuthServices:
                    sessions=sessions, devices=devices, outbox=outbox, totp=totp,
                    passkeys=passkeys, recovery=recovery, login_throttle=login_throttle,
                    second_factor=second_factor, login=login, enrolment=enrolment,
-                   api_clients=api_clients, api_auth=api_auth)
+                   api_clients=api_clients, api_auth=api_auth,
+                   api_step_ups=ApiStepUpCodes(engine=engine, vault=vault, clock=clock),
+                   api_step_up_throttle=LoginThrottle(limiter=limiter, clock=clock,
+                                                      settings=cfg, namespace="api-step-up"))

@@ -41,7 +41,11 @@ class CheckWithheld(GuardError):
     edge answers name the rung only, never the reasons: a reason such as "the same
     person nearly matched twice" would tell the caller that the person exists."""
 
-    def __init__(self, action: int, *, retry_after_s: int = 0) -> None:
+    def __init__(self, action: int, *, retry_after_s: int = 0,
+                 api_key: tuple[str, str] | None = None) -> None:
         super().__init__("the answer is withheld by the exfiltration guard")
         self.action = action
         self.retry_after_s = retry_after_s
+        # For an API client's step-up: (client id, DPoP key thumbprint), so that the
+        # edge can hand it a code a user of its organisation confirms. Never a reason.
+        self.api_key = api_key

@@ -110,6 +110,15 @@ class CheckGate:
             self._guard.on_step_up(session_id=f"{PORTAL_PREFIX}{portal_session_id}",
                                    factor=factor)
 
+    def api_stepped_up(self, *, client_id: str, key_thumbprint: str,
+                       factor: StepUpFactor) -> bool:
+        """A user of the client's organisation answered the step-up of one of its DPoP
+        keys (rempart.auth.api_step_up): that key's session only, never the client's
+        other keys. False when the guard holds it or its client suspended."""
+        session = f"{API_PREFIX}{client_id}|jkt:{key_thumbprint}"
+        with self._serial(None):
+            return self._guard.on_step_up(session_id=session, factor=factor)
+
     def session_ended(self, *, portal_session_id: int) -> None:
         with self._serial(None):
             self._guard.end_session(session_id=f"{PORTAL_PREFIX}{portal_session_id}")
@@ -148,7 +157,10 @@ class CheckGate:
             self._containment.suspend_account(requester.account_id)
         # API clients have stateless tokens: the guard's own state refuses every later
         # check of a suspended key (session) or client (account) until it is restored.
-        raise CheckWithheld(int(action), retry_after_s=max(1, math.ceil(decision.delay_s)))
+        # A key asked for a step-up is named to the edge, which gives it a code that a
+        # user of its organisation can confirm (rempart.auth.api_step_up).
+        raise CheckWithheld(int(action), retry_after_s=max(1, math.ceil(decision.delay_s)),
+                            api_key=_api_key(requester) if action is Action.STEP_UP else None)
 
 
 def account_key(requester: Requester) -> str:
@@ -159,6 +171,15 @@ def account_key(requester: Requester) -> str:
     if session.startswith(API_PREFIX):
         return "client:" + session.removeprefix(API_PREFIX)
     return session or f"org:{requester.organisation_id}"
+
+
+def _api_key(requester: Requester) -> tuple[str, str] | None:
+    """(client id, DPoP key thumbprint) of an API requester, None for a portal session."""
+    session = requester.session_id or ""
+    device = requester.device_id or ""
+    if not session.startswith(API_PREFIX) or not device.startswith("jkt:"):
+        return None
+    return session.removeprefix(API_PREFIX), device.removeprefix("jkt:")
 
 
 # By value: a dict read, where calling the enum costs microseconds on every check.

@@ -190,14 +190,18 @@ class Guard:
             self._state.save_account(owner, profile)
         return True
 
-    def on_step_up(self, *, session_id: str, factor: StepUpFactor) -> None:
+    def on_step_up(self, *, session_id: str, factor: StepUpFactor) -> bool:
         """The user proved presence with a fresh second factor. The session adopts the
         device or network it moved to, and its current score becomes a credit: the next
         step-up needs that much more evidence; a passkey, which cannot be phished, earns
-        a step-up's worth more. The suspensions still apply."""
+        a step-up's worth more. The suspensions still apply: False (nothing changed) for
+        a session unknown or suspended, or of a suspended account."""
         session = self._state.session(session_id)
         if session is None or session.suspended:
-            return
+            return False
+        profile = self._state.account(session.account_id)
+        if profile is not None and profile.suspended:
+            return False
         session.step_up_required = False
         session.step_up_reasons = ()
         session.refused = 0
@@ -208,7 +212,6 @@ class Guard:
             session.device, session.block = str(device), str(block)
             session.network = network
             session.rebind = None
-        profile = self._state.account(session.account_id)
         now = self._clock.now().timestamp()
         if profile is not None:
             profile.note_step_up(now, passed=True)
@@ -217,6 +220,7 @@ class Guard:
             profile.untaint(session.device, session.block)
             self._state.save_account(session.account_id, profile)
         self._state.save_session(session_id, session)
+        return True
 
     def end_session(self, *, session_id: str) -> None:
         self._state.drop_session(session_id)

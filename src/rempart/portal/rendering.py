@@ -44,7 +44,8 @@ def when(moment: dt.datetime | dt.date | None) -> str:
 SECTION_PATHS = {"check": "/portal/check", "history": "/portal/history",
                  "security": "/portal/security", "admin": "/portal/admin",
                  "enrol": "/portal/enrol", "second_factor": "/portal/second-factor",
-                 "login": "/portal/login", "console": "/portal/console"}
+                 "login": "/portal/login", "console": "/portal/console",
+                 "api_step_up": "/portal/api-step-up"}
 
 
 class Templates:

@@ -15,7 +15,14 @@ from rempart.auth.services import AuthServices
 from rempart.coverage.claims import ClaimService
 from rempart.coverage.service import CheckService
 from rempart.guard.gate import CheckGate
-from rempart.portal import admin_pages, auth_pages, pages, security_pages, webauthn_routes
+from rempart.portal import (
+    admin_pages,
+    api_step_up_pages,
+    auth_pages,
+    pages,
+    security_pages,
+    webauthn_routes,
+)
 from rempart.portal.errors import (
     install_portal_error_handlers,
     render_auth_error,
@@ -66,7 +73,8 @@ def install_authentication(app: FastAPI, *, runtime: Runtime, auth: AuthServices
                               checks=check_service, claims=claim_service, clock=runtime.clock,
                               engine=runtime.engine, templates=Templates(), guard=gate)
     app.include_router(oauth_api.router)
-    for module in (auth_pages, webauthn_routes, pages, security_pages, admin_pages):
+    for module in (auth_pages, webauthn_routes, pages, security_pages, admin_pages,
+                   api_step_up_pages):
         app.include_router(module.router)
     app.include_router(root)
     app.mount("/portal/static", StaticFiles(directory=STATIC_DIR), name="portal-static")

@@ -23,6 +23,7 @@ from rempart.coverage.errors import InvalidRequest, InvalidTransition, UnknownRe
 from rempart.guard.decision import Action
 from rempart.guard.errors import CheckWithheld
 from rempart.observability.http_metrics import route_template
+from rempart.web.api_step_up import step_up_code
 from rempart.web.identity import NotAuthenticated
 from rempart.web.problems import error_response, is_fhir_path
 from rempart.web.request_id import request_id_of
@@ -60,11 +61,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def _answer(request: Request, *, status: int, code: str, message: str,
             fields: list[tuple[str, str]] | None = None,
-            headers: dict[str, str] | None = None) -> Response:
+            headers: dict[str, str] | None = None,
+            step_up: dict[str, Any] | None = None) -> Response:
     log.info("request refused", status=status, code=code, route=route_template(request.scope))
     return error_response(status=status, code=code, message=message, fields=fields,
                           request_id=request_id_of(request.scope),
-                          fhir=is_fhir_path(request.url.path), headers=headers)
+                          fhir=is_fhir_path(request.url.path), headers=headers,
+                          step_up=step_up)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -138,11 +141,15 @@ async def _withheld(request: Request, exc: Exception) -> Response:
     action = Action(exc.action) if isinstance(exc, CheckWithheld) else Action.SUSPEND_SESSION
     status, code, message = _WITHHELD.get(action, _WITHHELD[Action.SUSPEND_SESSION])
     headers = None
+    step_up = None
     if action is Action.SLOW_DOWN and isinstance(exc, CheckWithheld):
         headers = {"retry-after": str(exc.retry_after_s)}
     elif action is Action.STEP_UP:
         headers = {"www-authenticate": STEP_UP_CHALLENGE}
-    return _answer(request, status=status, code=code, message=message, headers=headers)
+        if isinstance(exc, CheckWithheld) and exc.api_key is not None:
+            step_up = await step_up_code(request, *exc.api_key)
+    return _answer(request, status=status, code=code, message=message, headers=headers,
+                   step_up=step_up)
 
 
 async def _conflict(request: Request, exc: Exception) -> Response:

@@ -24,12 +24,24 @@ class FieldProblem(BaseModel):
     reason: str
 
 
+class StepUpCode(BaseModel):
+    """In a 401 `step_up_required` to an API client: the code a person of its
+    organisation confirms on the portal, with a fresh second factor (RFC 8628's names)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_code: str
+    verification_uri: str
+    expires_in: int
+
+
 class Problem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str
     message: str
     fields: list[FieldProblem] = []
+    step_up: StepUpCode | None = None
 
 
 class ErrorBody(BaseModel):
@@ -64,24 +76,31 @@ def is_fhir_path(path: str) -> bool:
 
 def error_response(*, status: int, code: str, message: str, request_id: str | None,
                    fields: list[tuple[str, str]] | None = None, fhir: bool = False,
-                   headers: dict[str, str] | None = None) -> Response:
+                   headers: dict[str, str] | None = None,
+                   step_up: dict[str, Any] | None = None) -> Response:
     if fhir:
-        return Response(operation_outcome(code=code, message=message, fields=fields or []),
+        return Response(operation_outcome(code=code, message=message, fields=fields or [],
+                                          step_up=step_up),
                         status_code=status, media_type=FHIR_MEDIA_TYPE, headers=headers)
-    body: dict[str, Any] = {
-        "error": {"code": code, "message": message,
-                  "fields": [{"field": f, "reason": r} for f, r in fields or []]},
-        "request_id": request_id,
-    }
+    error: dict[str, Any] = {"code": code, "message": message,
+                             "fields": [{"field": f, "reason": r} for f, r in fields or []]}
+    if step_up is not None:
+        error["step_up"] = step_up
+    body: dict[str, Any] = {"error": error, "request_id": request_id}
     return Response(orjson.dumps(body), status_code=status, media_type=JSON_MEDIA_TYPE,
                     headers=headers)
 
 
-def operation_outcome(*, code: str, message: str, fields: list[tuple[str, str]]) -> bytes:
+def operation_outcome(*, code: str, message: str, fields: list[tuple[str, str]],
+                      step_up: dict[str, Any] | None = None) -> bytes:
     issue_code = _FHIR_CODES.get(code, "processing")
     if fields:
         issues = [{"severity": "error", "code": issue_code, "diagnostics": reason,
                    "expression": [expression]} for expression, reason in fields]
     else:
         issues = [{"severity": "error", "code": issue_code, "diagnostics": message}]
+    if step_up is not None:  # FHIR has no field for it: a second issue says it in words
+        issues.append({"severity": "information", "code": "informational", "diagnostics": (
+            f"user_code={step_up['user_code']} verification_uri={step_up['verification_uri']} "
+            f"expires_in={step_up['expires_in']}")})
     return orjson.dumps({"resourceType": "OperationOutcome", "issue": issues})

@@ -1,0 +1,114 @@
+"""Answering the guard's step-up of a practice software's key (rempart.auth.api_step_up).
+
+The software shows its user the code from its 401; a person of the same organisation
+types it here, sees which software it is for (its name, never a patient), and confirms
+with a second factor passed within the last minutes (a passkey where the account has
+one: the second-factor page offers it first). Only then does the guard release that one
+key. Every refusal changes nothing and says the same for a code unknown, expired, used
+or another organisation's; wrong codes are throttled per account and per address.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import RedirectResponse, Response
+
+from rempart.auth.access import PASSKEY, require_recent_second_factor
+from rempart.auth.api_step_up import PendingStepUp, displayed, normalise
+from rempart.auth.events import EventKind, SecurityEvent
+from rempart.auth.throttle import Attempt
+from rempart.guard.guard import StepUpFactor
+from rempart.portal.access import CSRF_FIELD, PortalUser, Provider, portal_of, require_csrf
+from rempart.portal.i18n import Translator, language_of
+from rempart.web.api_step_up import VERIFICATION_PATH
+from rempart.web.forms import RawForm, parse_form, raw_form
+from rempart.web.identity import client_address
+
+router = APIRouter(prefix=VERIFICATION_PATH, include_in_schema=False)
+Form = Annotated[RawForm, Depends(raw_form)]
+CODE_FIELDS = {"code": 32, CSRF_FIELD: 128}
+
+
+def _page(request: Request, user: PortalUser, *, status: int = 200,
+          pending: PendingStepUp | None = None, code: str = "", **context: Any) -> Response:
+    return portal_of(request).templates.page(
+        request, "api_step_up.html", status=status, account=user.account, csrf=user.csrf,
+        section="api_step_up", pending=pending, code=code, **context)
+
+
+def _attempt(request: Request, user: PortalUser) -> Attempt:
+    return Attempt(login_key=f"account:{user.account.id}",
+                   address=client_address(request) or "-")
+
+
+def _checked(request: Request, raw: RawForm, user: PortalUser) -> tuple[str, Response | None]:
+    """The typed code once the form, the second factor's freshness and the throttle
+    allow it to be looked up; else the answer to give."""
+    portal = portal_of(request)
+    form = parse_form(raw, limits=CODE_FIELDS)
+    require_csrf(request, user.session, form.get(CSRF_FIELD))
+    # Sent to the second-factor page (StepUpRequired) when it is not recent.
+    require_recent_second_factor(user.view, now=portal.clock.now(),
+                                 within_seconds=portal.auth.settings.recent_auth_seconds)
+    wait = portal.auth.api_step_up_throttle.retry_after(_attempt(request, user))
+    if wait > 0:
+        seconds = max(1, round(wait))
+        t = Translator(language_of(request))
+        return "", _page(request, user, status=429, headers={"retry-after": str(seconds)},
+                         error=t("api_step_up.throttled", seconds=seconds))
+    return form.get("code", ""), None
+
+
+def _refused(request: Request, user: PortalUser, reason: str) -> Response:
+    """An unknown, expired, used, malformed or another organisation's code: one answer."""
+    portal = portal_of(request)
+    portal.auth.api_step_up_throttle.failed(_attempt(request, user))
+    portal.refused(reason=reason, address=client_address(request),
+                   account_id=user.account.id, session_id=user.view.id)
+    t = Translator(language_of(request))
+    return _page(request, user, status=400, error=t("api_step_up.unknown"))
+
+
+@router.get("")
+def api_step_up_page(request: Request, user: Provider) -> Response:
+    return _page(request, user)
+
+
+@router.post("")
+def look_up(request: Request, raw: Form, user: Provider) -> Response:
+    code, answer = _checked(request, raw, user)
+    if answer is not None:
+        return answer
+    organisation_id = user.requester.organisation_id
+    pending = portal_of(request).auth.api_step_ups.pending(code=code,
+                                                           organisation_id=organisation_id)
+    if pending is None:
+        return _refused(request, user, "api_step_up_code")
+    return _page(request, user, pending=pending, code=displayed(normalise(code) or ""))
+
+
+@router.post("/confirm")
+def confirm(request: Request, raw: Form, user: Provider) -> Response:
+    portal = portal_of(request)
+    code, answer = _checked(request, raw, user)
+    if answer is not None:
+        return answer
+    redeemed = portal.auth.api_step_ups.redeem(
+        code=code, organisation_id=user.requester.organisation_id, account_id=user.account.id)
+    if redeemed is None:
+        return _refused(request, user, "api_step_up_code")
+    factor = StepUpFactor.PASSKEY if user.view.method == PASSKEY else StepUpFactor.TOTP
+    released = portal.guard is not None and portal.guard.api_stepped_up(
+        client_id=redeemed.client_id, key_thumbprint=redeemed.key_thumbprint, factor=factor)
+    portal.auth.events.emit(SecurityEvent(
+        EventKind.API_CLIENT_STEPPED_UP if released else EventKind.REQUEST_REFUSED,
+        portal.clock.now(), account_id=user.account.id,
+        organisation_id=redeemed.organisation_id, session_id=user.view.id,
+        client_id=redeemed.client_id, address=client_address(request),
+        reason=factor.value if released else "api_step_up_suspended"))
+    if not released:  # suspended meanwhile, or no longer known to the guard (or it is off)
+        t = Translator(language_of(request))
+        return _page(request, user, status=409, error=t("api_step_up.suspended"))
+    return RedirectResponse(f"{VERIFICATION_PATH}?notice=api_step_up_done", 303)
