@@ -15,6 +15,7 @@ from rempart.clock import Clock
 from rempart.guard.alerts import AlertSink
 from rempart.guard.errors import GuardConfigError
 from rempart.guard.guard import CLAIM_WINDOW_S, Guard
+from rempart.guard.journal import NO_JOURNAL, ContainmentJournal
 from rempart.guard.peers import PeerProfiles
 from rempart.guard.state import GuardState, MemoryGuardState
 from rempart.ratelimit import redis_prefix, shared_storage
@@ -30,6 +31,9 @@ class GuardSettings:
     claim_window_s: int = CLAIM_WINDOW_S
     # How long a Redis command may take before the check fails closed.
     redis_timeout_s: float = 0.5
+    # Memory mode: seconds between snapshots of the learnt profiles to the database
+    # (rempart.guard.persist; containments are written when decided).
+    snapshot_s: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GuardSettings:
@@ -39,6 +43,7 @@ class GuardSettings:
             key_prefix=env.get("REMPART_GUARD_PREFIX") or redis_prefix(env, "guard"),
             timezone=env.get("REMPART_GUARD_TIMEZONE", cls.timezone),
             claim_window_s=_int(env, "REMPART_GUARD_CLAIM_WINDOW_S", cls.claim_window_s),
+            snapshot_s=_int(env, "REMPART_GUARD_SNAPSHOT_S", cls.snapshot_s),
         )
         settings.validate()
         return settings
@@ -48,6 +53,8 @@ class GuardSettings:
             raise GuardConfigError("REMPART_GUARD_STORAGE must be memory:// or a redis:// URI")
         if self.claim_window_s <= 0:
             raise GuardConfigError("REMPART_GUARD_CLAIM_WINDOW_S must be positive")
+        if self.snapshot_s <= 0:
+            raise GuardConfigError("REMPART_GUARD_SNAPSHOT_S must be positive")
         if not self.key_prefix or ":" in self.key_prefix:
             raise GuardConfigError("REMPART_GUARD_PREFIX must be a non-empty word without ':'")
 
@@ -77,7 +84,10 @@ def build_state(settings: GuardSettings, clock: Clock) -> GuardState:
 
 
 def build_guard(settings: GuardSettings, *, clock: Clock, alerts: AlertSink,
-                profiles: PeerProfiles | None = None) -> Guard:
-    return Guard(state=build_state(settings, clock), profiles=profiles or PeerProfiles.default(),
-                 clock=clock, alerts=alerts, timezone=settings.timezone,
-                 claim_window_s=settings.claim_window_s)
+                profiles: PeerProfiles | None = None,
+                journal: ContainmentJournal = NO_JOURNAL,
+                state: GuardState | None = None) -> Guard:
+    return Guard(state=state or build_state(settings, clock),
+                 profiles=profiles or PeerProfiles.default(), clock=clock, alerts=alerts,
+                 timezone=settings.timezone, claim_window_s=settings.claim_window_s,
+                 journal=journal)

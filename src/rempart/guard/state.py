@@ -162,6 +162,23 @@ class MemoryGuardState:
         with self._lock:
             self._sessions.pop(session_id, None)
 
+    # -- for rempart.guard.persist (a copy of what is kept, read off the check path) -----
+
+    def account_ids(self) -> list[str]:
+        return list(self._accounts)
+
+    def patients(self, account_id: str) -> Patients | None:
+        return self._patients.get(account_id)
+
+    def put_patients(self, account_id: str, patients: Patients) -> None:
+        self._patients[account_id] = patients
+
+    def contained_sessions(self) -> list[tuple[str, SessionState]]:
+        """The sessions suspended or waiting for a step-up (a few among many)."""
+        with self._lock:
+            return [(key, s) for key, s in self._sessions.items()
+                    if s.suspended or s.step_up_required]
+
     @property
     def asks_ahead(self) -> bool:
         return False
