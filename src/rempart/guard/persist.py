@@ -33,7 +33,7 @@ import structlog
 from sqlalchemy import Engine, Table, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import SQLAlchemyError
 
 from rempart.clock import Clock
@@ -86,7 +86,7 @@ class GuardSnapshots:
     def load(self) -> Loaded:
         """Put the saved profiles and contained sessions back into the (empty) state."""
         with self._engine.connect() as conn:
-            rows = conn.execute(select(GuardStateRow)).scalars().all()
+            rows = conn.execute(select(_TABLE)).all()
         now = self._clock.now().timestamp()
         accounts = sessions = unreadable = contained = 0
         for row in rows:
@@ -328,7 +328,7 @@ def _session_row(session_id: str, session: SessionState) -> dict[str, Any]:
             "version": FORMAT, "last": session.last, "body": codec.dump(kept)}
 
 
-def _profile(row: GuardStateRow) -> AccountProfile | None:
+def _profile(row: Row[Any]) -> AccountProfile | None:
     try:
         if row.version != FORMAT:
             raise ValueError("format")
@@ -338,7 +338,7 @@ def _profile(row: GuardStateRow) -> AccountProfile | None:
         return None
 
 
-def _session(row: GuardStateRow) -> SessionState | None:
+def _session(row: Row[Any]) -> SessionState | None:
     try:
         if row.version != FORMAT:
             raise ValueError("format")
@@ -348,7 +348,7 @@ def _session(row: GuardStateRow) -> SessionState | None:
         return None
 
 
-def _unreadable(row: GuardStateRow, exc: Exception) -> None:
+def _unreadable(row: Row[Any], exc: Exception) -> None:
     # Kind, key and version only: the body is never logged.
     log.warning("guard.snapshot.unreadable", kind=row.kind, key=row.key,
                 version=row.version, contained=row.contained, error=type(exc).__name__,
