@@ -4,6 +4,7 @@ snapshot stays off the check path (rempart.guard.persist)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import random
@@ -30,9 +31,11 @@ from rempart.guard.models import ACCOUNT, SESSION, GuardStateRow
 from rempart.guard.peers import PeerProfiles
 from rempart.guard.persist import FORMAT, GuardSnapshots
 from rempart.guard.state import MemoryGuardState
+from rempart.runtime import Runtime
 from rempart.settings import Settings
 from rempart.storage.engine import make_engine
 from rempart.storage.migrate import upgrade
+from rempart.web import create_app
 
 HOME = "192.0.2.10"
 AWAY = "198.51.100.10"
@@ -221,3 +224,32 @@ def test_checks_touch_no_database_and_a_database_error_breaks_no_check(
         broken.dispose()
 
 
+
+
+def test_the_served_app_loads_before_serving_and_snapshots_at_shutdown(
+        settings: Settings) -> None:
+    clock = ManualClock(START + dt.timedelta(hours=9))
+    runtime = Runtime.open(settings, clock=clock, create_keys=True)
+    try:
+        app = create_app(runtime)
+        guard = app.state.guard_gate._guard  # the served app's own guard
+        assert api_check(guard, clock, key="a").action is Action.ALLOW
+
+        async def serve() -> None:  # what uvicorn does around the requests
+            async with app.router.lifespan_context(app):
+                pass
+
+        with capture_logs() as logs:
+            asyncio.run(serve())
+        written = [e for e in logs if e["event"] == "guard.snapshot.written"]
+        assert written[-1]["rows"] >= 1  # the client's profile, at shutdown
+    finally:
+        runtime.close()
+    runtime = Runtime.open(settings, clock=clock)
+    try:
+        runtime.build_guard(alerts=MemoryAlertSink())
+        assert runtime.guard_snapshots is not None
+        state = runtime.guard_snapshots._state
+        assert state.account("client:7") is not None  # back before the first check
+    finally:
+        runtime.close()
