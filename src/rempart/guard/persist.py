@@ -28,7 +28,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
-import orjson
 import structlog
 from sqlalchemy import Engine, Table, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -97,11 +96,14 @@ class GuardSnapshots:
                     if not row.contained:
                         continue
                     profile = AccountProfile.new(row.last)
-                if row.contained and not profile.suspended:
                     profile.suspended = True
                     profile.suspension = ("account suspended pending review", UNREADABLE)
+                else:  # a body written just before its suspension (the flag is sticky)
+                    self._digests[row.key] = hash(bytes(row.body))
+                if row.contained and not profile.suspended:
+                    profile.suspended = True
+                    profile.suspension = ("account suspended pending review",)
                 self._state.save_account(row.key, profile)
-                self._digests[row.key] = hash(codec.dump(profile))
                 if row.contained:
                     self._contained.add(row.key)
                     contained += 1
@@ -111,13 +113,12 @@ class GuardSnapshots:
                     if row.version != FORMAT:
                         raise ValueError("format")
                     patients = codec.load_patients(row.body)
-                except (ValueError, TypeError, KeyError, IndexError,
-                        orjson.JSONDecodeError) as exc:
+                except Exception as exc:  # whatever the body, the start goes on
                     _unreadable(row, exc)  # the account's patients look new again
                     unreadable += 1
                     continue
                 self._state.put_patients(row.key, patients)
-                self._patient_digests[row.key] = hash(row.body)
+                self._patient_digests[row.key] = hash(bytes(row.body))
             elif row.kind == SESSION:
                 session = _session(row)
                 unreadable += session is None
@@ -125,10 +126,11 @@ class GuardSnapshots:
                     session = SessionState(account_id=row.account_id, device="-", block="-",
                                            network=None, started=row.last, last=row.last,
                                            suspended=True)
-                if now - session.last > SESSION_IDLE_S:
-                    continue  # memory forgets an idle session: so does its restart
-                self._state.save_session(row.key, session)
                 self._sessions[row.key] = (session.suspended, session.step_up_required)
+                if now - session.last > SESSION_IDLE_S:
+                    continue  # memory forgets an idle session: so does its restart (and
+                    # the next snapshot removes its row)
+                self._state.save_session(row.key, session)
                 sessions += 1
                 contained += 1
             else:
@@ -333,7 +335,7 @@ def _profile(row: Row[Any]) -> AccountProfile | None:
         if row.version != FORMAT:
             raise ValueError("format")
         return codec.load_account(row.body)
-    except (ValueError, TypeError, KeyError, IndexError, orjson.JSONDecodeError) as exc:
+    except Exception as exc:  # whatever the body, the start goes on
         _unreadable(row, exc)
         return None
 
@@ -343,7 +345,7 @@ def _session(row: Row[Any]) -> SessionState | None:
         if row.version != FORMAT:
             raise ValueError("format")
         return codec.load_session(row.body)
-    except (ValueError, TypeError, KeyError, IndexError, orjson.JSONDecodeError) as exc:
+    except Exception as exc:  # whatever the body, the start goes on
         _unreadable(row, exc)
         return None
 
