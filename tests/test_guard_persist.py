@@ -22,6 +22,7 @@ from rempart.guard import (
     CheckContext,
     Decision,
     Guard,
+    GuardUnavailable,
     LookupOutcome,
     MemoryAlertSink,
     SizeClass,
@@ -256,3 +257,27 @@ def test_the_served_app_loads_before_serving_and_snapshots_at_shutdown(
         assert state.account("client:7") is not None  # back before the first check
     finally:
         runtime.close()
+
+
+def test_a_database_unreadable_at_start_holds_checks_until_it_is_read(
+        engine: Engine, tmp_path: object) -> None:
+    clock = ManualClock(START + dt.timedelta(hours=9))
+    with engine.begin() as conn:
+        conn.execute(insert(GuardStateRow), [{
+            "kind": ACCOUNT, "key": "client:7", "account_id": "client:7",
+            "contained": True, "version": FORMAT, "last": clock.now().timestamp(),
+            "body": b"{}"}])
+    down = make_engine(Settings.load(database_url=f"sqlite:///{tmp_path}/none.db"))
+    state = MemoryGuardState(clock)
+    snapshots = GuardSnapshots(engine=down, state=state, clock=clock)
+    with capture_logs() as logs:
+        assert snapshots.load() is None  # the start goes on (readiness names the database)
+    assert any(e["event"] == "guard.snapshot.load_failed" for e in logs)
+    guard = Guard(state=state, profiles=PeerProfiles.default(), clock=clock,
+                  alerts=MemoryAlertSink(), journal=snapshots)
+    with pytest.raises(GuardUnavailable):  # 503: nothing disclosed, nothing lifted
+        api_check(guard, clock, key="a")
+    down.dispose()
+    snapshots._engine = engine  # the database is back
+    assert api_check(guard, clock, key="a").action is Action.SUSPEND_ACCOUNT
+    assert "load_pair" not in vars(state)  # and the check path is the class's own again

@@ -82,8 +82,18 @@ class GuardSnapshots:
 
     # -- start -------------------------------------------------------------------------
 
-    def load(self) -> Loaded:
-        """Put the saved profiles and contained sessions back into the (empty) state."""
+    def load(self) -> Loaded | None:
+        """Put the saved profiles and contained sessions back into the (empty) state. If
+        the database cannot be read (down at start), the state refuses every check until
+        a later attempt reads it (MemoryGuardState.hold_checks): None."""
+        try:
+            return self._load()
+        except SQLAlchemyError as exc:
+            log.warning("guard.snapshot.load_failed", error=type(exc).__name__)
+            self._state.hold_checks(self._load)
+            return None
+
+    def _load(self) -> Loaded:
         with self._engine.connect() as conn:
             rows = conn.execute(select(_TABLE)).all()
         now = self._clock.now().timestamp()
