@@ -45,7 +45,7 @@ log = structlog.get_logger(__name__)
 
 FORMAT = 1
 SNAPSHOT_S = 300.0
-BATCH = 500
+BATCH = 100  # accounts encoded per hold of the guard's lock (~2.5 ms: docs/guard.md)
 UNREADABLE = "its saved guard state could not be read after a restart"
 _TABLE = cast(Table, GuardStateRow.__table__)
 
