@@ -113,6 +113,9 @@ def test_settings_from_the_environment() -> None:
         GuardSettings.from_env({"REMPART_GUARD_CLAIM_WINDOW_S": "two days"})
     with pytest.raises(GuardConfigError, match="positive"):
         GuardSettings.from_env({"REMPART_GUARD_CLAIM_WINDOW_S": "0"})
+    assert GuardSettings.from_env({"REMPART_GUARD_SNAPSHOT_S": "60"}).snapshot_s == 60
+    with pytest.raises(GuardConfigError, match="SNAPSHOT_S must be positive"):
+        GuardSettings.from_env({"REMPART_GUARD_SNAPSHOT_S": "0"})
     with pytest.raises(GuardConfigError, match="PREFIX"):
         GuardSettings.from_env({"REMPART_GUARD_PREFIX": "a:b"})
 

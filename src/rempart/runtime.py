@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from rempart.clock import Clock, SystemClock
-from rempart.guard import AlertSink, Guard, build_guard
+from rempart.guard import AlertSink, Guard, MemoryGuardState, build_guard, build_state
+from rempart.guard.persist import GuardSnapshots
 from rempart.settings import Settings
 from rempart.storage.engine import make_engine
 from rempart.storage.migrate import upgrade
@@ -20,6 +21,8 @@ class Runtime:
     engine: Engine
     vault: Vault
     clock: Clock = field(default_factory=SystemClock)
+    # Memory mode: the guard's state kept in the database (set by build_guard).
+    guard_snapshots: GuardSnapshots | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None,
@@ -38,7 +41,17 @@ class Runtime:
         None where the settings turn it off. Build it once per app: it holds the state."""
         if not self.settings.guard_enabled:
             return None
-        return build_guard(self.settings.guard, clock=self.clock, alerts=alerts)
+        settings = self.settings.guard
+        state = build_state(settings, self.clock)
+        if not isinstance(state, MemoryGuardState):  # Redis keeps its state itself
+            return build_guard(settings, clock=self.clock, alerts=alerts, state=state)
+        # What the last process learnt and contained, back before the first check.
+        snapshots = GuardSnapshots(engine=self.engine, state=state, clock=self.clock,
+                                   interval_s=settings.snapshot_s)
+        snapshots.load()
+        self.guard_snapshots = snapshots
+        return build_guard(settings, clock=self.clock, alerts=alerts, state=state,
+                           journal=snapshots)
 
     def close(self) -> None:
         self.engine.dispose()

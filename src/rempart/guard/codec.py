@@ -1,7 +1,9 @@
-"""Profiles and sessions to and from JSON, for state kept outside the process (Redis)."""
+"""Profiles and sessions to and from JSON, for state kept outside the process (Redis, and
+the memory backend's snapshots in the database)."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +11,7 @@ import orjson
 
 from rempart.guard import rates as rw
 from rempart.guard.decision import Evidence
+from rempart.guard.patients import FILTER_BYTES, PatientFilter, Patients
 from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
 
 
@@ -69,3 +72,30 @@ def load_pending(blob: bytes) -> tuple[str, PendingCheck]:
     origin = data["origin"]
     data["origin"] = None if origin is None else (str(origin[0]), str(origin[1]), origin[2])
     return str(account_id), PendingCheck(**data)
+
+
+def dump_patients(found: Patients) -> bytes:
+    """An account's patient filter (rempart.guard.patients), for the memory backend's
+    snapshot: per generation its set bits, or its bitmap in base64. Bits only."""
+    if isinstance(found, tuple):
+        return orjson.dumps([[found[0], list(found[1])]])
+    return orjson.dumps([[gen, list(held) if isinstance(held, tuple)
+                          else base64.b64encode(held).decode()]
+                         for gen, held in found.generations.items()])
+
+
+def load_patients(blob: bytes) -> Patients:
+    stored = orjson.loads(blob)
+    if len(stored) == 1 and isinstance(stored[0][1], list):
+        gen, bits = stored[0]
+        return (int(gen), tuple(int(b) for b in bits))
+    found = PatientFilter()
+    for gen, held in stored:
+        if isinstance(held, list):
+            found.generations[int(gen)] = tuple(int(b) for b in held)
+        else:
+            bitmap = bytearray(base64.b64decode(held, validate=True))
+            if len(bitmap) != FILTER_BYTES:
+                raise ValueError("patient filter size")
+            found.generations[int(gen)] = bitmap
+    return found

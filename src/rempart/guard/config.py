@@ -17,6 +17,7 @@ from rempart.clock import Clock
 from rempart.guard.alerts import AlertSink
 from rempart.guard.errors import GuardConfigError
 from rempart.guard.guard import CLAIM_WINDOW_S, Guard
+from rempart.guard.journal import NO_JOURNAL, ContainmentJournal
 from rempart.guard.peers import PeerProfiles
 from rempart.guard.shared import NO_SHARED_NETWORKS, SETTING, SharedNetworks, load_file
 from rempart.guard.state import GuardState, MemoryGuardState
@@ -36,6 +37,9 @@ class GuardSettings:
     # Networks many organisations work behind: their network-wide counts are kept per
     # organisation (rempart.guard.shared). Empty unless the operator lists some.
     shared_networks: SharedNetworks = field(default=NO_SHARED_NETWORKS, compare=False)
+    # Memory mode: seconds between snapshots of the learnt profiles to the database
+    # (rempart.guard.persist; containments are written when decided).
+    snapshot_s: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GuardSettings:
@@ -46,6 +50,7 @@ class GuardSettings:
             timezone=env.get("REMPART_GUARD_TIMEZONE", cls.timezone),
             claim_window_s=_int(env, "REMPART_GUARD_CLAIM_WINDOW_S", cls.claim_window_s),
             shared_networks=load_file(env[SETTING]) if env.get(SETTING) else NO_SHARED_NETWORKS,
+            snapshot_s=_int(env, "REMPART_GUARD_SNAPSHOT_S", cls.snapshot_s),
         )
         settings.validate()
         return settings
@@ -55,6 +60,8 @@ class GuardSettings:
             raise GuardConfigError("REMPART_GUARD_STORAGE must be memory:// or a redis:// URI")
         if self.claim_window_s <= 0:
             raise GuardConfigError("REMPART_GUARD_CLAIM_WINDOW_S must be positive")
+        if self.snapshot_s <= 0:
+            raise GuardConfigError("REMPART_GUARD_SNAPSHOT_S must be positive")
         if not self.key_prefix or ":" in self.key_prefix:
             raise GuardConfigError("REMPART_GUARD_PREFIX must be a non-empty word without ':'")
 
@@ -84,7 +91,10 @@ def build_state(settings: GuardSettings, clock: Clock) -> GuardState:
 
 
 def build_guard(settings: GuardSettings, *, clock: Clock, alerts: AlertSink,
-                profiles: PeerProfiles | None = None) -> Guard:
-    return Guard(state=build_state(settings, clock), profiles=profiles or PeerProfiles.default(),
-                 clock=clock, alerts=alerts, timezone=settings.timezone,
-                 claim_window_s=settings.claim_window_s, shared=settings.shared_networks)
+                profiles: PeerProfiles | None = None,
+                journal: ContainmentJournal = NO_JOURNAL,
+                state: GuardState | None = None) -> Guard:
+    return Guard(state=state or build_state(settings, clock),
+                 profiles=profiles or PeerProfiles.default(), clock=clock, alerts=alerts,
+                 timezone=settings.timezone, claim_window_s=settings.claim_window_s,
+                 journal=journal, shared=settings.shared_networks)

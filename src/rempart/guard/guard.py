@@ -35,6 +35,7 @@ from rempart.guard.evidence import (
     usual_and_judged,
     volume_evidence,
 )
+from rempart.guard.journal import NO_JOURNAL, ContainmentJournal
 from rempart.guard.ladder import NOTHING, LadderPolicy, assess
 from rempart.guard.learning import Learner
 from rempart.guard.netblock import address_block
@@ -71,8 +72,10 @@ class Guard:
                  alerts: AlertSink, limits: LimitPolicy | None = None,
                  ladder: LadderPolicy | None = None, timezone: str = "Europe/Paris",
                  claim_window_s: float = CLAIM_WINDOW_S,
-                 shared: SharedNetworks = NO_SHARED_NETWORKS) -> None:
+                 shared: SharedNetworks = NO_SHARED_NETWORKS,
+                 journal: ContainmentJournal = NO_JOURNAL) -> None:
         self._state = state
+        self._journal = journal
         self._profiles = profiles
         self._clock = clock
         self._alerts = alerts
@@ -90,7 +93,8 @@ class Guard:
         # Constant per backend: read once, not through a property twice per check.
         self._windows = state.windows
         self._asks_ahead = state.asks_ahead
-        self._rungs = Rungs(ladder=self._ladder, windows=state.windows, alerts=alerts)
+        self._rungs = Rungs(ladder=self._ladder, windows=state.windows, alerts=alerts,
+                            journal=journal)
 
     def serial(self, account_id: EntityId | None) -> AbstractContextManager[object]:
         """Hold around each call about this account (None: about a session, or anything)
@@ -220,10 +224,12 @@ class Guard:
             profile.untaint(session.device, session.block)
             self._state.save_account(session.account_id, profile)
         self._state.save_session(session_id, session)
+        self._journal.note(session.account_id, None, session_id, session)
         return True
 
     def end_session(self, *, session_id: str) -> None:
         self._state.drop_session(session_id)
+        self._journal.ended(session_id)
 
     def restore_account(self, *, account_id: EntityId) -> None:
         """An operator lifted a suspension (after the owner renewed their credentials):
@@ -238,6 +244,7 @@ class Guard:
             profile.step_ups_asked = profile.step_ups_passed = 0.0
             profile.tainted.clear()
             self._state.save_account(key, profile)
+        self._journal.lifted(key, profile)
 
     # -- internals ---------------------------------------------------------------------
 

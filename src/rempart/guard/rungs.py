@@ -15,6 +15,7 @@ from rempart.guard.alerts import Alert, AlertSink
 from rempart.guard.context import CheckContext
 from rempart.guard.counters import SlidingWindows
 from rempart.guard.decision import ALLOW, Action, Decision
+from rempart.guard.journal import NO_JOURNAL, ContainmentJournal
 from rempart.guard.ladder import NOTHING, Assessment, LadderPolicy, rung
 from rempart.guard.profile import AccountProfile, SessionState
 
@@ -27,10 +28,11 @@ DISTRUST_AFTER = 0.5
 
 class Rungs:
     def __init__(self, *, ladder: LadderPolicy, windows: SlidingWindows,
-                 alerts: AlertSink) -> None:
+                 alerts: AlertSink, journal: ContainmentJournal = NO_JOURNAL) -> None:
         self._ladder = ladder
         self._windows = windows
         self._alerts = alerts
+        self._journal = journal
 
     def standing(self, ctx: CheckContext, profile: AccountProfile, session: SessionState,
                  block: str) -> Decision | None:
@@ -133,11 +135,14 @@ class Rungs:
 
     def record(self, ctx: CheckContext, profile: AccountProfile, session: SessionState,
                decision: Decision) -> None:
-        """Raise an alert when a session climbs to a higher rung (step-up and above)."""
-        if decision.action >= Action.STEP_UP and decision.action > session.max_action:
-            self._alerts.emit(Alert(
-                account_id=ctx.account_id, organisation_id=ctx.organisation_id,
-                session_id=ctx.session_id, action=decision.action,
-                reasons=tuple(decision.reasons), score=decision.score, at=ctx.at,
-                channel=ctx.channel))
+        """Raise an alert when a session climbs to a higher rung (step-up and above), and
+        tell the journal (a containment a restart must not lift: written at once)."""
+        if decision.action >= Action.STEP_UP:
+            if decision.action > session.max_action:
+                self._alerts.emit(Alert(
+                    account_id=ctx.account_id, organisation_id=ctx.organisation_id,
+                    session_id=ctx.session_id, action=decision.action,
+                    reasons=tuple(decision.reasons), score=decision.score, at=ctx.at,
+                    channel=ctx.channel))
+            self._journal.note(str(ctx.account_id), profile, ctx.session_id, session)
         session.max_action = max(session.max_action, int(decision.action))

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
 from rempart.clock import Clock
 from rempart.guard.counters import SlidingWindows
+from rempart.guard.errors import GuardUnavailable
 from rempart.guard.patients import Patients, added, generation, positions, seen_in
 from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
 from rempart.ratelimit import ClockedMemoryStorage
@@ -161,6 +162,40 @@ class MemoryGuardState:
     def drop_session(self, session_id: str) -> None:
         with self._lock:
             self._sessions.pop(session_id, None)
+
+    # -- for rempart.guard.persist (a copy of what is kept, read off the check path) -----
+
+    def hold_checks(self, ready: Callable[[], object]) -> None:
+        """Refuse every check (GuardUnavailable: 503, nothing disclosed) until `ready()`
+        returns instead of raising: the saved state could not be read at start, and
+        checking without it would lift its containments. Once ready the class's own
+        load_pair is back: nothing is added to the check path."""
+
+        def loading_pair(account_id: str, session_id: str) -> tuple[
+                AccountProfile | None, SessionState | None]:
+            try:
+                ready()
+            except Exception as exc:
+                raise GuardUnavailable("loading its saved state") from exc
+            self.__dict__.pop("load_pair", None)
+            return self.load_pair(account_id, session_id)
+
+        self.__dict__["load_pair"] = loading_pair
+
+    def account_ids(self) -> list[str]:
+        return list(self._accounts)
+
+    def patients(self, account_id: str) -> Patients | None:
+        return self._patients.get(account_id)
+
+    def put_patients(self, account_id: str, patients: Patients) -> None:
+        self._patients[account_id] = patients
+
+    def contained_sessions(self) -> list[tuple[str, SessionState]]:
+        """The sessions suspended or waiting for a step-up (a few among many)."""
+        with self._lock:
+            return [(key, s) for key, s in self._sessions.items()
+                    if s.suspended or s.step_up_required]
 
     @property
     def asks_ahead(self) -> bool:

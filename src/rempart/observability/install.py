@@ -25,6 +25,9 @@ def install_operations(app: FastAPI, runtime: Runtime, *, audit: AuditLog,
     install_operation_routes(app, probe=probe, metrics_allow=runtime.settings.metrics_allow)
     closing: list[Closes] = [audit, probe]
     writers: list[StartsWriter] = [audit]
+    if runtime.guard_snapshots is not None:  # the guard's last snapshot, before the engine
+        closing.insert(0, runtime.guard_snapshots)
+        writers.append(runtime.guard_snapshots)
     if isinstance(security_events, AuditSecurityEventSink):  # its own audit log's writer
         closing.append(security_events)
         writers.append(security_events)
