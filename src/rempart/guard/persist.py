@@ -24,9 +24,9 @@ error while writing is logged and retried by the next snapshot; checks go on.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import structlog
 from sqlalchemy import Engine, Table, delete, or_, select
@@ -48,6 +48,7 @@ SNAPSHOT_S = 300.0
 BATCH = 100  # accounts encoded per hold of the guard's lock (~2.5 ms: docs/guard.md)
 UNREADABLE = "its saved guard state could not be read after a restart"
 _TABLE = cast(Table, GuardStateRow.__table__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,7 @@ class GuardSnapshots:
         accounts = sessions = unreadable = contained = 0
         for row in rows:
             if row.kind == ACCOUNT:
-                profile = _profile(row)
+                profile = _decoded(row, codec.load_account)
                 unreadable += profile is None
                 if profile is None:
                     if not row.contained:
@@ -130,7 +131,7 @@ class GuardSnapshots:
                 self._state.put_patients(row.key, patients)
                 self._patient_digests[row.key] = hash(bytes(row.body))
             elif row.kind == SESSION:
-                session = _session(row)
+                session = _decoded(row, codec.load_session)
                 unreadable += session is None
                 if session is None:  # only contained sessions are kept: keep it contained
                     session = SessionState(account_id=row.account_id, device="-", block="-",
@@ -340,21 +341,13 @@ def _session_row(session_id: str, session: SessionState) -> dict[str, Any]:
             "version": FORMAT, "last": session.last, "body": codec.dump(kept)}
 
 
-def _profile(row: Row[Any]) -> AccountProfile | None:
+def _decoded(row: Row[Any], load: Callable[[bytes], T]) -> T | None:
+    """The row's body read by `load`, or None (and a warning) whatever is wrong with it:
+    the start goes on."""
     try:
         if row.version != FORMAT:
             raise ValueError("format")
-        return codec.load_account(row.body)
-    except Exception as exc:  # whatever the body, the start goes on
-        _unreadable(row, exc)
-        return None
-
-
-def _session(row: Row[Any]) -> SessionState | None:
-    try:
-        if row.version != FORMAT:
-            raise ValueError("format")
-        return codec.load_session(row.body)
+        return load(row.body)
     except Exception as exc:  # whatever the body, the start goes on
         _unreadable(row, exc)
         return None
