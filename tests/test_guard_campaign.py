@@ -125,8 +125,9 @@ HOSTED = parse_entries({"network": [{"label": "hosted", "cidrs": ["192.0.2.0/24"
 
 
 @pytest.mark.parametrize(("seed", "accounts", "per_hour"), [
-    (0, None, None), (1, None, None), (5, None, None), (6, None, None), (7, None, None),
-    (2, 20, None), (3, None, 12.0), (8, 5, None), (9, None, 120.0)])
+    # Six of the nine variants measured (docs/guard.md, "Shared networks"): CI's time.
+    (0, None, None), (5, None, None), (2, 20, None), (3, None, 12.0), (8, 5, None),
+    (9, None, 120.0)])
 def test_a_campaign_on_accounts_of_a_listed_shared_network(
         seed: int, accounts: int | None, per_hour: float | None) -> None:
     """The attackers read from their own network: the listed network's honest practices
@@ -143,8 +144,9 @@ def test_a_campaign_on_accounts_of_a_listed_shared_network(
 
 
 @pytest.mark.parametrize(("seed", "accounts", "per_hour"), [
-    (0, None, None), (1, None, None), (5, None, None), (6, None, None), (7, None, None),
-    (2, 20, None), (3, None, 12.0), (8, 5, None), (9, None, 120.0)])
+    # Six of the nine variants measured (docs/guard.md, "Shared networks"): CI's time.
+    (0, None, None), (5, None, None), (2, 20, None), (3, None, 12.0), (8, 5, None),
+    (9, None, 120.0)])
 def test_attackers_inside_a_listed_shared_network(
         seed: int, accounts: int | None, per_hour: float | None) -> None:
     """The smarter attacker: it reads from the listed network itself (as through the
