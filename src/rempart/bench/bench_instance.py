@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, insert, inspect, select
 from sqlalchemy.engine.url import make_url
 from stdnum import luhn
 
 from rempart.bench.errors import BenchError
 from rempart.bench.instance import LocalInstance, ensure_instance, instance_settings
+from rempart.guard.models import GuardStateRow
 from rempart.providers.models import Organisation
 from rempart.settings import normalise_database_url
 from rempart.storage.engine import make_engine
@@ -112,6 +113,11 @@ def _organisation_ids(instance: LocalInstance) -> list[int]:
             if len(ids) < BENCH_ORGANISATIONS:
                 _add_bench_practices(conn, BENCH_ORGANISATIONS - len(ids))
                 ids = list(conn.scalars(select(Organisation.id).order_by(Organisation.id)))
+            # The guard's saved state (rempart.guard.persist) of an earlier run: cleared,
+            # so that every run's servers start with the guard knowing no account, as
+            # every run did before that state was kept, and runs stay comparable.
+            if inspect(conn).has_table(GuardStateRow.__tablename__):
+                conn.execute(delete(GuardStateRow))
     finally:
         engine.dispose()
     return ids[:BENCH_ORGANISATIONS]
