@@ -120,12 +120,8 @@ class GuardSnapshots:
                     contained += 1
                 accounts += 1
             elif row.kind == PATIENTS:
-                try:
-                    if row.version != FORMAT:
-                        raise ValueError("format")
-                    patients = codec.load_patients(row.body)
-                except Exception as exc:  # whatever the body, the start goes on
-                    _unreadable(row, exc)  # the account's patients look new again
+                patients = _decoded(row, codec.load_patients)
+                if patients is None:  # the account's patients look new again
                     unreadable += 1
                     continue
                 self._state.put_patients(row.key, patients)
@@ -137,7 +133,7 @@ class GuardSnapshots:
                     session = SessionState(account_id=row.account_id, device="-", block="-",
                                            network=None, started=row.last, last=row.last,
                                            suspended=True)
-                self._sessions[row.key] = (session.suspended, session.step_up_required)
+                self._sessions[row.key] = _flags(session)
                 if now - session.last > SESSION_IDLE_S:
                     continue  # memory forgets an idle session: so does its restart (and
                     # the next snapshot removes its row)
@@ -156,39 +152,36 @@ class GuardSnapshots:
 
     def note(self, account_id: str, profile: AccountProfile | None,
              session_id: str | None, session: SessionState | None) -> None:
-        rows: list[dict[str, Any]] = []
-        if profile is not None and profile.suspended and account_id not in self._contained:
-            rows.append(_account_row(account_id, profile))
-        gone: str | None = None
+        accounts = ([_account_row(account_id, profile)] if profile is not None
+                    and profile.suspended and account_id not in self._contained else [])
+        sessions: list[dict[str, Any]] = []
+        gone: list[str] = []
         if session_id is not None and session is not None:
-            flags = (session.suspended, session.step_up_required)
+            flags = _flags(session)
             if flags != self._sessions.get(session_id, (False, False)):
                 if any(flags):
-                    rows.append(_session_row(session_id, session))
+                    sessions.append(_session_row(session_id, session))
                 else:
-                    gone = session_id
-        if not rows and gone is None:
+                    gone.append(session_id)
+        if not accounts and not sessions and not gone:
             return  # nothing new: every refused check of an already contained session
         try:
             with self._write, self._engine.begin() as conn:
-                _upsert(conn, [r for r in rows if r["kind"] == ACCOUNT], sticky=True)
-                _upsert(conn, [r for r in rows if r["kind"] == SESSION], sticky=False)
-                if gone is not None:
-                    _delete(conn, SESSION, [gone])
+                _upsert(conn, accounts, sticky=True)
+                _upsert(conn, sessions, sticky=False)
+                _delete(conn, SESSION, gone)
         except SQLAlchemyError as exc:
             # The next snapshot writes it again (it compares with what was written).
             log.warning("guard.snapshot.write_failed", step="containment",
                         error=type(exc).__name__)
             return
-        for row in rows:
-            if row["kind"] == ACCOUNT:
-                self._contained.add(account_id)
-                self._digests[account_id] = hash(row["body"])
-        if session_id is not None and session is not None:
-            if gone is not None:
-                self._sessions.pop(gone, None)
-            else:
-                self._sessions[session_id] = (session.suspended, session.step_up_required)
+        for row in accounts:
+            self._contained.add(account_id)
+            self._digests[account_id] = hash(row["body"])
+        if sessions and session_id is not None and session is not None:
+            self._sessions[session_id] = _flags(session)
+        for key in gone:
+            self._sessions.pop(key, None)
 
     def lifted(self, account_id: str, profile: AccountProfile | None) -> None:
         if profile is None and account_id not in self._contained:
@@ -278,7 +271,7 @@ class GuardSnapshots:
             now = dict(self._state.contained_sessions())
             stale = [key for key in self._sessions if key not in now]
             changed = [_session_row(key, s) for key, s in now.items()
-                       if self._sessions.get(key) != (s.suspended, s.step_up_required)]
+                       if self._sessions.get(key) != _flags(s)]
             if not stale and not changed:
                 return 0
             try:
@@ -292,8 +285,7 @@ class GuardSnapshots:
             for key in stale:
                 self._sessions.pop(key, None)
             for row in changed:
-                session = now[row["key"]]
-                self._sessions[row["key"]] = (session.suspended, session.step_up_required)
+                self._sessions[row["key"]] = _flags(now[row["key"]])
             return len(stale) + len(changed)
 
     # -- the writer thread (the app's lifespan) ----------------------------------------
@@ -341,6 +333,11 @@ def _session_row(session_id: str, session: SessionState) -> dict[str, Any]:
             "version": FORMAT, "last": session.last, "body": codec.dump(kept)}
 
 
+def _flags(session: SessionState) -> tuple[bool, bool]:
+    """What of a session the table keeps track of: (suspended, step-up pending)."""
+    return session.suspended, session.step_up_required
+
+
 def _decoded(row: Row[Any], load: Callable[[bytes], T]) -> T | None:
     """The row's body read by `load`, or None (and a warning) whatever is wrong with it:
     the start goes on."""
@@ -356,8 +353,7 @@ def _decoded(row: Row[Any], load: Callable[[bytes], T]) -> T | None:
 def _unreadable(row: Row[Any], exc: Exception) -> None:
     # Kind, key and version only: the body is never logged.
     log.warning("guard.snapshot.unreadable", kind=row.kind, key=row.key,
-                version=row.version, contained=row.contained, error=type(exc).__name__,
-                kept_contained=row.contained)
+                version=row.version, contained=row.contained, error=type(exc).__name__)
 
 
 def _upsert(conn: Connection, rows: list[dict[str, Any]], *, sticky: bool) -> None:
