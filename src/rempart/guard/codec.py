@@ -36,6 +36,9 @@ def load_account(blob: bytes) -> AccountProfile:
     data["peaks_history"] = tuple(tuple(day) for day in data["peaks_history"])
     for name in ("peaks_today", "peaks_high", "volume_cache", "suspension"):
         data[name] = tuple(data[name])
+    # Profiles saved before suspended keys were kept load without them.
+    for name in ("suspended_keys", "keys_with_client"):
+        data[name] = tuple(str(k) for k in data.get(name, ()))
     return AccountProfile(**data)
 
 

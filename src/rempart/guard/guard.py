@@ -238,6 +238,11 @@ class Guard:
         self._state.lift_account_suspension(key)
         profile = self._state.account(key)
         if profile is not None:
+            # The API client's keys refused while it was suspended start afresh; those
+            # the guard suspended on their own stay so (restore_key).
+            for session_id in profile.keys_with_client:
+                self.end_session(session_id=session_id)
+            profile.keys_with_client = ()
             profile.suspended = False
             profile.suspension = ()
             profile.forget_recent()
@@ -245,6 +250,23 @@ class Guard:
             profile.tainted.clear()
             self._state.save_account(key, profile)
         self._journal.lifted(key, profile)
+
+    def restore_key(self, *, account_id: EntityId, session_id: str) -> bool:
+        """An operator lifted the suspension of one API key (`session_id`) of a client
+        (`account_id`): its next check starts a session afresh, from a device no longer
+        tainted. False if the guard kept no suspension of that key."""
+        key = str(account_id)
+        profile = self._state.account(key)
+        if profile is None or session_id not in profile.suspended_keys:
+            return False
+        profile.suspended_keys = tuple(k for k in profile.suspended_keys if k != session_id)
+        session = self._state.session(session_id)
+        if session is not None:
+            profile.tainted.pop("d:" + session.device, None)
+        self.end_session(session_id=session_id)
+        self._state.save_account(key, profile)
+        self._journal.note(key, profile, None, None)
+        return True
 
     # -- internals ---------------------------------------------------------------------
 
@@ -272,7 +294,11 @@ class Guard:
                                                  block=block),
                                *history_evidence(profile, ts, prior.noun))
             self._note_fresh(profile, session, ctx.device_id, keys, ts)
-            if profile.is_tainted(ctx.device_id, block, ts):
+            if ctx.session_id in profile.suspended_keys or (
+                    profile.suspended and ctx.session_id in profile.keys_with_client):
+                # An API key contained, idle long enough to be forgotten (Rungs.keep_key).
+                session.suspended = True
+            elif profile.is_tainted(ctx.device_id, block, ts):
                 # Where a step-up went unanswered, the next session is asked again first.
                 session.step_up_required = True
                 session.step_up_reasons = (

@@ -10,10 +10,12 @@ forgets what the guard learnt nor lifts a containment (docs/guard.md, "Backends"
 What is kept (table guard_state, rempart.guard.models): every account profile, as the
 Redis backend's codec writes it, and every contained session (suspended, or waiting
 for a step-up). A containment is written at the moment it is decided (the journal,
-called only on refused checks); the profiles by the snapshot, off the check path, only
-those that changed since the last one. An account's `contained` flag is sticky: a
-snapshot never clears it (only an operator's restore does), so a profile encoded just
-before a suspension and written just after cannot lift it.
+called only on refused checks), an API key's with its client's profile (its kept keys,
+`AccountProfile.suspended_keys`: they outlive the key's session); the profiles by the
+snapshot, off the check path, only those that changed since the last one. An
+account's `contained` flag is sticky: a snapshot never clears it (only an operator's
+restore does), so a profile encoded just before a suspension and written just after
+cannot lift it.
 
 Bad input: a row that does not decode (corrupt, or another format) is skipped with a
 warning naming its kind and key (account and session ids, never personal data); if it
@@ -72,6 +74,8 @@ class GuardSnapshots:
         self._digests: dict[str, int] = {}
         self._patient_digests: dict[str, int] = {}
         self._contained: set[str] = set()
+        # Each account's suspended API keys as last written by the journal.
+        self._kept_keys: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._sessions: dict[str, tuple[bool, bool]] = {}
         # Restores, numbered: a snapshot encoded before an account's restore does not
         # write it back contained.
@@ -115,6 +119,8 @@ class GuardSnapshots:
                     profile.suspended = True
                     profile.suspension = ("account suspended pending review",)
                 self._state.save_account(row.key, profile)
+                if any(_keys(profile)):
+                    self._kept_keys[row.key] = _keys(profile)
                 if row.contained:
                     self._contained.add(row.key)
                     contained += 1
@@ -152,8 +158,9 @@ class GuardSnapshots:
 
     def note(self, account_id: str, profile: AccountProfile | None,
              session_id: str | None, session: SessionState | None) -> None:
-        accounts = ([_account_row(account_id, profile)] if profile is not None
-                    and profile.suspended and account_id not in self._contained else [])
+        accounts = ([_account_row(account_id, profile)] if profile is not None and (
+            (profile.suspended and account_id not in self._contained)
+            or _keys(profile) != self._kept_keys.get(account_id, ((), ()))) else [])
         sessions: list[dict[str, Any]] = []
         gone: list[str] = []
         if session_id is not None and session is not None:
@@ -176,8 +183,11 @@ class GuardSnapshots:
                         error=type(exc).__name__)
             return
         for row in accounts:
-            self._contained.add(account_id)
+            if row["contained"]:
+                self._contained.add(account_id)
             self._digests[account_id] = hash(row["body"])
+            if profile is not None:
+                self._kept_keys[account_id] = _keys(profile)
         if sessions and session_id is not None and session is not None:
             self._sessions[session_id] = _flags(session)
         for key in gone:
@@ -197,6 +207,7 @@ class GuardSnapshots:
                         error=type(exc).__name__)
             return
         self._contained.discard(account_id)
+        self._kept_keys.pop(account_id, None)
         self._digests[account_id] = hash(row["body"])
         self._restores += 1
         self._restored[account_id] = self._restores
@@ -331,6 +342,11 @@ def _session_row(session_id: str, session: SessionState) -> dict[str, Any]:
     return {"kind": SESSION, "key": session_id[:KEY_MAX],
             "account_id": session.account_id[:KEY_MAX], "contained": True,
             "version": FORMAT, "last": session.last, "body": codec.dump(kept)}
+
+
+def _keys(profile: AccountProfile) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """An API client's kept keys (Rungs.keep_key), written by the journal when they change."""
+    return profile.suspended_keys, profile.keys_with_client
 
 
 def _flags(session: SessionState) -> tuple[bool, bool]:

@@ -32,6 +32,10 @@ MAX_SEEN = 16
 TAINT_S = 7 * 86400.0
 MAX_INTERVALS = 32
 MAX_NEAR_KEYS = 64
+# An API client's keys suspended by the guard, kept until an operator restores them
+# (see AccountProfile.keep_suspended_key): three times the unanswered step-ups
+# that suspend a client within a week (LadderPolicy.unresolved_limit).
+MAX_SUSPENDED_KEYS = 16
 NEAR_MISS_SPAN_S = 1800.0
 
 _HOURS_RATE = math.log(2.0) / HOURS_HALF_LIFE_S
@@ -105,6 +109,11 @@ class AccountProfile:
     seen: dict[str, float] = field(default_factory=dict)
     suspended: bool = False
     suspension: tuple[str, ...] = ()
+    # An API client's (account `client:<id>`) keys, by guard session id, kept beyond the
+    # session's idle expiry: those the guard suspended on their own, until an operator
+    # restores the key; those refused while the client was suspended, freed by its restore.
+    suspended_keys: tuple[str, ...] = ()
+    keys_with_client: tuple[str, ...] = ()
 
     @classmethod
     def new(cls, ts: float) -> AccountProfile:
@@ -249,6 +258,17 @@ class AccountProfile:
 
     def forget_recent(self) -> None:
         rw.forget_recent(self.rates)
+
+    def keep_suspended_key(self, session_id: str) -> bool:
+        """Keep an API key's suspension (its guard session id) until an operator restores
+        the key. Beyond MAX_SUSPENDED_KEYS the oldest is let go and True returned: the
+        caller suspends the client as a whole, so that no key is ever freed unseen."""
+        kept = self.suspended_keys
+        if session_id in kept:
+            return False
+        kept = (*kept, session_id)
+        self.suspended_keys = kept[-MAX_SUSPENDED_KEYS:]
+        return len(kept) > MAX_SUSPENDED_KEYS
 
     def discount(self, session: SessionState) -> None:
         """A contained session's checks no longer count in the account's recent windows:

@@ -19,7 +19,11 @@ just before another suspended it would write it back unsuspended (an attacker's
 parallel checks through several workers would lift their own suspension). So each
 suspension is also a key of its own, written when the suspended state is saved, read
 with the state and applied to it, and removed only by an operator's restore
-(`lift_account_suspension`) or when the session is dropped.
+(`lift_account_suspension`) or when the session is dropped. A session's suspension key
+outlives its state (kept as long as an account's, not the session's 12 h): an API
+key suspended, idle until its state expired, is found suspended again and kept on its
+client's profile (`AccountProfile.suspended_keys`) even if a stale write of the profile
+lost it, until an operator's restore drops the key's session.
 """
 
 from __future__ import annotations
@@ -37,7 +41,12 @@ from rempart.guard.counters import SlidingWindows
 from rempart.guard.errors import GuardUnavailable
 from rempart.guard.limits_check import counter_key
 from rempart.guard.patients import FILTER_BITS, GENERATION_S, generation, positions
-from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
+from rempart.guard.profile import (
+    MAX_SUSPENDED_KEYS,
+    AccountProfile,
+    PendingCheck,
+    SessionState,
+)
 from rempart.guard.redis_trips import Command, Trips, setv
 from rempart.guard.state import MAX_PENDING_PER_ACCOUNT, SESSION_IDLE_S
 
@@ -70,6 +79,13 @@ def _account(blob: object, suspension: object,
         profile.suspended = True
         profile.suspension = codec.load_reasons(_raw(suspension))
     return profile
+
+
+def _keep_key(profile: AccountProfile, session_id: str) -> None:
+    """A suspended session whose state expired: kept on its account's profile (a stale
+    write may have lost it there; see the module docstring)."""
+    if session_id not in profile.suspended_keys and session_id not in profile.keys_with_client:
+        profile.suspended_keys = (*profile.suspended_keys, session_id)[-MAX_SUSPENDED_KEYS:]
 
 
 def _sets(writes: list[tuple[str, bytes, str]]) -> list[Command]:
@@ -214,7 +230,10 @@ class RedisGuardState:
         if asked is not None:  # the counts were made: always taken (or taken back)
             self._took_ahead(step, asked, replies[1:])
         if kept is None:
-            return _account(account, suspension), _session(session, suspended)
+            profile = _account(account, suspension)
+            if session is None and suspended is not None and profile is not None:
+                _keep_key(profile, session_id)
+            return profile, _session(session, suspended)
         return (_account(account, suspension, kept.profile_for(account_id, account)),
                 _session(session, suspended, kept.session_for(session_id, session)))
 
@@ -259,8 +278,8 @@ class RedisGuardState:
                         session: SessionState) -> list[tuple[str, bytes, str]]:
         state, suspended = self._session_keys(session_id)
         writes = [(state, codec.dump(session), _SESSION_TTL)]
-        if session.suspended:
-            writes.append((suspended, b"1", _SESSION_TTL))
+        if session.suspended:  # outlives the state: see the module docstring
+            writes.append((suspended, b"1", _ACCOUNT_TTL))
         return writes
 
     def flush(self) -> None:

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from rempart.guard import limits_check as lim
 from rempart.guard.alerts import Alert, AlertSink
-from rempart.guard.context import CheckContext
+from rempart.guard.context import Channel, CheckContext
 from rempart.guard.counters import SlidingWindows
 from rempart.guard.decision import ALLOW, Action, Decision
 from rempart.guard.journal import NO_JOURNAL, ContainmentJournal
 from rempart.guard.ladder import NOTHING, Assessment, LadderPolicy, rung
-from rempart.guard.profile import AccountProfile, SessionState
+from rempart.guard.profile import MAX_SUSPENDED_KEYS, AccountProfile, SessionState
 
 # How long an address block stays distrusted platform-wide after one of its sessions
 # was contained without answering (see Rungs.taint).
 BLOCK_DISTRUST_S = 86400
+TOO_MANY_KEYS = (f"more than {MAX_SUSPENDED_KEYS} keys of this API client were suspended: "
+                 "the client is suspended as a whole")
 # ...from the first such session (an honest user who steps up clears it).
 DISTRUST_AFTER = 0.5
 
@@ -39,8 +41,10 @@ class Rungs:
         """Decisions that stand whatever this check looks like."""
         if profile.suspended:
             session.suspended = True
+            self.keep_key(ctx, profile)
             return Decision(Action.SUSPEND_ACCOUNT, list(profile.suspension))
         if session.suspended:
+            self.keep_key(ctx, profile)
             return Decision(Action.SUSPEND_SESSION, ["this session was suspended"])
         moved = []
         if ctx.device_id != session.device:
@@ -137,6 +141,9 @@ class Rungs:
                decision: Decision) -> None:
         """Raise an alert when a session climbs to a higher rung (step-up and above), and
         tell the journal (a containment a restart must not lift: written at once)."""
+        if session.suspended and self.keep_key(ctx, profile):
+            decision = Decision(Action.SUSPEND_ACCOUNT, [*decision.reasons, TOO_MANY_KEYS],
+                                decision.score)
         if decision.action >= Action.STEP_UP:
             if decision.action > session.max_action:
                 self._alerts.emit(Alert(
@@ -146,3 +153,24 @@ class Rungs:
                     channel=ctx.channel))
             self._journal.note(str(ctx.account_id), profile, ctx.session_id, session)
         session.max_action = max(session.max_action, int(decision.action))
+
+    def keep_key(self, ctx: CheckContext, profile: AccountProfile) -> bool:
+        """An API key's suspension outlives its session (forgotten after 12 h idle): its
+        session id is kept on its client's profile. Suspended on its own, until an
+        operator restores the key (Guard.restore_key), and one key too many suspends the
+        client (True); refused while its client is suspended, until the client's restore
+        (Guard.restore_account), as long as there is room."""
+        if ctx.channel is not Channel.API:
+            return False
+        session_id = ctx.session_id
+        if session_id in profile.suspended_keys or session_id in profile.keys_with_client:
+            return False
+        if profile.suspended:
+            if len(profile.keys_with_client) < MAX_SUSPENDED_KEYS:
+                profile.keys_with_client = (*profile.keys_with_client, session_id)
+            return False
+        if not profile.keep_suspended_key(session_id):
+            return False
+        profile.suspended = True
+        profile.suspension = ("account suspended pending review", TOO_MANY_KEYS)
+        return True
