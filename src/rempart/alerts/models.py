@@ -31,7 +31,8 @@ class AlertRow(Base):
     action: Mapped[str | None] = mapped_column(String(20))
     account_id: Mapped[str | None] = mapped_column(String(64))
     organisation_id: Mapped[str | None] = mapped_column(String(64))
-    session_id: Mapped[str | None] = mapped_column(String(64))
+    # An API key's guard session is `api:<client id>|jkt:<thumbprint>` (86 characters).
+    session_id: Mapped[str | None] = mapped_column(String(160))
     channel: Mapped[str | None] = mapped_column(String(10))
     score: Mapped[float | None] = mapped_column(Float)
     reasons: Mapped[str] = mapped_column(Text)  # JSON list of sentences

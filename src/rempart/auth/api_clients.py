@@ -153,6 +153,22 @@ class ApiClientService:
                               .order_by(ApiClient.id))
             return [_info(r) for r in rows]
 
+    def for_operator(self, *, actor: Actor, client_id: str | None = None,
+                     organisation_id: int | None = None) -> list[ApiClientInfo]:
+        """The security console's view: one client by id, or an organisation's clients,
+        revoked ones included; operators only."""
+        if not actor.role.is_operator:
+            raise NotPermitted("see API clients from the security console")
+        if client_id is None and organisation_id is None:
+            return []
+        query = select(ApiClient).order_by(ApiClient.id)
+        if client_id is not None:
+            query = query.where(ApiClient.client_id == client_id[:MAX_CLIENT_ID])
+        if organisation_id is not None:
+            query = query.where(ApiClient.organisation_id == organisation_id)
+        with DbSession(self._engine) as db:
+            return [_info(r) for r in db.scalars(query.limit(200))]
+
     def authenticate(self, *, client_id: str, client_secret: str) -> ApiClientInfo:
         """The active client with this id and secret, or ClientAuthFailed."""
         row = self.active(client_id) if 0 < len(client_id) <= MAX_CLIENT_ID else None

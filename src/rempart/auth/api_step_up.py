@@ -110,6 +110,14 @@ class ApiStepUpCodes:
                 return None
             return _pending(*row)
 
+    def key_thumbprints(self, *, client_id: str) -> list[str]:
+        """The client's keys asked for a step-up lately (a row is kept a day after its
+        code expired), newest first: for the security console."""
+        with DbSession(self._engine) as db:
+            return list(db.scalars(select(ApiStepUpCode.jkt)
+                                   .where(ApiStepUpCode.client_id == client_id)
+                                   .order_by(ApiStepUpCode.created_at.desc())))
+
     # -- internals ---------------------------------------------------------------------
 
     def _challenge(self, client_id: str, jkt: str) -> StepUpChallenge | None:

@@ -8,16 +8,26 @@
     console.restore_account(actor=..., account_id=...)   lift the suspension, tell the guard,
                                                          close the account's open alerts
     console.close_alert(actor=..., alert_id=...)
+    console.client(actor=..., client_id=...)             an API client: its keys as the guard
+                                                         holds them, its alerts
+    console.suspend_client(actor=..., client_id=...)     the guard refuses all its checks
+    console.restore_client(actor=..., client_id=...)     lift it (as restore_account does for
+                                                         an account: the same path)
+    console.restore_key(actor=..., client_id=..., key_thumbprint=...)
+                                                         lift one key the guard suspended
 
 Only operator accounts (security analyst, operator admin) may call it; who may act on
 whom is the auth domain's rule (`can_manage_account`). Each action is an audit entry
 `console.<action>` naming the operator (account_id) and the target, besides the auth
 domain's own events. The guard is optional: an app without one still contains and
-restores accounts, and the guard forgets nothing it was never told.
+restores accounts, and the guard forgets nothing it was never told; an API client is
+contained by the guard alone (without one, its organisation or an operator admin
+revokes it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,6 +37,7 @@ from rempart.alerts.store import AlertStore, StoredAlert
 from rempart.audit import AuditLog
 from rempart.audit.security_sink import record_operation
 from rempart.auth.accounts import AccountView
+from rempart.auth.api_clients import ApiClientInfo
 from rempart.auth.client import ClientInfo
 from rempart.auth.errors import NotFound, NotPermitted
 from rempart.auth.roles import Actor, can_manage_account
@@ -35,12 +46,21 @@ from rempart.auth.sessions import SessionView
 from rempart.clock import Clock
 from rempart.console.timeline import TimelineItem, alert_items, audit_items, merged
 from rempart.guard.context import EntityId
+from rempart.guard.gate import CLIENT_PREFIX, key_thumbprint
+from rempart.guard.operator import ClientStanding
 
 
-class AccountRestorer(Protocol):
-    """What the console needs of the guard (rempart.guard.guard.Guard satisfies it)."""
+class ConsoleGuard(Protocol):
+    """What the console needs of the guard (rempart.guard.gate.CheckGate)."""
 
     def restore_account(self, *, account_id: EntityId) -> None: ...
+
+    def client_standing(self, *, client_id: str,
+                        key_thumbprints: Sequence[str] = ()) -> ClientStanding: ...
+
+    def suspend_client(self, *, client_id: str) -> None: ...
+
+    def restore_key(self, *, client_id: str, key_thumbprint: str) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +70,26 @@ class AccountFile:
     alerts: list[StoredAlert]
     timeline: list[TimelineItem]
     manageable: bool
+    clients: list[ApiClientInfo]  # its organisation's practice software
+
+
+@dataclass(frozen=True, slots=True)
+class KeyView:
+    thumbprint: str
+    suspended: bool  # by the guard, on its own: restore_key
+    with_client: bool  # refused while the client was suspended: restore_client
+    step_up_pending: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFile:
+    client: ApiClientInfo
+    guarded: bool  # whether the app has a guard (else nothing to show or do here)
+    suspended: bool
+    reasons: tuple[str, ...]
+    keys: list[KeyView]
+    alerts: list[StoredAlert]
+    timeline: list[TimelineItem]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +111,7 @@ def require_operator(actor: Actor) -> None:
 
 class SecurityConsole:
     def __init__(self, *, engine: Engine, clock: Clock, auth: AuthServices, alerts: AlertStore,
-                 audit: AuditLog, guard: AccountRestorer | None = None) -> None:
+                 audit: AuditLog, guard: ConsoleGuard | None = None) -> None:
         self._engine = engine
         self._clock = clock
         self._auth = auth
@@ -87,12 +127,15 @@ class SecurityConsole:
         require_operator(actor)
         view = self._auth.accounts.get(account_id)
         alerts = self._alerts.for_account(account_id)
+        clients = ([] if view.organisation_id is None else self._auth.api_clients.for_operator(
+            actor=actor, organisation_id=view.organisation_id))
         return AccountFile(
             account=view, sessions=self._auth.sessions.list_for_account(account_id),
             alerts=alerts,
             timeline=merged(audit_items(self._engine, account_id), alert_items(alerts)),
             manageable=can_manage_account(actor, role=view.role,
-                                          organisation_id=view.organisation_id))
+                                          organisation_id=view.organisation_id),
+            clients=clients)
 
     def suspend_session(self, *, actor: Actor, session_id: int, client: ClientInfo) -> int:
         """End one session; returns its account's id."""
@@ -122,14 +165,70 @@ class SecurityConsole:
         to whoever held the account, so its organisation registers new ones."""
         require_operator(actor)
         self._auth.accounts.reactivate(actor=actor, account_id=account_id)
+        return self._restored(actor, account_id, "console.account_restored",
+                              target_account=account_id)
+
+    # -- API clients: the guard's account `client:<id>`, each DPoP key a session of it ----
+
+    def client(self, *, actor: Actor, client_id: str) -> ClientFile:
+        info = self._client(actor, client_id)
+        alerts = self._alerts.for_account(CLIENT_PREFIX + client_id)
+        standing = None
         if self.guard is not None:
-            self.guard.restore_account(account_id=account_id)
+            standing = self.guard.client_standing(
+                client_id=client_id,
+                key_thumbprints=self._auth.api_step_ups.key_thumbprints(client_id=client_id))
+        keys = [] if standing is None else [
+            KeyView(thumbprint=key_thumbprint(k.session_id), suspended=k.suspended,
+                    with_client=k.with_client, step_up_pending=k.step_up_pending)
+            for k in standing.keys]
+        return ClientFile(client=info, guarded=standing is not None,
+                          suspended=standing is not None and standing.suspended,
+                          reasons=standing.reasons if standing is not None else (),
+                          keys=keys, alerts=alerts, timeline=alert_items(alerts))
+
+    def suspend_client(self, *, actor: Actor, client_id: str) -> None:
+        info = self._client(actor, client_id)
+        if self.guard is None:
+            raise NotPermitted("contain an API client without the guard (revoke it)")
+        self.guard.suspend_client(client_id=client_id)
+        self._record("console.client_suspended", actor, target_client=client_id,
+                     organisation=info.organisation_id)
+
+    def restore_client(self, *, actor: Actor, client_id: str) -> Restoration:
+        """Lift the guard's suspension of the client and of the keys refused with it
+        (not the keys it suspended on their own: restore_key), close its open alerts."""
+        info = self._client(actor, client_id)
+        return self._restored(actor, CLIENT_PREFIX + client_id, "console.client_restored",
+                              target_client=client_id, organisation=info.organisation_id)
+
+    def restore_key(self, *, actor: Actor, client_id: str, key_thumbprint: str) -> None:
+        info = self._client(actor, client_id)
+        if self.guard is None or not self.guard.restore_key(client_id=client_id,
+                                                            key_thumbprint=key_thumbprint):
+            raise NotFound("suspended key")
+        self._record("console.client_key_restored", actor, target_client=client_id,
+                     organisation=info.organisation_id, key=key_thumbprint)
+
+    def _client(self, actor: Actor, client_id: str) -> ApiClientInfo:
+        require_operator(actor)
+        found = self._auth.api_clients.for_operator(actor=actor, client_id=client_id)
+        if not found:
+            raise NotFound("API client")
+        return found[0]
+
+    def _restored(self, actor: Actor, guard_account: int | str, event: str,
+                  **target: int | str) -> Restoration:
+        """What restoring an account and an API client share: the guard told, the
+        account's open alerts closed, the action recorded."""
+        if self.guard is not None:
+            self.guard.restore_account(account_id=guard_account)
         with self._engine.begin() as conn:
             closed = self._alerts.resolve(
-                conn, alert_ids=self._alerts.open_ids_for_account(conn, account_id),
+                conn, alert_ids=self._alerts.open_ids_for_account(conn, guard_account),
                 by=actor.account_id, at=self._clock.now())
-        self._record("console.account_restored", actor, target_account=account_id,
-                     alerts_closed=closed, guard=self.guard is not None)
+        self._record(event, actor, **target, alerts_closed=closed,
+                     guard=self.guard is not None)
         return Restoration(alerts_closed=closed, guard_restored=self.guard is not None)
 
     def close_alert(self, *, actor: Actor, alert_id: int) -> None:
@@ -141,6 +240,6 @@ class SecurityConsole:
                                  at=self._clock.now())
         self._record("console.alert_closed", actor, alert=alert_id)
 
-    def _record(self, event: str, actor: Actor, **detail: int | bool) -> None:
+    def _record(self, event: str, actor: Actor, **detail: int | bool | str) -> None:
         record_operation(self._audit, event=event, account_id=actor.account_id,
                          detail={"role": actor.role.value, **detail})

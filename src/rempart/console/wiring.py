@@ -8,9 +8,9 @@ from fastapi import FastAPI
 from rempart.alerts.store import AlertStore
 from rempart.audit import AuditLog
 from rempart.auth.services import AuthServices
-from rempart.console import breach_pages, pages
+from rempart.console import breach_pages, client_pages, pages
 from rempart.console.breach import BreachRuns
-from rempart.console.service import AccountRestorer, SecurityConsole
+from rempart.console.service import ConsoleGuard, SecurityConsole
 from rempart.response.vault_directory import VaultDirectory
 from rempart.runtime import Runtime
 
@@ -18,7 +18,7 @@ RUNS_DIR = "breach-runs"
 
 
 def install_console(app: FastAPI, *, runtime: Runtime, audit: AuditLog, auth: AuthServices,
-                    guard: AccountRestorer | None = None) -> None:
+                    guard: ConsoleGuard | None = None) -> None:
     engine, clock = runtime.engine, runtime.clock
     app.state.console = SecurityConsole(engine=engine, clock=clock, auth=auth,
                                         alerts=AlertStore(engine=engine), audit=audit,
@@ -30,4 +30,5 @@ def install_console(app: FastAPI, *, runtime: Runtime, audit: AuditLog, auth: Au
             purpose="breach_letters_console", account_id=operator),
         root=runtime.settings.data_dir / RUNS_DIR)
     app.include_router(pages.router)
+    app.include_router(client_pages.router)
     app.include_router(breach_pages.router)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from typing import Protocol
 
 from rempart.core.care import Profession
@@ -29,9 +30,11 @@ from rempart.guard.context import Channel, CheckContext, LookupOutcome, SizeClas
 from rempart.guard.decision import Action, Decision
 from rempart.guard.errors import CheckWithheld
 from rempart.guard.guard import Guard, StepUpFactor
+from rempart.guard.operator import ClientStanding
 
 PORTAL_PREFIX = "portal:"
 API_PREFIX = "api:"
+CLIENT_PREFIX = "client:"
 UNKNOWN_DEPARTEMENT = "00"
 
 
@@ -115,9 +118,9 @@ class CheckGate:
         """A user of the client's organisation answered the step-up of one of its DPoP
         keys (rempart.auth.api_step_up): that key's session only, never the client's
         other keys. False when the guard holds it or its client suspended."""
-        session = f"{API_PREFIX}{client_id}|jkt:{key_thumbprint}"
         with self._serial(None):
-            return self._guard.on_step_up(session_id=session, factor=factor)
+            return self._guard.on_step_up(session_id=key_session(client_id, key_thumbprint),
+                                          factor=factor)
 
     def session_ended(self, *, portal_session_id: int) -> None:
         with self._serial(None):
@@ -126,6 +129,26 @@ class CheckGate:
     def restore_account(self, *, account_id: int | str) -> None:
         with self._serial(account_id):
             self._guard.restore_account(account_id=account_id)
+
+    # An operator's actions on an API client (the security console, rempart.console).
+
+    def client_standing(self, *, client_id: str,
+                        key_thumbprints: Sequence[str] = ()) -> ClientStanding:
+        """The client's suspension and its keys': those the guard keeps, and those named
+        (keys asked for a step-up)."""
+        with self._serial(CLIENT_PREFIX + client_id):
+            return self._guard.standing(
+                account_id=CLIENT_PREFIX + client_id,
+                sessions=[key_session(client_id, jkt) for jkt in key_thumbprints])
+
+    def suspend_client(self, *, client_id: str) -> None:
+        with self._serial(CLIENT_PREFIX + client_id):
+            self._guard.suspend_account(account_id=CLIENT_PREFIX + client_id)
+
+    def restore_key(self, *, client_id: str, key_thumbprint: str) -> bool:
+        with self._serial(CLIENT_PREFIX + client_id):
+            return self._guard.restore_key(account_id=CLIENT_PREFIX + client_id,
+                                           session_id=key_session(client_id, key_thumbprint))
 
     def _context(self, requester: Requester, at: dt.datetime) -> CheckContext:
         facts = self._organisations.facts(requester.organisation_id)
@@ -169,8 +192,18 @@ def account_key(requester: Requester) -> str:
         return str(requester.account_id)
     session = requester.session_id or ""
     if session.startswith(API_PREFIX):
-        return "client:" + session.removeprefix(API_PREFIX)
+        return CLIENT_PREFIX + session.removeprefix(API_PREFIX)
     return session or f"org:{requester.organisation_id}"
+
+
+def key_session(client_id: str, key_thumbprint: str) -> str:
+    """The guard's session of one DPoP key of an API client (see module docstring)."""
+    return f"{API_PREFIX}{client_id}|jkt:{key_thumbprint}"
+
+
+def key_thumbprint(session_id: str) -> str:
+    """The DPoP key thumbprint of an API key's guard session (key_session's inverse)."""
+    return session_id.rpartition("|jkt:")[2]
 
 
 def _api_key(requester: Requester) -> tuple[str, str] | None:

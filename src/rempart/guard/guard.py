@@ -15,6 +15,7 @@ rempart.guard.learning), and from nothing it refused.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
 from rempart.clock import Clock
@@ -39,6 +40,7 @@ from rempart.guard.journal import NO_JOURNAL, ContainmentJournal
 from rempart.guard.ladder import NOTHING, LadderPolicy, assess
 from rempart.guard.learning import Learner
 from rempart.guard.netblock import address_block
+from rempart.guard.operator import ClientStanding, Operations
 from rempart.guard.peers import PeerPrior, PeerProfiles
 from rempart.guard.profile import AccountProfile, SessionState
 from rempart.guard.rungs import BLOCK_DISTRUST_S, DISTRUST_AFTER, Rungs
@@ -95,6 +97,8 @@ class Guard:
         self._asks_ahead = state.asks_ahead
         self._rungs = Rungs(ladder=self._ladder, windows=state.windows, alerts=alerts,
                             journal=journal)
+        self._operations = Operations(state=state, journal=journal,
+                                      end_session=lambda s: self.end_session(session_id=s))
 
     def serial(self, account_id: EntityId | None) -> AbstractContextManager[object]:
         """Hold around each call about this account (None: about a session, or anything)
@@ -232,41 +236,20 @@ class Guard:
         self._journal.ended(session_id)
 
     def restore_account(self, *, account_id: EntityId) -> None:
-        """An operator lifted a suspension (after the owner renewed their credentials):
-        start the account's recent windows, step-up history and tainted devices afresh."""
-        key = str(account_id)
-        self._state.lift_account_suspension(key)
-        profile = self._state.account(key)
-        if profile is not None:
-            # The API client's keys refused while it was suspended start afresh; those
-            # the guard suspended on their own stay so (restore_key).
-            for session_id in profile.keys_with_client:
-                self.end_session(session_id=session_id)
-            profile.keys_with_client = ()
-            profile.suspended = False
-            profile.suspension = ()
-            profile.forget_recent()
-            profile.step_ups_asked = profile.step_ups_passed = 0.0
-            profile.tainted.clear()
-            self._state.save_account(key, profile)
-        self._journal.lifted(key, profile)
+        """An operator lifted a suspension: the account starts afresh (operator.py)."""
+        self._operations.restore_account(str(account_id))
 
     def restore_key(self, *, account_id: EntityId, session_id: str) -> bool:
-        """An operator lifted the suspension of one API key (`session_id`) of a client
-        (`account_id`): its next check starts a session afresh, from a device no longer
-        tainted. False if the guard kept no suspension of that key."""
-        key = str(account_id)
-        profile = self._state.account(key)
-        if profile is None or session_id not in profile.suspended_keys:
-            return False
-        profile.suspended_keys = tuple(k for k in profile.suspended_keys if k != session_id)
-        session = self._state.session(session_id)
-        if session is not None:
-            profile.tainted.pop("d:" + session.device, None)
-        self.end_session(session_id=session_id)
-        self._state.save_account(key, profile)
-        self._journal.note(key, profile, None, None)
-        return True
+        """An operator lifted one API key's suspension; False if none was kept."""
+        return self._operations.restore_key(str(account_id), session_id)
+
+    def suspend_account(self, *, account_id: EntityId) -> None:
+        """An operator contained an account or API client, until restore_account."""
+        self._operations.suspend_account(str(account_id), self._clock.now().timestamp())
+
+    def standing(self, *, account_id: EntityId, sessions: Sequence[str] = ()) -> ClientStanding:
+        """The account's suspension and its API keys'."""
+        return self._operations.standing(str(account_id), sessions)
 
     # -- internals ---------------------------------------------------------------------
 
