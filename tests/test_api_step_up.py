@@ -25,6 +25,8 @@ from portal_support import (
     sqlite_instance,
 )
 from rempart.auth.events import EventKind
+from rempart.auth.mail import render
+from rempart.auth.outbox import NotificationKind
 from rempart.auth.roles import Role
 from rempart.guard import GuardSettings
 from test_fhir import eligibility_request
@@ -288,3 +290,38 @@ def test_the_fhir_answer_carries_the_same_code(env: PortalEnv) -> None:
     assert issues[0]["severity"] == "error"
     assert f"user_code={code} " in issues[1]["diagnostics"]
     assert PAGE in issues[1]["diagnostics"]
+
+
+def test_each_release_is_told_to_the_organisation_s_admins(env: PortalEnv) -> None:
+    client = _software(env)  # registered by an admin of the organisation
+    organisation = env.population.organisation_ids[0]
+    admins = [a.id for a in env.auth.accounts.in_organisation(organisation)
+              if a.role is Role.ORGANISATION_ADMIN]
+    assert admins
+    before = {a: len(env.auth.outbox.for_account(a)) for a in admins}
+    _, answer = _stepped_up_key(env, client)
+    code = _code(answer)
+    person, person_id, _, _ = env.signed_in()
+    assert _confirm(person, code).status_code == 303
+    name = env.auth.accounts.contact(person_id).display_name
+    for admin in admins:
+        [message] = env.auth.outbox.for_account(admin)[before[admin]:]
+        assert message.kind is NotificationKind.API_KEY_RELEASED
+        assert message.recipient == env.auth.accounts.contact(admin).email
+        assert message.payload == {
+            "software": "Logiciel d'officine", "client_id": client[0], "person": name,
+            "at": env.clock.now().strftime("%Y-%m-%d %H:%M")}
+        mail = render(message, mail_from="rempart@example.org").get_content()
+        assert "Logiciel d'officine" in mail
+        assert name in mail
+        assert code not in mail
+        assert code.replace("-", "") not in mail
+        for secret in env.population.alice.secrets():
+            assert secret not in mail
+    # A confirmation that releases nothing (the client suspended meanwhile) tells no one.
+    _, other_answer = _stepped_up_key(env, client)
+    other_code = _code(other_answer)
+    env.app.state.guard_gate.suspend_client(client_id=client[0])
+    assert _confirm(person, other_code).status_code == 409
+    for admin in admins:
+        assert len(env.auth.outbox.for_account(admin)) == before[admin] + 1

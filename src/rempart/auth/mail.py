@@ -61,6 +61,21 @@ _TEXTS: dict[NotificationKind, tuple[str, str]] = {
         "You are invited to create your account: {link}\nThis link expires on {expires} "
         "(UTC) and works once.\n",
     ),
+    NotificationKind.API_KEY_RELEASED: (
+        "Logiciel débloqué par un code / Practice software released with a code",
+        "Le {at} (UTC), {person} a confirmé sur le portail rempart un code de vérification "
+        "qui a débloqué une clé du logiciel « {software} » ({client_id}) de votre "
+        "structure.\n"
+        "Si personne n'attendait ce déblocage (un appel ou un message vous demandant de "
+        "« confirmer un code » peut venir d'un fraudeur), révoquez ce logiciel depuis le "
+        "portail (ouvert vous-même, sans suivre de lien) et prévenez le support rempart.\n\n"
+        "On {at} (UTC), {person} confirmed on the rempart portal a verification code that "
+        "released a key of your organisation's practice software \"{software}\" "
+        "({client_id}).\n"
+        "If no one expected it (a call or message asking you to \"confirm a code\" may "
+        "come from a fraudster), revoke that software from the portal (opened yourself, "
+        "do not follow any link) and tell rempart's support.\n",
+    ),
 }
 
 

@@ -23,6 +23,7 @@ class NotificationKind(StrEnum):
     NEW_DEVICE_LOGIN = "new_device_login"
     FACTOR_ADDED = "factor_added"
     INVITATION = "invitation"
+    API_KEY_RELEASED = "api_key_released"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from rempart.auth.access_tokens import AccessTokens
 from rempart.auth.accounts import AccountService
 from rempart.auth.api_auth import ApiAuthService
 from rempart.auth.api_clients import ApiClientService
+from rempart.auth.api_release_notices import ApiReleaseNotices
 from rempart.auth.api_step_up import ApiStepUpCodes
 from rempart.auth.blocklist import PasswordRangeSource
 from rempart.auth.challenges import ChallengeStore
@@ -59,6 +60,8 @@ class AuthServices:
     # Answering the guard's step-up of an API key from the portal, and its guesses' throttle.
     api_step_ups: ApiStepUpCodes
     api_step_up_throttle: LoginThrottle
+    # Each release told to the organisation's admins (the notification outbox).
+    api_release_notices: ApiReleaseNotices
 
     @classmethod
     def build(cls, runtime: Runtime, *, events: SecurityEventSink | None = None,
@@ -124,4 +127,5 @@ class AuthServices:
                    api_clients=api_clients, api_auth=api_auth,
                    api_step_ups=ApiStepUpCodes(engine=engine, vault=vault, clock=clock),
                    api_step_up_throttle=LoginThrottle(limiter=limiter, clock=clock,
-                                                      settings=cfg, namespace="api-step-up"))
+                                                      settings=cfg, namespace="api-step-up"),
+                   api_release_notices=ApiReleaseNotices(accounts=accounts, outbox=outbox))

@@ -111,4 +111,8 @@ def confirm(request: Request, raw: Form, user: Provider) -> Response:
     if not released:  # suspended meanwhile, or no longer known to the guard (or it is off)
         t = Translator(language_of(request))
         return _page(request, user, status=409, error=t("api_step_up.suspended"))
+    portal.auth.api_release_notices.released(
+        organisation_id=redeemed.organisation_id, client_id=redeemed.client_id,
+        client_name=redeemed.client_name, confirmed_by=user.account.id,
+        at=portal.clock.now())
     return RedirectResponse(f"{VERIFICATION_PATH}?notice=api_step_up_done", 303)

@@ -1,0 +1,40 @@
+"""Telling an organisation's admins that one of its practice software's keys was released.
+
+A person of the organisation who confirms the code of an API key's step-up
+(rempart.auth.api_step_up) releases that key for the guard. Someone tricked into typing
+a thief's code (a fake vendor support call) releases the thief's key, so each release
+is also a message to every active admin of the organisation, through the notification
+outbox the login alerts use (rempart.auth.outbox, delivered by rempart.auth.mail):
+which software, which person confirmed, when. Nothing about patients, and never the
+code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rempart.auth.accounts import AccountService
+from rempart.auth.outbox import NotificationKind, Outbox
+from rempart.auth.roles import AccountStatus, Role
+
+
+class ApiReleaseNotices:
+    def __init__(self, *, accounts: AccountService, outbox: Outbox) -> None:
+        self._accounts = accounts
+        self._outbox = outbox
+
+    def released(self, *, organisation_id: int, client_id: str, client_name: str,
+                 confirmed_by: int, at: dt.datetime) -> int:
+        """Queue one message per active admin of the organisation; how many."""
+        admins = [a for a in self._accounts.in_organisation(organisation_id)
+                  if a.role is Role.ORGANISATION_ADMIN and a.status is AccountStatus.ACTIVE]
+        if not admins:
+            return 0
+        payload = {"software": client_name, "client_id": client_id,
+                   "person": self._accounts.contact(confirmed_by).display_name,
+                   "at": at.strftime("%Y-%m-%d %H:%M")}
+        for admin in admins:
+            self._outbox.enqueue(account_id=admin.id,
+                                 recipient=self._accounts.contact(admin.id).email,
+                                 kind=NotificationKind.API_KEY_RELEASED, payload=payload)
+        return len(admins)
