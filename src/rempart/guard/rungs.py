@@ -22,10 +22,10 @@ from rempart.guard.profile import MAX_SUSPENDED_KEYS, AccountProfile, SessionSta
 # How long an address block stays distrusted platform-wide after one of its sessions
 # was contained without answering (see Rungs.taint).
 BLOCK_DISTRUST_S = 86400
-TOO_MANY_KEYS = (f"more than {MAX_SUSPENDED_KEYS} keys of this API client were suspended: "
-                 "the client is suspended as a whole")
 # ...from the first such session (an honest user who steps up clears it).
 DISTRUST_AFTER = 0.5
+TOO_MANY_KEYS = (f"more than {MAX_SUSPENDED_KEYS} keys of this API client were suspended: "
+                 "the client is suspended as a whole")
 
 
 class Rungs:
@@ -44,7 +44,7 @@ class Rungs:
             self.keep_key(ctx, profile)
             return Decision(Action.SUSPEND_ACCOUNT, list(profile.suspension))
         if session.suspended:
-            self.keep_key(ctx, profile)
+            # Kept when it was suspended (record): why is not known here any more.
             return Decision(Action.SUSPEND_SESSION, ["this session was suspended"])
         moved = []
         if ctx.device_id != session.device:
@@ -156,7 +156,8 @@ class Rungs:
 
     def keep_key(self, ctx: CheckContext, profile: AccountProfile) -> bool:
         """An API key's suspension outlives its session (forgotten after 12 h idle): its
-        session id is kept on its client's profile. Suspended on its own, until an
+        session id is kept on its client's profile, when the guard suspends it (record)
+        or refuses it for its client's suspension (standing). Suspended on its own, until an
         operator restores the key (Guard.restore_key), and one key too many suspends the
         client (True); refused while its client is suspended, until the client's restore
         (Guard.restore_account), as long as there is room."""
