@@ -45,3 +45,8 @@ class ManualClock:
             raise ValueError("a manual clock only moves forward")
         self._now += dt.timedelta(seconds=seconds)
         self._mono += seconds
+
+    def jump(self, seconds: float) -> None:
+        """The wall clock set forward (seconds > 0) or back, the monotonic clock unmoved:
+        what an operator, NTP stepping a wrong clock, or a restored VM does to a server."""
+        self._now += dt.timedelta(seconds=seconds)

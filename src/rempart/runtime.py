@@ -44,14 +44,15 @@ class Runtime:
         settings = self.settings.guard
         state = build_state(settings, self.clock)
         if not isinstance(state, MemoryGuardState):  # Redis keeps its state itself
-            return build_guard(settings, clock=self.clock, alerts=alerts, state=state)
+            return build_guard(settings, clock=self.clock, alerts=alerts, state=state,
+                               watch_clock=True)
         # What the last process learnt and contained, back before the first check.
         snapshots = GuardSnapshots(engine=self.engine, state=state, clock=self.clock,
                                    interval_s=settings.snapshot_s)
         snapshots.load()
         self.guard_snapshots = snapshots
         return build_guard(settings, clock=self.clock, alerts=alerts, state=state,
-                           journal=snapshots)
+                           journal=snapshots, watch_clock=True)
 
     def close(self) -> None:
         self.engine.dispose()

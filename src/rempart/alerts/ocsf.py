@@ -26,7 +26,8 @@ STATUS_NEW = 1
 SEVERITY_IDS = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 SEVERITY_NAMES = {1: "Informational", 2: "Low", 3: "Medium", 4: "High", 5: "Critical"}
 TITLES = {AlertSource.GUARD: "Exfiltration guard: {action}",
-          AlertSource.MEMBER_REPORT: "An insured person reported a check they do not recognise"}
+          AlertSource.MEMBER_REPORT: "An insured person reported a check they do not recognise",
+          AlertSource.CLOCK: "The server's clock jumped: the guard's time base was shifted"}
 
 
 def detection_finding(alert: StoredAlert, *, product_version: str) -> dict[str, Any]:

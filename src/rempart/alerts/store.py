@@ -4,7 +4,10 @@ alerts, closing one).
 
 Each alert row is written together with an audit entry (`guard.alert`), the entry last
 in the transaction so that the audit head is held only for the commit, and with its row
-in the webhook outbox (rempart.alerts.outbox): stored first, delivered after.
+in the webhook outbox (rempart.alerts.outbox): stored first, delivered after. A clock
+jump (rempart.guard.clockwatch) is an alert of its own source, naming no one; a clock
+set back also moves the deliveries waiting back by the jump in its transaction
+(shift_pending), so that none waits the jump longer than its retry delay.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from sqlalchemy.orm import Session as DbSession
 from rempart.alerts.models import AlertOutboxRow, AlertRow
 from rempart.audit import AuditError, AuditLog, AuditRecord
 from rempart.audit.records import TOKEN_PATTERN
-from rempart.guard.alerts import Alert
+from rempart.guard.alerts import Alert, ClockJump
 from rempart.observability import metrics
 
 log = structlog.get_logger(__name__)
@@ -35,6 +38,7 @@ MAX_PENDING = 10_000  # alerts kept in memory while the database cannot take the
 class AlertSource(enum.StrEnum):
     GUARD = "guard"
     MEMBER_REPORT = "member_report"
+    CLOCK = "clock"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,20 +167,29 @@ class StoredAlertSink:
         self._audit = audit
         self._on_stored = on_stored  # e.g. the webhook worker's nudge
         self._lock = threading.Lock()
-        self._pending: list[Alert] = []
+        self._pending: list[Alert | ClockJump] = []
 
     @property
     def pending(self) -> int:
         return len(self._pending)
 
     def emit(self, alert: Alert) -> None:
+        self._store(alert)
+
+    def clock_jumped(self, jump: ClockJump) -> None:
+        self._store(jump)
+
+    def _store(self, alert: Alert | ClockJump) -> None:
         with self._lock:
             self._pending.append(alert)
             batch = list(self._pending)
             try:
                 with self._engine.begin() as conn:
                     for item in batch:
-                        _insert_guard_alert(conn, item)
+                        if isinstance(item, ClockJump):
+                            _insert_clock_jump(conn, item)
+                        else:
+                            _insert_guard_alert(conn, item)
                     self._audit.append_in_transaction(conn, [_audit_record(a) for a in batch])
             except (SQLAlchemyError, AuditError) as exc:
                 if len(self._pending) > MAX_PENDING:
@@ -197,7 +210,34 @@ def _insert_guard_alert(conn: Connection, alert: Alert) -> None:
         channel=str(alert.channel), score=float(alert.score))
 
 
-def _audit_record(alert: Alert) -> AuditRecord:
+def _insert_clock_jump(conn: Connection, jump: ClockJump) -> None:
+    # Back only: each process watching the clock raises the jump, so the rows may be
+    # moved once per process, which only makes a retry come sooner (moved forward, they
+    # would wait the jump once more per process); set forward, they are due already.
+    # Before the jump's own row, which is due at once on the new time.
+    if jump.seconds < 0:
+        shift_pending(conn, seconds=jump.seconds)
+    AlertStore.insert(conn, source=AlertSource.CLOCK, severity=jump.severity,
+                      created_at=jump.at, reasons=jump.reasons)
+
+
+def shift_pending(conn: Connection, *, seconds: float) -> int:
+    """Move every undelivered alert's next attempt by `seconds` (a clock jump, in the
+    caller's transaction); how many. Rare (once per jump) and few rows: one update each."""
+    rows = conn.execute(select(AlertOutboxRow.alert_id, AlertOutboxRow.next_attempt_at)
+                        .where(AlertOutboxRow.delivered_at.is_(None))).all()
+    by = dt.timedelta(seconds=seconds)
+    for alert_id, next_attempt_at in rows:
+        conn.execute(update(AlertOutboxRow).where(AlertOutboxRow.alert_id == alert_id)
+                     .values(next_attempt_at=next_attempt_at + by))
+    return len(rows)
+
+
+def _audit_record(alert: Alert | ClockJump) -> AuditRecord:
+    if isinstance(alert, ClockJump):
+        return AuditRecord.create(
+            event="guard.clock_jump", occurred_at=alert.at,
+            detail={"seconds": round(alert.seconds), "tolerance_s": round(alert.tolerance_s)})
     return AuditRecord.create(
         event="guard.alert", occurred_at=alert.at, account_id=_int_id(alert.account_id),
         organisation_id=_int_id(alert.organisation_id),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from rempart.clock import Clock
 from rempart.guard.alerts import AlertSink
+from rempart.guard.clockwatch import DEFAULT_TOLERANCE_S, ClockWatch
 from rempart.guard.errors import GuardConfigError
 from rempart.guard.guard import CLAIM_WINDOW_S, Guard
 from rempart.guard.journal import NO_JOURNAL, ContainmentJournal
@@ -40,6 +41,9 @@ class GuardSettings:
     # Memory mode: seconds between snapshots of the learnt profiles to the database
     # (rempart.guard.persist; containments are written when decided).
     snapshot_s: int = 300
+    # Served: a wall clock that moves this many seconds more (or less) than the
+    # monotonic clock between two readings has jumped (rempart.guard.clockwatch).
+    clock_jump_tolerance_s: int = int(DEFAULT_TOLERANCE_S)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GuardSettings:
@@ -51,6 +55,8 @@ class GuardSettings:
             claim_window_s=_int(env, "REMPART_GUARD_CLAIM_WINDOW_S", cls.claim_window_s),
             shared_networks=load_file(env[SETTING]) if env.get(SETTING) else NO_SHARED_NETWORKS,
             snapshot_s=_int(env, "REMPART_GUARD_SNAPSHOT_S", cls.snapshot_s),
+            clock_jump_tolerance_s=_int(env, "REMPART_GUARD_CLOCK_JUMP_S",
+                                        cls.clock_jump_tolerance_s),
         )
         settings.validate()
         return settings
@@ -62,6 +68,8 @@ class GuardSettings:
             raise GuardConfigError("REMPART_GUARD_CLAIM_WINDOW_S must be positive")
         if self.snapshot_s <= 0:
             raise GuardConfigError("REMPART_GUARD_SNAPSHOT_S must be positive")
+        if self.clock_jump_tolerance_s <= 0:
+            raise GuardConfigError("REMPART_GUARD_CLOCK_JUMP_S must be positive")
         if not self.key_prefix or ":" in self.key_prefix:
             raise GuardConfigError("REMPART_GUARD_PREFIX must be a non-empty word without ':'")
 
@@ -93,8 +101,12 @@ def build_state(settings: GuardSettings, clock: Clock) -> GuardState:
 def build_guard(settings: GuardSettings, *, clock: Clock, alerts: AlertSink,
                 profiles: PeerProfiles | None = None,
                 journal: ContainmentJournal = NO_JOURNAL,
-                state: GuardState | None = None) -> Guard:
+                state: GuardState | None = None, watch_clock: bool = False) -> Guard:
+    """The guard; `watch_clock` (a served instance) runs it on a ClockWatch: its time
+    the wall clock less the jumps seen, each one raised to `alerts`."""
+    watch = (ClockWatch(clock=clock, alerts=alerts,
+                        tolerance_s=settings.clock_jump_tolerance_s) if watch_clock else None)
     return Guard(state=state or build_state(settings, clock),
                  profiles=profiles or PeerProfiles.default(), clock=clock, alerts=alerts,
                  timezone=settings.timezone, claim_window_s=settings.claim_window_s,
-                 journal=journal, shared=settings.shared_networks)
+                 journal=journal, shared=settings.shared_networks, watch=watch)

@@ -54,6 +54,9 @@ class CheckContext:
     # Not part of what the check is: its counter keys, made once by the guard's
     # before_check for its after_lookup (rempart.guard.limits_check.CheckKeys).
     keys: CheckKeys | None = field(default=None, init=False, compare=False, repr=False)
+    # Nor is this: the check's time on the guard's time base (rempart.guard.clockwatch),
+    # read once by its before_check, the same for its after_lookup (clockwatch.check_ts).
+    ts: float | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:

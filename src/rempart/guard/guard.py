@@ -9,7 +9,7 @@ and told when claims arrive (on_claim), when a user stepped up (on_step_up), whe
 session ends (end_session) and when an operator restores an account. Everything is
 computed from the check's time (the injected clock) and the inputs, so a run is
 reproducible. It learns from a covered check only once its claim arrives (see
-rempart.guard.learning), and from nothing it refused.
+rempart.guard.learning), and from nothing it refused. Served, its time is a ClockWatch's.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from rempart.guard import rates as rw
 from rempart.guard.alerts import AlertSink
 from rempart.guard.campaign import HOUR_S, CampaignWatch, origin_novelty, still_young
 from rempart.guard.ceilings import Ceilings, LimitPolicy, ceilings_for
+from rempart.guard.clockwatch import ClockWatch, check_ts
 from rempart.guard.context import CheckContext, EntityId, LookupOutcome, SizeClass
 from rempart.guard.decision import Action, Decision, Evidence
 from rempart.guard.evidence import (
@@ -75,8 +76,10 @@ class Guard:
                  ladder: LadderPolicy | None = None, timezone: str = "Europe/Paris",
                  claim_window_s: float = CLAIM_WINDOW_S,
                  shared: SharedNetworks = NO_SHARED_NETWORKS,
-                 journal: ContainmentJournal = NO_JOURNAL) -> None:
+                 journal: ContainmentJournal = NO_JOURNAL,
+                 watch: ClockWatch | None = None) -> None:
         self._state = state
+        self._watch = watch
         self._journal = journal
         self._profiles = profiles
         self._clock = clock
@@ -109,7 +112,7 @@ class Guard:
     # -- the check path ----------------------------------------------------------------
 
     def before_check(self, ctx: CheckContext) -> Decision:
-        ts = ctx.at.timestamp()
+        ts = check_ts(ctx, self._watch)
         prior = self._profiles.prior(ctx.profession, ctx.size_class)
         keys = self._keys(ctx)
         block = keys.block
@@ -120,7 +123,7 @@ class Guard:
                                   hits=(*keys.check, *keys.distrust, keys.sessions))
         profile, session = self._load(ctx, ts, prior, keys)
         session.note_attempt(ts, MAX_INTERVAL_GAP_S)
-        decision = self._rungs.standing(ctx, profile, session, block)
+        decision = self._rungs.standing(ctx, ts, profile, session, block)
         if decision is None:
             decision = self._judge_before(ctx, ts, prior, profile, session, keys)
             if decision.action is not Action.ALLOW:  # record does nothing for ALLOW
@@ -129,7 +132,7 @@ class Guard:
         return decision
 
     def after_lookup(self, ctx: CheckContext, outcome: LookupOutcome) -> Decision:
-        ts = ctx.at.timestamp()
+        ts = check_ts(ctx, self._watch)  # its before_check's
         prior = self._profiles.prior(ctx.profession, ctx.size_class)
         keys = self._keys(ctx)  # its before_check's
         block = keys.block
@@ -140,7 +143,7 @@ class Guard:
                 hits=(keys.sessions,
                       *(() if outcome.matched else lim.failure_keys(keys, self._limits))))
         profile, session = self._load(ctx, ts, prior, keys)
-        standing = self._rungs.standing(ctx, profile, session, block)
+        standing = self._rungs.standing(ctx, ts, profile, session, block)
         if standing is not None:  # suspended meanwhile: the answer must not leave
             self._save(ctx, profile, session)
             return standing
@@ -220,7 +223,7 @@ class Guard:
             session.device, session.block = str(device), str(block)
             session.network = network
             session.rebind = None
-        now = self._clock.now().timestamp()
+        now = self._watch.ts() if self._watch is not None else self._clock.now().timestamp()
         if profile is not None:
             profile.note_step_up(now, passed=True)
             if "b:" + session.block in profile.tainted:

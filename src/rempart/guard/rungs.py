@@ -36,9 +36,10 @@ class Rungs:
         self._alerts = alerts
         self._journal = journal
 
-    def standing(self, ctx: CheckContext, profile: AccountProfile, session: SessionState,
-                 block: str) -> Decision | None:
-        """Decisions that stand whatever this check looks like."""
+    def standing(self, ctx: CheckContext, ts: float, profile: AccountProfile,
+                 session: SessionState, block: str) -> Decision | None:
+        """Decisions that stand whatever this check looks like (`ts`: the check's time
+        on the guard's time base, Guard._ts)."""
         if profile.suspended:
             session.suspended = True
             self.keep_key(ctx, profile)
@@ -54,7 +55,6 @@ class Rungs:
         elif ctx.network and session.network and ctx.network != session.network:
             moved.append("the session moved to another network (operator)")
         if moved and not session.step_up_required:
-            ts = ctx.at.timestamp()
             profile.note_step_up(ts, passed=False)
             profile.taint(ts, device=ctx.device_id if ctx.device_id != session.device else None,
                           block=block if block != session.block else None)
