@@ -223,7 +223,7 @@ class Guard:
             session.device, session.block = str(device), str(block)
             session.network = network
             session.rebind = None
-        now = self._watch.ts() if self._watch is not None else self._clock.now().timestamp()
+        now = self._now()
         if profile is not None:
             profile.note_step_up(now, passed=True)
             if "b:" + session.block in profile.tainted:
@@ -248,13 +248,17 @@ class Guard:
 
     def suspend_account(self, *, account_id: EntityId) -> None:
         """An operator contained an account or API client, until restore_account."""
-        self._operations.suspend_account(str(account_id), self._clock.now().timestamp())
+        self._operations.suspend_account(str(account_id), self._now())
 
     def standing(self, *, account_id: EntityId, sessions: Sequence[str] = ()) -> ClientStanding:
         """The account's suspension and its API keys'."""
         return self._operations.standing(str(account_id), sessions)
 
     # -- internals ---------------------------------------------------------------------
+
+    def _now(self) -> float:
+        """Now on the guard's time base (the watch's, served), outside a check."""
+        return self._watch.ts() if self._watch is not None else self._clock.now().timestamp()
 
     def _keys(self, ctx: CheckContext) -> lim.CheckKeys:
         """The check's counter keys: made by its before_check, kept on its context for its
