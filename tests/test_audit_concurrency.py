@@ -24,20 +24,28 @@ WRITER = textwrap.dedent("""
 
     url, ready_dir, tag, count = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     engine = make_engine(Settings.load(data_dir=ready_dir, database_url=url))
-    with AuditLog(engine=engine, clock=SystemClock()) as log:
-        (ready_dir / f"ready-{tag}").touch()
+    def meet(step):
+        (ready_dir / f"{step}-{tag}").touch()
         deadline = time.monotonic() + 60
-        while len(list(ready_dir.glob("ready-*"))) < 2 and time.monotonic() < deadline:
+        while len(list(ready_dir.glob(f"{step}-*"))) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
-        def work(offset):
-            for n in range(offset, count, 3):
-                log.append(event="check.answered", account_id=tag, subject_id=n + 1)
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    with AuditLog(engine=engine, clock=SystemClock()) as log:
+        def write(first, last):
+            def work(offset):
+                for n in range(first + offset, last, 3):
+                    log.append(event="check.answered", account_id=tag, subject_id=n + 1)
+            threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        meet("ready")
         started = time.time()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        # Each writer waits half-way for the other: on a loaded machine (tests run beside
+        # each other) one could otherwise write all its entries before the other begins.
+        write(0, count // 2)
+        meet("half")
+        write(count // 2, count)
         (ready_dir / f"span-{tag}").write_text(f"{started} {time.time()}")
     engine.dispose()
 """)
