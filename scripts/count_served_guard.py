@@ -1,8 +1,9 @@
 """The served guard's cost in instructions (callgrind), beside the engine loop's.
 
-    valgrind --tool=callgrind --instr-atstart=no [--collect-atstart=no] [--cache-sim=yes] \
-        --callgrind-out-file=OUT PYTHONPATH=src python scripts/count_served_guard.py \
-        served --data-dir DIR [--checks N] [--gate-only | --count-in TARGET]
+    PYTHONPATH=src:scripts valgrind --tool=callgrind --instr-atstart=no \
+        [--collect-atstart=no] [--cache-sim=yes] --callgrind-out-file=OUT \
+        python scripts/count_served_guard.py served --data-dir DIR [--checks N] \
+            [--gate-only | --count-in TARGET]
     ... count_served_guard.py loop [--checks N] [--gate-only | --count-in TARGET]
 
 Time on a shared 2-core machine moves by tens of percent between runs; instructions
