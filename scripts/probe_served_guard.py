@@ -179,7 +179,7 @@ def main() -> None:
     _timed(CheckService, "_look_up", "lookup")
     _timed(CheckReads, "find", "find")
     gc.callbacks.append(_collector)
-    bench = served._instance("embedded", args.data_dir, "unused")
+    bench = served._instance("embedded", args.data_dir, "unused", served.POSTGRES)
     requests = served.Requests(bench)
     os.environ.update({**bench.server_env, "REMPART_WORKERS": "1"})
     if args.gc_thresholds:
