@@ -39,7 +39,7 @@ class Rungs:
     def standing(self, ctx: CheckContext, ts: float, profile: AccountProfile,
                  session: SessionState, block: str) -> Decision | None:
         """Decisions that stand whatever this check looks like (`ts`: the check's time
-        on the guard's time base, Guard._ts)."""
+        on the guard's time base, clockwatch.check_ts)."""
         if profile.suspended:
             session.suspended = True
             self.keep_key(ctx, profile)
