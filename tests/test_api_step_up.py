@@ -1,6 +1,7 @@
 """Answering the guard's step-up of a practice software's key: the code in the API's
 401, confirmed on the portal by a person of the same organisation with a fresh second
-factor (rempart.auth.api_step_up, docs/guard.md "On the check path")."""
+factor (rempart.auth.api_step_up, docs/guard.md "On the check path"): an organisation
+admin by default (who else may: tests/test_api_step_up_policy.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy import delete
 
 from auth_support import DpopClient
 from guard_fixtures import REDIS_URL, redis_prefix
@@ -26,6 +28,7 @@ from portal_support import (
 )
 from rempart.auth.events import EventKind
 from rempart.auth.mail import render
+from rempart.auth.models import ApiStepUpPolicy
 from rempart.auth.outbox import NotificationKind
 from rempart.auth.roles import Role
 from rempart.guard import GuardSettings
@@ -36,6 +39,7 @@ CHECKS_URL = f"{BASE_URL}/api/v1/checks"
 HOME = "203.0.113.7"
 ELSEWHERE = "198.51.100.9"
 PAGE = "/portal/api-step-up"
+ADMIN = Role.ORGANISATION_ADMIN
 
 
 @pytest.fixture(scope="module", params=[*BACKENDS, "redis-guard"])
@@ -54,6 +58,9 @@ def module_env(request: pytest.FixtureRequest,
 
 @pytest.fixture
 def env(module_env: PortalEnv) -> PortalEnv:
+    # Every organisation back on the default (admins confirm): a test may have changed it.
+    with module_env.runtime.engine.begin() as conn:
+        conn.execute(delete(ApiStepUpPolicy))
     return fresh(module_env)
 
 
@@ -149,7 +156,7 @@ def test_a_person_of_the_practice_releases_the_stepped_up_key_and_no_other(
         assert secret not in answer.text
     assert set(answer.json()["error"]) == {"code", "message", "fields", "step_up"}
 
-    person, account_id, _, _ = env.signed_in()
+    person, account_id, _, _ = env.signed_in(role=ADMIN)
     done = _confirm(person, code.lower().replace("-", " "))
     assert done.status_code == 303
     assert done.headers["location"] == f"{PAGE}?notice=api_step_up_done"
@@ -173,7 +180,7 @@ def test_a_person_of_the_practice_releases_the_stepped_up_key_and_no_other(
 def test_another_organisation_learns_nothing_and_changes_nothing(env: PortalEnv) -> None:
     key, answer = _stepped_up_key(env, _software(env))
     code = _code(answer)
-    outsider, _, _, _ = env.signed_in(which=1)
+    outsider, _, _, _ = env.signed_in(role=ADMIN, which=1)
     refused = _enter(outsider, code)
     assert _unknown(refused) == _unknown(_enter(outsider, "BBBB-BBBB"))
     assert "Logiciel" not in refused.text
@@ -185,7 +192,7 @@ def test_another_organisation_learns_nothing_and_changes_nothing(env: PortalEnv)
 def test_an_expired_code_is_refused(env: PortalEnv) -> None:
     key, answer = _stepped_up_key(env, _software(env))
     code = _code(answer)
-    person, _, _, _ = env.signed_in()
+    person, _, _, _ = env.signed_in(role=ADMIN)
     env.clock.advance(601)
     assert _unknown(_enter(person, code))
     away = env.browser(address=ELSEWHERE)
@@ -198,7 +205,7 @@ def test_an_expired_code_is_refused(env: PortalEnv) -> None:
 
 def test_without_a_recent_second_factor_the_person_is_sent_to_give_one(
         env: PortalEnv) -> None:
-    person, _, _, secret = env.signed_in()
+    person, _, _, secret = env.signed_in(role=ADMIN)
     env.clock.advance(600)
     assert person.get(PAGE).status_code == 200
     env.clock.advance(360)  # 16 minutes since the second factor, 6 since the last page
@@ -220,7 +227,7 @@ def test_without_a_recent_second_factor_the_person_is_sent_to_give_one(
 def test_a_form_without_its_csrf_token_changes_nothing(env: PortalEnv) -> None:
     key, answer = _stepped_up_key(env, _software(env))
     code = _code(answer)
-    person, _, _, _ = env.signed_in()
+    person, _, _, _ = env.signed_in(role=ADMIN)
     assert person.post(PAGE, data={"code": code}).status_code == 403
     assert person.post(f"{PAGE}/confirm", data={"code": code}).status_code == 403
     assert _code(key.check(env.browser(address=ELSEWHERE))) == code
@@ -236,7 +243,7 @@ def test_malformed_and_oversized_codes_are_refused(env: PortalEnv) -> None:
 def test_wrong_codes_are_throttled_per_account(env: PortalEnv) -> None:
     key, answer = _stepped_up_key(env, _software(env))
     code = _code(answer)
-    person, _, _, _ = env.signed_in()
+    person, _, _, _ = env.signed_in(role=ADMIN)
     free = env.auth.settings.throttle_account_free_failures
     statuses = [_enter(person, "BBBB-BBBB").status_code for _ in range(free + 2)]
     assert statuses[:free] == [400] * free
@@ -261,7 +268,7 @@ def test_a_revoked_or_suspended_client_is_not_released(env: PortalEnv) -> None:
         if last.json()["error"]["code"] != "step_up_required":
             break
     assert last.json()["error"]["code"] == "session_revoked"
-    person, _, _, _ = env.signed_in()
+    person, _, _, _ = env.signed_in(role=ADMIN)
     refused = _confirm(person, code)
     assert refused.status_code == 409
     assert key.check(away).json()["error"]["code"] == "session_revoked"
@@ -299,6 +306,9 @@ def test_each_release_is_told_to_the_organisation_s_admins(env: PortalEnv) -> No
               if a.role is Role.ORGANISATION_ADMIN]
     assert admins
     before = {a: len(env.auth.outbox.for_account(a)) for a in admins}
+    # Where any user may confirm (the organisation's choice), a user tricked into it.
+    env.auth.api_step_up_policies.set(actor=env.auth.accounts.get(admins[0]).actor,
+                                      organisation_id=organisation, approvers="users")
     _, answer = _stepped_up_key(env, client)
     code = _code(answer)
     person, person_id, _, _ = env.signed_in()

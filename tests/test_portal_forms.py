@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from portal_support import BACKENDS, PortalEnv, csrf_of, fresh, shared_portal
 from rempart.auth.events import EventKind
-from rempart.auth.models import ApiClient, LoginSession
+from rempart.auth.models import ApiClient, ApiStepUpPolicy, LoginSession
 from rempart.auth.roles import Role
 from rempart.coverage.models import Check
 from rempart.portal.fields import FieldProblem, cents_field
@@ -47,11 +47,13 @@ def test_state_changing_posts_without_the_csrf_token_are_refused(env: PortalEnv)
     browser, account_id, _, _ = env.signed_in(role=Role.ORGANISATION_ADMIN)
     sessions = env.auth.sessions.list_for_account(account_id)
     checks, clients = rows(env, Check), rows(env, ApiClient)
+    policies = rows(env, ApiStepUpPolicy)
     attempts = {
         "/portal/check": env.population.alice.payload(),
         "/portal/logout": {},
         f"/portal/security/sessions/{sessions[0].id}/end": {},
         "/portal/admin/api-clients": {"name": "Logiciel pirate"},
+        "/portal/admin/api-step-up-policy": {"approvers": "users"},
         "/portal/enrol/totp": {},
     }
     for path, fields in attempts.items():
@@ -62,6 +64,7 @@ def test_state_changing_posts_without_the_csrf_token_are_refused(env: PortalEnv)
             assert "rechargez la page" in answer.text
     assert rows(env, Check) == checks
     assert rows(env, ApiClient) == clients
+    assert rows(env, ApiStepUpPolicy) == policies
     assert [s.id for s in env.auth.sessions.list_for_account(account_id)] == [
         s.id for s in sessions]
     assert browser.get("/portal/check").status_code == 200  # still signed in

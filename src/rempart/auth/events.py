@@ -41,6 +41,8 @@ class EventKind(StrEnum):
     # A person of the organisation answered the guard's step-up of one API key (never
     # with the code).
     API_CLIENT_STEPPED_UP = "api_client_stepped_up"
+    # An organisation admin changed who may confirm those codes (reason: the new value).
+    API_STEP_UP_POLICY_CHANGED = "api_step_up_policy_changed"
     # A portal request refused at the edge: missing CSRF token, malformed or oversized form.
     REQUEST_REFUSED = "request_refused"
 

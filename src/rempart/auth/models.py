@@ -250,3 +250,17 @@ class ApiStepUpCode(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
     used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     used_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+
+
+class ApiStepUpPolicy(Base):
+    """Who of an organisation may confirm an API key's step-up code
+    (rempart.auth.api_step_up_policy): one row once its admin chose; no row is the
+    default, admins only (migration 0013p)."""
+
+    __tablename__ = "api_step_up_policies"
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"),
+                                                 primary_key=True, autoincrement=False)
+    approvers: Mapped[str] = mapped_column(String(12))
+    changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    changed_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))

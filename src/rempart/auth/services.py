@@ -12,6 +12,7 @@ from rempart.auth.api_auth import ApiAuthService
 from rempart.auth.api_clients import ApiClientService
 from rempart.auth.api_release_notices import ApiReleaseNotices
 from rempart.auth.api_step_up import ApiStepUpCodes
+from rempart.auth.api_step_up_policy import ApiStepUpPolicies
 from rempart.auth.blocklist import PasswordRangeSource
 from rempart.auth.challenges import ChallengeStore
 from rempart.auth.config import AuthSettings
@@ -62,6 +63,8 @@ class AuthServices:
     api_step_up_throttle: LoginThrottle
     # Each release told to the organisation's admins (the notification outbox).
     api_release_notices: ApiReleaseNotices
+    # Who of an organisation may confirm those codes (its admins by default).
+    api_step_up_policies: ApiStepUpPolicies
 
     @classmethod
     def build(cls, runtime: Runtime, *, events: SecurityEventSink | None = None,
@@ -128,4 +131,6 @@ class AuthServices:
                    api_step_ups=ApiStepUpCodes(engine=engine, vault=vault, clock=clock),
                    api_step_up_throttle=LoginThrottle(limiter=limiter, clock=clock,
                                                       settings=cfg, namespace="api-step-up"),
-                   api_release_notices=ApiReleaseNotices(accounts=accounts, outbox=outbox))
+                   api_release_notices=ApiReleaseNotices(accounts=accounts, outbox=outbox),
+                   api_step_up_policies=ApiStepUpPolicies(engine=engine, clock=clock,
+                                                          events=sink))

@@ -1,8 +1,10 @@
 """The organisation admin's page: the organisation's accounts (suspend, reactivate),
-invitations, and the practice-software API clients (register, revoke).
+invitations, the practice-software API clients (register, revoke), and who may confirm
+their step-up codes (rempart.auth.api_step_up_policy: admins only, or any user).
 
-Registering or revoking an API client needs a second factor passed within the last
-minutes (require_recent_second_factor): an older session is sent to step up first.
+Registering or revoking an API client, and changing who confirms its codes, need a
+second factor passed within the last minutes (require_recent_second_factor): an older
+session is sent to step up first.
 A new client's secret and a new invitation's link are shown once, on the answer page.
 """
 
@@ -14,18 +16,21 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
 from rempart.auth.access import require_recent_second_factor
+from rempart.auth.api_step_up_policy import Approvers
 from rempart.auth.errors import AccountConflict, InvalidInput, NotPermitted
 from rempart.auth.roles import Role
 from rempart.auth.tokens import ContactFields
 from rempart.portal.access import CSRF_FIELD, PortalUser, SignedIn, portal_of, require_csrf
 from rempart.portal.i18n import Translator, language_of
 from rempart.web.forms import RawForm, parse_form, raw_form
+from rempart.web.identity import client_address
 
 router = APIRouter(prefix="/portal/admin", include_in_schema=False)
 Form = Annotated[RawForm, Depends(raw_form)]
 CSRF_ONLY = {CSRF_FIELD: 128}
 INVITE_FIELDS = {"email": 254, "display_name": 200, "role": 32, CSRF_FIELD: 128}
 CLIENT_FIELDS = {"name": 100, CSRF_FIELD: 128}
+APPROVERS_FIELDS = {"approvers": 12, CSRF_FIELD: 128}
 INVITABLE = (Role.PROVIDER_USER, Role.ORGANISATION_ADMIN)
 
 
@@ -45,10 +50,12 @@ def _admin_page(request: Request, user: PortalUser, *, status: int = 200,
                                                        organisation_id=organisation_id)
     values: dict[str, Any] = {"invitation": None, "registered": None, "error": None}
     values.update(context)
-    return portal.templates.page(request, "admin.html", status=status, account=user.account,
-                                 csrf=user.csrf, section="admin", members=members,
-                                 clients=clients, roles=[r.value for r in INVITABLE],
-                                 **values)
+    return portal.templates.page(
+        request, "admin.html", status=status, account=user.account, csrf=user.csrf,
+        section="admin", members=members, clients=clients,
+        roles=[r.value for r in INVITABLE], approver_choices=[a.value for a in Approvers],
+        approvers=portal.auth.api_step_up_policies.approvers(
+            organisation_id=organisation_id).value, **values)
 
 
 def _require_recent(request: Request, user: PortalUser) -> None:
@@ -133,3 +140,23 @@ def revoke_client(request: Request, client_id: str, raw: Form, user: SignedIn) -
     _require_recent(request, user)
     portal.auth.api_clients.revoke(actor=user.actor, client_id=client_id[:40])
     return RedirectResponse("/portal/admin?notice=client_revoked", 303)
+
+
+@router.post("/api-step-up-policy")
+def set_api_step_up_policy(request: Request, raw: Form, user: SignedIn) -> Response:
+    """Who may confirm the organisation's software codes: a change is a security event."""
+    portal = portal_of(request)
+    form = parse_form(raw, limits=APPROVERS_FIELDS)
+    require_csrf(request, user.session, form.get(CSRF_FIELD))
+    organisation_id = _organisation(user)
+    _require_recent(request, user)
+    try:
+        portal.auth.api_step_up_policies.set(
+            actor=user.actor, organisation_id=organisation_id,
+            approvers=form.get("approvers", ""), session_id=user.view.id,
+            address=client_address(request))
+    except InvalidInput:
+        t = Translator(language_of(request))
+        return _admin_page(request, user, status=400,
+                           error=t("error.field", field=t("admin.approvers_label")))
+    return RedirectResponse("/portal/admin?notice=approvers_saved", 303)

@@ -4,7 +4,10 @@ The software shows its user the code from its 401; a person of the same organisa
 types it here, sees which software it is for (its name, never a patient), and confirms
 with a second factor passed within the last minutes (a passkey where the account has
 one: the second-factor page offers it first). Only then does the guard release that one
-key. Every refusal changes nothing and says the same for a code unknown, expired, used
+key. Who may confirm is the organisation's choice (rempart.auth.api_step_up_policy):
+its admins only by default, any of its users if an admin chose so; anyone else who
+types a right code is told that an admin must confirm it, and the code stays valid.
+Every other refusal changes nothing and says the same for a code unknown, expired, used
 or another organisation's; wrong codes are throttled per account and per address.
 """
 
@@ -33,9 +36,17 @@ CODE_FIELDS = {"code": 32, CSRF_FIELD: 128}
 
 def _page(request: Request, user: PortalUser, *, status: int = 200,
           pending: PendingStepUp | None = None, code: str = "", **context: Any) -> Response:
-    return portal_of(request).templates.page(
+    portal = portal_of(request)
+    allowed = _may_confirm(request, user)
+    return portal.templates.page(
         request, "api_step_up.html", status=status, account=user.account, csrf=user.csrf,
-        section="api_step_up", pending=pending, code=code, **context)
+        section="api_step_up", pending=pending if allowed else None, code=code,
+        may_confirm=allowed, **context)
+
+
+def _may_confirm(request: Request, user: PortalUser) -> bool:
+    return portal_of(request).auth.api_step_up_policies.may_confirm(
+        actor=user.actor, organisation_id=user.requester.organisation_id)
 
 
 def _attempt(request: Request, user: PortalUser) -> Attempt:
@@ -71,6 +82,20 @@ def _refused(request: Request, user: PortalUser, reason: str) -> Response:
     return _page(request, user, status=400, error=t("api_step_up.unknown"))
 
 
+def _admin_required(request: Request, user: PortalUser, pending: PendingStepUp) -> Response:
+    """A right code typed by someone the organisation's choice does not let confirm it:
+    said plainly, the code left pending for an admin, recorded (never the code) since it
+    may be a thief's "vendor support" call reaching the wrong person."""
+    portal = portal_of(request)
+    portal.auth.events.emit(SecurityEvent(
+        EventKind.REQUEST_REFUSED, portal.clock.now(), account_id=user.account.id,
+        organisation_id=pending.organisation_id, session_id=user.view.id,
+        client_id=pending.client_id, address=client_address(request),
+        reason="api_step_up_admin_required"))
+    t = Translator(language_of(request))
+    return _page(request, user, status=403, error=t("api_step_up.admin_required"))
+
+
 @router.get("")
 def api_step_up_page(request: Request, user: Provider) -> Response:
     return _page(request, user)
@@ -86,6 +111,8 @@ def look_up(request: Request, raw: Form, user: Provider) -> Response:
                                                            organisation_id=organisation_id)
     if pending is None:
         return _refused(request, user, "api_step_up_code")
+    if not _may_confirm(request, user):
+        return _admin_required(request, user, pending)
     return _page(request, user, pending=pending, code=displayed(normalise(code) or ""))
 
 
@@ -95,6 +122,12 @@ def confirm(request: Request, raw: Form, user: Provider) -> Response:
     code, answer = _checked(request, raw, user)
     if answer is not None:
         return answer
+    if not _may_confirm(request, user):  # the form posted without the look-up's page
+        pending = portal.auth.api_step_ups.pending(
+            code=code, organisation_id=user.requester.organisation_id)
+        if pending is None:
+            return _refused(request, user, "api_step_up_code")
+        return _admin_required(request, user, pending)
     redeemed = portal.auth.api_step_ups.redeem(
         code=code, organisation_id=user.requester.organisation_id, account_id=user.account.id)
     if redeemed is None:
