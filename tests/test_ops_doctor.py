@@ -184,6 +184,13 @@ def test_the_command_exits_non_zero_and_says_what_to_fix(
     assert bad.exit_code == 1
     assert "trusted_proxies:" in bad.output
     assert "fix: set REMPART_TRUSTED_PROXIES" in bad.output
+    monkeypatch.setenv("REMPART_TRUSTED_PROXIES", "10.0.0.5/32")
+    monkeypatch.setenv("REMPART_WORKERS", "3")
+    crowded = runner.invoke(app, ["doctor", "--data-dir", str(production.data_dir)])
+    assert crowded.exit_code == 1
+    assert "database_connections:" in crowded.output
+    monkeypatch.setenv("REMPART_DB_THREADS", "4")
+    assert runner.invoke(app, ["doctor", "--data-dir", str(production.data_dir)]).exit_code == 0
 
 
 def test_workers_whose_connections_do_not_fit_the_server(production: Settings) -> None:
