@@ -40,6 +40,9 @@ def test_the_budget_is_the_pool_and_each_threads_owners(tmp_path: Path) -> None:
         settings.auth, replay_storage="redis://127.0.0.1:6379/0"))
     assert ConnectionBudget.for_settings(redis).per_worker == 15 + 8 * 3  # type: ignore[union-attr]
     assert worker_threads(settings) == 8
+    # The benchmark's bare look-up keeps its own connection in the loop's executor.
+    bench = dataclasses.replace(settings, bench_endpoints=True)
+    assert ConnectionBudget.for_settings(bench).per_worker == 47 + 8  # type: ignore[union-attr]
 
 
 def test_sqlite_has_no_budget_and_keeps_the_pools_own_sizes(tmp_path: Path) -> None:

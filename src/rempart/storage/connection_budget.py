@@ -12,7 +12,8 @@ The thread-held ones are bounded by bounding the threads: on PostgreSQL both poo
 worker threads, the loop's executor (`asyncio.to_thread`) and anyio's
 (`run_in_threadpool`), have `db_threads` threads. Their owners, by pool:
 
-- the loop's executor: the check's look-ups and its journal's commits (`CheckService`);
+- the loop's executor: the check's look-ups and its journal's commits (`CheckService`),
+  and the benchmark's bare look-up where its endpoints are on (`bench_endpoints`);
 - anyio's: the same `CheckService` (the portal's check page), the member links' replay
   cache (`DbReplayCache`, always in the database), and the DPoP proofs' replay cache
   when it is in the database (no Redis for it: rempart.auth.replay_stores).
@@ -45,7 +46,8 @@ class ConnectionBudget:
             return None
         proofs_in_database = not settings.auth.replay_storage.startswith(REDIS_SCHEMES)
         return cls(pool_size=settings.db_pool_size, pool_overflow=settings.db_pool_overflow,
-                   threads=settings.db_threads, loop_owners=1,
+                   threads=settings.db_threads,
+                   loop_owners=1 + int(settings.bench_endpoints),
                    anyio_owners=2 + int(proofs_in_database))
 
     @property
