@@ -4,10 +4,13 @@ found and named with its fix, and the command exits non-zero."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from sqlalchemy.engine.url import make_url
 from typer.testing import CliRunner
 
 from ops_support import free_port
@@ -20,8 +23,10 @@ from rempart.observability.doctor_instance import diagnose_instance
 from rempart.portal.demo import ensure_demo_account
 from rempart.runtime import Runtime
 from rempart.settings import Settings
+from rempart.storage.connection_budget import ConnectionBudget
 from rempart.vault import Keyring
 
+SERVER = os.environ.get("REMPART_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_ENV = {"REMPART_GUARD_STORAGE": "redis://127.0.0.1:6379/1"}
 
 
@@ -179,3 +184,37 @@ def test_the_command_exits_non_zero_and_says_what_to_fix(
     assert bad.exit_code == 1
     assert "trusted_proxies:" in bad.output
     assert "fix: set REMPART_TRUSTED_PROXIES" in bad.output
+    monkeypatch.setenv("REMPART_TRUSTED_PROXIES", "10.0.0.5/32")
+    monkeypatch.setenv("REMPART_WORKERS", "3")
+    crowded = runner.invoke(app, ["doctor", "--data-dir", str(production.data_dir)])
+    assert crowded.exit_code == 1
+    assert "database_connections:" in crowded.output
+    monkeypatch.setenv("REMPART_DB_THREADS", "4")
+    assert runner.invoke(app, ["doctor", "--data-dir", str(production.data_dir)]).exit_code == 0
+
+
+def test_workers_whose_connections_do_not_fit_the_server(production: Settings) -> None:
+    # The local server: max_connections 100, 3 kept for superusers. Two workers with the
+    # proofs' replays in the database (47 each) and the tools fit; three do not.
+    assert diagnose_instance(production) == []
+    budget = ConnectionBudget.for_settings(production)
+    assert budget is not None
+    assert budget.per_worker == 47
+    [finding] = diagnose_instance(dataclasses.replace(production, workers=3))
+    assert finding.check == "database_connections"
+    assert "3 worker(s) x 47 PostgreSQL connections each" in finding.problem
+    assert "= 143, more than the 97 clients may open" in finding.problem
+    assert "raise max_connections by at least 46" in finding.fix
+    # Fewer threads per worker: three fit again (15 + 4 x 4 = 31 each).
+    assert diagnose_instance(dataclasses.replace(production, workers=3, db_threads=4)) == []
+
+
+def test_a_database_connection_limit_is_counted(production: Settings) -> None:
+    database = make_url(production.database_url).database
+    with psycopg.connect(SERVER, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{database}" CONNECTION LIMIT 40')
+    [finding] = diagnose_instance(dataclasses.replace(production, workers=1))
+    assert finding.check == "database_connections"
+    assert "more than the 40 clients may open (the database's CONNECTION LIMIT 40)" \
+        in finding.problem
+    assert diagnose_instance(dataclasses.replace(production, workers=1, db_threads=4)) == []

@@ -18,6 +18,11 @@ from rempart.guard.config import GuardSettings
 
 DEFAULT_DATA_DIR = Path("rempart-data")
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+# A worker's PostgreSQL connections (rempart.storage.connection_budget): the engine's pool
+# (SQLAlchemy's own defaults) and the worker threads that may each keep one per owner.
+DEFAULT_DB_POOL_SIZE = 5
+DEFAULT_DB_POOL_OVERFLOW = 10
+DEFAULT_DB_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,12 @@ class Settings:
     log_format: str = "json"
     # Application workers the deployment runs (for `rempart doctor`: shared state needed).
     workers: int = 1
+    # On PostgreSQL: the engine's pool (kept, and opened beyond while busy), and the
+    # size of each pool of worker threads (the loop's executor, anyio's): both bound the
+    # connections a worker may open (rempart.storage.connection_budget, `rempart doctor`).
+    db_pool_size: int = DEFAULT_DB_POOL_SIZE
+    db_pool_overflow: int = DEFAULT_DB_POOL_OVERFLOW
+    db_threads: int = DEFAULT_DB_THREADS
 
     @classmethod
     def load(cls, *, data_dir: Path | None = None, **overrides: Any) -> Settings:
@@ -72,7 +83,14 @@ class Settings:
                        trusted_proxies=_listed(env.get("REMPART_TRUSTED_PROXIES")),
                        metrics_allow=_listed(env.get("REMPART_METRICS_ALLOW")),
                        log_format=env.get("REMPART_LOG_FORMAT", "json"),
-                       workers=_workers(env.get("REMPART_WORKERS")),
+                       workers=_count("REMPART_WORKERS", env.get("REMPART_WORKERS"), 1),
+                       db_pool_size=_count("REMPART_DB_POOL_SIZE",
+                                           env.get("REMPART_DB_POOL_SIZE"), DEFAULT_DB_POOL_SIZE),
+                       db_pool_overflow=_count("REMPART_DB_POOL_OVERFLOW",
+                                               env.get("REMPART_DB_POOL_OVERFLOW"),
+                                               DEFAULT_DB_POOL_OVERFLOW, least=0),
+                       db_threads=_count("REMPART_DB_THREADS", env.get("REMPART_DB_THREADS"),
+                                         DEFAULT_DB_THREADS),
                        guard=GuardSettings.from_env(env))
         return replace(settings, **overrides) if overrides else settings
 
@@ -90,16 +108,18 @@ def _listed(raw: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
 
 
-def _workers(raw: str | None) -> int:
-    """REMPART_WORKERS as a positive count; a wrong value is named, never guessed."""
+def _count(name: str, raw: str | None, default: int, *, least: int = 1) -> int:
+    """A count from the environment (at least `least`); a wrong value is named, never
+    guessed."""
     if raw is None or not raw.strip():
-        return 1
+        return default
     try:
         count = int(raw)
     except ValueError:
-        count = 0
-    if count < 1:
-        raise ConfigurationError(f"REMPART_WORKERS must be a positive integer, not {raw!r}")
+        count = least - 1
+    if count < least:
+        what = "a positive integer" if least == 1 else f"an integer of at least {least}"
+        raise ConfigurationError(f"{name} must be {what}, not {raw!r}")
     return count
 
 

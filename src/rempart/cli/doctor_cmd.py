@@ -14,7 +14,7 @@ from rempart.observability.doctor_instance import diagnose_instance
 
 
 def doctor(data_dir: DataDirOption = None) -> None:
-    """Check a deployment's keys, secrets, shared state, TLS and proxies."""
+    """Check a deployment's keys, secrets, shared state, TLS, proxies and PostgreSQL slots."""
     with domain_errors():
         settings = load_settings(data_dir)
         findings = [*diagnose(settings), *diagnose_instance(settings)]

@@ -1,5 +1,6 @@
-"""`rempart doctor`'s checks of the instance itself: the database answers, and holds no
-demo account (its password is printed by `rempart demo` and published in the docs)."""
+"""`rempart doctor`'s checks of the instance itself: the database answers, has room for
+the workers' connections (rempart.observability.doctor_connections), and holds no demo
+account (its password is printed by `rempart demo` and published in the docs)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from rempart.core.errors import RempartError
 from rempart.observability.doctor import Finding
+from rempart.observability.doctor_connections import connections_problem
 from rempart.portal.demo import demo_account_exists
 from rempart.runtime import Runtime
 from rempart.settings import Settings
@@ -20,6 +22,11 @@ def diagnose_instance(settings: Settings) -> list[Finding]:
     problem = database_problem(settings)
     if problem is not None:
         return [problem]
+    slots = connections_problem(settings)
+    return ([slots] if slots is not None else []) + _demo_account(settings)
+
+
+def _demo_account(settings: Settings) -> list[Finding]:
     try:
         runtime = Runtime.open(settings, migrate=False)
     except RempartError:

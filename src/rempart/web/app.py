@@ -32,6 +32,7 @@ from rempart.observability.install import install_operations
 from rempart.portal.wiring import build_auth, install_authentication
 from rempart.providers.directory import OrganisationDirectory
 from rempart.runtime import Runtime
+from rempart.storage.connection_budget import worker_threads
 from rempart.web.containment import AuthContainment
 from rempart.web.edge import EdgeMiddleware
 from rempart.web.errors import install_error_handlers
@@ -94,7 +95,8 @@ def create_app(runtime: Runtime, *, identity_source: IdentitySource | None = Non
                        router=app.router)
     # Last, so that its lifespan wraps every other: the threads requests may be sent to,
     # started before serving, never on the loop mid-burst (rempart.web.worker_threads).
-    keep_worker_threads(app)
+    # On PostgreSQL their number bounds the worker's connections (connection_budget).
+    keep_worker_threads(app, threads=worker_threads(runtime.settings))
     return app
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import gc
 import os
 
+import structlog
 from fastapi import FastAPI
 
 from rempart.bench.unrecorded import UnrecordedForBenchmark
@@ -29,6 +30,7 @@ from rempart.disclosure import DisclosureRecorder
 from rempart.observability.logs import configure_logging
 from rempart.runtime import Runtime
 from rempart.settings import Settings
+from rempart.storage.connection_budget import ConnectionBudget
 from rempart.web.app import create_app
 from rempart.web.identity import DemoHeaderIdentity, IdentitySource
 
@@ -57,8 +59,19 @@ def create_app_from_environment() -> FastAPI:
     settings = settings_from_environment()
     configure_logging(settings.log_format)  # once per worker, before anything logs
     runtime = Runtime.open(settings, migrate=False)
+    log_connection_budget(settings)
     return create_app(runtime, identity_source=identity_source_for(runtime),
                       recorder=recorder_for(runtime))
+
+
+def log_connection_budget(settings: Settings) -> None:
+    """The PostgreSQL connections this worker may open, and all workers together: for
+    the operator sizing `max_connections` (`rempart doctor` compares them)."""
+    budget = ConnectionBudget.for_settings(settings)
+    if budget is not None:
+        structlog.get_logger(__name__).info(
+            "database_connection_budget", **budget.fields(), workers=settings.workers,
+            all_workers=budget.per_worker * settings.workers)
 
 
 def recorder_for(runtime: Runtime) -> DisclosureRecorder | None:

@@ -25,6 +25,11 @@ which runs before the server accepts a connection:
   (agronholm/anyio#950); if a release renames it, a warning says so and the threads
   are still started (tests/test_web_worker_threads.py fails then).
 
+On PostgreSQL both pools are given the settings' `db_threads` threads instead
+(`keep_worker_threads(app, threads=...)`): each thread may keep a driver connection per
+owner (rempart.storage.thread_connections), so the threads bound the connections a
+worker may open (rempart.storage.connection_budget).
+
 The DPoP check's own pool (`auth_identity.fallback_pool`) is built with
 `started_executor` as well.
 """
@@ -70,22 +75,28 @@ def started_executor(threads: int, *, name: str) -> ThreadPoolExecutor:
     return pool
 
 
-async def start_worker_threads() -> None:
-    """On the serving loop, before it serves: both shared pools' threads, all started."""
+async def start_worker_threads(threads: int | None = None) -> None:
+    """On the serving loop, before it serves: both shared pools' threads, all started;
+    `threads` in each, or their own sizes (LOOP_THREADS, anyio's limiter)."""
     loop = asyncio.get_running_loop()
-    loop.set_default_executor(started_executor(LOOP_THREADS, name="loop-worker"))
+    loop.set_default_executor(started_executor(threads or LOOP_THREADS, name="loop-worker"))
+    if threads is not None:
+        # This loop's limiter: no more of anyio's threads busy at once, hence no more
+        # started (they are kept, never ended, below).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
     _keep_anyio_threads()
     await _start_anyio_threads()
 
 
-def keep_worker_threads(app: FastAPI) -> None:
+def keep_worker_threads(app: FastAPI, *, threads: int | None = None) -> None:
     """Start the worker threads first in the app's lifespan (call once, last in
-    create_app, so that this lifespan wraps every other one)."""
+    create_app, so that this lifespan wraps every other one); `threads` as for
+    `start_worker_threads`."""
     inner: Lifespan = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(application: Any) -> AsyncIterator[Any]:
-        await start_worker_threads()
+        await start_worker_threads(threads)
         async with inner(application) as state:
             yield state
 
