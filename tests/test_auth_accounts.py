@@ -31,7 +31,8 @@ AUTH_TABLES = {"accounts", "invitations", "totp_credentials", "recovery_codes", 
                "notification_outbox", "api_clients", "token_signing_keys",
                "dpop_proof_replays"}
 # Auth tables added by later revisions, each by the one named.
-LATER_AUTH_TABLES = {"api_step_up_codes": "0010_api_step_up_codes.py"}
+LATER_AUTH_TABLES = {"api_step_up_codes": "0010_api_step_up_codes.py",
+                     "api_step_up_policies": "0013_api_step_up_policies.py"}
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
