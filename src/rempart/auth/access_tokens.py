@@ -7,6 +7,8 @@ private key. Tokens last `access_token_seconds` (minutes); a revoked client's to
 are refused because every check also asks whether the client is active (at once in the
 revoking process, within ApiClientService.ACTIVE_SECONDS in others). A token's verified
 signature is kept per process (see VERIFIED_SECONDS); its claims are checked each time.
+A token issued after the clock's reading (the wall clock went back since) counts as
+expired (`rempart.auth.clock_skew`): a jump back never lengthens its life.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from joserfc import jws, jwt
 from joserfc.errors import BadSignatureError, JoseError
 
+from rempart.auth import clock_skew
 from rempart.auth.config import AuthSettings
 from rempart.auth.errors import InvalidAccessToken
 from rempart.auth.lru import API_CLIENTS_KEPT, LruMap
@@ -121,7 +124,14 @@ class AccessTokens:
         exp, sub, jti = claims.get("exp"), claims.get("sub"), claims.get("jti")
         if isinstance(exp, bool) or not isinstance(exp, int) or not sub or not jti:
             raise InvalidAccessToken("claims not valid")
-        if self._clock.now().timestamp() >= exp:
+        now = self._clock.now()
+        if now.timestamp() >= exp:
+            raise InvalidAccessToken("expired")
+        iat = claims.get("iat")
+        if isinstance(iat, int) and not isinstance(iat, bool) \
+                and iat > now.timestamp() + clock_skew.TOLERANCE.total_seconds():
+            # Issued before the clock went back: `exp` would come the jump late.
+            clock_skew.refused_ahead("access_token", ahead_s=iat - now.timestamp())
             raise InvalidAccessToken("expired")
         cnf = claims.get("cnf")
         jkt = cnf.get("jkt") if isinstance(cnf, dict) else None

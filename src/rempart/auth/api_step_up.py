@@ -16,6 +16,8 @@ it on the portal, with a fresh second factor, and the guard releases that key al
   A copy of the database shows no code: it is found through a keyed blind index and
   kept sealed by the vault (to be shown again while pending).
 - Guessing is throttled by the caller (the portal, per account and per address).
+- A code made after the clock's reading (the wall clock went back since) counts as
+  expired, so a jump back never lengthens its life (`rempart.auth.clock_skew`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
+from rempart.auth import clock_skew
 from rempart.auth.models import ApiClient, ApiStepUpCode
 from rempart.clock import Clock
 from rempart.vault import Vault
@@ -105,7 +108,9 @@ class ApiStepUpCodes:
             # Single use across workers: only the first update finds it unused.
             spent = db.execute(update(ApiStepUpCode).where(
                 ApiStepUpCode.id == row[0].id, ApiStepUpCode.used_at.is_(None),
-                ApiStepUpCode.expires_at > now).values(used_at=now, used_by=account_id))
+                ApiStepUpCode.expires_at > now,
+                ApiStepUpCode.created_at <= now + clock_skew.TOLERANCE,
+            ).values(used_at=now, used_by=account_id))
             if spent.rowcount != 1:  # type: ignore[attr-defined]
                 return None
             return _pending(*row)
@@ -129,7 +134,10 @@ class ApiStepUpCodes:
                 return None
             row = db.scalar(select(ApiStepUpCode).where(ApiStepUpCode.client_id == client_id,
                                                         ApiStepUpCode.jkt == jkt))
-            if row is not None and row.used_at is None and row.expires_at > now:
+            if row is not None and clock_skew.ahead(row.created_at, now):
+                # Made before the clock went back: a new code, with a life from now.
+                clock_skew.refused("api_step_up_code", at=row.created_at, now=now)
+            elif row is not None and row.used_at is None and row.expires_at > now:
                 code = self._vault.open(row.sealed, version=row.key_version, kind=_PURPOSE,
                                         row_token=_row_token(client_id, jkt))[0]
                 return _challenge_of(code, row.expires_at, now)
@@ -155,6 +163,7 @@ class ApiStepUpCodes:
         cleaned = normalise(code)
         if cleaned is None:
             return None
+        now = self._clock.now()
         found = db.execute(
             select(ApiStepUpCode, ApiClient.name)
             .join(ApiClient, ApiClient.client_id == ApiStepUpCode.client_id)
@@ -163,7 +172,10 @@ class ApiStepUpCodes:
                    ApiClient.organisation_id == organisation_id,
                    ApiClient.revoked_at.is_(None),
                    ApiStepUpCode.used_at.is_(None),
-                   ApiStepUpCode.expires_at > self._clock.now())).first()
+                   ApiStepUpCode.expires_at > now)).first()
+        if found is not None and clock_skew.ahead(found[0].created_at, now):
+            clock_skew.refused("api_step_up_code", at=found[0].created_at, now=now)
+            return None
         return None if found is None else (found[0], found[1])
 
 

@@ -4,6 +4,8 @@ An organisation admin (or an operator admin) invites an e-mail address with a ro
 The invitation token is sent by e-mail (the outbox) and returned once to the caller;
 only its hash is stored. Accepting it creates the account with the invited login and
 role; it works once and before its expiry, and any failure gives the same answer.
+One made after the clock's reading (the wall clock went back since) counts as expired
+(`rempart.auth.clock_skew`): a jump back never lengthens its life.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
+from rempart.auth import clock_skew
 from rempart.auth.accounts import AccountView, check_contact, check_role_scope, view_of
 from rempart.auth.client import MAX_TOKEN_LENGTH
 from rempart.auth.errors import AccountConflict, InvitationInvalid, NotPermitted
@@ -109,6 +112,10 @@ class InvitationService:
                 reason = "unknown" if row is None else (
                     "used" if row.used_at is not None else "expired")
                 self._refused(address, reason)
+            if clock_skew.ahead(row.created_at, now):
+                # Made before the clock went back: its expiry would come the jump late.
+                clock_skew.refused("invitation", at=row.created_at, now=now)
+                self._refused(address, "clock_skew")
             contact = open_contact(self._vault, row.sealed, version=row.key_version,
                                    kind=INVITATION_KIND, public_id=row.public_id)
             # The password is checked before anything is written: a refusal changes nothing.

@@ -6,6 +6,11 @@ passes, at step-up. Each session is bound to the device token of the browser tha
 logged in: presented with another device token (a cookie copied to another browser)
 it is refused and ended. A change of user agent or network makes it ask for the
 second factor again. Idle and absolute timeouts come from `AuthSettings`.
+
+Both timeouts are read on the wall clock. Set forward, sessions expire early (their
+users log in again); set back, a session would live the jump longer, so a session
+whose start or last request lies ahead of the clock beyond a tolerance is ended
+(`rempart.auth.clock_skew`, docs/auth.md "Clock jumps").
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, replace
 
+from rempart.auth import clock_skew
 from rempart.auth.accounts import AccountService, AccountView
 from rempart.auth.client import MAX_TOKEN_LENGTH, ClientInfo
 from rempart.auth.config import AuthSettings
@@ -147,6 +153,11 @@ class SessionService:
         if now >= record.last_seen_at + self._idle:
             self._end(record, "idle_timeout", client)
             raise SessionInvalid("expired")
+        if _from_the_future(record, now):
+            # Written before the clock went back: its deadlines would be the jump late.
+            clock_skew.refused("session", at=_latest(record), now=now)
+            self._end(record, "clock_skew", client)
+            raise SessionInvalid("expired")
         presented = client.device_token if well_formed(client.device_token) else ""
         if not hmac.compare_digest(token_hash(presented or ""), record.device_hash):
             self._end(record, "client_mismatch", client)
@@ -189,7 +200,8 @@ class SessionService:
         now = self._clock.now()
         account = self._accounts.get(account_id)
         return [self._view(r, account) for r in self._store.active_for_account(account_id)
-                if now < r.expires_at and now < r.last_seen_at + self._idle]
+                if now < r.expires_at and now < r.last_seen_at + self._idle
+                and not _from_the_future(r, now)]
 
     def logout(self, *, token: str, client: ClientInfo) -> None:
         record = self._store.by_token_hash(token_hash(token)) if well_formed(token) else None
@@ -238,3 +250,13 @@ class SessionService:
             last_seen_at=record.last_seen_at, idle_expires_at=record.last_seen_at + self._idle,
             expires_at=record.expires_at, label=record.label, address=record.address,
         )
+
+
+def _latest(record: SessionRecord) -> dt.datetime:
+    return max(t for t in (record.created_at, record.authenticated_at, record.last_seen_at)
+               if t is not None)
+
+
+def _from_the_future(record: SessionRecord, now: dt.datetime) -> bool:
+    """Started, authenticated or last seen beyond the tolerance after `now`."""
+    return clock_skew.ahead(_latest(record), now)

@@ -3,6 +3,8 @@
 pyotp alone accepts the same code again within its window, which lets a phishing
 proxy reuse a code; so the last accepted time step is stored and any code for that
 step or an earlier one is refused. The shared secret is sealed by the vault.
+That rule holds across a wall clock set back: a used code stays refused (the steps
+the clock reads again are all at or before the last one), and the refusal is logged.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pyotp
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
+from rempart.auth import clock_skew
 from rempart.auth.config import AuthSettings
 from rempart.auth.errors import InvalidInput, InvalidSecondFactor
 from rempart.auth.models import TotpCredential
@@ -105,6 +108,10 @@ class TotpService:
                 raise InvalidSecondFactor("totp", "wrong code")
             last = row.last_step if row.last_step is not None else -1
             if step <= last:
+                if last > self._current_step() + self._window:
+                    # The last code accepted is ahead of the clock: it went back since.
+                    clock_skew.refused_ahead(
+                        "totp_step", ahead_s=(last - self._current_step()) * PERIOD)
                 raise InvalidSecondFactor("totp", "code already used")
             # Conditional on the last step, so two concurrent uses cannot both pass.
             result = db.execute(
@@ -119,9 +126,12 @@ class TotpService:
             if not result.rowcount:  # type: ignore[attr-defined]
                 raise InvalidSecondFactor("totp", "code already used")
 
+    def _current_step(self) -> int:
+        return int(self._clock.now().timestamp()) // PERIOD
+
     def _matching_step(self, secret: str, digits: str) -> int | None:
         totp = pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD)
-        current = int(self._clock.now().timestamp()) // PERIOD
+        current = self._current_step()
         # Newest first: with clock drift, the latest matching step is the one to record.
         for step in range(current + self._window, current - self._window - 1, -1):
             if hmac.compare_digest(totp.generate_otp(step), digits):
