@@ -14,6 +14,13 @@ has it, so throttling behaves the same for unknown logins.
 
 A storage that cannot answer (Redis down or timing out) raises LoginUnavailable: an
 attempt that cannot be counted is refused, never let through uncounted.
+
+The windows are read on the wall clock (limits' Redis storage stamps entries with the
+writing process's clock too). A wait is never more than the delay that earned it: a
+clock set back would otherwise keep a shut gate shut for the jump's length (see
+`_wait`). Failures counted before a jump back stay counted the jump longer (delays stay
+up to the ceiling that much longer); set forward, the windows empty at once (an
+attacker's count starts again, once per jump: one window's allowance).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.errors import StorageError
 from limits.strategies import MovingWindowRateLimiter
 
+from rempart.auth import clock_skew
 from rempart.auth.config import AuthSettings
 from rempart.auth.errors import LoginUnavailable
 from rempart.clock import Clock
@@ -78,8 +86,24 @@ class LoginThrottle:
                     gate = self._gate(delay)
                     stats = self._limiter.get_window_stats(gate, scope.key)
                     if stats.remaining < 1:
-                        wait = max(wait, stats.reset_time - now)
+                        wait = max(wait, self._wait(gate, scope.key, delay,
+                                                    stats.reset_time - now))
         return max(0.0, wait)
+
+    def _wait(self, gate: RateLimitItem, key: str, delay: int, left: float) -> float:
+        """The wait a shut gate asks, never more than the delay that shut it. More
+        means the gate was shut on a later clock (the wall clock went back since, or
+        this instance's is behind the one that shut it): the gate is shut again from
+        now, for its delay, rather than keep an honest user out for the jump's length.
+        Less than a second (or a reset already past while the storage still holds the
+        gate shut: this clock is ahead of the one that shut it) is a second, so a shut
+        gate is never passed."""
+        if left > delay + clock_skew.TOLERANCE.total_seconds():
+            clock_skew.refused_ahead("login_throttle_gate", ahead_s=left - delay)
+            self._limiter.clear(gate, key)
+            self._limiter.hit(gate, key)
+            return float(delay)
+        return min(float(delay), max(left, 1.0))
 
     def failed(self, attempt: Attempt) -> None:
         with self._storage():
