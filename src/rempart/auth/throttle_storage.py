@@ -1,6 +1,7 @@
 """The login throttle's limiter: `limits`' moving window on the configured storage, the
 clock-driven memory storage of `rempart.ratelimit` (shared with the exfiltration
-guard) on one machine, Redis (server time) on several."""
+guard) on one machine, Redis on several (`limits` stamps its entries there with the
+writing process's `time.time()`: docs/auth.md "Clock jumps")."""
 
 from __future__ import annotations
 
