@@ -95,15 +95,14 @@ class LoginThrottle:
         means the gate was shut on a later clock (the wall clock went back since, or
         this instance's is behind the one that shut it): the gate is shut again from
         now, for its delay, rather than keep an honest user out for the jump's length.
-        Less than a second (or a reset already past while the storage still holds the
-        gate shut: this clock is ahead of the one that shut it) is a second, so a shut
-        gate is never passed."""
+        A reset already past while the storage still holds the gate shut (this clock is
+        ahead of the one that shut it) asks a second: a shut gate is never passed."""
         if left > delay + clock_skew.TOLERANCE.total_seconds():
             clock_skew.refused_ahead("login_throttle_gate", ahead_s=left - delay)
             self._limiter.clear(gate, key)
             self._limiter.hit(gate, key)
             return float(delay)
-        return min(float(delay), max(left, 1.0))
+        return min(float(delay), left) if left > 0 else 1.0
 
     def failed(self, attempt: Attempt) -> None:
         with self._storage():
