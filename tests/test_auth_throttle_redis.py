@@ -2,8 +2,9 @@
 per-address and global windows, the growing delay, no account enumeration, and two app
 instances that share one limit through Redis.
 
-`limits`' Redis storage keeps time on the Redis server, so these tests run on the
-system clock (the throttle compares its clock with the windows' reset times).
+`limits`' Redis storage (5.8) stamps its windows with the writing process's system
+clock, so these tests run on the system clock (the throttle compares its clock with the
+windows' reset times).
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ def redis_throttle(namespace: str, cfg: AuthSettings = REDIS_AUTH) -> LoginThrot
 
 
 def close_to(wait: float, expected: float) -> bool:
-    # The window's reset time is Redis's clock plus the delay; this machine's clock is
-    # Redis's own, so only the time between the hit and the question separates them.
+    # The window's reset time is the writer's system clock plus the delay, the clock the
+    # throttle reads here: only the time between the hit and the question separates them.
     return expected - 1.0 < wait <= expected
 
 

@@ -6,6 +6,12 @@ import datetime as dt
 import time
 from typing import Protocol
 
+# A wall-clock step larger than this is a jump, not a correction (NTP's ordinary steps, a
+# little skew between workers): the guard's time base absorbs it
+# (rempart.guard.clockwatch) and the auth domain refuses what it wrote "in the future"
+# (rempart.auth.clock_skew).
+CLOCK_JUMP_TOLERANCE_S = 120.0
+
 
 class Clock(Protocol):
     def now(self) -> dt.datetime:

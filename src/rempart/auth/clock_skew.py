@@ -7,7 +7,7 @@ a 10-minute code, a 5-minute token would each live the jump longer. Their own st
 (issued at, created at, last seen at) then lies in the future, which no honest reading
 can produce beyond a small skew between workers: such a thing counts as expired.
 
-The tolerance is the guard's clock-jump tolerance (rempart.guard.clockwatch, 120 s):
+The tolerance is the guard's default clock-jump tolerance (rempart.clock, 120 s):
 smaller steps are NTP's ordinary corrections and workers' clocks that differ a little.
 Each refusal is logged (`auth.clock_anomaly`: what, how far ahead; nothing about anyone).
 """
@@ -18,7 +18,9 @@ import datetime as dt
 
 import structlog
 
-TOLERANCE = dt.timedelta(seconds=120)
+from rempart.clock import CLOCK_JUMP_TOLERANCE_S
+
+TOLERANCE = dt.timedelta(seconds=CLOCK_JUMP_TOLERANCE_S)
 
 log = structlog.get_logger(__name__)
 

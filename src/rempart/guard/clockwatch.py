@@ -28,11 +28,11 @@ import threading
 
 import structlog
 
-from rempart.clock import Clock
+from rempart.clock import CLOCK_JUMP_TOLERANCE_S, Clock
 from rempart.guard.alerts import AlertSink, ClockJump
 from rempart.guard.context import CheckContext
 
-DEFAULT_TOLERANCE_S = 120.0
+DEFAULT_TOLERANCE_S = CLOCK_JUMP_TOLERANCE_S
 
 log = structlog.get_logger(__name__)
 
