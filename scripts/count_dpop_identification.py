@@ -109,7 +109,7 @@ def main() -> None:
     settings = AuthSettings()
     # The store refuses proofs made before it (restart safety): begun a second back.
     replay = MemoryReplayCache(clock=clock)
-    replay._since -= 2  # noqa: SLF001 (the proofs below are made within this second)
+    replay._since -= 2  # the proofs below are made within this second
     dpop = DpopVerifier(settings=settings, clock=clock, replay=replay)
     tokens = AccessTokens(keys=HeldKeys(clock), clock=clock, settings=settings)
     signers = [DpopSigner(clock=clock) for _ in range(args.clients)]
