@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 from auth_support import BACKENDS, TEST_AUTH, AuthEnv, DpopClient, fresh, shared_env
 from rempart.auth.access_tokens import AccessTokens
 from rempart.auth.api_clients import ACTIVE_SECONDS, RegisteredClient
-from rempart.auth.dpop import normalise_htu
+from rempart.auth.dpop import htu_matches, normalise_htu
 from rempart.auth.dpop_signer import DpopSigner
 from rempart.auth.errors import (
     ClientAuthFailed,
@@ -357,6 +357,30 @@ def test_htu_comparison_ignores_case_default_port_query_and_fragment() -> None:
         "https://api.example/v1/checks")
     assert normalise_htu("http://localhost:8000") == "http://localhost:8000/"
     assert normalise_htu("https://a.example/A") != normalise_htu("https://a.example/a")
+
+
+def test_an_htu_equal_to_a_request_url_that_does_not_normalise_is_refused() -> None:
+    # The request URL is normalised once and an equal htu not again: equality alone
+    # must not accept what normalising refuses (here a port out of range).
+    assert htu_matches(CHECK_URL, CHECK_URL)
+    assert htu_matches("HTTPS://API.rempart.example:443/v1/checks", CHECK_URL)
+    assert not htu_matches("https://api.rempart.example/v1/checks/", CHECK_URL)
+    assert not htu_matches(None, CHECK_URL)
+    bad = "https://api.rempart.example:99999/v1/checks"
+    assert not htu_matches(bad, bad)
+    assert not htu_matches(CHECK_URL, bad)
+
+
+def test_a_proof_bound_to_another_of_the_clients_tokens_is_refused(software: Software) -> None:
+    # Each token's hash is kept with its verified claims: the proof must name this one.
+    first, second = software.token(), software.token()
+    software.call(first)
+    software.call(second)
+    proof = software.dpop.proof("POST", CHECK_URL, access_token=first)
+    with pytest.raises(InvalidDpopProof) as caught:
+        software.call(second, proof=proof)
+    assert caught.value.reason == "ath does not match the access token"
+    software.call(first, proof=software.dpop.proof("POST", CHECK_URL, access_token=first))
 
 
 # -- the token endpoint and client management ------------------------------------------------

@@ -44,3 +44,18 @@ def test_a_proof_key_in_use_is_not_imported_again_when_others_come() -> None:
     assert keys.public_key(jwks[0])[0] is first
     _, jkt = keys.public_key(jwks[1])
     assert jkt == ECKey.import_key(jwks[1]).thumbprint()
+
+
+def test_a_proof_key_is_found_by_its_members_whatever_their_order() -> None:
+    keys = ProofKeys(size=4)
+    jwk = ECKey.generate_key("P-256", private=True).as_dict(private=False)
+    first, jkt = keys.public_key(jwk)
+    assert keys.public_key(dict(reversed(list(jwk.items()))))[0] is first
+    # Another member is another entry (the same key, the same thumbprint), strings or not.
+    named, named_jkt = keys.public_key({**jwk, "kid": "k1"})
+    assert named is not first
+    assert named_jkt == jkt
+    listed, listed_jkt = keys.public_key({**jwk, "key_ops": ["verify"]})
+    assert listed is not first
+    assert listed is not named
+    assert listed_jkt == jkt

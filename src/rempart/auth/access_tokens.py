@@ -6,9 +6,10 @@ must sign a DPoP proof on every request, so a copied token is useless without th
 private key. Tokens last `access_token_seconds` (minutes); a revoked client's tokens
 are refused because every check also asks whether the client is active (at once in the
 revoking process, within ApiClientService.ACTIVE_SECONDS in others). A token's verified
-signature is kept per process (see VERIFIED_SECONDS); its claims are checked each time.
-A token issued after the clock's reading (the wall clock went back since) counts as
-expired (`rempart.auth.clock_skew`): a jump back never lengthens its life.
+signature is kept per process (see VERIFIED_SECONDS), with its claims read and checked
+once; its expiry is checked each time. A token issued after the clock's reading (the
+wall clock went back since) counts as expired (`rempart.auth.clock_skew`): a jump back
+never lengthens its life.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from joserfc.errors import BadSignatureError, JoseError
 
 from rempart.auth import clock_skew
 from rempart.auth.config import AuthSettings
+from rempart.auth.dpop import b64url_sha256
 from rempart.auth.errors import InvalidAccessToken
 from rempart.auth.lru import API_CLIENTS_KEPT, LruMap
 from rempart.auth.signing_keys import ALGORITHM, SigningKeys
@@ -57,6 +59,7 @@ class TokenClaims:
     organisation_id: int
     jkt: str
     jti: str
+    ath: str  # the token's hash, as a DPoP proof's `ath` must name it (b64url_sha256)
 
 
 class AccessTokens:
@@ -65,8 +68,10 @@ class AccessTokens:
         self._clock = clock
         self._issuer = settings.token_issuer
         self._lifetime = settings.access_token_seconds
-        # token -> (its signature-checked claims, kid, when checked): see VERIFIED_SECONDS.
-        self._verified: LruMap[str, tuple[dict[str, Any], str, float]] = LruMap(
+        # token -> (its claims, read and checked once, its `exp` and `iat`, kid, when
+        # checked): see VERIFIED_SECONDS. A token's claims never change: only its expiry
+        # (and a clock gone back since its issue) is a matter of time, checked on every use.
+        self._verified: LruMap[str, tuple[TokenClaims, int, int, str, float]] = LruMap(
             VERIFIED_CACHE_SIZE)
 
     def issue(self, *, client_id: str, organisation_id: int, jkt: str) -> IssuedToken:
@@ -89,13 +94,21 @@ class AccessTokens:
         cached = self._verified.get(token)
         # The key is asked again even on a hit (a dict look-up in SigningKeys' own
         # cache), so that a key retired by this process stops its tokens at once.
-        if cached is not None and now - cached[2] < VERIFIED_SECONDS \
-                and self._keys.public(cached[1], in_memory=in_memory) is not None:
-            claims = cached[0]
+        if cached is not None and now - cached[4] < VERIFIED_SECONDS \
+                and self._keys.public(cached[3], in_memory=in_memory) is not None:
+            claims, exp, issued = cached[0], cached[1], cached[2]
         else:
-            kid, claims = self._verified_claims(token, in_memory=in_memory)
-            self._verified.put(token, (claims, kid, now))
-        return self._valid(claims)
+            kid, decoded = self._verified_claims(token, in_memory=in_memory)
+            claims, exp, issued = self._valid(decoded, ath=b64url_sha256(token))
+            self._verified.put(token, (claims, exp, issued, kid, now))
+        wall = self._clock.now().timestamp()
+        if wall >= exp:
+            raise InvalidAccessToken("expired")
+        if issued > wall + clock_skew.TOLERANCE.total_seconds():
+            # Issued before the clock went back: `exp` would come the jump late.
+            clock_skew.refused_ahead("access_token", ahead_s=issued - wall)
+            raise InvalidAccessToken("expired")
+        return claims
 
     def _verified_claims(self, token: str, *, in_memory: bool) -> tuple[str, dict[str, Any]]:
         """(kid, claims) of a token whose signature verifies with a current key."""
@@ -117,25 +130,20 @@ class AccessTokens:
             raise InvalidAccessToken("malformed") from None
         return kid, dict(decoded.claims)
 
-    def _valid(self, claims: dict[str, Any]) -> TokenClaims:
-        """Checked on every use, cached signature or not: expiry is a matter of time."""
+    def _valid(self, claims: dict[str, Any], *, ath: str) -> tuple[TokenClaims, int, int]:
+        """(the claims read, `exp`, `iat` or 0) of a token whose signature verified; its
+        expiry and issue are checked against the clock by the caller, on every use."""
         if claims.get("iss") != self._issuer:
             raise InvalidAccessToken("claims not valid")
         exp, sub, jti = claims.get("exp"), claims.get("sub"), claims.get("jti")
         if isinstance(exp, bool) or not isinstance(exp, int) or not sub or not jti:
             raise InvalidAccessToken("claims not valid")
-        now = self._clock.now()
-        if now.timestamp() >= exp:
-            raise InvalidAccessToken("expired")
-        iat = claims.get("iat")
-        if isinstance(iat, int) and not isinstance(iat, bool) \
-                and iat > now.timestamp() + clock_skew.TOLERANCE.total_seconds():
-            # Issued before the clock went back: `exp` would come the jump late.
-            clock_skew.refused_ahead("access_token", ahead_s=iat - now.timestamp())
-            raise InvalidAccessToken("expired")
         cnf = claims.get("cnf")
         jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
         org = claims.get("org")
         if not isinstance(jkt, str) or isinstance(org, bool) or not isinstance(org, int):
             raise InvalidAccessToken("not bound to a DPoP key")
-        return TokenClaims(client_id=str(sub), organisation_id=org, jkt=jkt, jti=str(jti))
+        iat = claims.get("iat")
+        issued = iat if isinstance(iat, int) and not isinstance(iat, bool) else 0
+        return TokenClaims(client_id=str(sub), organisation_id=org, jkt=jkt, jti=str(jti),
+                           ath=ath), exp, issued

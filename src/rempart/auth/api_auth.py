@@ -95,7 +95,7 @@ class ApiAuthService:
             claims = self._tokens.verify(token, in_memory=in_memory)
             if not self._clients.is_active(claims.client_id, in_memory=in_memory):
                 raise InvalidAccessToken("client revoked")
-            proof = self._dpop.verify(dpop_proof, method=method, url=url, access_token=token)
+            proof = self._dpop.verify(dpop_proof, method=method, url=url, ath=claims.ath)
             if proof.jkt != claims.jkt:
                 raise InvalidDpopProof("proof key is not the key the token is bound to")
         except (InvalidAccessToken, InvalidDpopProof) as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -36,6 +37,9 @@ MAX_JTI = 256
 MAX_HEADER = 4096
 DEFAULT_PORTS = {"http": 80, "https": 443}
 KEY_CACHE_SIZE = API_CLIENTS_KEPT
+# The request URLs a proof is checked against: the API's few endpoints under the Host
+# names it is reached by (bounded: the Host header is the client's to choose).
+REQUEST_URLS_KEPT = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,24 @@ def normalise_htu(url: str) -> str:
     return f"{scheme}://{netloc}{parts.path or '/'}"
 
 
+@functools.lru_cache(maxsize=REQUEST_URLS_KEPT)
+def _normalised_request_url(url: str) -> str:
+    """normalise_htu of a request URL (ValueError too: lru_cache keeps no exception).
+    Every proof is checked against one of a few URLs: normalised once, not per proof."""
+    return normalise_htu(url)
+
+
+def htu_matches(htu: object, url: str) -> bool:
+    """Whether the proof's `htu` names the request URL, both normalised. A proof names
+    the URL exactly as the client was told it, so an `htu` equal to the request URL (and
+    normalising, as the request URL does) is a match without normalising it again."""
+    try:
+        expected = _normalised_request_url(url)
+        return isinstance(htu, str) and (htu == url or normalise_htu(htu) == expected)
+    except ValueError:
+        return False
+
+
 class DpopVerifier:
     def __init__(self, *, settings: AuthSettings, clock: Clock,
                  replay: ProofReplayCache) -> None:
@@ -76,7 +98,9 @@ class DpopVerifier:
         return self._replay.in_process
 
     def verify(self, proof: str | None, *, method: str, url: str,
-               access_token: str | None = None) -> DpopProof:
+               access_token: str | None = None, ath: str | None = None) -> DpopProof:
+        """The proof checked for `method url`; at a resource, bound to the access token:
+        `ath` its hash (b64url_sha256) when the caller keeps it, else `access_token`."""
         if not proof:
             raise InvalidDpopProof("missing DPoP proof")
         if len(proof) > MAX_PROOF:
@@ -89,12 +113,7 @@ class DpopVerifier:
             raise InvalidDpopProof("jti missing or malformed")
         if claims.get("htm") != method.upper():
             raise InvalidDpopProof("htm does not match the request method")
-        htu = claims.get("htu")
-        try:
-            htu_matches = isinstance(htu, str) and normalise_htu(htu) == normalise_htu(url)
-        except ValueError:
-            htu_matches = False
-        if not htu_matches:
+        if not htu_matches(claims.get("htu"), url):
             raise InvalidDpopProof("htu does not match the request URL")
         iat = claims.get("iat")
         now = self._clock.now()
@@ -102,7 +121,9 @@ class DpopVerifier:
             raise InvalidDpopProof("iat missing")
         if abs(now.timestamp() - iat) > self._window:
             raise InvalidDpopProof("iat outside the accepted window")
-        if access_token is not None and claims.get("ath") != b64url_sha256(access_token):
+        if ath is None and access_token is not None:
+            ath = b64url_sha256(access_token)
+        if ath is not None and claims.get("ath") != ath:
             raise InvalidDpopProof("ath does not match the access token")
         replay_key = hashlib.sha256(f"{jkt}\x00{jti}".encode()).digest()
         issued = dt.datetime.fromtimestamp(iat, dt.UTC)
@@ -154,16 +175,13 @@ class ProofKeys:
     """
 
     def __init__(self, *, size: int = KEY_CACHE_SIZE) -> None:
-        self._keys: LruMap[str, tuple[Key, str]] = LruMap(size)
+        self._keys: LruMap[str | tuple[tuple[str, str], ...], tuple[Key, str]] = LruMap(size)
 
     def public_key(self, jwk: object) -> tuple[Key, str]:
         """(key, RFC 7638 thumbprint), or InvalidDpopProof."""
         if not isinstance(jwk, dict):
             raise InvalidDpopProof("jwk missing from the header")
-        try:
-            name = json.dumps(jwk, sort_keys=True, separators=(",", ":"))
-        except (TypeError, ValueError):
-            raise InvalidDpopProof("jwk not a valid public key") from None
+        name = _key_name(jwk)
         cached = self._keys.get(name)
         if cached is not None:
             return cached
@@ -176,3 +194,21 @@ class ProofKeys:
         entry = (key, key.thumbprint())
         self._keys.put(name, entry)
         return entry
+
+
+def _key_name(jwk: dict[Any, Any]) -> str | tuple[tuple[str, str], ...]:
+    """The `jwk`'s members as a cache key: two names are equal only for the same members.
+    A public key's members are all strings (EC: kty, crv, x, y; RSA: kty, n, e, and any
+    kid or alg): their sorted pairs, built at a sixth of canonical JSON's cost (JSON
+    object keys are distinct strings, so sorting never compares values); anything else
+    (a list, a number: 1 and true would be equal pairs) by its canonical JSON, as before."""
+    pairs = tuple(sorted(jwk.items()))
+    for name, value in pairs:
+        if type(name) is not str or type(value) is not str:
+            break
+    else:
+        return pairs
+    try:
+        return json.dumps(jwk, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        raise InvalidDpopProof("jwk not a valid public key") from None
