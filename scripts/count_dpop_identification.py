@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib
 import json
 import time
 from typing import Any
 
-from count_served_guard import _marks
+from count_served_guard import _marks, count_in
 from joserfc.jwk import ECKey
 
 from rempart.auth.access_tokens import AccessTokens
@@ -77,26 +76,6 @@ def identify(tokens: AccessTokens, dpop: DpopVerifier, token: str, proof: str) -
     return claims.client_id
 
 
-def _count_in(marks: Any, target: str) -> None:
-    """Collection toggled around every call of `target` (module:Name or
-    module:Class.method), replaced where it is looked up (the module or the class)."""
-    module, _, qualname = target.partition(":")
-    owner: Any = importlib.import_module(module)
-    *path, name = qualname.split(".")
-    for part in path:
-        owner = getattr(owner, part)
-    original = getattr(owner, name)
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        marks.cg_toggle()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            marks.cg_toggle()
-
-    setattr(owner, name, counted)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1_000)
@@ -122,7 +101,7 @@ def main() -> None:
              for n in range(args.calls)]
     marks = _marks()
     for target in args.count_in:
-        _count_in(marks, target)
+        count_in(marks, target)
     outer = not args.count_in
     marks.cg_start()
     marks.cg_zero()

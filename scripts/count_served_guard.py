@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import importlib
 import json
 import os
 import subprocess
@@ -115,24 +116,7 @@ class Gates:
         CheckGate.before, CheckGate.after = counted_before, counted_after  # type: ignore
 
     def count_in(self, target: str) -> None:
-        """Collection toggled around every call of `target` (module:Class.method)."""
-        import importlib
-
-        module, _, qualname = target.partition(":")
-        owner_name, _, name = qualname.rpartition(".")
-        owner = importlib.import_module(module)
-        for part in owner_name.split("."):
-            owner = getattr(owner, part)
-        original, marks = getattr(owner, name), self.marks
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            marks.cg_toggle()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                marks.cg_toggle()
-
-        setattr(owner, name, counted)
+        count_in(self.marks, target)
 
     def calibrate(self, pairs: int = 1_000) -> None:
         """`pairs` empty toggled regions, counted and dumped alone (the toggles' cost)."""
@@ -141,6 +125,26 @@ class Gates:
             self.marks.cg_toggle()
             self.marks.cg_toggle()
         self.marks.cg_dump(b"toggles")
+
+
+def count_in(marks: Any, target: str) -> None:
+    """Collection toggled around every call of `target` (module:Name or
+    module:Class.method), replaced where it is looked up (the module or the class)."""
+    module, _, qualname = target.partition(":")
+    owner: Any = importlib.import_module(module)
+    *path, name = qualname.split(".")
+    for part in path:
+        owner = getattr(owner, part)
+    original = getattr(owner, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        marks.cg_toggle()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            marks.cg_toggle()
+
+    setattr(owner, name, counted)
 
 
 def served(data_dir: Path, checks: int, gate_only: bool, count_in: str | None) -> dict[str, Any]:
