@@ -61,8 +61,11 @@ def _learnt_nothing(profile: AccountProfile, prior: PeerPrior) -> bool:
         return False
     if rw.learnt_any(profile.rates):
         return False
-    minute, hour, day = profile.own_peaks()
-    return minute <= prior.per_minute and hour <= prior.per_hour and day <= prior.per_day
+    # own_peaks() <= the prior's, compared field by field (no tuple, no max: every call).
+    high, today = profile.peaks_high, profile.peaks_today
+    return (high[0] <= prior.per_minute and today[0] <= prior.per_minute
+            and high[1] <= prior.per_hour and today[1] <= prior.per_hour
+            and high[2] <= prior.per_day and today[2] <= prior.per_day)
 
 
 class StepUpFactor(enum.StrEnum):
@@ -149,13 +152,13 @@ class Guard:
             return standing
         retry = not outcome.matched and session.is_retry(outcome.attempt_key, ts)
         new, far = self._learner.observe(ctx, ts, outcome, profile, session, retry=retry)
+        young = still_young(session.young, session.started, ts)
         sessions = self._campaign.record(fresh=session.fresh, keys=keys,
-                                         matched=outcome.matched, far=far, ts=ts,
-                                         young=still_young(session.young, session.started, ts))
+                                         matched=outcome.matched, far=far, ts=ts, young=young)
         ceilings, usual = self._hourly(ctx, ts, prior, profile)
         session.composition = tuple(composition_evidence(profile, session, prior, usual))
         evidence = [*session.novelty, *session.pending, *session.composition,
-                    *self._pooled(profile, session, sessions, ts)]
+                    *self._pooled(profile, session, sessions, ts, young)]
         if outcome.near_miss and outcome.person_key:
             repeats = session.note_near_miss(outcome.person_key, ts, retry=retry)
             if repeats >= 2:
@@ -334,12 +337,14 @@ class Guard:
         return found[2], found[3]
 
     def _pooled(self, profile: AccountProfile, session: SessionState, sessions: float,
-                ts: float) -> list[Evidence]:
+                ts: float, young: bool | None = None) -> list[Evidence]:
         """Evidence from the whole platform, for sessions from a device or network their
-        account has not confirmed (`sessions`: opened from the network in the hour)."""
+        account has not confirmed (`sessions`: opened from the network in the hour;
+        `young`: still_young's, where the caller has it)."""
         if not session.fresh and session.block in profile.blocks:
             return []
-        young = still_young(session.young, session.started, ts)
+        if young is None:
+            young = still_young(session.young, session.started, ts)
         if not CampaignWatch.may_apply(sessions, session.fresh, young, session.far):
             return []
         return self._campaign.evidence(block=session.wide, sessions=sessions,
