@@ -13,10 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rempart.core.care import Profession
-from rempart.guard.context import CheckContext, Channel, SizeClass, new_context
+from rempart.guard.ceilings import learnt_nothing
+from rempart.guard.context import Channel, CheckContext, SizeClass, new_context
 from rempart.guard.errors import InvalidCheckContext
 from rempart.guard.geo import EARTH_RADIUS_KM, FAR_KM, centroids, distance_km, is_far
-from rempart.guard.guard import _learnt_nothing
 from rempart.guard.peers import PeerProfiles
 from rempart.guard.profile import AccountProfile
 
@@ -30,7 +30,8 @@ FIELDS = dict(account_id="a1", organisation_id=7, session_id="api:c|jkt:k",
 def test_new_context_is_the_dataclass_made_field_by_field() -> None:
     made = new_context(**FIELDS)
     assert made == CheckContext(**FIELDS)
-    assert made.keys is None and made.ts is None
+    assert made.keys is None
+    assert made.ts is None
     assert [getattr(made, f.name) for f in dataclasses.fields(made)] == [
         *FIELDS.values(), None, None]
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -76,6 +77,6 @@ def test_learnt_nothing_compares_the_peaks_as_own_peaks_does(
     profile.peaks_high, profile.peaks_today = high, today
     profile.learned_checks = learnt
     minute, hour, day = profile.own_peaks()
-    assert _learnt_nothing(profile, prior) is (
+    assert learnt_nothing(profile, prior) is (
         not learnt and minute <= prior.per_minute and hour <= prior.per_hour
         and day <= prior.per_day)

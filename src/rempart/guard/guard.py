@@ -21,10 +21,9 @@ from contextlib import AbstractContextManager
 from rempart.clock import Clock
 from rempart.core.care import Profession
 from rempart.guard import limits_check as lim
-from rempart.guard import rates as rw
 from rempart.guard.alerts import AlertSink
 from rempart.guard.campaign import HOUR_S, CampaignWatch, origin_novelty, still_young
-from rempart.guard.ceilings import Ceilings, LimitPolicy, ceilings_for
+from rempart.guard.ceilings import Ceilings, LimitPolicy, ceilings_for, learnt_nothing
 from rempart.guard.clockwatch import ClockWatch, check_ts
 from rempart.guard.context import CheckContext, EntityId, LookupOutcome, SizeClass
 from rempart.guard.decision import Action, Decision, Evidence
@@ -52,20 +51,6 @@ from rempart.guard.timeslots import LocalSlots
 CLAIM_WINDOW_S = 2 * 86400
 MAX_INTERVAL_GAP_S = 900.0
 CACHE_MAX = 100_000
-
-
-def _learnt_nothing(profile: AccountProfile, prior: PeerPrior) -> bool:
-    """Whether the account's ceilings and usual rates are still its peer group's: no
-    learnt check, no peak above the peers' (see ceilings_for, usual_and_judged)."""
-    if profile.learned_checks:
-        return False
-    if rw.learnt_any(profile.rates):
-        return False
-    # own_peaks() <= the prior's, compared field by field (no tuple, no max: every call).
-    high, today = profile.peaks_high, profile.peaks_today
-    return (high[0] <= prior.per_minute and today[0] <= prior.per_minute
-            and high[1] <= prior.per_hour and today[1] <= prior.per_hour
-            and high[2] <= prior.per_day and today[2] <= prior.per_day)
 
 
 class StepUpFactor(enum.StrEnum):
@@ -316,7 +301,7 @@ class Guard:
                 profile: AccountProfile) -> tuple[Ceilings, Usual]:
         """An account's ceilings and usual rates, recomputed once an hour of the clock
         (habits move slowly), in a cache local to this process."""
-        if _learnt_nothing(profile, prior):
+        if learnt_nothing(profile, prior):
             # A new account is its peer group (most accounts on their first checks):
             # one entry per peer group, not one per account.
             cold = self._cold_cache.get((ctx.profession, ctx.size_class))
