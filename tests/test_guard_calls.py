@@ -1,6 +1,7 @@
 """Fewer Python calls per check, the same answers (docs/guard.md, "Fewer calls per check"):
 the gate's context made through its slots, the distances from per-département radians,
-a new account's ceilings told from its peaks without building them."""
+a new account's ceilings told from its peaks without building them, the in-process
+lock held without a call."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rempart.clock import ManualClock
 from rempart.core.care import Profession
+from rempart.guard import GuardSettings, MemoryAlertSink, build_guard
 from rempart.guard.ceilings import learnt_nothing
 from rempart.guard.context import Channel, CheckContext, SizeClass, new_context
 from rempart.guard.errors import InvalidCheckContext
@@ -80,3 +83,11 @@ def test_learnt_nothing_compares_the_peaks_as_own_peaks_does(
     assert learnt_nothing(profile, prior) is (
         not learnt and minute <= prior.per_minute and hour <= prior.per_hour
         and day <= prior.per_day)
+
+
+def test_in_process_the_gate_holds_the_lock_serial_gives_every_account() -> None:
+    clock = ManualClock(T0)
+    guard = build_guard(GuardSettings(), clock=clock, alerts=MemoryAlertSink())
+    lock = guard.one_serial
+    assert lock is not None
+    assert all(guard.serial(key) is lock for key in ("1", 2, "client:c", None))

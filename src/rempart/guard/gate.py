@@ -80,17 +80,19 @@ class CheckGate:
         # profiles are shared objects); on Redis one of several lanes, held across the
         # call's round trips, so that checks of other accounts go on meanwhile.
         self._serial = guard.serial
+        # In process every account's order is one lock: held without two calls a step.
+        self._one_serial = guard.one_serial
 
     def before(self, requester: Requester, *, at: dt.datetime) -> CheckContext:
         ctx = self._context(requester, at)
-        with self._serial(ctx.account_id):
+        with self._one_serial or self._serial(ctx.account_id):
             decision = self._guard.before_check(ctx)
         if decision.action is not Action.ALLOW:
             self._enforce(ctx, requester, decision)
         return ctx
 
     def after(self, ctx: CheckContext, requester: Requester, outcome: LookupOutcome) -> None:
-        with self._serial(ctx.account_id):
+        with self._one_serial or self._serial(ctx.account_id):
             decision = self._guard.after_lookup(ctx, outcome)
         if decision.action is Action.SLOW_DOWN:
             # Only a failed match reaches a ceiling here, and its answer is the plain

@@ -86,6 +86,8 @@ class Guard:
         # Constant per backend: read once, not through a property twice per check.
         self._windows = state.windows
         self._asks_ahead = state.asks_ahead
+        # A lock that serial() gives for every account (in process), or None (Redis).
+        self.one_serial: AbstractContextManager[object] | None = getattr(state, "one_serial", None)
         self._rungs = Rungs(ladder=self._ladder, windows=state.windows, alerts=alerts,
                             journal=journal)
         self._operations = Operations(state=state, journal=journal,
