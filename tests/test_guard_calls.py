@@ -22,6 +22,7 @@ from rempart.guard.errors import InvalidCheckContext
 from rempart.guard.geo import EARTH_RADIUS_KM, FAR_KM, centroids, distance_km, is_far
 from rempart.guard.peers import PeerProfiles
 from rempart.guard.profile import AccountProfile
+from rempart.guard.timeslots import LocalSlots
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 FIELDS = dict(account_id="a1", organisation_id=7, session_id="api:c|jkt:k",
@@ -91,3 +92,10 @@ def test_in_process_the_gate_holds_the_lock_serial_gives_every_account() -> None
     lock = guard.one_serial
     assert lock is not None
     assert all(guard.serial(key) is lock for key in ("1", 2, "client:c", None))
+
+
+def test_a_slot_and_its_label_in_one_call() -> None:
+    slots = LocalSlots()
+    for ts in (T0.timestamp(), T0.timestamp() + 3599, T0.timestamp() + 86400 * 200):
+        assert slots.at(ts) == (*slots.slot(ts), slots.label(ts))
+        assert slots.at(ts) == slots.at(ts)  # cached, the same

@@ -379,13 +379,13 @@ class Guard:
         breaches = (lim.check_breaches(counts, ceilings, policy, prior.noun)
                     + lim.failure_breaches(counts.failures, ceilings, policy))
         session.counts = (counts.session_minute, counts.account_hour, counts.account_day)
-        slot, _ = self._slots.slot(ts)
+        slot, _, when = self._slots.at(ts)
         expected_hour, expected_day = profile.expected_volume(ts, slot, prior)
         session.pending = (
             *volume_evidence(expected_hour=expected_hour, expected_day=expected_day,
                              hour_count=counts.account_hour, day_count=counts.account_day,
                              minute_count=counts.session_minute, noun=prior.noun,
-                             when=self._slots.label(ts)),
+                             when=when),
             *timing_evidence(session))
         if session.attempts == 1:
             # A new session of an account whose recent checks already look wrong is

@@ -27,6 +27,10 @@ class LocalSlots:
         found = self._cache.get(int(ts // SECONDS_PER_HOUR)) or self._lookup(ts)
         return found[0], found[1]
 
+    def at(self, ts: float) -> tuple[int, int, str]:
+        """(hour of week, local day ordinal, label) in one call, the cache read inline."""
+        return self._cache.get(int(ts // SECONDS_PER_HOUR)) or self._lookup(ts)
+
     def label(self, ts: float) -> str:
         """'Tuesday 10:00' — for reasons."""
         return self._lookup(ts)[2]
