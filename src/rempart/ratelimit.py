@@ -117,7 +117,14 @@ class ClockedMemoryStorage(Storage, MovingWindowSupport):
         out: list[tuple[float, float]] = []
         append = out.append
         with self._lock:
-            spans = self._spans_at(ts)
+            # Per window length: its bucket, the previous bucket's weight and its dict,
+            # kept while the time stays the same (a check's two steps make three or four
+            # calls at one time, over three or four lengths). Inline, not a method: one
+            # Python call less per call.
+            if ts != self._span_ts:
+                self._span_ts = ts
+                self._spans = {}
+            spans = self._spans
             for key, window, amount in keys:
                 span = spans.get(window)
                 if span is None:
@@ -164,7 +171,10 @@ class ClockedMemoryStorage(Storage, MovingWindowSupport):
         (half of a guard check's counts are such: sessions opened, what the look-up
         found, in each cohort)."""
         with self._lock:
-            spans = self._spans_at(ts)
+            if ts != self._span_ts:  # the spans of this time, as in slide
+                self._span_ts = ts
+                self._spans = {}
+            spans = self._spans
             for key, window, amount in keys:
                 if not amount:
                     continue
@@ -180,15 +190,6 @@ class ClockedMemoryStorage(Storage, MovingWindowSupport):
                 else:
                     windows[key] = (bucket, amount, entry[1] if entry[0] == bucket - 1 else 0)
             self._slides += 1
-
-    def _spans_at(self, ts: float) -> dict[int, tuple[int, float, dict[str, tuple[int, int, int]]]]:
-        """Per window length: its bucket, the previous bucket's weight and its dict, kept
-        while the time stays the same (a check's two steps make three or four calls at
-        one time, over three or four lengths)."""
-        if ts != self._span_ts:
-            self._span_ts = ts
-            self._spans = {}
-        return self._spans
 
     def _span(self, window: int, ts: float) -> tuple[int, float, dict[str, tuple[int, int, int]]]:
         position = ts / window

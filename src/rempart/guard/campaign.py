@@ -97,6 +97,9 @@ BASELINE_Z = 2.33
 # against the day (the counts' keys, windows, amounts).
 _YOUNG_N = [("campaign:young:n", HOUR_S, 1), ("campaign:young:n", DAY_S, 1)]
 _YOUNG_ODD = [("campaign:young:odd", HOUR_S, 1), ("campaign:young:odd", DAY_S, 1)]
+# record's platform-wide counts of checks, and of odd ones (far away or matching no one).
+_ALL_N = ("campaign:all:n", NETWORK_WINDOW_S, 1)
+_ALL_ODD = ("campaign:all:odd", NETWORK_WINDOW_S, 1)
 _YOUNG_READ = [(k, w, 0) for k, w, _ in (_YOUNG_N[0], _YOUNG_ODD[0], _YOUNG_N[1], _YOUNG_ODD[1])]
 # A young session adds to the cohort's excess with this many checks of people who live
 # far away, above the cohort's judged share (typos, failed matches retried at once, are
@@ -203,6 +206,11 @@ class CampaignWatch:
     def __init__(self, windows: SlidingWindows, *, window_s: int = WINDOW_S) -> None:
         self._windows = windows
         self._window_s = window_s
+        # record's counts of each cohort (fresh or known): checks, far, failed; made once.
+        self._cohort_keys = {
+            fresh: tuple((f"campaign:{group}:{what}", window_s, 1)
+                         for what in ("n", "far", "fail"))
+            for fresh, group in ((True, "fresh"), (False, "known"))}
         self._cached_at = float("-inf")
         self._cached: Evidence | None = None
         self._young_at = float("-inf")
@@ -227,22 +235,19 @@ class CampaignWatch:
         and in its cohort (fresh, or the others: the platform's baseline; and young), in
         one call; return the sessions opened from the block in the hour (`keys`: the
         check's, whose `sessions` is that count's key)."""
-        group = "fresh" if fresh else "known"
+        n, far_key, fail_key = self._cohort_keys[fresh]
         digest = keys.block_digest
-        adding = [("nb:n:" + digest, HOUR_S, 1),
-                  ("campaign:all:n", NETWORK_WINDOW_S, 1),
-                  (f"campaign:{group}:n", self._window_s, 1)]
+        adding = [("nb:n:" + digest, HOUR_S, 1), _ALL_N, n]
         if young:
             adding += _YOUNG_N
         if far or not matched:
-            adding += [("nb:odd:" + digest, HOUR_S, 1),
-                     ("campaign:all:odd", NETWORK_WINDOW_S, 1)]
+            adding += [("nb:odd:" + digest, HOUR_S, 1), _ALL_ODD]
             if young:
                 adding += _YOUNG_ODD
         if far:
-            adding.append((f"campaign:{group}:far", self._window_s, 1))
+            adding.append(far_key)
         if not matched:
-            adding.append((f"campaign:{group}:fail", self._window_s, 1))
+            adding.append(fail_key)
         return self._windows.read_adding(keys.sessions, adding, ts)[0]
 
     @staticmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rempart.guard import rates as rw
 from rempart.guard.peers import PeerPrior
 from rempart.guard.profile import AccountProfile
 
@@ -73,3 +74,17 @@ def ceilings_for(policy: LimitPolicy, prior: PeerPrior, profile: AccountProfile)
         fail_address=max(policy.failure_floor_shared, share * address),
         fail_block=max(policy.failure_floor_shared, share * block),
     )
+
+
+def learnt_nothing(profile: AccountProfile, prior: PeerPrior) -> bool:
+    """Whether the account's ceilings and usual rates are still its peer group's: no
+    learnt check, no peak above the peers' (see ceilings_for, usual_and_judged)."""
+    if profile.learned_checks:
+        return False
+    if rw.learnt_any(profile.rates):
+        return False
+    # own_peaks() <= the prior's, compared field by field (no tuple, no max: every call).
+    high, today = profile.peaks_high, profile.peaks_today
+    return (high[0] <= prior.per_minute and today[0] <= prior.per_minute
+            and high[1] <= prior.per_hour and today[1] <= prior.per_hour
+            and high[2] <= prior.per_day and today[2] <= prior.per_day)

@@ -26,7 +26,7 @@ from typing import Protocol
 
 from rempart.core.care import Profession
 from rempart.disclosure import Requester
-from rempart.guard.context import Channel, CheckContext, LookupOutcome, SizeClass
+from rempart.guard.context import Channel, CheckContext, LookupOutcome, SizeClass, new_context
 from rempart.guard.decision import Action, Decision
 from rempart.guard.errors import CheckWithheld
 from rempart.guard.guard import Guard, StepUpFactor
@@ -80,17 +80,19 @@ class CheckGate:
         # profiles are shared objects); on Redis one of several lanes, held across the
         # call's round trips, so that checks of other accounts go on meanwhile.
         self._serial = guard.serial
+        # In process every account's order is one lock: held without two calls a step.
+        self._one_serial = guard.one_serial
 
     def before(self, requester: Requester, *, at: dt.datetime) -> CheckContext:
         ctx = self._context(requester, at)
-        with self._serial(ctx.account_id):
+        with self._one_serial or self._serial(ctx.account_id):
             decision = self._guard.before_check(ctx)
         if decision.action is not Action.ALLOW:
             self._enforce(ctx, requester, decision)
         return ctx
 
     def after(self, ctx: CheckContext, requester: Requester, outcome: LookupOutcome) -> None:
-        with self._serial(ctx.account_id):
+        with self._one_serial or self._serial(ctx.account_id):
             decision = self._guard.after_lookup(ctx, outcome)
         if decision.action is Action.SLOW_DOWN:
             # Only a failed match reaches a ceiling here, and its answer is the plain
@@ -155,16 +157,19 @@ class CheckGate:
         session = requester.session_id or f"org:{requester.organisation_id}"
         api = session.startswith(API_PREFIX)
         device = requester.device_id or "-"
-        return CheckContext(
-            account_id=account_key(requester), organisation_id=requester.organisation_id,
-            session_id=f"{session}|{device}" if api else session,
-            profession=(_PROFESSIONS.get(facts.profession, Profession.PHARMACY) if facts
-                        else Profession.PHARMACY),
-            size_class=_SIZES.get(facts.size_class, SizeClass.SMALL) if facts else SizeClass.SMALL,
-            departement=facts.departement if facts else UNKNOWN_DEPARTEMENT,
-            postcode=facts.postcode if facts else None,
-            address=requester.client_address or "0.0.0.0", device_id=device, at=at,  # noqa: S104
-            channel=Channel.API if api else Channel.PORTAL)
+        if facts is None:
+            profession, size, departement, postcode = (
+                Profession.PHARMACY, SizeClass.SMALL, UNKNOWN_DEPARTEMENT, None)
+        else:
+            profession = _PROFESSIONS.get(facts.profession, Profession.PHARMACY)
+            size = _SIZES.get(facts.size_class, SizeClass.SMALL)
+            departement, postcode = facts.departement, facts.postcode
+        # new_context: CheckContext(...) without the frozen dataclass's per-field setattr.
+        return new_context(
+            account_key(requester), requester.organisation_id,
+            f"{session}|{device}" if api else session, profession, size, departement,
+            requester.client_address or "0.0.0.0", device, at,  # noqa: S104
+            Channel.API if api else Channel.PORTAL, postcode)
 
     def _enforce(self, ctx: CheckContext, requester: Requester, decision: Decision) -> None:
         action = decision.action

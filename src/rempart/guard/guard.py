@@ -21,10 +21,9 @@ from contextlib import AbstractContextManager
 from rempart.clock import Clock
 from rempart.core.care import Profession
 from rempart.guard import limits_check as lim
-from rempart.guard import rates as rw
 from rempart.guard.alerts import AlertSink
 from rempart.guard.campaign import HOUR_S, CampaignWatch, origin_novelty, still_young
-from rempart.guard.ceilings import Ceilings, LimitPolicy, ceilings_for
+from rempart.guard.ceilings import Ceilings, LimitPolicy, ceilings_for, learnt_nothing
 from rempart.guard.clockwatch import ClockWatch, check_ts
 from rempart.guard.context import CheckContext, EntityId, LookupOutcome, SizeClass
 from rempart.guard.decision import Action, Decision, Evidence
@@ -52,17 +51,6 @@ from rempart.guard.timeslots import LocalSlots
 CLAIM_WINDOW_S = 2 * 86400
 MAX_INTERVAL_GAP_S = 900.0
 CACHE_MAX = 100_000
-
-
-def _learnt_nothing(profile: AccountProfile, prior: PeerPrior) -> bool:
-    """Whether the account's ceilings and usual rates are still its peer group's: no
-    learnt check, no peak above the peers' (see ceilings_for, usual_and_judged)."""
-    if profile.learned_checks:
-        return False
-    if rw.learnt_any(profile.rates):
-        return False
-    minute, hour, day = profile.own_peaks()
-    return minute <= prior.per_minute and hour <= prior.per_hour and day <= prior.per_day
 
 
 class StepUpFactor(enum.StrEnum):
@@ -98,6 +86,8 @@ class Guard:
         # Constant per backend: read once, not through a property twice per check.
         self._windows = state.windows
         self._asks_ahead = state.asks_ahead
+        # A lock that serial() gives for every account (in process), or None (Redis).
+        self.one_serial: AbstractContextManager[object] | None = getattr(state, "one_serial", None)
         self._rungs = Rungs(ladder=self._ladder, windows=state.windows, alerts=alerts,
                             journal=journal)
         self._operations = Operations(state=state, journal=journal,
@@ -149,13 +139,13 @@ class Guard:
             return standing
         retry = not outcome.matched and session.is_retry(outcome.attempt_key, ts)
         new, far = self._learner.observe(ctx, ts, outcome, profile, session, retry=retry)
+        young = still_young(session.young, session.started, ts)
         sessions = self._campaign.record(fresh=session.fresh, keys=keys,
-                                         matched=outcome.matched, far=far, ts=ts,
-                                         young=still_young(session.young, session.started, ts))
+                                         matched=outcome.matched, far=far, ts=ts, young=young)
         ceilings, usual = self._hourly(ctx, ts, prior, profile)
         session.composition = tuple(composition_evidence(profile, session, prior, usual))
         evidence = [*session.novelty, *session.pending, *session.composition,
-                    *self._pooled(profile, session, sessions, ts)]
+                    *self._pooled(profile, session, sessions, ts, young)]
         if outcome.near_miss and outcome.person_key:
             repeats = session.note_near_miss(outcome.person_key, ts, retry=retry)
             if repeats >= 2:
@@ -313,7 +303,7 @@ class Guard:
                 profile: AccountProfile) -> tuple[Ceilings, Usual]:
         """An account's ceilings and usual rates, recomputed once an hour of the clock
         (habits move slowly), in a cache local to this process."""
-        if _learnt_nothing(profile, prior):
+        if learnt_nothing(profile, prior):
             # A new account is its peer group (most accounts on their first checks):
             # one entry per peer group, not one per account.
             cold = self._cold_cache.get((ctx.profession, ctx.size_class))
@@ -334,12 +324,14 @@ class Guard:
         return found[2], found[3]
 
     def _pooled(self, profile: AccountProfile, session: SessionState, sessions: float,
-                ts: float) -> list[Evidence]:
+                ts: float, young: bool | None = None) -> list[Evidence]:
         """Evidence from the whole platform, for sessions from a device or network their
-        account has not confirmed (`sessions`: opened from the network in the hour)."""
+        account has not confirmed (`sessions`: opened from the network in the hour;
+        `young`: still_young's, where the caller has it)."""
         if not session.fresh and session.block in profile.blocks:
             return []
-        young = still_young(session.young, session.started, ts)
+        if young is None:
+            young = still_young(session.young, session.started, ts)
         if not CampaignWatch.may_apply(sessions, session.fresh, young, session.far):
             return []
         return self._campaign.evidence(block=session.wide, sessions=sessions,
@@ -387,13 +379,13 @@ class Guard:
         breaches = (lim.check_breaches(counts, ceilings, policy, prior.noun)
                     + lim.failure_breaches(counts.failures, ceilings, policy))
         session.counts = (counts.session_minute, counts.account_hour, counts.account_day)
-        slot, _ = self._slots.slot(ts)
+        slot, _, when = self._slots.at(ts)
         expected_hour, expected_day = profile.expected_volume(ts, slot, prior)
         session.pending = (
             *volume_evidence(expected_hour=expected_hour, expected_day=expected_day,
                              hour_count=counts.account_hour, day_count=counts.account_day,
                              minute_count=counts.session_minute, noun=prior.noun,
-                             when=self._slots.label(ts)),
+                             when=when),
             *timing_evidence(session))
         if session.attempts == 1:
             # A new session of an account whose recent checks already look wrong is

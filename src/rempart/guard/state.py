@@ -115,8 +115,9 @@ class MemoryGuardState:
         self._sessions: OrderedDict[str, SessionState] = OrderedDict()
         self._saves = 0
         self._lock = threading.Lock()
-        # One for every key: profiles are shared objects changed in place.
-        self._serial = threading.Lock()
+        # One for every key: profiles are shared objects changed in place. Offered as
+        # `one_serial` too, for the check path to hold without a call (Guard.one_serial).
+        self._serial = self.one_serial = threading.Lock()
         self._patients: dict[str, Patients] = {}
         self._pending: dict[str, tuple[str, PendingCheck]] = {}
         # Per account, its pending references by deadline: the one (deadline, reference)

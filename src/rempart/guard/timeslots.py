@@ -23,8 +23,13 @@ class LocalSlots:
 
     def slot(self, ts: float) -> tuple[int, int]:
         """(hour of week with Monday 00h = 0, local day ordinal)."""
-        hour_of_week, day, _ = self._lookup(ts)
-        return hour_of_week, day
+        # The cache read inline (two or three calls a check, nearly always found).
+        found = self._cache.get(int(ts // SECONDS_PER_HOUR)) or self._lookup(ts)
+        return found[0], found[1]
+
+    def at(self, ts: float) -> tuple[int, int, str]:
+        """(hour of week, local day ordinal, label) in one call, the cache read inline."""
+        return self._cache.get(int(ts // SECONDS_PER_HOUR)) or self._lookup(ts)
 
     def label(self, ts: float) -> str:
         """'Tuesday 10:00' — for reasons."""
