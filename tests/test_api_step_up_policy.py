@@ -20,8 +20,10 @@ from rempart.audit.security_sink import AuditSecurityEventSink
 from rempart.auth.api_step_up_policy import ApiStepUpPolicies, Approvers
 from rempart.auth.errors import NotPermitted
 from rempart.auth.events import EventKind, SecurityEvent
+from rempart.auth.mail import render
 from rempart.auth.models import ApiStepUpPolicy
-from rempart.auth.roles import Role
+from rempart.auth.outbox import NotificationKind, OutboxEntry
+from rempart.auth.roles import AccountStatus, Role
 from rempart.portal.i18n import Translator
 from test_api_step_up import ELSEWHERE, PAGE, _code, _confirm, _enter, _software, _stepped_up_key
 
@@ -99,6 +101,80 @@ def test_by_default_a_user_is_told_an_admin_must_confirm_and_the_code_stays_vali
     assert key.check(away).status_code == 201
     [released] = env.events.of_kind(EventKind.API_CLIENT_STEPPED_UP)
     assert released.account_id == admin_id
+
+
+def _admins(env: PortalEnv) -> list[int]:
+    organisation = env.population.organisation_ids[0]
+    return [a.id for a in env.auth.accounts.in_organisation(organisation)
+            if a.role is Role.ORGANISATION_ADMIN and a.status is AccountStatus.ACTIVE]
+
+
+def _refusal_notices(env: PortalEnv, account_id: int) -> list[OutboxEntry]:
+    return [m for m in env.auth.outbox.for_account(account_id)
+            if m.kind is NotificationKind.API_STEP_UP_REFUSED]
+
+
+def test_a_user_typing_a_right_code_is_told_to_the_admins_once_per_code(
+        env: PortalEnv) -> None:
+    client = _software(env)
+    admins = _admins(env)
+    assert admins
+    before = {a: len(_refusal_notices(env, a)) for a in admins}
+    key, answer = _stepped_up_key(env, client)
+    code = _code(answer)
+    user, user_id, _, _ = env.signed_in()
+    assert _enter(user, code).status_code == 403
+    assert _enter(user, code.lower()).status_code == 403  # the same code, typed again
+    assert user.form(f"{PAGE}/confirm", user.get(PAGE), {"code": code}).status_code == 403
+    assert len(_admin_required_events(env)) == 3
+    name = env.auth.accounts.contact(user_id).display_name
+    for admin in admins:
+        [message] = _refusal_notices(env, admin)[before[admin]:]
+        assert message.recipient == env.auth.accounts.contact(admin).email
+        assert message.payload == {
+            "software": "Logiciel d'officine", "client_id": client[0], "person": name,
+            "at": env.clock.now().strftime("%Y-%m-%d %H:%M")}
+        mail = render(message, mail_from="rempart@example.org").get_content()
+        assert name in mail and client[0] in mail
+        assert "Neither the software's vendor nor rempart's operator ever asks" in mail
+        assert code not in mail
+        assert code.replace("-", "") not in mail
+        assert code.replace("-", "") not in repr(message)
+        for secret in env.population.alice.secrets():
+            assert secret not in mail
+    assert not _refusal_notices(env, user_id)  # the plain user is not one of them
+
+    # A new code for the key (the first one expired) is told once more.
+    env.clock.advance(601)
+    away = env.browser(address=ELSEWHERE)
+    key.issue(away)
+    second = _code(key.check(away))
+    assert second != code
+    assert _enter(user, second).status_code == 403
+    assert _enter(user, second).status_code == 403
+    for admin in admins:
+        assert len(_refusal_notices(env, admin)) == before[admin] + 2
+
+
+def test_an_unknown_or_expired_code_tells_no_one(env: PortalEnv) -> None:
+    client = _software(env)
+    admins = _admins(env)
+    outbox = {a: len(env.auth.outbox.for_account(a)) for a in admins}
+    told = {a: len(_refusal_notices(env, a)) for a in admins}
+    key, answer = _stepped_up_key(env, client)
+    code = _code(answer)
+    user, user_id, _, _ = env.signed_in()
+    assert _enter(user, "BBBB-BBBB").status_code == 400
+    env.clock.advance(601)
+    assert _enter(user, code).status_code == 400
+    for admin in admins:
+        assert len(env.auth.outbox.for_account(admin)) == outbox[admin]
+    # The key's next code, typed by the same user, is told: the check above is real.
+    away = env.browser(address=ELSEWHERE)
+    key.issue(away)
+    assert _enter(user, _code(key.check(away))).status_code == 403
+    for admin in admins:
+        assert len(_refusal_notices(env, admin)) == told[admin] + 1
 
 
 def test_where_an_admin_chose_users_any_user_confirms(env: PortalEnv) -> None:

@@ -115,6 +115,17 @@ class ApiStepUpCodes:
                 return None
             return _pending(*row)
 
+    def first_refusal(self, *, code_id: int) -> bool:
+        """Mark the pending code as told to the admins (someone not allowed typed it);
+        True only the first time for that code, across workers."""
+        now = self._clock.now()
+        with DbSession(self._engine) as db, db.begin():
+            marked = db.execute(update(ApiStepUpCode).where(
+                ApiStepUpCode.id == code_id, ApiStepUpCode.refusal_told_at.is_(None),
+                ApiStepUpCode.used_at.is_(None), ApiStepUpCode.expires_at > now,
+            ).values(refusal_told_at=now))
+            return marked.rowcount == 1  # type: ignore[attr-defined]
+
     def key_thumbprints(self, *, client_id: str) -> list[str]:
         """The client's keys asked for a step-up lately (a row is kept a day after its
         code expired), newest first: for the security console."""
@@ -156,6 +167,7 @@ class ApiStepUpCodes:
             row.expires_at = now + self._lifetime
             row.used_at = None
             row.used_by = None
+            row.refusal_told_at = None  # a new code: its own refusal notice
             return _challenge_of(code, row.expires_at, now)
 
     def _find(self, db: DbSession, code: str,

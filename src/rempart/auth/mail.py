@@ -76,6 +76,25 @@ _TEXTS: dict[NotificationKind, tuple[str, str]] = {
         "come from a fraudster), revoke that software from the portal (opened yourself, "
         "do not follow any link) and tell rempart's support.\n",
     ),
+    NotificationKind.API_STEP_UP_REFUSED: (
+        "Code de déblocage refusé / Release code refused",
+        "Le {at} (UTC), {person} a saisi sur le portail rempart un code de vérification "
+        "qui débloquerait une clé du logiciel « {software} » ({client_id}) de votre "
+        "structure ; seul un administrateur peut le confirmer, rien n'a été débloqué.\n"
+        "Ni l'éditeur du logiciel ni l'opérateur de rempart ne demandent jamais par "
+        "téléphone de « confirmer un code » : un tel appel vient d'un fraudeur. Si "
+        "personne de votre structure n'attendait ce code, ne le confirmez pas, révoquez "
+        "ce logiciel depuis le portail (ouvert vous-même, sans suivre de lien) et "
+        "prévenez le support rempart.\n\n"
+        "On {at} (UTC), {person} typed on the rempart portal a verification code that "
+        "would release a key of your organisation's practice software \"{software}\" "
+        "({client_id}); only an admin may confirm it, nothing was released.\n"
+        "Neither the software's vendor nor rempart's operator ever asks anyone by phone "
+        "to \"confirm a code\": such a call comes from a fraudster. If no one of your "
+        "organisation expected that code, do not confirm it, revoke that software from "
+        "the portal (opened yourself, do not follow any link) and tell rempart's "
+        "support.\n",
+    ),
 }
 
 

@@ -250,6 +250,9 @@ class ApiStepUpCode(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
     used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     used_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    # When the organisation's admins were told someone not allowed to typed this code:
+    # once per code, however many attempts.
+    refusal_told_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
 class ApiStepUpPolicy(Base):

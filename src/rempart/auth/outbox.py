@@ -24,6 +24,7 @@ class NotificationKind(StrEnum):
     FACTOR_ADDED = "factor_added"
     INVITATION = "invitation"
     API_KEY_RELEASED = "api_key_released"
+    API_STEP_UP_REFUSED = "api_step_up_refused"
 
 
 @dataclass(frozen=True, slots=True)

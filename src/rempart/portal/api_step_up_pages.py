@@ -6,7 +6,8 @@ with a second factor passed within the last minutes (a passkey where the account
 one: the second-factor page offers it first). Only then does the guard release that one
 key. Who may confirm is the organisation's choice (rempart.auth.api_step_up_policy):
 its admins only by default, any of its users if an admin chose so; anyone else who
-types a right code is told that an admin must confirm it, and the code stays valid.
+types a right code is told that an admin must confirm it, the code stays valid, and
+the organisation's admins are told once per code (rempart.auth.api_release_notices).
 Every other refusal changes nothing and says the same for a code unknown, expired, used
 or another organisation's; wrong codes are throttled per account and per address.
 """
@@ -85,13 +86,19 @@ def _refused(request: Request, user: PortalUser, reason: str) -> Response:
 def _admin_required(request: Request, user: PortalUser, pending: PendingStepUp) -> Response:
     """A right code typed by someone the organisation's choice does not let confirm it:
     said plainly, the code left pending for an admin, recorded (never the code) since it
-    may be a thief's "vendor support" call reaching the wrong person."""
+    may be a thief's "vendor support" call reaching the wrong person; for the same reason
+    the organisation's admins are told, once per code however many attempts."""
     portal = portal_of(request)
+    now = portal.clock.now()
     portal.auth.events.emit(SecurityEvent(
-        EventKind.REQUEST_REFUSED, portal.clock.now(), account_id=user.account.id,
+        EventKind.REQUEST_REFUSED, now, account_id=user.account.id,
         organisation_id=pending.organisation_id, session_id=user.view.id,
         client_id=pending.client_id, address=client_address(request),
         reason="api_step_up_admin_required"))
+    if portal.auth.api_step_ups.first_refusal(code_id=pending.id):
+        portal.auth.api_release_notices.refused(
+            organisation_id=pending.organisation_id, client_id=pending.client_id,
+            client_name=pending.client_name, typed_by=user.account.id, at=now)
     t = Translator(language_of(request))
     return _page(request, user, status=403, error=t("api_step_up.admin_required"))
 
