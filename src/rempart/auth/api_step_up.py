@@ -124,7 +124,7 @@ class ApiStepUpCodes:
                 ApiStepUpCode.id == code_id, ApiStepUpCode.refusal_told_at.is_(None),
                 ApiStepUpCode.used_at.is_(None), ApiStepUpCode.expires_at > now,
             ).values(refusal_told_at=now))
-            return marked.rowcount == 1  # type: ignore[attr-defined]
+            return bool(marked.rowcount == 1)  # type: ignore[attr-defined]
 
     def key_thumbprints(self, *, client_id: str) -> list[str]:
         """The client's keys asked for a step-up lately (a row is kept a day after its
