@@ -13,6 +13,7 @@ from structlog.testing import capture_logs
 
 from auth_support import BACKENDS, TEST_AUTH, AuthEnv, fresh, shared_env, totp_now
 from rempart.auth.access_tokens import AccessTokens
+from rempart.auth.challenges import ChallengeStore
 from rempart.auth.client import ClientInfo
 from rempart.auth.errors import (
     InvalidAccessToken,
@@ -197,3 +198,20 @@ def test_a_clock_set_back_does_not_lengthen_an_access_token(env: AuthEnv) -> Non
                                jkt="jkt").access_token
     env.clock.jump(-100)
     assert tokens.verify(fresh_token).client_id == "c-1"
+
+
+def test_a_clock_set_back_does_not_lengthen_a_webauthn_challenge(env: AuthEnv) -> None:
+    """A 5-minute ceremony, the clock back 3 hours: before, its challenge could be
+    answered for 3 h 05."""
+    store = ChallengeStore(engine=env.runtime.engine, clock=env.clock, lifetime_seconds=300)
+    ceremony_id, _ = store.create(purpose="login", account_id=None)
+    env.clock.jump(-3 * HOUR)
+    env.clock.advance(10 * MINUTE)
+    with capture_logs() as logs:
+        assert store.take(ceremony_id=ceremony_id, purpose="login") is None
+    assert anomalies(logs) == ["webauthn_challenge"]
+    # A small step back keeps a fresh ceremony good; the one above is gone (single use).
+    fresh_id, challenge = store.create(purpose="login", account_id=None)
+    env.clock.jump(-100)
+    taken = store.take(ceremony_id=fresh_id, purpose="login")
+    assert taken is not None and taken.challenge == challenge
