@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
 from auth_support import BACKENDS, TEST_AUTH, AuthEnv, fresh, shared_env, totp_now
@@ -22,10 +23,11 @@ from rempart.auth.errors import (
     SessionInvalid,
 )
 from rempart.auth.events import EventKind
+from rempart.auth.models import WebauthnChallenge
 from rempart.auth.roles import Actor, Role
 from rempart.auth.sessions import IssuedSession
 from rempart.auth.signing_keys import SigningKeys
-from rempart.auth.tokens import ContactFields
+from rempart.auth.tokens import ContactFields, token_hash
 
 HOUR = 3600.0
 MINUTE = 60.0
@@ -214,4 +216,16 @@ def test_a_clock_set_back_does_not_lengthen_a_webauthn_challenge(env: AuthEnv) -
     fresh_id, challenge = store.create(purpose="login", account_id=None)
     env.clock.jump(-100)
     taken = store.take(ceremony_id=fresh_id, purpose="login")
-    assert taken is not None and taken.challenge == challenge
+    assert taken is not None
+    assert taken.challenge == challenge
+
+
+def test_challenges_made_before_a_jump_back_are_purged(env: AuthEnv) -> None:
+    store = ChallengeStore(engine=env.runtime.engine, clock=env.clock, lifetime_seconds=300)
+    old_id, _ = store.create(purpose="login", account_id=None)
+    env.clock.jump(-3 * HOUR)
+    store.create(purpose="login", account_id=None)  # purges what has expired
+    with env.runtime.engine.connect() as conn:
+        left = conn.scalar(select(func.count()).select_from(WebauthnChallenge).where(
+            WebauthnChallenge.ceremony_hash == token_hash(old_id)))
+    assert left == 0
