@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
 from auth_support import BACKENDS, TEST_AUTH, AuthEnv, fresh, shared_env, totp_now
 from rempart.auth.access_tokens import AccessTokens
+from rempart.auth.challenges import ChallengeStore
 from rempart.auth.client import ClientInfo
 from rempart.auth.errors import (
     InvalidAccessToken,
@@ -21,10 +23,11 @@ from rempart.auth.errors import (
     SessionInvalid,
 )
 from rempart.auth.events import EventKind
+from rempart.auth.models import WebauthnChallenge
 from rempart.auth.roles import Actor, Role
 from rempart.auth.sessions import IssuedSession
 from rempart.auth.signing_keys import SigningKeys
-from rempart.auth.tokens import ContactFields
+from rempart.auth.tokens import ContactFields, token_hash
 
 HOUR = 3600.0
 MINUTE = 60.0
@@ -197,3 +200,32 @@ def test_a_clock_set_back_does_not_lengthen_an_access_token(env: AuthEnv) -> Non
                                jkt="jkt").access_token
     env.clock.jump(-100)
     assert tokens.verify(fresh_token).client_id == "c-1"
+
+
+def test_a_clock_set_back_does_not_lengthen_a_webauthn_challenge(env: AuthEnv) -> None:
+    """A 5-minute ceremony, the clock back 3 hours: before, its challenge could be
+    answered for 3 h 05."""
+    store = ChallengeStore(engine=env.runtime.engine, clock=env.clock, lifetime_seconds=300)
+    ceremony_id, _ = store.create(purpose="login", account_id=None)
+    env.clock.jump(-3 * HOUR)
+    env.clock.advance(10 * MINUTE)
+    with capture_logs() as logs:
+        assert store.take(ceremony_id=ceremony_id, purpose="login") is None
+    assert anomalies(logs) == ["webauthn_challenge"]
+    # A small step back keeps a fresh ceremony good; the one above is gone (single use).
+    fresh_id, challenge = store.create(purpose="login", account_id=None)
+    env.clock.jump(-100)
+    taken = store.take(ceremony_id=fresh_id, purpose="login")
+    assert taken is not None
+    assert taken.challenge == challenge
+
+
+def test_challenges_made_before_a_jump_back_are_purged(env: AuthEnv) -> None:
+    store = ChallengeStore(engine=env.runtime.engine, clock=env.clock, lifetime_seconds=300)
+    old_id, _ = store.create(purpose="login", account_id=None)
+    env.clock.jump(-3 * HOUR)
+    store.create(purpose="login", account_id=None)  # purges what has expired
+    with env.runtime.engine.connect() as conn:
+        left = conn.scalar(select(func.count()).select_from(WebauthnChallenge).where(
+            WebauthnChallenge.ceremony_hash == token_hash(old_id)))
+    assert left == 0

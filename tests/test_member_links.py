@@ -156,6 +156,22 @@ def test_expired_by_the_clock(bed: Bed) -> None:
         bed.verifier.verify(token)
 
 
+def test_a_clock_set_back_does_not_lengthen_a_link(bed: Bed) -> None:
+    """The link's life is the insurer's (iat, exp), not ours: set back 3 hours, this
+    clock reads a link signed before the jump as signed in the future (beyond the 60 s
+    skew) and refuses it, so no link outlives its real 5 minutes; a small step back
+    (under 60 s) keeps a fresh one good. Nothing to change here (docs/auth.md)."""
+    token = bed.token()
+    bed.clock.jump(-3 * 3600)
+    with pytest.raises(MalformedLink, match="signed in the future"):
+        bed.verifier.verify(token)
+    bed.clock.jump(3 * 3600 - 50)
+    assert bed.verifier.verify(token).nonce == "n" * 22
+    bed.clock.jump(50 + 300)
+    with pytest.raises(ExpiredLink):
+        bed.verifier.verify(bed.token(jti="m" * 22))
+
+
 @settings(max_examples=150, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(garbage=st.one_of(

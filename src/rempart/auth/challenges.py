@@ -2,7 +2,9 @@
 
 The browser gets an opaque ceremony id; the challenge itself stays in the database.
 Taking a challenge deletes it, so an answer can be checked once, whether it passes or
-not; expired challenges cannot be taken and are purged as new ones are made.
+not; expired challenges cannot be taken and are purged as new ones are made. A challenge
+made before the wall clock went back (its creation ahead of the clock, rempart.auth.
+clock_skew) counts as expired: otherwise it would live the jump longer.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session as DbSession
 
+from rempart.auth import clock_skew
 from rempart.auth.client import MAX_TOKEN_LENGTH
 from rempart.auth.models import WebauthnChallenge
 from rempart.auth.tokens import new_token, token_hash
@@ -40,7 +43,9 @@ class ChallengeStore:
         challenge = secrets.token_bytes(CHALLENGE_BYTES)
         now = self._clock.now()
         with DbSession(self._engine) as db, db.begin():
-            db.execute(delete(WebauthnChallenge).where(WebauthnChallenge.expires_at <= now))
+            db.execute(delete(WebauthnChallenge).where(
+                (WebauthnChallenge.expires_at <= now)
+                | (WebauthnChallenge.created_at > now + clock_skew.TOLERANCE)))
             db.add(WebauthnChallenge(ceremony_hash=token_hash(ceremony_id), purpose=purpose,
                                      account_id=account_id, challenge=challenge,
                                      created_at=now, expires_at=now + self._lifetime))
@@ -56,6 +61,10 @@ class ChallengeStore:
             if row is None:
                 return None
             db.delete(row)
-            if row.purpose != purpose or row.expires_at <= self._clock.now():
+            now = self._clock.now()
+            if clock_skew.ahead(row.created_at, now):
+                clock_skew.refused("webauthn_challenge", at=row.created_at, now=now)
+                return None
+            if row.purpose != purpose or row.expires_at <= now:
                 return None
             return PendingChallenge(challenge=row.challenge, account_id=row.account_id)
