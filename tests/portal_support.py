@@ -197,6 +197,28 @@ def shared_portal(request: pytest.FixtureRequest,
         yield env
 
 
+# Backends of a portal module whose guard also runs with its state in Redis.
+GUARD_BACKENDS = [*BACKENDS, "redis-guard"]
+
+
+def shared_portal_or_redis_guard(request: pytest.FixtureRequest,
+                                 tmp_path_factory: pytest.TempPathFactory
+                                 ) -> Iterator[PortalEnv]:
+    """shared_portal, or for "redis-guard" SQLite with the guard's state in Redis (as
+    several workers share it)."""
+    if request.param != "redis-guard":
+        yield from shared_portal(request, tmp_path_factory)
+        return
+    from guard_fixtures import REDIS_URL, redis_prefix
+    from rempart.guard import GuardSettings
+
+    directory = tmp_path_factory.mktemp("portal")
+    with redis_prefix() as prefix, portal_env(dataclasses.replace(
+            sqlite_instance(directory),
+            guard=GuardSettings(storage_uri=REDIS_URL, key_prefix=prefix))) as env:
+        yield env
+
+
 def fresh(env: PortalEnv) -> PortalEnv:
     """Body of the per-test fixture: an hour later (throttle windows, sessions and
     ceremonies of earlier tests have expired), no events, no open browsers."""

@@ -15,23 +15,19 @@ import pytest
 from sqlalchemy import delete
 
 from auth_support import DpopClient
-from guard_fixtures import REDIS_URL, redis_prefix
 from portal_support import (
-    BACKENDS,
     BASE_URL,
+    GUARD_BACKENDS,
     Browser,
     PortalEnv,
     fresh,
-    portal_env,
-    shared_portal,
-    sqlite_instance,
+    shared_portal_or_redis_guard,
 )
 from rempart.auth.events import EventKind
 from rempart.auth.mail import render
 from rempart.auth.models import ApiStepUpPolicy
 from rempart.auth.outbox import NotificationKind
 from rempart.auth.roles import Role
-from rempart.guard import GuardSettings
 from test_fhir import eligibility_request
 
 TOKEN_URL = f"{BASE_URL}/oauth/token"
@@ -42,18 +38,10 @@ PAGE = "/portal/api-step-up"
 ADMIN = Role.ORGANISATION_ADMIN
 
 
-@pytest.fixture(scope="module", params=[*BACKENDS, "redis-guard"])
+@pytest.fixture(scope="module", params=GUARD_BACKENDS)
 def module_env(request: pytest.FixtureRequest,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalEnv]:
-    if request.param != "redis-guard":
-        yield from shared_portal(request, tmp_path_factory)
-        return
-    # The guard's state in Redis (as several workers share it), the codes in SQLite.
-    directory = tmp_path_factory.mktemp("portal")
-    with redis_prefix() as prefix, portal_env(dataclasses.replace(
-            sqlite_instance(directory),
-            guard=GuardSettings(storage_uri=REDIS_URL, key_prefix=prefix))) as env:
-        yield env
+    yield from shared_portal_or_redis_guard(request, tmp_path_factory)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ it; CSRF on every form (rempart.console.client_pages)."""
 
 from __future__ import annotations
 
-import dataclasses
 import html
 from collections.abc import Iterator
 
@@ -15,24 +14,20 @@ from sqlalchemy import text
 
 from auth_support import DpopClient
 from console_support import operator_with_passkey
-from guard_fixtures import REDIS_URL, redis_prefix
-from portal_support import BACKENDS, PortalEnv, fresh, portal_env, shared_portal, sqlite_instance
+from portal_support import (
+    GUARD_BACKENDS,
+    PortalEnv,
+    fresh,
+    shared_portal_or_redis_guard,
+)
 from rempart.alerts.store import AlertStore
-from rempart.guard import GuardSettings
 from test_api_step_up import ELSEWHERE, HOME, Key, _code, _software, _stepped_up_key
 
 
-@pytest.fixture(scope="module", params=[*BACKENDS, "redis-guard"])
+@pytest.fixture(scope="module", params=GUARD_BACKENDS)
 def module_env(request: pytest.FixtureRequest,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalEnv]:
-    if request.param != "redis-guard":
-        yield from shared_portal(request, tmp_path_factory)
-        return
-    directory = tmp_path_factory.mktemp("portal")
-    with redis_prefix() as prefix, portal_env(dataclasses.replace(
-            sqlite_instance(directory),
-            guard=GuardSettings(storage_uri=REDIS_URL, key_prefix=prefix))) as env:
-        yield env
+    yield from shared_portal_or_redis_guard(request, tmp_path_factory)
 
 
 @pytest.fixture

@@ -98,9 +98,9 @@ class DpopVerifier:
         return self._replay.in_process
 
     def verify(self, proof: str | None, *, method: str, url: str,
-               access_token: str | None = None, ath: str | None = None) -> DpopProof:
-        """The proof checked for `method url`; at a resource, bound to the access token:
-        `ath` its hash (b64url_sha256) when the caller keeps it, else `access_token`."""
+               ath: str | None = None) -> DpopProof:
+        """The proof checked for `method url`; at a resource, bound to the access token
+        whose hash (b64url_sha256, kept with the verified token) is `ath`."""
         if not proof:
             raise InvalidDpopProof("missing DPoP proof")
         if len(proof) > MAX_PROOF:
@@ -121,8 +121,6 @@ class DpopVerifier:
             raise InvalidDpopProof("iat missing")
         if abs(now.timestamp() - iat) > self._window:
             raise InvalidDpopProof("iat outside the accepted window")
-        if ath is None and access_token is not None:
-            ath = b64url_sha256(access_token)
         if ath is not None and claims.get("ath") != ath:
             raise InvalidDpopProof("ath does not match the access token")
         replay_key = hashlib.sha256(f"{jkt}\x00{jti}".encode()).digest()
