@@ -26,7 +26,8 @@ class AlertRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source: Mapped[str] = mapped_column(String(20))  # "guard" or "member_report"
+    # "guard", "member_report", "clock" or "shared_network"
+    source: Mapped[str] = mapped_column(String(20))
     severity: Mapped[str] = mapped_column(String(10))
     action: Mapped[str | None] = mapped_column(String(20))
     account_id: Mapped[str | None] = mapped_column(String(64))
@@ -37,6 +38,8 @@ class AlertRow(Base):
     score: Mapped[float | None] = mapped_column(Float)
     reasons: Mapped[str] = mapped_column(Text)  # JSON list of sentences
     check_reference: Mapped[str | None] = mapped_column(String(32))
+    # A listed shared network's label (source "shared_network", rempart.guard.netwatch).
+    network: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     # Set when an operator closes the alert in the security console (who: an account id).
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)

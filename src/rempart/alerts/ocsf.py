@@ -8,8 +8,9 @@ required `finding_info` (uid, title, description, types, creation time) with its
 `status_id`; `is_alert`; and the `unmapped` object for rempart's own fields.
 
 Only internal ids leave: the account, organisation and session as rempart names them,
-and the check reference a person reported. Reasons are the guard's sentences
-("312 checks in 40 min, ..."), which name counts, never a person.
+the check reference a person reported, and a listed shared network's label (the
+operator's own). Reasons are the guard's sentences ("312 checks in 40 min, ..."), which
+name counts, never a person.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ SEVERITY_IDS = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 SEVERITY_NAMES = {1: "Informational", 2: "Low", 3: "Medium", 4: "High", 5: "Critical"}
 TITLES = {AlertSource.GUARD: "Exfiltration guard: {action}",
           AlertSource.MEMBER_REPORT: "An insured person reported a check they do not recognise",
-          AlertSource.CLOCK: "The server's clock jumped: the guard's time base was shifted"}
+          AlertSource.CLOCK: "The server's clock jumped: the guard's time base was shifted",
+          AlertSource.SHARED_NETWORK: "A listed shared network is used unusually: {network}"}
 
 
 def detection_finding(alert: StoredAlert, *, product_version: str) -> dict[str, Any]:
     severity_id = SEVERITY_IDS.get(alert.severity, 99)
     millis = int(alert.created_at.timestamp() * 1000)
-    title = TITLES[alert.source].format(action=(alert.action or "alert").replace("_", " "))
+    title = TITLES[alert.source].format(action=(alert.action or "alert").replace("_", " "),
+                                        network=alert.network or "")
     finding: dict[str, Any] = {
         "class_uid": CLASS_UID, "class_name": "Detection Finding",
         "category_uid": CATEGORY_UID, "category_name": "Findings",
@@ -55,7 +58,8 @@ def detection_finding(alert: StoredAlert, *, product_version: str) -> dict[str, 
             ("account_id", alert.account_id), ("organisation_id", alert.organisation_id),
             ("session_id", alert.session_id), ("channel", alert.channel),
             ("action", alert.action), ("score", alert.score),
-            ("check_reference", alert.check_reference)) if value is not None},
+            ("check_reference", alert.check_reference), ("network", alert.network))
+            if value is not None},
     }
     if alert.score is not None:
         finding["risk_score"] = round(alert.score)

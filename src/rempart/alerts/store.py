@@ -7,7 +7,9 @@ in the transaction so that the audit head is held only for the commit, and with 
 in the webhook outbox (rempart.alerts.outbox): stored first, delivered after. A clock
 jump (rempart.guard.clockwatch) is an alert of its own source, naming no one; a clock
 set back also moves the deliveries waiting back by the jump in its transaction
-(shift_pending), so that none waits the jump longer than its retry delay.
+(shift_pending), so that none waits the jump longer than its retry delay. An alert
+about a listed shared network (rempart.guard.netwatch) names the network by its label
+(column `network`) and no account.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from sqlalchemy.orm import Session as DbSession
 from rempart.alerts.models import AlertOutboxRow, AlertRow
 from rempart.audit import AuditError, AuditLog, AuditRecord
 from rempart.audit.records import TOKEN_PATTERN
-from rempart.guard.alerts import Alert, ClockJump
+from rempart.guard.alerts import Alert, ClockJump, NetworkAlert
 from rempart.observability import metrics
 
 log = structlog.get_logger(__name__)
@@ -39,6 +41,7 @@ class AlertSource(enum.StrEnum):
     GUARD = "guard"
     MEMBER_REPORT = "member_report"
     CLOCK = "clock"
+    SHARED_NETWORK = "shared_network"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,7 @@ class StoredAlert:
     created_at: dt.datetime
     resolved_at: dt.datetime | None = None
     resolved_by: int | None = None
+    network: str | None = None
 
 
 _INSERT = insert(AlertRow).returning(AlertRow.id)
@@ -72,14 +76,15 @@ class AlertStore:
                reasons: Sequence[str], action: str | None = None,
                account_id: int | str | None = None, organisation_id: int | str | None = None,
                session_id: str | None = None, channel: str | None = None,
-               score: float | None = None, check_reference: str | None = None) -> int:
+               score: float | None = None, check_reference: str | None = None,
+               network: str | None = None) -> int:
         """Write an alert and queue it for the webhook, in the caller's transaction."""
         alert_id: int = conn.execute(_INSERT, {
             "source": source.value, "severity": severity, "action": action,
             "account_id": _text_id(account_id), "organisation_id": _text_id(organisation_id),
             "session_id": session_id, "channel": channel, "score": score,
             "reasons": orjson.dumps(list(reasons)).decode(), "check_reference": check_reference,
-            "created_at": created_at,
+            "created_at": created_at, "network": None if network is None else network[:64],
         }).scalar_one()
         conn.execute(_ENQUEUE, {"alert_id": alert_id, "attempts": 0,
                                 "next_attempt_at": created_at, "delivered_at": None,
@@ -167,7 +172,7 @@ class StoredAlertSink:
         self._audit = audit
         self._on_stored = on_stored  # e.g. the webhook worker's nudge
         self._lock = threading.Lock()
-        self._pending: list[Alert | ClockJump] = []
+        self._pending: list[Alert | ClockJump | NetworkAlert] = []
 
     @property
     def pending(self) -> int:
@@ -179,7 +184,10 @@ class StoredAlertSink:
     def clock_jumped(self, jump: ClockJump) -> None:
         self._store(jump)
 
-    def _store(self, alert: Alert | ClockJump) -> None:
+    def network_alert(self, alert: NetworkAlert) -> None:
+        self._store(alert)
+
+    def _store(self, alert: Alert | ClockJump | NetworkAlert) -> None:
         with self._lock:
             self._pending.append(alert)
             batch = list(self._pending)
@@ -188,6 +196,10 @@ class StoredAlertSink:
                     for item in batch:
                         if isinstance(item, ClockJump):
                             _insert_clock_jump(conn, item)
+                        elif isinstance(item, NetworkAlert):
+                            AlertStore.insert(conn, source=AlertSource.SHARED_NETWORK,
+                                              severity=item.severity, created_at=item.at,
+                                              reasons=item.reasons, network=item.label)
                         else:
                             _insert_guard_alert(conn, item)
                     self._audit.append_in_transaction(conn, [_audit_record(a) for a in batch])
@@ -233,7 +245,13 @@ def shift_pending(conn: Connection, *, seconds: float) -> int:
     return len(rows)
 
 
-def _audit_record(alert: Alert | ClockJump) -> AuditRecord:
+def _audit_record(alert: Alert | ClockJump | NetworkAlert) -> AuditRecord:
+    if isinstance(alert, NetworkAlert):
+        # Counts only: the label is the operator's text, kept on the alert's row.
+        return AuditRecord.create(
+            event="guard.shared_network", occurred_at=alert.at,
+            detail={"kind": alert.kind, "new": alert.new, "known": alert.known,
+                    "checks": alert.checks, "severity": alert.severity})
     if isinstance(alert, ClockJump):
         return AuditRecord.create(
             event="guard.clock_jump", occurred_at=alert.at,
@@ -266,4 +284,5 @@ def stored_alert(row: AlertRow) -> StoredAlert:
         account_id=row.account_id, organisation_id=row.organisation_id,
         session_id=row.session_id, channel=row.channel, score=row.score,
         reasons=tuple(str(r) for r in reasons), check_reference=row.check_reference,
-        created_at=row.created_at, resolved_at=row.resolved_at, resolved_by=row.resolved_by)
+        created_at=row.created_at, resolved_at=row.resolved_at, resolved_by=row.resolved_by,
+        network=row.network)

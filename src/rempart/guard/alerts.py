@@ -3,6 +3,8 @@
 An alert never carries personal data: no patient, no NIR, no name, no address — only
 the account, organisation and session ids the operator already knows. A ClockJump
 (rempart.guard.clockwatch) names no one at all: how far the wall clock jumped, and when.
+A NetworkAlert (rempart.guard.netwatch) names a listed shared network by its label and
+counts organisations; the console shows which (internal ids).
 """
 
 from __future__ import annotations
@@ -55,6 +57,26 @@ class ClockJump:
                 "check the server's time source",)
 
 
+@dataclass(frozen=True, slots=True)
+class NetworkAlert:
+    """A listed shared network used unusually (rempart.guard.netwatch): `kind` is
+    "novelty" (many organisations new to it within the hour) or "foreign" (an entry
+    naming its organisations, most of the hour's checks from others). For a human: no
+    decision changes."""
+
+    label: str
+    kind: str
+    at: dt.datetime
+    reasons: tuple[str, ...]
+    new: int
+    known: int
+    checks: int
+
+    @property
+    def severity(self) -> str:
+        return "medium"
+
+
 def _span(seconds: float) -> str:
     if seconds >= 2 * 86400:
         return f"{seconds / 86400:.1f} days"
@@ -73,6 +95,10 @@ class AlertSink(Protocol):
         """The operator alert for a clock jump, on the same terms as emit."""
         ...
 
+    def network_alert(self, alert: NetworkAlert) -> None:
+        """The operator alert about a listed shared network, on the same terms as emit."""
+        ...
+
 
 class MemoryAlertSink:
     """Keeps alerts in a list, for tests and the drill."""
@@ -81,6 +107,7 @@ class MemoryAlertSink:
         self._lock = threading.Lock()
         self.alerts: list[Alert] = []
         self.clock_jumps: list[ClockJump] = []
+        self.network_alerts: list[NetworkAlert] = []
 
     def emit(self, alert: Alert) -> None:
         with self._lock:
@@ -89,3 +116,7 @@ class MemoryAlertSink:
     def clock_jumped(self, jump: ClockJump) -> None:
         with self._lock:
             self.clock_jumps.append(jump)
+
+    def network_alert(self, alert: NetworkAlert) -> None:
+        with self._lock:
+            self.network_alerts.append(alert)

@@ -40,6 +40,7 @@ from rempart.guard.journal import NO_JOURNAL, ContainmentJournal
 from rempart.guard.ladder import NOTHING, LadderPolicy, assess
 from rempart.guard.learning import Learner
 from rempart.guard.netblock import address_block
+from rempart.guard.netwatch import NetworkWatch
 from rempart.guard.operator import ClientStanding, Operations
 from rempart.guard.peers import PeerPrior, PeerProfiles
 from rempart.guard.profile import AccountProfile, SessionState
@@ -62,10 +63,9 @@ class Guard:
     def __init__(self, *, state: GuardState, profiles: PeerProfiles, clock: Clock,
                  alerts: AlertSink, limits: LimitPolicy | None = None,
                  ladder: LadderPolicy | None = None, timezone: str = "Europe/Paris",
-                 claim_window_s: float = CLAIM_WINDOW_S,
+                 claim_window_s: float = CLAIM_WINDOW_S, watch: ClockWatch | None = None,
                  shared: SharedNetworks = NO_SHARED_NETWORKS,
-                 journal: ContainmentJournal = NO_JOURNAL,
-                 watch: ClockWatch | None = None) -> None:
+                 journal: ContainmentJournal = NO_JOURNAL) -> None:
         self._state = state
         self._watch = watch
         self._journal = journal
@@ -76,11 +76,11 @@ class Guard:
         self._ladder = ladder or LadderPolicy()
         self._slots = LocalSlots(timezone)
         self._shared = shared
+        self.network_watch = NetworkWatch.of(shared, state=state, alerts=alerts)  # or None
         self._campaign = CampaignWatch(state.windows)
-        self._hourly_cache: dict[
-            str, tuple[float, PeerPrior, Ceilings, Usual]] = {}
-        self._cold_cache: dict[tuple[Profession, SizeClass], tuple[
-            PeerPrior, Ceilings, Usual]] = {}
+        self._hourly_cache: dict[str, tuple[float, PeerPrior, Ceilings, Usual]] = {}
+        self._cold_cache: dict[tuple[Profession, SizeClass], tuple[PeerPrior, Ceilings,
+                                                                   Usual]] = {}
         self._claim_window_s = claim_window_s
         self._learner = Learner(state=state, slots=self._slots, claim_window_s=claim_window_s)
         # Constant per backend: read once, not through a property twice per check.
@@ -105,7 +105,8 @@ class Guard:
         ts = check_ts(ctx, self._watch)
         prior = self._profiles.prior(ctx.profession, ctx.size_class)
         keys = self._keys(ctx)
-        block = keys.block
+        if self.network_watch is not None:
+            self.network_watch.note(ctx.address, ctx.organisation_id, ts)
         if self._asks_ahead:
             # Every count _judge_before may read, fetched with the state (reads change
             # nothing).
@@ -113,7 +114,7 @@ class Guard:
                                   hits=(*keys.check, *keys.distrust, keys.sessions))
         profile, session = self._load(ctx, ts, prior, keys)
         session.note_attempt(ts, MAX_INTERVAL_GAP_S)
-        decision = self._rungs.standing(ctx, ts, profile, session, block)
+        decision = self._rungs.standing(ctx, ts, profile, session, keys.block)
         if decision is None:
             decision = self._judge_before(ctx, ts, prior, profile, session, keys)
             if decision.action is not Action.ALLOW:  # record does nothing for ALLOW
@@ -296,8 +297,7 @@ class Guard:
         account's own, on an account that has one (rempart.guard.campaign)."""
         fresh, foreign, young = origin_novelty(profile, device=device, block=keys.block, ts=ts)
         session.fresh, session.foreign_block, session.young = fresh, foreign, young
-        self._campaign.opened(digest=keys.block_digest, fresh=fresh, foreign_block=foreign,
-                              ts=ts)
+        self._campaign.opened(digest=keys.block_digest, fresh=fresh, foreign_block=foreign, ts=ts)
 
     def _hourly(self, ctx: CheckContext, ts: float, prior: PeerPrior,
                 profile: AccountProfile) -> tuple[Ceilings, Usual]:
@@ -344,8 +344,7 @@ class Guard:
 
     def _save(self, ctx: CheckContext, profile: AccountProfile, session: SessionState, *,
               later: bool = False) -> None:
-        self._state.save_pair(str(ctx.account_id), profile, ctx.session_id, session,
-                              later=later)
+        self._state.save_pair(str(ctx.account_id), profile, ctx.session_id, session, later=later)
 
     def _judge_before(self, ctx: CheckContext, ts: float, prior: PeerPrior,
                       profile: AccountProfile, session: SessionState,
@@ -397,3 +396,4 @@ class Guard:
         return self._rungs.decide(ts, profile, session,
                                   assess(evidence, self._ladder) if evidence else NOTHING,
                                   lim.verdict(breaches, policy))
+

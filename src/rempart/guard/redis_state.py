@@ -40,6 +40,7 @@ from rempart.guard import codec
 from rempart.guard.counters import SlidingWindows
 from rempart.guard.errors import GuardUnavailable
 from rempart.guard.limits_check import counter_key
+from rempart.guard.netwatch_redis import RedisNetworkLedger
 from rempart.guard.patients import FILTER_BITS, GENERATION_S, generation, positions
 from rempart.guard.profile import (
     MAX_SUSPENDED_KEYS,
@@ -163,6 +164,10 @@ class RedisGuardState:
     @property
     def trips(self) -> Trips:
         return self._trips
+
+    def network_ledger(self) -> RedisNetworkLedger:
+        """The organisations seen through the listed shared networks, for every worker."""
+        return RedisNetworkLedger(self._trips, prefix=self._prefix)
 
     def _key(self, kind: str, *parts: str) -> str:
         return ":".join((self._prefix, kind, *parts))

@@ -16,6 +16,7 @@ from typing import Protocol
 from rempart.clock import Clock
 from rempart.guard.counters import SlidingWindows
 from rempart.guard.errors import GuardUnavailable
+from rempart.guard.netwatch import MemoryNetworkLedger
 from rempart.guard.patients import Patients, added, generation, positions, seen_in
 from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
 from rempart.ratelimit import ClockedMemoryStorage
@@ -124,10 +125,15 @@ class MemoryGuardState:
         # of an account with one pending check (most accounts a server sees in a day),
         # a deque from the second on (an empty deque is ~600 bytes; a tuple ~60).
         self._pending_by_account: dict[str, _Queued | deque[_Queued]] = {}
+        self._networks = MemoryNetworkLedger()
 
     @property
     def windows(self) -> SlidingWindows:
         return self._windows
+
+    def network_ledger(self) -> MemoryNetworkLedger:
+        """The organisations seen through the listed shared networks (netwatch)."""
+        return self._networks
 
     def serial(self, key: str | None) -> AbstractContextManager[object]:
         return self._serial
