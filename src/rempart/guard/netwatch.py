@@ -11,7 +11,9 @@ per listed network, the organisations seen checking through it, and raises an al
 - *novelty*: within the last hour, the organisations new to the network (never seen
   through it before; for an entry that names its organisations, each organisation it
   does not name, once an hour) are many more than its own history of new organisations
-  per hour says (Poisson tail against the history's hourly mean, doubled, floored);
+  per hour says (Poisson tail against twice the larger of: the history's mean per hour
+  with checks, half an organisation, and 5 % of the organisations it has served: new
+  practices arrive in the morning, a large network's churn with them);
 - *foreign*: an entry that names its organisations sees most of its checks of the hour
   from others.
 
@@ -47,9 +49,11 @@ HISTORY_H = 7 * 24
 # Hours of per-organisation counts kept (the console's "seen recently").
 RECENT_H = 24
 # Novelty: at least this many new organisations in the hour, and at least ALERT_BITS of
-# surprise against max(history's hourly mean, FLOOR_PER_H) x MARGIN.
+# surprise against MARGIN x the largest of: the history's mean per hour with checks,
+# FLOOR_PER_H, and FLOOR_SHARE of the organisations served so far.
 MIN_NEW = 5
 FLOOR_PER_H = 0.5
+FLOOR_SHARE = 0.05
 MARGIN = 2.0
 ALERT_BITS = 16.0
 # Foreign: an entry naming its organisations, at least this many checks in the hour, and
@@ -111,8 +115,8 @@ class NetworkLedger(Protocol):
         ...
 
     def claim_alert(self, label: str, kind: str, ts: float) -> bool:
-        """True for the first caller of this (network, kind) within an hour: one alert
-        per anomaly and hour, whichever worker sees it first."""
+        """True for the first caller of this (network, kind) in this clock hour: one
+        alert per anomaly and hour, whichever worker sees it first."""
         ...
 
     def summary(self, label: str) -> Summary | None: ...
@@ -156,9 +160,13 @@ def judge(entry: SharedNetwork, summary: Summary, ts: float) -> list[NetworkAler
     alerts = []
     # History: the hours after learning, before the window's two.
     first_h = max(math.ceil((summary.since + LEARN_S) / HOUR_S), now_h - HISTORY_H)
-    span = max(0, now_h - 1 - first_h)
-    past = sum(summary.hours[h].new for h in range(first_h, now_h - 1) if h in summary.hours)
-    usual = max(past / span if span else 0.0, FLOOR_PER_H)
+    history = [summary.hours[h] for h in range(first_h, now_h - 1)
+               if h in summary.hours and summary.hours[h].checks]
+    span = len(history)
+    past = sum(h.new for h in history)
+    # The organisations served before the window's new ones (which are known already).
+    usual = max(past / span if span else 0.0, FLOOR_PER_H,
+                FLOOR_SHARE * max(0.0, summary.known - new))
     bits = poisson_tail_bits(new, usual * MARGIN)
     if new >= MIN_NEW and bits >= ALERT_BITS:
         whose = ("organisations it does not name" if entry.organisations
@@ -167,9 +175,9 @@ def judge(entry: SharedNetwork, summary: Summary, ts: float) -> list[NetworkAler
             label=entry.label, kind=NOVELTY, at=when, new=round(new), known=summary.known,
             checks=round(checks), reasons=(
                 f"the listed shared network {entry.label!r} served {new:.0f} {whose} in "
-                f"the last hour, against {usual:.1f} an hour over its last "
-                f"{span} hours ({bits:.0f} bits; it has served {summary.known} "
-                "organisations in all)",
+                f"the last hour, where {usual:.1f} an hour is its usual ({span} hours "
+                f"with checks since it was learnt, {bits:.0f} bits; it has served "
+                f"{summary.known} organisations in all)",
                 "its checks are still counted per organisation: if these organisations "
                 "should not work from it (hijacked accounts read through it), remove the "
                 "entry or name its organisations, and look at their accounts' alerts")))
@@ -286,7 +294,7 @@ class MemoryNetworkLedger:
         self._hours: dict[str, dict[int, Hour]] = {}
         # Per network, clock hour -> organisation -> checks (the last RECENT_H hours).
         self._recent: dict[str, dict[int, dict[str, int]]] = {}
-        self._alerted: dict[tuple[str, str], float] = {}
+        self._alerted: set[tuple[str, str, int]] = set()
 
     def fold(self, entry: SharedNetwork, counts: Mapping[str, int], ts: float) -> Summary:
         label, named = entry.label, entry.organisations
@@ -311,10 +319,11 @@ class MemoryNetworkLedger:
         return Summary(since=since, known=len(seen), hours=hours)
 
     def claim_alert(self, label: str, kind: str, ts: float) -> bool:
-        last = self._alerted.get((label, kind))
-        if last is not None and ts - last < HOUR_S:
+        key = (label, kind, int(ts // HOUR_S))
+        if key in self._alerted:
             return False
-        self._alerted[(label, kind)] = ts
+        self._alerted = {k for k in self._alerted if k[2] >= key[2] - 1}
+        self._alerted.add(key)
         return True
 
     def summary(self, label: str) -> Summary | None:

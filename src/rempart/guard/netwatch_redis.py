@@ -12,7 +12,8 @@ Per network (its label), under the guard's key prefix:
   RECENT_H hours and an hour;
 - `sn:<label>:sum`: a hash of the hours' checks, others' checks and new organisations
   (fields `<hour>:c`, `<hour>:o`, `<hour>:n`), fields older than HISTORY_H removed;
-- `sn:<label>:alert:<kind>`: set for an hour by the worker that raised an alert.
+- `sn:<label>:alert:<kind>:<hour>`: set by the worker that raised an alert in that clock
+  hour (the check clock's: Redis's own expiry, in wall time, only collects it).
 
 A fold is one round trip (the worker's minute of counts, and the summary read), its
 summary increments queued for the next trip of the same lane. Organisations are
@@ -39,7 +40,7 @@ from rempart.guard.shared import SharedNetwork
 SEEN_TTL = str(180 * 86400)
 RECENT_TTL = str((RECENT_H + 1) * HOUR_S)
 SUM_TTL = str((HISTORY_H + 1) * HOUR_S)
-ALERT_TTL = str(HOUR_S)
+ALERT_TTL = str(2 * HOUR_S)
 
 
 def _text(value: object) -> str:
@@ -92,7 +93,8 @@ class RedisNetworkLedger:
 
     def claim_alert(self, label: str, kind: str, ts: float) -> bool:
         reply = self._trips.run("watching a shared network", [
-            ("SET", self._key(label, "alert", kind), str(int(ts)), "NX", "EX", ALERT_TTL)])
+            ("SET", self._key(label, "alert", kind, str(int(ts // HOUR_S))), "1", "NX", "EX",
+             ALERT_TTL)])
         return reply[0] is not None
 
     def summary(self, label: str) -> Summary | None:
