@@ -12,7 +12,7 @@ per listed network, the organisations seen checking through it, and raises an al
   through it before; for an entry that names its organisations, each organisation it
   does not name, once an hour) are many more than its own history of new organisations
   per hour says (Poisson tail against twice the larger of: the history's mean per hour
-  with checks, half an organisation, and 5 % of the organisations it has served: new
+  with checks, half an organisation, and 2 % of the organisations it has served: new
   practices arrive in the morning, a large network's churn with them);
 - *foreign*: an entry that names its organisations sees most of its checks of the hour
   from others.
@@ -53,7 +53,7 @@ RECENT_H = 24
 # FLOOR_PER_H, and FLOOR_SHARE of the organisations served so far.
 MIN_NEW = 5
 FLOOR_PER_H = 0.5
-FLOOR_SHARE = 0.05
+FLOOR_SHARE = 0.02
 MARGIN = 2.0
 ALERT_BITS = 16.0
 # Foreign: an entry naming its organisations, at least this many checks in the hour, and
@@ -115,8 +115,9 @@ class NetworkLedger(Protocol):
         ...
 
     def claim_alert(self, label: str, kind: str, ts: float) -> bool:
-        """True for the first caller of this (network, kind) in this clock hour: one
-        alert per anomaly and hour, whichever worker sees it first."""
+        """Whether to raise this (network, kind) anomaly, seen at `ts`: True for the first
+        caller in a clock hour that did not follow an hour where it was seen too (one
+        alert per anomaly, however long it lasts, whichever worker sees it first)."""
         ...
 
     def summary(self, label: str) -> Summary | None: ...
@@ -324,7 +325,7 @@ class MemoryNetworkLedger:
             return False
         self._alerted = {k for k in self._alerted if k[2] >= key[2] - 1}
         self._alerted.add(key)
-        return True
+        return (label, kind, key[2] - 1) not in self._alerted
 
     def summary(self, label: str) -> Summary | None:
         since = self._since.get(label)

@@ -12,8 +12,9 @@ Per network (its label), under the guard's key prefix:
   RECENT_H hours and an hour;
 - `sn:<label>:sum`: a hash of the hours' checks, others' checks and new organisations
   (fields `<hour>:c`, `<hour>:o`, `<hour>:n`), fields older than HISTORY_H removed;
-- `sn:<label>:alert:<kind>:<hour>`: set by the worker that raised an alert in that clock
-  hour (the check clock's: Redis's own expiry, in wall time, only collects it).
+- `sn:<label>:alert:<kind>:<hour>`: set by the first worker that saw the anomaly in
+  that clock hour (the check clock's: Redis's own expiry, in wall time, only collects
+  it); it raises the alert unless the hour before holds one too (the same anomaly).
 
 A fold is one round trip (the worker's minute of counts, and the summary read), its
 summary increments queued for the next trip of the same lane. Organisations are
@@ -92,10 +93,11 @@ class RedisNetworkLedger:
                        hours={h: v for h, v in hours.items() if h >= now_h - HISTORY_H})
 
     def claim_alert(self, label: str, kind: str, ts: float) -> bool:
-        reply = self._trips.run("watching a shared network", [
-            ("SET", self._key(label, "alert", kind, str(int(ts // HOUR_S))), "1", "NX", "EX",
-             ALERT_TTL)])
-        return reply[0] is not None
+        hour = int(ts // HOUR_S)
+        before, first = self._trips.run("watching a shared network", [
+            ("EXISTS", self._key(label, "alert", kind, str(hour - 1))),
+            ("SET", self._key(label, "alert", kind, str(hour)), "1", "NX", "EX", ALERT_TTL)])
+        return first is not None and not int(before)
 
     def summary(self, label: str) -> Summary | None:
         since, known, total = self._trips.run("reading a shared network", [
