@@ -132,6 +132,11 @@ class AlertStore:
         return self._newest(select(AlertRow).where(AlertRow.account_id == _text_id(account_id)),
                             limit)
 
+    def open_for_network(self, label: str, *, limit: int = 100) -> list[StoredAlert]:
+        """A listed shared network's alerts no operator has closed, newest first."""
+        return self._newest(select(AlertRow).where(AlertRow.network == label[:64],
+                                                   AlertRow.resolved_at.is_(None)), limit)
+
     def get(self, alert_id: int) -> StoredAlert | None:
         with DbSession(self._engine) as db:
             row = db.get(AlertRow, alert_id)

@@ -7,6 +7,7 @@
     POST /portal/console/sessions/{id}/suspend        end one session
     POST /portal/console/alerts/{id}/close            close an alert
     /portal/console/clients/...                       practice software (client_pages)
+    /portal/console/networks                          listed shared networks (network_pages)
 
 Every form carries the session's CSRF token. The portal's access rule already asks
 operators for a passkey (`require_personal_data_access`); the console adds the role.

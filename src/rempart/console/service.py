@@ -15,6 +15,8 @@
                                                          an account: the same path)
     console.restore_key(actor=..., client_id=..., key_thumbprint=...)
                                                          lift one key the guard suspended
+    console.networks(actor=...)                          the listed shared networks as the
+                                                         guard watches them, their open alerts
 
 Only operator accounts (security analyst, operator admin) may call it; who may act on
 whom is the auth domain's rule (`can_manage_account`). Each action is an audit entry
@@ -47,6 +49,7 @@ from rempart.clock import Clock
 from rempart.console.timeline import TimelineItem, alert_items, audit_items, merged
 from rempart.guard.context import EntityId
 from rempart.guard.gate import CLIENT_PREFIX, key_thumbprint
+from rempart.guard.netwatch import NetworkView
 from rempart.guard.operator import ClientStanding
 
 
@@ -61,6 +64,8 @@ class ConsoleGuard(Protocol):
     def suspend_client(self, *, client_id: str) -> None: ...
 
     def restore_key(self, *, client_id: str, key_thumbprint: str) -> bool: ...
+
+    def network_views(self, *, ts: float) -> list[NetworkView]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,16 @@ class ClientFile:
     keys: list[KeyView]
     alerts: list[StoredAlert]
     timeline: list[TimelineItem]
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPanel:
+    """A listed shared network (organisations as internal ids; no address, no person)."""
+
+    view: NetworkView
+    cidrs: tuple[str, ...]
+    named: tuple[str, ...]
+    alerts: list[StoredAlert]
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +224,18 @@ class SecurityConsole:
             raise NotFound("suspended key")
         self._record("console.client_key_restored", actor, target_client=client_id,
                      organisation=info.organisation_id, key=key_thumbprint)
+
+    # -- the operator's listed shared networks (rempart.guard.netwatch) -------------------
+
+    def networks(self, *, actor: Actor) -> list[NetworkPanel] | None:
+        """Each listed network with its open alerts; None without a guard."""
+        require_operator(actor)
+        if self.guard is None:
+            return None
+        return [NetworkPanel(view=v, cidrs=tuple(str(n) for n in v.entry.networks),
+                             named=tuple(sorted(v.entry.organisations)),
+                             alerts=self._alerts.open_for_network(v.entry.label))
+                for v in self.guard.network_views(ts=self._clock.now().timestamp())]
 
     def _client(self, actor: Actor, client_id: str) -> ApiClientInfo:
         require_operator(actor)

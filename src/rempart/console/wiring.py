@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from rempart.alerts.store import AlertStore
 from rempart.audit import AuditLog
 from rempart.auth.services import AuthServices
-from rempart.console import breach_pages, client_pages, pages
+from rempart.console import breach_pages, client_pages, network_pages, pages
 from rempart.console.breach import BreachRuns
 from rempart.console.service import ConsoleGuard, SecurityConsole
 from rempart.response.vault_directory import VaultDirectory
@@ -32,3 +32,4 @@ def install_console(app: FastAPI, *, runtime: Runtime, audit: AuditLog, auth: Au
     app.include_router(pages.router)
     app.include_router(client_pages.router)
     app.include_router(breach_pages.router)
+    app.include_router(network_pages.router)

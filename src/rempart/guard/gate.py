@@ -30,6 +30,7 @@ from rempart.guard.context import Channel, CheckContext, LookupOutcome, SizeClas
 from rempart.guard.decision import Action, Decision
 from rempart.guard.errors import CheckWithheld
 from rempart.guard.guard import Guard, StepUpFactor
+from rempart.guard.netwatch import NetworkView
 from rempart.guard.operator import ClientStanding
 
 PORTAL_PREFIX = "portal:"
@@ -151,6 +152,11 @@ class CheckGate:
         with self._serial(CLIENT_PREFIX + client_id):
             return self._guard.restore_key(account_id=CLIENT_PREFIX + client_id,
                                            session_id=key_session(client_id, key_thumbprint))
+
+    def network_views(self, *, ts: float) -> list[NetworkView]:
+        """The listed shared networks as the guard watches them (none unlisted)."""
+        watch = self._guard.network_watch
+        return [] if watch is None else watch.views(ts)
 
     def _context(self, requester: Requester, at: dt.datetime) -> CheckContext:
         facts = self._organisations.facts(requester.organisation_id)

@@ -93,6 +93,10 @@ class Seen:
     named: bool
     first_seen: float
 
+    @property
+    def first_seen_at(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.first_seen, dt.UTC)
+
 
 @dataclass(frozen=True, slots=True)
 class NetworkView:
@@ -104,6 +108,10 @@ class NetworkView:
     known: int
     hour: Hour
     organisations: tuple[Seen, ...]
+
+    @property
+    def since_at(self) -> dt.datetime | None:
+        return None if self.since is None else dt.datetime.fromtimestamp(self.since, dt.UTC)
 
 
 class NetworkLedger(Protocol):
