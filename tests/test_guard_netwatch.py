@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
+from structlog.testing import capture_logs
 
 from guard_fixtures import REDIS_URL, redis_prefix
 from rempart.alerts.ocsf import detection_finding
@@ -28,8 +29,10 @@ from rempart.guard.netwatch import (
     NetworkLedger,
     NetworkWatch,
 )
+from rempart.guard.persist import GuardSnapshots
 from rempart.guard.redis_state import RedisGuardState
 from rempart.guard.shared import SharedNetworks, parse_entries
+from rempart.guard.state import MemoryGuardState
 from rempart.runtime import Runtime
 
 START = dt.datetime(2025, 3, 3, tzinfo=dt.UTC).timestamp()  # a Monday, 00:00 UTC
@@ -207,3 +210,42 @@ def test_a_network_alert_is_stored_audited_and_shaped_for_the_webhook(
                                      "WHERE event = 'guard.shared_network'")).scalars()
     assert "hosted" not in str(detail)
     assert '"new":30' in str(detail).replace(" ", "")
+
+
+def test_a_memory_mode_restart_keeps_what_the_network_learnt(runtime: Runtime) -> None:
+    """The ledger rides the guard's snapshots: after a restart the network is not learning
+    again (which would blind the watch for a day after each deployment), and a surge is
+    alerted at once. A row that cannot be read is skipped: that network learns again."""
+    clock = ManualClock(dt.datetime.fromtimestamp(START, dt.UTC))
+    rng = random.Random(11)
+    before = MemoryGuardState(clock)
+    watch = NetworkWatch(HOSTED, ledger=before.network_ledger(), alerts=MemoryAlertSink())
+    play(watch, honest_days(rng, [f"org{i}" for i in range(40)], range(3), 0.0), rng)
+    watch.fold(START + 3 * DAY)
+    snapshots = GuardSnapshots(engine=runtime.engine, state=before, clock=clock)
+    assert snapshots.snapshot() >= 1
+    assert snapshots.snapshot() == 0  # unchanged: not written again
+    [learnt] = watch.views(START + 3 * DAY)
+
+    after = MemoryGuardState(clock)
+    GuardSnapshots(engine=runtime.engine, state=after, clock=clock).load()
+    sink = MemoryAlertSink()
+    restarted = NetworkWatch(HOSTED, ledger=after.network_ledger(), alerts=sink)
+    [view] = restarted.views(START + 3 * DAY)
+    assert not view.learning
+    assert (view.since, view.known, view.organisations) == (
+        learnt.since, learnt.known, learnt.organisations)
+    play(restarted, surge(START + 3 * DAY + 9 * HOUR, 30, rng), rng)
+    assert [a.kind for a in sink.network_alerts] == [NOVELTY]
+
+    with runtime.engine.begin() as conn:
+        conn.execute(text("UPDATE guard_state SET body = :b WHERE kind = 'network'"),
+                     {"b": b"{not json"})
+    again = MemoryGuardState(clock)
+    with capture_logs() as logs:
+        loaded = GuardSnapshots(engine=runtime.engine, state=again, clock=clock).load()
+    assert loaded is not None
+    assert loaded.unreadable == 1
+    assert [e["key"] for e in logs if e["event"] == "guard.snapshot.unreadable"] == ["hosted"]
+    fresh_watch = NetworkWatch(HOSTED, ledger=again.network_ledger(), alerts=MemoryAlertSink())
+    assert fresh_watch.views(START + 3 * DAY)[0].learning

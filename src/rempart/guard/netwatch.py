@@ -35,7 +35,9 @@ import math
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
+
+import orjson
 
 from rempart.guard.alerts import AlertSink, NetworkAlert
 from rempart.guard.shared import SharedNetwork, SharedNetworks
@@ -341,6 +343,30 @@ class MemoryNetworkLedger:
             return None
         return Summary(since=since, known=len(self._seen.get(label, {})),
                        hours=dict(self._hours.get(label, {})))
+
+    # -- kept across a restart (memory mode: rempart.guard.persist_networks) -----------
+
+    def labels(self) -> list[str]:
+        return list(self._since)
+
+    def dump(self, label: str) -> bytes:
+        """One network's ledger as JSON (organisation ids and counts only)."""
+        return orjson.dumps({
+            "since": self._since[label], "seen": self._seen.get(label, {}),
+            "hours": {str(h): [v.checks, v.others, v.new]
+                      for h, v in self._hours.get(label, {}).items()},
+            "recent": {str(h): orgs for h, orgs in self._recent.get(label, {}).items()}})
+
+    def restore(self, label: str, body: bytes) -> None:
+        """dump's JSON back (ValueError, KeyError or TypeError if it is not)."""
+        data: dict[str, Any] = orjson.loads(body)
+        since = float(data["since"])
+        seen = {str(o): float(t) for o, t in data["seen"].items()}
+        hours = {int(h): Hour(int(c), int(o), int(n)) for h, (c, o, n) in data["hours"].items()}
+        recent = {int(h): {str(o): int(n) for o, n in orgs.items()}
+                  for h, orgs in data["recent"].items()}
+        self._since[label], self._seen[label] = since, seen
+        self._hours[label], self._recent[label] = hours, recent
 
     def recent(self, label: str, ts: float) -> list[tuple[str, int, float]]:
         now_h = int(ts // HOUR_S)

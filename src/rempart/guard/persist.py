@@ -8,11 +8,11 @@ forgets what the guard learnt nor lifts a containment (docs/guard.md, "Backends"
     snapshots.close()           # at shutdown: the last snapshot
 
 What is kept (table guard_state, rempart.guard.models): every account profile, as the
-Redis backend's codec writes it, and every contained session (suspended, or waiting
-for a step-up). A containment is written at the moment it is decided (the journal,
-called only on refused checks), an API key's with its client's profile (its kept keys,
-`AccountProfile.suspended_keys`: they outlive the key's session); the profiles by the
-snapshot, off the check path, only those that changed since the last one. An
+Redis backend's codec writes it, every contained session (suspended, or waiting for a
+step-up), and the listed shared networks' ledger (persist_networks). A containment is
+written when decided (the journal, called only on refused checks), an API key's with
+its client's profile (its kept keys, `AccountProfile.suspended_keys`: they outlive the
+key's session); the rest by the snapshot, off the check path, if it changed. An
 account's `contained` flag is sticky: a snapshot never clears it (only an operator's
 restore does), so a profile encoded just before a suspension and written just after
 cannot lift it.
@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import SQLAlchemyError
 
 from rempart.clock import Clock
-from rempart.guard import codec
+from rempart.guard import codec, persist_networks
 from rempart.guard.models import ACCOUNT, KEY_MAX, PATIENTS, SESSION, GuardStateRow
 from rempart.guard.profile import AccountProfile, SessionState
 from rempart.guard.state import SESSION_IDLE_S, MemoryGuardState
@@ -77,6 +77,7 @@ class GuardSnapshots:
         # Each account's suspended API keys as last written by the journal.
         self._kept_keys: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._sessions: dict[str, tuple[bool, bool]] = {}
+        self._networks: dict[str, int] = {}  # each listed network's last body (its hash)
         # Restores, numbered: a snapshot encoded before an account's restore does not
         # write it back contained.
         self._restores = 0
@@ -146,6 +147,8 @@ class GuardSnapshots:
                 self._state.save_session(row.key, session)
                 sessions += 1
                 contained += 1
+            elif row.kind == persist_networks.NETWORK:
+                unreadable += not persist_networks.load_row(self._state, row)
             else:
                 unreadable += 1
                 log.warning("guard.snapshot.unknown_kind", kind=row.kind[:8])
@@ -233,7 +236,8 @@ class GuardSnapshots:
         ids = self._state.account_ids()
         for start in range(0, len(ids), BATCH):
             written += self._accounts(ids[start:start + BATCH])
-        return written + self._contained_sessions()
+        return written + self._contained_sessions() + persist_networks.write_changed(
+            self._engine, self._write, self._state, self._networks)
 
     def _accounts(self, ids: list[str]) -> int:
         changed: list[dict[str, Any]] = []
