@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/bench_guard_engine.py [--workload bench|warm] [--checks N]
         [--rounds R] [--against OTHER_SRC] [--evict KIB] [--redis redis://127.0.0.1:6379/0]
-        [--profile N]
+        [--profile N] [--shared CIDR]
 
 Feeds one seeded stream of checks to `CheckGate.before` / `CheckGate.after` (and
 `claimed`) on a memory-mode guard with a ManualClock, and prints the CPU time per check
@@ -50,11 +50,12 @@ ORGANISATIONS = 3558
 
 
 def measure(src: str, workload: str, checks: int, redis_url: str | None,
-            evict_kib: int = 0, profile: int = 0) -> dict[str, object]:
+            evict_kib: int = 0, profile: int = 0, shared: str | None = None) -> dict[str, object]:
     """Run the stream on the rempart package found in `src` (imported here, in a process
     of its own)."""
     sys.path.insert(0, src)
     import cProfile
+    import dataclasses
     import datetime as dt
     import gc
     import hashlib
@@ -162,6 +163,11 @@ def measure(src: str, workload: str, checks: int, redis_url: str | None,
     alerts = MemoryAlertSink()
     settings = (GuardSettings(storage_uri=redis_url, key_prefix=prefix) if redis_url
                 else GuardSettings())
+    if shared:  # one listed shared network (rempart.guard.shared) over these addresses
+        from rempart.guard.shared import parse_entries
+
+        settings = dataclasses.replace(settings, shared_networks=parse_entries(
+            {"network": [{"label": "bench", "cidrs": [shared]}]}))
     gate = CheckGate(guard=build_guard(settings, clock=clock, alerts=alerts),
                      organisations=organisations, containment=Containment())
     collector = {"since": 0.0, "spent": 0.0}
@@ -243,14 +249,18 @@ def main() -> None:
     parser.add_argument("--redis", help="keep the guard's state in this Redis (scaled out)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="run this tree once under cProfile, print its N dearest functions")
+    parser.add_argument("--shared", metavar="CIDR",
+                        help="list this network as shared (the warm workload's practices "
+                        "are in 192.168.0.0/16)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one, args.workload, args.checks, args.redis, args.evict)))
+        print(json.dumps(measure(args.one, args.workload, args.checks, args.redis, args.evict,
+                                 shared=args.shared)))
         return
     if args.profile:
         print(json.dumps(measure(HERE_SRC, args.workload, args.checks, args.redis, args.evict,
-                                 profile=args.profile)))
+                                 profile=args.profile, shared=args.shared)))
         return
     sources = [HERE_SRC, *([args.against] if args.against else [])]
     results: dict[str, list[dict[str, object]]] = {src: [] for src in sources}
@@ -258,7 +268,8 @@ def main() -> None:
         runs = [subprocess.Popen(  # noqa: S603 - this interpreter, this script
             [sys.executable, __file__, "--one", src, "--workload", args.workload,
              "--checks", str(args.checks), "--evict", str(args.evict),
-             *(["--redis", args.redis] if args.redis else [])],
+             *(["--redis", args.redis] if args.redis else []),
+             *(["--shared", args.shared] if args.shared else [])],
             stdout=subprocess.PIPE, text=True)
             for src in sources]
         for src, run in zip(sources, runs, strict=True):
@@ -267,7 +278,7 @@ def main() -> None:
     with open("/proc/loadavg") as f:
         load = " ".join(f.read().split()[:3])
     print(f"{args.workload}: {args.checks} checks x {args.rounds} rounds, evict {args.evict} "
-          f"KiB, load average {load}")
+          f"KiB, shared {args.shared or '-'}, load average {load}")
     for src, rows in results.items():
         cpu = [float(str(r["us_per_check"])) for r in rows]
         print(f"  {src}: {statistics.median(cpu):.0f} µs per check (runs {cpu}), collector "
