@@ -238,6 +238,8 @@ class NetworkWatch:
         if entry is None:
             return
         key = (entry.label, str(organisation))
+        # Without a lock: on Redis, threads of other lanes note at once; an increment
+        # racing a fold's swap of the dict may be lost (a count, not a decision).
         tally = self._tally
         tally[key] = tally.get(key, 0) + 1
         if ts >= self._next_fold:
