@@ -70,6 +70,11 @@ class SlidingWindows:
         self._names: dict[tuple[str, int], list[Any]] = {}
         self._step = _AskedAhead()
 
+    @property
+    def in_process(self) -> bool:
+        """Counts kept in this process alone (no other machine adds to them or reads them)."""
+        return self._memory is not None
+
     def hit(self, keys: Sequence[tuple[str, int, int]], ts: float) -> list[tuple[float, float]]:
         """Add `amount` to each (key, window seconds, amount) — 0 only reads, HIGH counts a
         failure — and return each window's sliding (low, high) counts after it."""

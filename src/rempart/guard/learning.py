@@ -11,9 +11,9 @@ once, from allowed checks whose score stayed low.
 from __future__ import annotations
 
 from rempart.guard import rates as rw
-from rempart.guard.campaign import note_place
 from rempart.guard.context import CheckContext, LookupOutcome
 from rempart.guard.geo import is_far
+from rempart.guard.places import note_place
 from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
 from rempart.guard.state import GuardState
 from rempart.guard.timeslots import LocalSlots
