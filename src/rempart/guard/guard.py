@@ -19,23 +19,21 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
 from rempart.clock import Clock
-from rempart.core.care import Profession
 from rempart.guard import limits_check as lim
 from rempart.guard.alerts import AlertSink
 from rempart.guard.campaign import HOUR_S, CampaignWatch, origin_novelty, still_young
-from rempart.guard.ceilings import Ceilings, LimitPolicy, ceilings_for, learnt_nothing
+from rempart.guard.ceilings import LimitPolicy
 from rempart.guard.clockwatch import ClockWatch, check_ts
-from rempart.guard.context import CheckContext, EntityId, LookupOutcome, SizeClass
+from rempart.guard.context import Carried, CheckContext, EntityId, LookupOutcome
 from rempart.guard.decision import Action, Decision, Evidence
 from rempart.guard.evidence import (
-    Usual,
     composition_evidence,
     history_evidence,
     novelty_evidence,
     timing_evidence,
-    usual_and_judged,
     volume_evidence,
 )
+from rempart.guard.hourly import HourlyModel
 from rempart.guard.journal import NO_JOURNAL, ContainmentJournal
 from rempart.guard.ladder import NOTHING, LadderPolicy, assess
 from rempart.guard.learning import Learner
@@ -50,7 +48,6 @@ from rempart.guard.timeslots import LocalSlots
 
 CLAIM_WINDOW_S = 2 * 86400
 MAX_INTERVAL_GAP_S = 900.0
-CACHE_MAX = 100_000
 
 
 class StepUpFactor(enum.StrEnum):
@@ -77,10 +74,7 @@ class Guard:
         self._slots = LocalSlots(timezone)
         self._shared = shared
         self._campaign = CampaignWatch(state.windows)
-        self._hourly_cache: dict[
-            str, tuple[float, PeerPrior, Ceilings, Usual]] = {}
-        self._cold_cache: dict[tuple[Profession, SizeClass], tuple[
-            PeerPrior, Ceilings, Usual]] = {}
+        self._hourly = HourlyModel(self._limits).at
         self._claim_window_s = claim_window_s
         self._learner = Learner(state=state, slots=self._slots, claim_window_s=claim_window_s)
         # Constant per backend: read once, not through a property twice per check.
@@ -88,6 +82,8 @@ class Guard:
         self._asks_ahead = state.asks_ahead
         # A lock that serial() gives for every account (in process), or None (Redis).
         self.one_serial: AbstractContextManager[object] | None = getattr(state, "one_serial", None)
+        # Only in process do the after-step's objects stay the before-step's (Carried).
+        self._carries = self.one_serial is not None
         self._rungs = Rungs(ladder=self._ladder, windows=state.windows, alerts=alerts,
                             journal=journal)
         self._operations = Operations(state=state, journal=journal,
@@ -123,16 +119,24 @@ class Guard:
 
     def after_lookup(self, ctx: CheckContext, outcome: LookupOutcome) -> Decision:
         ts = check_ts(ctx, self._watch)  # its before_check's
-        prior = self._profiles.prior(ctx.profession, ctx.size_class)
-        keys = self._keys(ctx)  # its before_check's
+        carried = self._carried(ctx)
+        if carried is not None:
+            # In process, its before_check's objects are still the state's (a session
+            # ended or replaced meanwhile is loaded afresh below): the same as loading
+            # them again, and its hour's ceilings and usual rates.
+            keys, prior, profile, session, ceilings, usual = carried[1:]
+        else:
+            prior = self._profiles.prior(ctx.profession, ctx.size_class)
+            keys = self._keys(ctx)  # its before_check's
+            if self._asks_ahead:
+                self._state.ask_ahead(
+                    str(ctx.account_id), ts=ts, matured=True,
+                    person_key=outcome.person_key if outcome.matched else None,
+                    hits=(keys.sessions,
+                          *(() if outcome.matched else lim.failure_keys(keys, self._limits))))
+            profile, session = self._load(ctx, ts, prior, keys)
+            ceilings, usual = None, None
         block = keys.block
-        if self._asks_ahead:
-            self._state.ask_ahead(
-                str(ctx.account_id), ts=ts, matured=True,
-                person_key=outcome.person_key if outcome.matched else None,
-                hits=(keys.sessions,
-                      *(() if outcome.matched else lim.failure_keys(keys, self._limits))))
-        profile, session = self._load(ctx, ts, prior, keys)
         standing = self._rungs.standing(ctx, ts, profile, session, block)
         if standing is not None:  # suspended meanwhile: the answer must not leave
             self._save(ctx, profile, session)
@@ -142,7 +146,8 @@ class Guard:
         young = still_young(session.young, session.started, ts)
         sessions = self._campaign.record(fresh=session.fresh, keys=keys,
                                          matched=outcome.matched, far=far, ts=ts, young=young)
-        ceilings, usual = self._hourly(ctx, ts, prior, profile)
+        if ceilings is None or usual is None:
+            ceilings, usual = self._hourly(ctx, ts, prior, profile)
         session.composition = tuple(composition_evidence(profile, session, prior, usual))
         evidence = [*session.novelty, *session.pending, *session.composition,
                     *self._pooled(profile, session, sessions, ts, young)]
@@ -166,7 +171,8 @@ class Guard:
                 unremarkable=decision.score < self._ladder.learn_below + session.credit)
         else:  # record does nothing for ALLOW
             self._rungs.record(ctx, profile, session, decision)
-        self._save(ctx, profile, session)
+        # Carried: the state's own objects, changed in place (nothing to store).
+        self._save(ctx, profile, session, later=carried is not None)
         return decision
 
     # -- what other services tell the guard --------------------------------------------
@@ -261,6 +267,18 @@ class Guard:
             object.__setattr__(ctx, "keys", keys)  # a memo on a frozen context
         return keys
 
+    def _carried(self, ctx: CheckContext) -> Carried | None:
+        """Its before_check's objects, if this guard kept them and they are still the
+        state's (in process; on Redis nothing is carried: other machines' writes)."""
+        carried = ctx.carried
+        if carried is None or carried[0] is not self:
+            return None
+        object.__setattr__(ctx, "carried", None)  # once: a context sent again loads
+        found, session = self._state.load_pair(str(ctx.account_id), ctx.session_id)
+        if found is not carried[3] or session is not carried[4]:
+            return None
+        return carried
+
     def _load(self, ctx: CheckContext, ts: float, prior: PeerPrior,
               keys: lim.CheckKeys) -> tuple[AccountProfile, SessionState]:
         account_id = str(ctx.account_id)
@@ -298,30 +316,6 @@ class Guard:
         session.fresh, session.foreign_block, session.young = fresh, foreign, young
         self._campaign.opened(digest=keys.block_digest, fresh=fresh, foreign_block=foreign,
                               ts=ts)
-
-    def _hourly(self, ctx: CheckContext, ts: float, prior: PeerPrior,
-                profile: AccountProfile) -> tuple[Ceilings, Usual]:
-        """An account's ceilings and usual rates, recomputed once an hour of the clock
-        (habits move slowly), in a cache local to this process."""
-        if learnt_nothing(profile, prior):
-            # A new account is its peer group (most accounts on their first checks):
-            # one entry per peer group, not one per account.
-            cold = self._cold_cache.get((ctx.profession, ctx.size_class))
-            if cold is None or cold[0] is not prior:
-                cold = (prior, ceilings_for(self._limits, prior, profile),
-                        usual_and_judged(profile, prior))
-                self._cold_cache[(ctx.profession, ctx.size_class)] = cold
-            return cold[1], cold[2]
-        key = str(ctx.account_id)
-        hour = ts // 3600
-        found = self._hourly_cache.get(key)
-        if found is None or found[0] != hour or found[1] is not prior:
-            if len(self._hourly_cache) >= CACHE_MAX:
-                self._hourly_cache.clear()
-            found = (hour, prior, ceilings_for(self._limits, prior, profile),
-                     usual_and_judged(profile, prior))
-            self._hourly_cache[key] = found
-        return found[2], found[3]
 
     def _pooled(self, profile: AccountProfile, session: SessionState, sessions: float,
                 ts: float, young: bool | None = None) -> list[Evidence]:
@@ -376,6 +370,9 @@ class Guard:
                 "this network was used lately in a session of another account that was "
                 "asked for a second factor and never gave it",)
         ceilings, usual = self._hourly(ctx, ts, prior, profile)
+        if self._carries:
+            object.__setattr__(ctx, "carried", Carried(self, check_keys, prior, profile,
+                                                       session, ceilings, usual))
         breaches = (lim.check_breaches(counts, ceilings, policy, prior.noun)
                     + lim.failure_breaches(counts.failures, ceilings, policy))
         session.counts = (counts.session_minute, counts.account_hour, counts.account_day)
