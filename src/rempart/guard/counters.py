@@ -69,6 +69,9 @@ class SlidingWindows:
         # the bucket changes.
         self._names: dict[tuple[str, int], list[Any]] = {}
         self._step = _AskedAhead()
+        # The latest time some kinds of counts were added, where their readers keep a
+        # bound on them (rempart.guard.rungs.Rungs.may_distrust); in process only.
+        self.latest: dict[str, float] = {}
 
     @property
     def in_process(self) -> bool:

@@ -351,8 +351,10 @@ class Guard:
         # step-ups asked and answered (a block new to the account, no step-up pending),
         # and the sessions opened from it in the hour (see _pooled).
         keys = check_keys.check
+        # Skipped where no block has a step-up left unanswered in its window (nearly
+        # always, in process): the reads would find 0.
         distrust = (not session.step_up_required and session.max_action < Action.STEP_UP
-                    and block not in profile.blocks)
+                    and block not in profile.blocks and self._rungs.may_distrust(ts))
         if distrust:
             keys = (*keys, *check_keys.distrust)
         pooled = session.fresh or session.block not in profile.blocks
