@@ -21,15 +21,19 @@ from contextlib import AbstractContextManager
 from rempart.clock import Clock
 from rempart.guard import limits_check as lim
 from rempart.guard.alerts import AlertSink
-from rempart.guard.campaign import HOUR_S, CampaignWatch, origin_novelty, still_young
+from rempart.guard.campaign import (
+    HOUR_S,
+    CampaignWatch,
+    may_pool,
+    still_young,
+)
 from rempart.guard.ceilings import LimitPolicy
 from rempart.guard.clockwatch import ClockWatch, check_ts
 from rempart.guard.context import Carried, CheckContext, EntityId, LookupOutcome
 from rempart.guard.decision import Action, Decision, Evidence
 from rempart.guard.evidence import (
+    MIN_INTERVALS,
     composition_evidence,
-    history_evidence,
-    novelty_evidence,
     timing_evidence,
     volume_evidence,
 )
@@ -37,6 +41,7 @@ from rempart.guard.hourly import HourlyModel
 from rempart.guard.journal import NO_JOURNAL, ContainmentJournal
 from rempart.guard.ladder import NOTHING, LadderPolicy, assess
 from rempart.guard.learning import Learner
+from rempart.guard.loading import load
 from rempart.guard.netblock import address_block
 from rempart.guard.operator import ClientStanding, Operations
 from rempart.guard.peers import PeerPrior, PeerProfiles
@@ -107,7 +112,7 @@ class Guard:
             # nothing).
             self._state.ask_ahead(str(ctx.account_id), ts=ts,
                                   hits=(*keys.check, *keys.distrust, keys.sessions))
-        profile, session = self._load(ctx, ts, prior, keys)
+        profile, session = load(self._state, self._campaign, ctx, ts, prior, keys)
         session.note_attempt(ts, MAX_INTERVAL_GAP_S)
         decision = self._rungs.standing(ctx, ts, profile, session, block)
         if decision is None:
@@ -134,7 +139,7 @@ class Guard:
                     person_key=outcome.person_key if outcome.matched else None,
                     hits=(keys.sessions,
                           *(() if outcome.matched else lim.failure_keys(keys, self._limits))))
-            profile, session = self._load(ctx, ts, prior, keys)
+            profile, session = load(self._state, self._campaign, ctx, ts, prior, keys)
             ceilings, usual = None, None
         block = keys.block
         standing = self._rungs.standing(ctx, ts, profile, session, block)
@@ -150,7 +155,8 @@ class Guard:
             ceilings, usual = self._hourly(ctx, ts, prior, profile)
         session.composition = tuple(composition_evidence(profile, session, prior, usual))
         evidence = [*session.novelty, *session.pending, *session.composition,
-                    *self._pooled(profile, session, sessions, ts, young)]
+                    *(self._pooled(profile, session, sessions, ts, young)
+                      if may_pool(sessions, session) else ())]
         if outcome.near_miss and outcome.person_key:
             repeats = session.note_near_miss(outcome.person_key, ts, retry=retry)
             if repeats >= 2:
@@ -279,44 +285,6 @@ class Guard:
             return None
         return carried
 
-    def _load(self, ctx: CheckContext, ts: float, prior: PeerPrior,
-              keys: lim.CheckKeys) -> tuple[AccountProfile, SessionState]:
-        account_id = str(ctx.account_id)
-        block = keys.block
-        found, session = self._state.load_pair(account_id, ctx.session_id)
-        profile = found or AccountProfile.new(ts)
-        if session is None or session.account_id != account_id:
-            session = SessionState(account_id=account_id, device=ctx.device_id, block=block,
-                                   network=ctx.network, started=ts, last=ts)
-            session.novelty = (*novelty_evidence(profile, prior, device=ctx.device_id,
-                                                 block=block),
-                               *history_evidence(profile, ts, prior.noun))
-            self._note_fresh(profile, session, ctx.device_id, keys, ts)
-            if ctx.session_id in profile.suspended_keys or (
-                    profile.suspended and ctx.session_id in profile.keys_with_client):
-                # An API key contained, idle long enough to be forgotten (Rungs.keep_key).
-                session.suspended = True
-            elif profile.is_tainted(ctx.device_id, block, ts):
-                # Where a step-up went unanswered, the next session is asked again first.
-                session.step_up_required = True
-                session.step_up_reasons = (
-                    "this device or network was last used in a session of this account that "
-                    "was asked for a second factor and never gave it",)
-
-        if session.scope != keys.scope:
-            session.scope = keys.scope
-        profile.last = max(profile.last, ts)
-        return profile, session
-
-    def _note_fresh(self, profile: AccountProfile, session: SessionState,
-                    device: str, keys: lim.CheckKeys, ts: float) -> None:
-        """Whether a new session is fresh: from a device or block that is not its
-        account's own, on an account that has one (rempart.guard.campaign)."""
-        fresh, foreign, young = origin_novelty(profile, device=device, block=keys.block, ts=ts)
-        session.fresh, session.foreign_block, session.young = fresh, foreign, young
-        self._campaign.opened(digest=keys.block_digest, fresh=fresh, foreign_block=foreign,
-                              ts=ts)
-
     def _pooled(self, profile: AccountProfile, session: SessionState, sessions: float,
                 ts: float, young: bool | None = None) -> list[Evidence]:
         """Evidence from the whole platform, for sessions from a device or network their
@@ -380,19 +348,22 @@ class Guard:
         session.counts = (counts.session_minute, counts.account_hour, counts.account_day)
         slot, _, when = self._slots.at(ts)
         expected_hour, expected_day = profile.expected_volume(ts, slot, prior)
-        session.pending = (
-            *volume_evidence(expected_hour=expected_hour, expected_day=expected_day,
-                             hour_count=counts.account_hour, day_count=counts.account_day,
-                             minute_count=counts.session_minute, noun=prior.noun,
-                             when=when),
-            *timing_evidence(session))
+        volume = volume_evidence(
+            expected_hour=expected_hour, expected_day=expected_day,
+            hour_count=counts.account_hour, day_count=counts.account_day,
+            minute_count=counts.session_minute, noun=prior.noun, when=when)
+        # Timing only from MIN_INTERVALS intervals (timing_evidence's own first answer).
+        intervals = session.intervals
+        session.pending = (*volume, *(timing_evidence(session) if intervals is not None
+                                      and len(intervals) >= MIN_INTERVALS else ()))
         if session.attempts == 1:
             # A new session of an account whose recent checks already look wrong is
             # judged on them before it reads anything; later checks of the session
             # reuse what their last lookup showed.
             session.composition = tuple(composition_evidence(profile, session, prior, usual))
         evidence = [*session.novelty, *session.pending, *session.composition,
-                    *self._pooled(profile, session, opened, ts)]
+                    *(self._pooled(profile, session, opened, ts)
+                      if may_pool(opened, session) else ())]
         return self._rungs.decide(ts, profile, session,
                                   assess(evidence, self._ladder) if evidence else NOTHING,
                                   lim.verdict(breaches, policy))
