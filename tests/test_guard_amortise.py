@@ -83,7 +83,8 @@ def test_a_session_ended_between_the_steps_is_not_carried_back() -> None:
     guard.after_lookup(ctx, LookupOutcome(matched=True, person_key="p1", departement="69"))
     stored = guard._state.session("s1")
     # Loaded afresh, as a second load would: a new session, not the one that ended.
-    assert stored is not None and stored is not carried.session
+    assert stored is not None
+    assert stored is not carried.session
     assert ctx.carried is None  # once
 
 
@@ -96,7 +97,8 @@ def test_the_carried_objects_are_the_states_own() -> None:
     guard.after_lookup(ctx, LookupOutcome(matched=True, person_key="p1", departement="69"))
     assert guard._state.session("s1") is carried.session
     assert guard._state.account("a1") is carried.profile
-    assert carried.session.checks == 1 and carried.session.matched == 1
+    assert carried.session.checks == 1
+    assert carried.session.matched == 1
 
 
 def test_block_distrust_is_read_while_a_step_up_may_be_counted_unanswered() -> None:
@@ -129,7 +131,8 @@ def test_a_new_accounts_first_session_is_what_the_general_path_makes() -> None:
     guard = build_guard(GuardSettings(), clock=ManualClock(T0), alerts=MemoryAlertSink())
     guard.before_check(_ctx())
     profile, session = guard._state.account("a1"), guard._state.session("s1")
-    assert profile is not None and session is not None
+    assert profile is not None
+    assert session is not None
     assert profile.seen == empty.seen
     assert (session.fresh, session.foreign_block, session.young, session.novelty,
             session.suspended, session.step_up_required) == (False, False, True, (),
