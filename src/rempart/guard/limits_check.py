@@ -23,11 +23,18 @@ def block_digest(block: str) -> str:
     return _digest(block)
 
 
+# An empty blake2b of the digests' size, copied per value: the same digest without
+# parsing the constructor's keywords and initialising the state at each new value.
+_BLAKE2B_10 = hashlib.blake2b(digest_size=10)
+
+
 @lru_cache(maxsize=65536)
 def _digest(value: str) -> str:
     # One digest per value, whatever the kinds of counter it keys (a session's checks and
     # failures, a block's checks and step-ups).
-    return hashlib.blake2b(value.encode(), digest_size=10).hexdigest()
+    h = _BLAKE2B_10.copy()
+    h.update(value.encode())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
