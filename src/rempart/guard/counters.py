@@ -103,13 +103,12 @@ class SlidingWindows:
     def read_adding(self, read: tuple[str, int, int], keys: Sequence[tuple[str, int, int]],
                     ts: float) -> tuple[float, float]:
         """hit([read, *keys])[0]: on Redis the additions are queued (add) and only the read
-        may be sent (or taken from what was asked ahead); in memory, the read then the
-        additions, whose own counts are not computed."""
+        may be sent (or taken from what was asked ahead); in memory, that hit."""
         memory = self._memory
         if memory is not None:
-            found = memory.slide((read,), ts)[0]
-            memory.count(keys, ts)
-            return found
+            # One pass: the additions' counts are computed and dropped (cheaper than a
+            # second call that would not compute them).
+            return memory.slide((read, *keys), ts)[0]
         self.add(keys, ts)
         return self.hit([read], ts)[0]
 

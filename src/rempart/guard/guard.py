@@ -112,13 +112,17 @@ class Guard:
             # nothing).
             self._state.ask_ahead(str(ctx.account_id), ts=ts,
                                   hits=(*keys.check, *keys.distrust, keys.sessions))
-        profile, session = load(self._state, self._campaign, ctx, ts, prior, keys)
+        profile, session, opening = load(self._state, self._campaign, ctx, ts, prior, keys,
+                                         opening_later=self._carries)
         session.note_attempt(ts, MAX_INTERVAL_GAP_S)
         decision = self._rungs.standing(ctx, ts, profile, session, block)
         if decision is None:
-            decision = self._judge_before(ctx, ts, prior, profile, session, keys)
+            decision = self._judge_before(ctx, ts, prior, profile, session, keys, opening)
             if decision.action is not Action.ALLOW:  # record does nothing for ALLOW
                 self._rungs.record(ctx, profile, session, decision)
+        elif opening:  # not counted by _judge_before's hit
+            self._campaign.opened(digest=keys.block_digest, fresh=False, foreign_block=False,
+                                  ts=ts)
         self._save(ctx, profile, session, later=decision.action is Action.ALLOW)
         return decision
 
@@ -139,7 +143,7 @@ class Guard:
                     person_key=outcome.person_key if outcome.matched else None,
                     hits=(keys.sessions,
                           *(() if outcome.matched else lim.failure_keys(keys, self._limits))))
-            profile, session = load(self._state, self._campaign, ctx, ts, prior, keys)
+            profile, session, _ = load(self._state, self._campaign, ctx, ts, prior, keys)
             ceilings, usual = None, None
         block = keys.block
         standing = self._rungs.standing(ctx, ts, profile, session, block)
@@ -311,7 +315,7 @@ class Guard:
 
     def _judge_before(self, ctx: CheckContext, ts: float, prior: PeerPrior,
                       profile: AccountProfile, session: SessionState,
-                      check_keys: lim.CheckKeys) -> Decision:
+                      check_keys: lim.CheckKeys, opening: bool = False) -> Decision:
         windows = self._windows
         policy = self._limits
         block = check_keys.block
@@ -327,7 +331,8 @@ class Guard:
             keys = (*keys, *check_keys.distrust)
         pooled = session.fresh or session.block not in profile.blocks
         if pooled:
-            keys = (*keys, check_keys.sessions)
+            # A new account's session opening counted with the read (load's opening).
+            keys = (*keys, (*check_keys.sessions[:2], 1) if opening else check_keys.sessions)
         raw = windows.hit(keys, ts)
         counts = lim.Counts.from_check(raw)
         opened = raw[-1][0] if pooled else 0.0

@@ -17,9 +17,13 @@ from rempart.guard.state import GuardState
 
 
 def load(state: GuardState, campaign: CampaignWatch, ctx: CheckContext, ts: float,
-         prior: PeerPrior, keys: lim.CheckKeys) -> tuple[AccountProfile, SessionState]:
+         prior: PeerPrior, keys: lim.CheckKeys, *,
+         opening_later: bool = False) -> tuple[AccountProfile, SessionState, bool]:
     """The check's account profile and session: stored, or new (a new session judged on
-    where it comes from: novelty, history, fresh or young, suspended or tainted)."""
+    where it comes from: novelty, history, fresh or young, suspended or tainted); and
+    whether the caller is to count a new account's session opening (`opening_later`:
+    with its hit of the block's sessions, keys.sessions, in process)."""
+    opening = False
     account_id = str(ctx.account_id)
     block = keys.block
     found, session = state.load_pair(account_id, ctx.session_id)
@@ -27,14 +31,18 @@ def load(state: GuardState, campaign: CampaignWatch, ctx: CheckContext, ts: floa
         # A new account's first session (nearly every check of the bench's traffic):
         # what the branch below gives on an empty profile (tests/test_guard_amortise.py):
         # no novelty or history, not fresh but young, its device and block noted as
-        # seen, nothing suspended or tainted; the session counted opening.
+        # seen, nothing suspended or tainted; the session counted opening (here, or by the
+    # caller's hit: one count fewer).
         profile = AccountProfile.new(ts)
         session = SessionState(account_id=account_id, device=ctx.device_id, block=block,
                                network=ctx.network, started=ts, last=ts, young=True)
         seen = profile.seen
         seen["d:" + ctx.device_id] = ts
         seen["b:" + block] = ts
-        campaign.opened(digest=keys.block_digest, fresh=False, foreign_block=False, ts=ts)
+        if opening_later:
+            opening = True
+        else:
+            campaign.opened(digest=keys.block_digest, fresh=False, foreign_block=False, ts=ts)
     else:
         profile = found or AccountProfile.new(ts)
         if session is None or session.account_id != account_id:
@@ -58,7 +66,7 @@ def load(state: GuardState, campaign: CampaignWatch, ctx: CheckContext, ts: floa
     if session.scope != keys.scope:
         session.scope = keys.scope
     profile.last = max(profile.last, ts)
-    return profile, session
+    return profile, session, opening
 
 
 def _note_fresh(campaign: CampaignWatch, profile: AccountProfile, session: SessionState,
