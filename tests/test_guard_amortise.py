@@ -137,3 +137,24 @@ def test_a_new_accounts_first_session_is_what_the_general_path_makes() -> None:
     assert (session.fresh, session.foreign_block, session.young, session.novelty,
             session.suspended, session.step_up_required) == (False, False, True, (),
                                                              False, False)
+
+
+def test_a_new_accounts_expected_volume_is_its_own_to_the_bit() -> None:
+    from rempart.guard.ceilings import LimitPolicy
+    from rempart.guard.hourly import HourlyModel
+
+    model = HourlyModel(LimitPolicy())
+    priors = PeerProfiles.default()
+    t0 = T0.timestamp()
+    for i in range(300):
+        prior = priors.prior(list(Profession)[i % 5], list(SizeClass)[i % 4])
+        ts, slot = t0 + 977.0 * i, (i * 7) % 168
+        reference = AccountProfile.new(ts)
+        profile = AccountProfile.new(ts)
+        assert model.volume(profile, ts, slot, prior) == reference.expected_volume(
+            ts, slot, prior)
+        assert profile.volume_cache == reference.volume_cache
+        # Older, or having learnt an hour: its own figures, not the peer group's.
+        older = AccountProfile.new(ts - 86_400.0)
+        assert model.volume(older, ts, slot, prior) == AccountProfile.new(
+            ts - 86_400.0).expected_volume(ts, slot, prior)

@@ -79,7 +79,8 @@ class Guard:
         self._slots = LocalSlots(timezone)
         self._shared = shared
         self._campaign = CampaignWatch(state.windows)
-        self._hourly = HourlyModel(self._limits).at
+        self._hourly_model = HourlyModel(self._limits)
+        self._hourly = self._hourly_model.at
         self._claim_window_s = claim_window_s
         self._learner = Learner(state=state, slots=self._slots, claim_window_s=claim_window_s)
         # Constant per backend: read once, not through a property twice per check.
@@ -352,7 +353,7 @@ class Guard:
                     + lim.failure_breaches(counts.failures, ceilings, policy))
         session.counts = (counts.session_minute, counts.account_hour, counts.account_day)
         slot, _, when = self._slots.at(ts)
-        expected_hour, expected_day = profile.expected_volume(ts, slot, prior)
+        expected_hour, expected_day = self._hourly_model.volume(profile, ts, slot, prior)
         volume = volume_evidence(
             expected_hour=expected_hour, expected_day=expected_day,
             hour_count=counts.account_hour, day_count=counts.account_day,

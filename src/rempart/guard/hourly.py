@@ -14,6 +14,7 @@ from rempart.guard.peers import PeerPrior
 from rempart.guard.profile import AccountProfile
 
 CACHE_MAX = 100_000
+COLD_VOLUME_MAX = 16_384
 
 
 class HourlyModel:
@@ -22,6 +23,27 @@ class HourlyModel:
         self._hourly_cache: dict[str, tuple[float, PeerPrior, Ceilings, Usual]] = {}
         self._cold_cache: dict[tuple[Profession, SizeClass], tuple[
             PeerPrior, Ceilings, Usual]] = {}
+        # expected_volume at a new account's first check, per (id(prior), slot), beside
+        # its prior (an id may be reused once its prior is gone).
+        self._cold_volume: dict[tuple[int, int], tuple[PeerPrior, tuple[float, float]]] = {}
+
+    def volume(self, profile: AccountProfile, ts: float, slot: int,
+               prior: PeerPrior) -> tuple[float, float]:
+        """profile.expected_volume(ts, slot, prior), and its hour's cache set as it sets
+        it. At a new account's first check (nothing learnt, no age: `ts` its creation's)
+        the figures are its peer group's at this slot, the same to the bit for every such
+        account: computed once per (prior, slot)."""
+        if (profile.volume_cache[0] == ts // 3600 or ts > profile.created
+                or profile.hours_total_raw != 0.0):
+            return profile.expected_volume(ts, slot, prior)
+        found = self._cold_volume.get((id(prior), slot))
+        if found is not None and found[0] is prior:
+            profile.volume_cache = (float(ts // 3600), *found[1])
+            return found[1]
+        result = profile.expected_volume(ts, slot, prior)
+        if len(self._cold_volume) < COLD_VOLUME_MAX:
+            self._cold_volume[(id(prior), slot)] = (prior, result)
+        return result
 
     def at(self, ctx: CheckContext, ts: float, prior: PeerPrior,
            profile: AccountProfile) -> tuple[Ceilings, Usual]:
