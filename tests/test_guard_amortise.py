@@ -158,3 +158,28 @@ def test_a_new_accounts_expected_volume_is_its_own_to_the_bit() -> None:
         older = AccountProfile.new(ts - 86_400.0)
         assert model.volume(older, ts, slot, prior) == AccountProfile.new(
             ts - 86_400.0).expected_volume(ts, slot, prior)
+
+
+def test_a_pending_check_made_through_its_slots_is_the_dataclass() -> None:
+    from rempart.guard.learning import _pending
+    from rempart.guard.profile import PendingCheck
+
+    made = _pending(1.5, True, None, 2, 1, ("d1", "192.0.2.0/24", None))
+    assert made == PendingCheck(1.5, True, None, 2, 1, ("d1", "192.0.2.0/24", None))
+
+
+def test_dotted_ipv4_blocks_are_what_ipaddress_gives() -> None:
+    import ipaddress
+    import itertools
+
+    from rempart.guard.netblock import address_block
+
+    octets = ["0", "00", "01", "9", "10", "99", "100", "199", "249", "250", "255", "256",
+              "1000", "", "a", "\u0663", " 1"]
+    for parts in itertools.product(octets, repeat=4):
+        address = ".".join(parts)
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            continue
+        assert address_block(address) == str(ipaddress.ip_network(f"{ip}/24", strict=False))
