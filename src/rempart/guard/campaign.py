@@ -73,7 +73,7 @@ from rempart.guard.places import PLACE_SHARE_MAX as PLACE_SHARE_MAX
 from rempart.guard.places import catchment_bits as catchment_bits
 from rempart.guard.places import list_like
 from rempart.guard.places import note_place as note_place
-from rempart.guard.profile import TAINT_S, AccountProfile, SessionState
+from rempart.guard.profile import TAINT_S, AccountProfile
 from rempart.guard.stats import binomial_tail_bits, poisson_tail_bits, share_upper_bound
 from rempart.guard.tally import CLASSES, OPENED, PlatformTally
 
@@ -147,14 +147,6 @@ def origin_novelty(profile: AccountProfile, *, device: str, block: str,
         fresh = foreign or not (device in profile.devices or held("d:" + device))
     profile.note_seen(device, block, ts)
     return fresh, foreign, not has_own
-
-
-def may_pool(sessions: float, session: SessionState) -> bool:
-    """False where no part of CampaignWatch.evidence can apply to the session whatever
-    it is still_young's (may_apply with the session's young, which still_young only
-    narrows): the caller skips the call (most checks)."""
-    return (sessions >= NETWORK_SESSIONS or session.fresh
-            or (session.young and session.far >= YOUNG_OWN))
 
 
 def still_young(young: bool, started: float, ts: float) -> bool:

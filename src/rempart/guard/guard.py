@@ -22,9 +22,11 @@ from rempart.clock import Clock
 from rempart.guard import limits_check as lim
 from rempart.guard.alerts import AlertSink
 from rempart.guard.campaign import (
+    ESTABLISHED_S,
     HOUR_S,
+    NETWORK_SESSIONS,
+    YOUNG_OWN,
     CampaignWatch,
-    may_pool,
     still_young,
 )
 from rempart.guard.ceilings import LimitPolicy
@@ -153,7 +155,7 @@ class Guard:
             return standing
         retry = not outcome.matched and session.is_retry(outcome.attempt_key, ts)
         new, far = self._learner.observe(ctx, ts, outcome, profile, session, retry=retry)
-        young = still_young(session.young, session.started, ts)
+        young = session.young and ts - session.started < ESTABLISHED_S  # still_young
         sessions = self._campaign.record(fresh=session.fresh, keys=keys,
                                          matched=outcome.matched, far=far, ts=ts, young=young)
         if ceilings is None or usual is None:
@@ -161,7 +163,8 @@ class Guard:
         session.composition = tuple(composition_evidence(profile, session, prior, usual))
         evidence = [*session.novelty, *session.pending, *session.composition,
                     *(self._pooled(profile, session, sessions, ts, young)
-                      if may_pool(sessions, session) else ())]
+                      if sessions >= NETWORK_SESSIONS or session.fresh or (  # (*)
+                          session.young and session.far >= YOUNG_OWN) else ())]
         if outcome.near_miss and outcome.person_key:
             repeats = session.note_near_miss(outcome.person_key, ts, retry=retry)
             if repeats >= 2:
@@ -182,8 +185,9 @@ class Guard:
                 unremarkable=decision.score < self._ladder.learn_below + session.credit)
         else:  # record does nothing for ALLOW
             self._rungs.record(ctx, profile, session, decision)
-        # Carried: the state's own objects, changed in place (nothing to store).
-        self._save(ctx, profile, session, later=carried is not None)
+        # Saved as ever, carried or not: in process this keeps the sessions in order of
+        # last use (MemoryGuardState.save_session), which forgets the idle ones.
+        self._save(ctx, profile, session)
         return decision
 
     # -- what other services tell the guard --------------------------------------------
@@ -369,7 +373,10 @@ class Guard:
             session.composition = tuple(composition_evidence(profile, session, prior, usual))
         evidence = [*session.novelty, *session.pending, *session.composition,
                     *(self._pooled(profile, session, opened, ts)
-                      if may_pool(opened, session) else ())]
+                      # (*) CampaignWatch.may_apply with the session's young, which
+                      # still_young only narrows: where it is False, _pooled gives [].
+                      if opened >= NETWORK_SESSIONS or session.fresh or (
+                          session.young and session.far >= YOUNG_OWN) else ())]
         return self._rungs.decide(ts, profile, session,
                                   assess(evidence, self._ladder) if evidence else NOTHING,
                                   lim.verdict(breaches, policy))
