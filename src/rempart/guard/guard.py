@@ -79,7 +79,8 @@ class Guard:
         self._limits = limits or LimitPolicy()
         self._ladder = ladder or LadderPolicy()
         self._slots = LocalSlots(timezone)
-        self._shared = shared
+        # Its scope look-up, or None without a listed network (most instances): no call.
+        self._scope = shared.scope if shared.entries else None
         self._campaign = CampaignWatch(state.windows)
         self._hourly_model = HourlyModel(self._limits)
         self._hourly = self._hourly_model.at
@@ -130,7 +131,9 @@ class Guard:
         return decision
 
     def after_lookup(self, ctx: CheckContext, outcome: LookupOutcome) -> Decision:
-        ts = check_ts(ctx, self._watch)  # its before_check's
+        ts = ctx.ts  # its before_check's (check_ts), read inline
+        if ts is None:
+            ts = check_ts(ctx, self._watch)
         carried = self._carried(ctx)
         if carried is not None:
             # In process, its before_check's objects are still the state's (a session
@@ -278,7 +281,8 @@ class Guard:
         if keys is None or keys.policy is not self._limits:
             keys = lim.keys_for(ctx, address_block(ctx.address), self._limits,
                                 BLOCK_DISTRUST_S, HOUR_S,
-                                self._shared.scope(ctx.address, ctx.organisation_id))
+                                None if self._scope is None
+                                else self._scope(ctx.address, ctx.organisation_id))
             object.__setattr__(ctx, "keys", keys)  # a memo on a frozen context
         return keys
 
