@@ -73,7 +73,7 @@ from rempart.guard.places import PLACE_SHARE_MAX as PLACE_SHARE_MAX
 from rempart.guard.places import catchment_bits as catchment_bits
 from rempart.guard.places import list_like
 from rempart.guard.places import note_place as note_place
-from rempart.guard.profile import TAINT_S, AccountProfile
+from rempart.guard.profile import TAINT_S, AccountProfile, SessionState
 from rempart.guard.stats import binomial_tail_bits, poisson_tail_bits, share_upper_bound
 from rempart.guard.tally import CLASSES, OPENED, PlatformTally
 
@@ -223,6 +223,23 @@ class CampaignWatch:
         """Before a read of the platform-wide counts: count what was tallied."""
         if self._tally is not None:
             self._tally.flush()
+
+    def pooled(self, profile: AccountProfile, session: SessionState, sessions: float,
+               ts: float, young: bool | None = None) -> list[Evidence]:
+        """Evidence from the whole platform, for sessions from a device or network their
+        account has not confirmed (`sessions`: opened from the network in the hour;
+        `young`: still_young's, where the caller has it)."""
+        if not session.fresh and session.block in profile.blocks:
+            return []
+        if young is None:
+            young = still_young(session.young, session.started, ts)
+        if not CampaignWatch.may_apply(sessions, session.fresh, young, session.far):
+            return []
+        return self.evidence(block=session.wide, sessions=sessions, fresh=session.fresh,
+                             foreign_block=session.foreign_block, ts=ts,
+                             own=(session.checks, session.far + session.fail), young=young,
+                             own_far=(session.far_known, session.far),
+                             places=session.far_places)
 
     @staticmethod
     def may_apply(sessions: float, fresh: bool, young: bool, own_far: float) -> bool:

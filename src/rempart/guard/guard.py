@@ -27,12 +27,11 @@ from rempart.guard.campaign import (
     NETWORK_SESSIONS,
     YOUNG_OWN,
     CampaignWatch,
-    still_young,
 )
 from rempart.guard.ceilings import LimitPolicy
 from rempart.guard.clockwatch import ClockWatch, check_ts
 from rempart.guard.context import Carried, CheckContext, EntityId, LookupOutcome
-from rempart.guard.decision import Action, Decision, Evidence
+from rempart.guard.decision import ALLOW, Action, Decision, Evidence
 from rempart.guard.evidence import (
     MIN_INTERVALS,
     composition_evidence,
@@ -55,6 +54,7 @@ from rempart.guard.timeslots import LocalSlots
 
 CLAIM_WINDOW_S = 2 * 86400
 MAX_INTERVAL_GAP_S = 900.0
+_new_tuple = tuple.__new__
 
 
 class StepUpFactor(enum.StrEnum):
@@ -119,7 +119,12 @@ class Guard:
         profile, session, opening = load(self._state, self._campaign, ctx, ts, prior, keys,
                                          opening_later=self._carries)
         session.note_attempt(ts, MAX_INTERVAL_GAP_S)
-        decision = self._rungs.standing(ctx, ts, profile, session, block)
+        decision = None
+        if (profile.suspended or session.suspended or session.step_up_required
+                or ctx.device_id != session.device or block != session.block
+                or (ctx.network and session.network and ctx.network != session.network)):
+            # Rungs.standing answers None otherwise (nearly every check): not asked.
+            decision = self._rungs.standing(ctx, ts, profile, session, block)
         if decision is None:
             decision = self._judge_before(ctx, ts, prior, profile, session, keys, opening)
             if decision.action is not Action.ALLOW:  # record does nothing for ALLOW
@@ -152,7 +157,11 @@ class Guard:
             profile, session, _ = load(self._state, self._campaign, ctx, ts, prior, keys)
             ceilings, usual = None, None
         block = keys.block
-        standing = self._rungs.standing(ctx, ts, profile, session, block)
+        standing = None
+        if (profile.suspended or session.suspended or session.step_up_required
+                or ctx.device_id != session.device or block != session.block
+                or (ctx.network and session.network and ctx.network != session.network)):
+            standing = self._rungs.standing(ctx, ts, profile, session, block)  # as above
         if standing is not None:  # suspended meanwhile: the answer must not leave
             self._save(ctx, profile, session)
             return standing
@@ -165,7 +174,7 @@ class Guard:
             ceilings, usual = self._hourly(ctx, ts, prior, profile)
         session.composition = tuple(composition_evidence(profile, session, prior, usual))
         evidence = [*session.novelty, *session.pending, *session.composition,
-                    *(self._pooled(profile, session, sessions, ts, young)
+                    *(self._campaign.pooled(profile, session, sessions, ts, young)
                       if sessions >= NETWORK_SESSIONS or session.fresh or (  # (*)
                           session.young and session.far >= YOUNG_OWN) else ())]
         if outcome.near_miss and outcome.person_key:
@@ -180,8 +189,12 @@ class Guard:
             breaches = lim.failure_breaches(lim.Counts.failures_from(raw), ceilings,
                                             self._limits)
             limit = lim.verdict(breaches, self._limits)
-        decision = self._rungs.decide(
-            ts, profile, session, assess(evidence, self._ladder) if evidence else NOTHING, limit)
+        if not evidence and limit is lim.NO_BREACH and not session.step_up_required:
+            session.last_score = 0.0  # Rungs.decide's first answer, without the call
+            decision = ALLOW
+        else:
+            decision = self._rungs.decide(ts, profile, session, assess(evidence, self._ladder)
+                                          if evidence else NOTHING, limit)
         if decision.action is Action.ALLOW:
             self._learner.after_allowed(
                 ctx, ts, outcome, profile, session, block, new, far,
@@ -298,25 +311,6 @@ class Guard:
             return None
         return carried
 
-    def _pooled(self, profile: AccountProfile, session: SessionState, sessions: float,
-                ts: float, young: bool | None = None) -> list[Evidence]:
-        """Evidence from the whole platform, for sessions from a device or network their
-        account has not confirmed (`sessions`: opened from the network in the hour;
-        `young`: still_young's, where the caller has it)."""
-        if not session.fresh and session.block in profile.blocks:
-            return []
-        if young is None:
-            young = still_young(session.young, session.started, ts)
-        if not CampaignWatch.may_apply(sessions, session.fresh, young, session.far):
-            return []
-        return self._campaign.evidence(block=session.wide, sessions=sessions,
-                                       fresh=session.fresh,
-                                       foreign_block=session.foreign_block, ts=ts,
-                                       own=(session.checks, session.far + session.fail),
-                                       young=young,
-                                       own_far=(session.far_known, session.far),
-                                       places=session.far_places)
-
     def _save(self, ctx: CheckContext, profile: AccountProfile, session: SessionState, *,
               later: bool = False) -> None:
         self._state.save_pair(str(ctx.account_id), profile, ctx.session_id, session,
@@ -330,7 +324,7 @@ class Guard:
         block = check_keys.block
         # After the limits' seven counts, read only where they are used: the block's
         # step-ups asked and answered (a block new to the account, no step-up pending),
-        # and the sessions opened from it in the hour (see _pooled).
+        # and the sessions opened from it in the hour (see CampaignWatch.pooled).
         keys = check_keys.check
         # Skipped where no block has a step-up left unanswered in its window (nearly
         # always, in process): the reads would find 0.
@@ -355,8 +349,8 @@ class Guard:
                 "asked for a second factor and never gave it",)
         ceilings, usual = self._hourly(ctx, ts, prior, profile)
         if self._carries:
-            object.__setattr__(ctx, "carried", Carried(self, check_keys, prior, profile,
-                                                       session, ceilings, usual))
+            object.__setattr__(ctx, "carried", _new_tuple(  # Carried(...) without its __new__
+                Carried, (self, check_keys, prior, profile, session, ceilings, usual)))
         breaches = (lim.check_breaches(counts, ceilings, policy, prior.noun)
                     + lim.failure_breaches(counts.failures, ceilings, policy))
         session.counts = (counts.session_minute, counts.account_hour, counts.account_day)
@@ -376,11 +370,15 @@ class Guard:
             # reuse what their last lookup showed.
             session.composition = tuple(composition_evidence(profile, session, prior, usual))
         evidence = [*session.novelty, *session.pending, *session.composition,
-                    *(self._pooled(profile, session, opened, ts)
+                    *(self._campaign.pooled(profile, session, opened, ts)
                       # (*) CampaignWatch.may_apply with the session's young, which
-                      # still_young only narrows: where it is False, _pooled gives [].
+                      # still_young only narrows: where it is False, pooled gives [].
                       if opened >= NETWORK_SESSIONS or session.fresh or (
                           session.young and session.far >= YOUNG_OWN) else ())]
+        if not evidence and not breaches and not session.step_up_required:
+            session.last_score = 0.0  # Rungs.decide's first answer, without the call
+            return ALLOW
         return self._rungs.decide(ts, profile, session,
                                   assess(evidence, self._ladder) if evidence else NOTHING,
                                   lim.verdict(breaches, policy))
+
