@@ -183,3 +183,23 @@ def test_dotted_ipv4_blocks_are_what_ipaddress_gives() -> None:
         except ValueError:
             continue
         assert address_block(address) == str(ipaddress.ip_network(f"{ip}/24", strict=False))
+
+
+def test_within_is_both_breach_lists_empty() -> None:
+    import random
+
+    from rempart.guard.ceilings import LimitPolicy, ceilings_for
+
+    policy = LimitPolicy()
+    rnd = random.Random(5)
+    priors = PeerProfiles.default()
+    for i in range(3000):
+        prior = priors.prior(list(Profession)[i % 9], list(SizeClass)[i % 4])
+        c = ceilings_for(policy, prior, AccountProfile.new(0.0))
+        # Mostly below every ceiling (as nearly every check), some over one or more.
+        most, fails = rnd.choice([(3, 3), (12, 6), (60, 30)])
+        raw = [(float(rnd.randrange(most)), float(rnd.randrange(fails))) for _ in range(7)]
+        counts = lim.Counts.from_check(raw)
+        assert lim.within(raw, c) is (
+            lim.check_breaches(counts, c, policy, prior.noun) == []
+            and lim.failure_breaches(counts.failures, c, policy) == [])

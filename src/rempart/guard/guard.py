@@ -337,7 +337,7 @@ class Guard:
             # A new account's session opening counted with the read (load's opening).
             keys = (*keys, (*check_keys.sessions[:2], 1) if opening else check_keys.sessions)
         raw = windows.hit(keys, ts)
-        counts = lim.Counts.from_check(raw)
+        minute_count, hour_count, day_count = raw[0][0], raw[2][0], raw[3][0]
         opened = raw[-1][0] if pooled else 0.0
         if distrust and raw[7][0] - raw[8][0] >= DISTRUST_AFTER:
             # One attacker, many stolen accounts, one network: what it did with one
@@ -351,15 +351,18 @@ class Guard:
         if self._carries:
             object.__setattr__(ctx, "carried", _new_tuple(  # Carried(...) without its __new__
                 Carried, (self, check_keys, prior, profile, session, ceilings, usual)))
-        breaches = (lim.check_breaches(counts, ceilings, policy, prior.noun)
-                    + lim.failure_breaches(counts.failures, ceilings, policy))
-        session.counts = (counts.session_minute, counts.account_hour, counts.account_day)
+        breaches: list[lim.Breach] = []
+        if not lim.within(raw, ceilings):
+            counts = lim.Counts.from_check(raw)
+            breaches = (lim.check_breaches(counts, ceilings, policy, prior.noun)
+                        + lim.failure_breaches(counts.failures, ceilings, policy))
+        session.counts = (minute_count, hour_count, day_count)
         slot, _, when = self._slots.at(ts)
         expected_hour, expected_day = self._hourly_model.volume(profile, ts, slot, prior)
         volume = volume_evidence(
             expected_hour=expected_hour, expected_day=expected_day,
-            hour_count=counts.account_hour, day_count=counts.account_day,
-            minute_count=counts.session_minute, noun=prior.noun, when=when)
+            hour_count=hour_count, day_count=day_count, minute_count=minute_count,
+            noun=prior.noun, when=when)
         # Timing only from MIN_INTERVALS intervals (timing_evidence's own first answer).
         intervals = session.intervals
         session.pending = (*volume, *(timing_evidence(session) if intervals is not None

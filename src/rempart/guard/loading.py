@@ -33,7 +33,7 @@ def load(state: GuardState, campaign: CampaignWatch, ctx: CheckContext, ts: floa
         # no novelty or history, not fresh but young, its device and block noted as
         # seen, nothing suspended or tainted; the session counted opening (here, or by the
     # caller's hit: one count fewer).
-        profile = AccountProfile.new(ts)
+        profile = AccountProfile(created=ts, last=ts, hours_ref=ts)  # AccountProfile.new
         session = SessionState(account_id=account_id, device=ctx.device_id, block=block,
                                network=ctx.network, started=ts, last=ts, young=True)
         seen = profile.seen
