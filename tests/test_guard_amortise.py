@@ -203,3 +203,16 @@ def test_within_is_both_breach_lists_empty() -> None:
         assert lim.within(raw, c) is (
             lim.check_breaches(counts, c, policy, prior.noun) == []
             and lim.failure_breaches(counts.failures, c, policy) == [])
+
+
+def test_new_accounts_sessions_are_counted_opening_from_their_block() -> None:
+    # Counted by the before-step's hit (a new account) or by opened (an account known):
+    # either way once per session, as the campaign's network evidence reads them.
+    guard = build_guard(GuardSettings(), clock=ManualClock(T0), alerts=MemoryAlertSink())
+    for account in ("a1", "a2", "a3"):
+        guard.before_check(_ctx(session=f"s-{account}", account=account))
+    guard.before_check(_ctx(session="s-a1-again", account="a1"))  # a known account
+    guard.before_check(_ctx(session="s-a2", account="a2"))  # not a new session
+    sessions = lim.keys_for(_ctx(), "192.0.2.0/24", lim.LimitPolicy(), BLOCK_DISTRUST_S,
+                            HOUR_S).sessions
+    assert guard._state.windows.hit([sessions], T0.timestamp())[0][0] == 4.0
