@@ -33,11 +33,13 @@ FIELDS = dict(account_id="a1", organisation_id=7, session_id="api:c|jkt:k",
 
 def test_new_context_is_the_dataclass_made_field_by_field() -> None:
     made = new_context(**FIELDS)
+    assert type(made) is CheckContext
     assert made == CheckContext(**FIELDS)
     assert made.keys is None
     assert made.ts is None
+    assert made.carried is None
     assert [getattr(made, f.name) for f in dataclasses.fields(made)] == [
-        *FIELDS.values(), None, None]
+        *FIELDS.values(), None, None, None]
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.session_id = "other"  # type: ignore[misc]
 

@@ -62,12 +62,20 @@ a device or network their account has not confirmed whose own checks look odd.
 
 from __future__ import annotations
 
+import math
+
 from rempart.guard.counters import SlidingWindows
 from rempart.guard.decision import Evidence
-from rempart.guard.geo import normalise_departement
 from rempart.guard.limits_check import CheckKeys, block_digest, counter_key
-from rempart.guard.profile import TAINT_S, AccountProfile
+from rempart.guard.places import CATCHMENT_BITS as CATCHMENT_BITS  # re-exported
+from rempart.guard.places import MAX_PLACES as MAX_PLACES
+from rempart.guard.places import PLACE_SHARE_MAX as PLACE_SHARE_MAX
+from rempart.guard.places import catchment_bits as catchment_bits
+from rempart.guard.places import list_like
+from rempart.guard.places import note_place as note_place
+from rempart.guard.profile import TAINT_S, AccountProfile, SessionState
 from rempart.guard.stats import binomial_tail_bits, poisson_tail_bits, share_upper_bound
+from rempart.guard.tally import CLASSES, OPENED, PlatformTally
 
 WINDOW_S = 4 * 3600
 # Re-evaluate at most this often (clock seconds): the answer changes slowly.
@@ -108,17 +116,6 @@ YOUNG_OWN = 2.0
 # An origin seen (not confirmed) becomes the account's own after this long: the reads'
 # window, so that the origins a campaign brings are still fresh while it is judged.
 ESTABLISHED_S = WINDOW_S
-# A session's far-away patients' départements, each remembered up to twice (see
-# list_like), this many entries in all: past them, a session is spread like a list.
-MAX_PLACES = 24
-# A leaked national list spreads its people over the country like its population: no
-# département holds more than about 4 % of France (Nord 3.8 %), or 5 % of the people
-# who live over 200 km from a given provider (Paris's far-away France is three quarters
-# of it). Taken as an upper bound, so that a list reader is never taken for a catchment
-# more often than catchment_bits says.
-PLACE_SHARE_MAX = 0.06
-# Far-away patients are a catchment, not a list, from this much evidence (1 in 256).
-CATCHMENT_BITS = 8.0
 
 
 def origin_novelty(profile: AccountProfile, *, device: str, block: str,
@@ -152,50 +149,6 @@ def origin_novelty(profile: AccountProfile, *, device: str, block: str,
     return fresh, foreign, not has_own
 
 
-def note_place(places: tuple[str, ...], departement: str) -> tuple[str, ...]:
-    """A session's far-away patients' départements with one more patient's: each kept up
-    to twice (once, or again: all list_like needs), MAX_PLACES entries at most."""
-    place = normalise_departement(departement)
-    if len(places) >= MAX_PLACES or places.count(place) >= 2:
-        return places
-    return (*places, place)
-
-
-def catchment_bits(far: float, places: int) -> float:
-    """Evidence, in bits, that a session's `far` far-away patients, living in `places`
-    départements, are not reads from a national list: how unlikely so many repeats
-    (far - places) would be from one.
-
-    A leaked list's people live where the country lives: its i-th far-away person is in
-    a département already seen with probability at most PLACE_SHARE_MAX x the places
-    seen so far, so the repeats are at most a binomial of that rate, whose tail (a
-    Chernoff bound, never more surprised than the truth) this is. Two patients in two
-    places say nothing; a hospital's 18 in 4 départements say a lot."""
-    repeats = far - places
-    if places <= 0 or repeats <= 0.0:
-        return 0.0
-    return binomial_tail_bits(repeats, far - 1.0, min(1.0, places * PLACE_SHARE_MAX))
-
-
-def list_like(far: float, places: tuple[str, ...]) -> float:
-    """How many of a session's `far` far-away patients may be reads from a national
-    list: all of them, unless they are a catchment (catchment_bits at CATCHMENT_BITS or
-    more); then those alone in their département.
-
-    An honest practice whose patients live far away — an overseas hospital, a border
-    town, a seaside resort's visitors — sees the same few places again and again; a
-    list reader's far-away people are spread over a hundred départements (two or three
-    of them may share one by chance: the bar is set so that a list reader passes it
-    less than once in 256 sessions). Every one counts once the session's places outgrow
-    its memory."""
-    if len(places) >= MAX_PLACES:
-        return far
-    distinct = set(places)
-    if catchment_bits(far, len(distinct)) < CATCHMENT_BITS:
-        return far
-    return float(sum(1 for place in distinct if places.count(place) == 1))
-
-
 def still_young(young: bool, started: float, ts: float) -> bool:
     """Whether a session opened young still is: its own origin becomes its account's
     after ESTABLISHED_S, as any origin does (a practice software's session lasts days)."""
@@ -211,6 +164,14 @@ class CampaignWatch:
             fresh: tuple((f"campaign:{group}:{what}", window_s, 1)
                          for what in ("n", "far", "fail"))
             for fresh, group in ((True, "fresh"), (False, "known"))}
+        # The platform-wide counts a check of each class adds to (tally.check_class). In
+        # process they are tallied by class and counted before they are read
+        # (rempart.guard.tally); on Redis each check counts its own.
+        self._class_adds = [self._platform_keys(index) for index in range(CLASSES)]
+        self._tally = PlatformTally(windows, keys=[
+            *([(key, window) for key, window, _ in adds] for adds in self._class_adds),
+            list(_OPENED)], granule_s=math.gcd(window_s, HOUR_S, DAY_S, NETWORK_WINDOW_S),
+        ) if windows.in_process else None
         self._cached_at = float("-inf")
         self._cached: Evidence | None = None
         self._young_at = float("-inf")
@@ -218,13 +179,25 @@ class CampaignWatch:
         # shares: refreshed every REFRESH_S, each session's own checks taken out per call.
         self._young_counts = (0.0, 0.0, 0.0, 0.0, 1.0)
 
+    def _platform_keys(self, index: int) -> list[tuple[str, int, int]]:
+        """The platform-wide counters a check of tally class `index` adds one to."""
+        fresh, young, far, failed = (bool(index & bit) for bit in (8, 4, 2, 1))
+        n, far_key, fail_key = self._cohort_keys[fresh]
+        adding = [_ALL_N, n, *(_YOUNG_N if young else ())]
+        if far or failed:
+            adding += [_ALL_ODD, *(_YOUNG_ODD if young else ())]
+        return adding + ([far_key] if far else []) + ([fail_key] if failed else [])
+
     def opened(self, *, digest: str, fresh: bool, foreign_block: bool, ts: float) -> None:
         """Count a session opening from its block (`digest`: the block's, see
         block_digest), and a fresh one across the platform and, if the block is new to
         its account, in that block."""
         keys = [("nb:" + digest, HOUR_S, 1)]
         if fresh:
-            keys += [(key, window, 1) for key, window in _OPENED]
+            if self._tally is not None:
+                self._tally.add(OPENED, ts)
+            else:
+                keys += [(key, window, 1) for key, window in _OPENED]
         if foreign_block:
             keys.append(("fb:" + digest, HOUR_S, 1))
         self._windows.add(keys, ts)
@@ -235,20 +208,38 @@ class CampaignWatch:
         and in its cohort (fresh, or the others: the platform's baseline; and young), in
         one call; return the sessions opened from the block in the hour (`keys`: the
         check's, whose `sessions` is that count's key)."""
-        n, far_key, fail_key = self._cohort_keys[fresh]
         digest = keys.block_digest
-        adding = [("nb:n:" + digest, HOUR_S, 1), _ALL_N, n]
-        if young:
-            adding += _YOUNG_N
-        if far or not matched:
-            adding += [("nb:odd:" + digest, HOUR_S, 1), _ALL_ODD]
-            if young:
-                adding += _YOUNG_ODD
-        if far:
-            adding.append(far_key)
-        if not matched:
-            adding.append(fail_key)
+        # tally.check_class, inline (every check).
+        index = (fresh << 3) | (young << 2) | (bool(far) << 1) | (not matched)
+        adding = ([("nb:n:" + digest, HOUR_S, 1), ("nb:odd:" + digest, HOUR_S, 1)]
+                  if far or not matched else [("nb:n:" + digest, HOUR_S, 1)])
+        if self._tally is not None:
+            self._tally.add(index, ts)
+        else:
+            adding += self._class_adds[index]
         return self._windows.read_adding(keys.sessions, adding, ts)[0]
+
+    def _flush(self) -> None:
+        """Before a read of the platform-wide counts: count what was tallied."""
+        if self._tally is not None:
+            self._tally.flush()
+
+    def pooled(self, profile: AccountProfile, session: SessionState, sessions: float,
+               ts: float, young: bool | None = None) -> list[Evidence]:
+        """Evidence from the whole platform, for sessions from a device or network their
+        account has not confirmed (`sessions`: opened from the network in the hour;
+        `young`: still_young's, where the caller has it)."""
+        if not session.fresh and session.block in profile.blocks:
+            return []
+        if young is None:
+            young = still_young(session.young, session.started, ts)
+        if not CampaignWatch.may_apply(sessions, session.fresh, young, session.far):
+            return []
+        return self.evidence(block=session.wide, sessions=sessions, fresh=session.fresh,
+                             foreign_block=session.foreign_block, ts=ts,
+                             own=(session.checks, session.far + session.fail), young=young,
+                             own_far=(session.far_known, session.far),
+                             places=session.far_places)
 
     @staticmethod
     def may_apply(sessions: float, fresh: bool, young: bool, own_far: float) -> bool:
@@ -287,6 +278,7 @@ class CampaignWatch:
         platform does."""
         window = NETWORK_WINDOW_S
         digest = block_digest(block)
+        self._flush()
         n, odd, all_n, all_odd = (c[0] for c in self._windows.hit(
             [("nb:n:" + digest, HOUR_S, 0), ("nb:odd:" + digest, HOUR_S, 0),
              ("campaign:all:n", window, 0), ("campaign:all:odd", window, 0)], ts))
@@ -316,6 +308,7 @@ class CampaignWatch:
     def _reads(self, ts: float) -> Evidence | None:
         if abs(ts - self._cached_at) < REFRESH_S:
             return self._cached
+        self._flush()
         counts = self._windows.hit([(k, self._window_s, 0) for k in _KEYS], ts)
         fresh_n, fresh_far, fresh_fail, known_n, known_far, known_fail = (c[0] for c in counts)
         best, what, share, usual = 0.0, "", 0.0, 0.0
@@ -338,6 +331,7 @@ class CampaignWatch:
         the last hour, without this session's own (one practice whose patients live far
         away is not a cohort), against their own over the 23 hours before."""
         if abs(ts - self._young_at) >= REFRESH_S:
+            self._flush()
             n, odd, day_n, day_odd = (c[0] for c in self._windows.hit(_YOUNG_READ, ts))
             before = max(day_n - n, 0.0)
             before_odd = max(day_odd - odd, 0.0)
@@ -359,6 +353,7 @@ class CampaignWatch:
 
     def _spread(self, block: str, foreign_block: bool,
                 ts: float) -> tuple[Evidence | None, Evidence | None]:
+        self._flush()
         keys = [(key, window, 0) for key, window in _OPENED]
         if foreign_block:
             keys.append((counter_key("fb", block), HOUR_S, 0))

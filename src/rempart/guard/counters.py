@@ -69,6 +69,14 @@ class SlidingWindows:
         # the bucket changes.
         self._names: dict[tuple[str, int], list[Any]] = {}
         self._step = _AskedAhead()
+        # The latest time some kinds of counts were added, where their readers keep a
+        # bound on them (rempart.guard.rungs.Rungs.may_distrust); in process only.
+        self.latest: dict[str, float] = {}
+
+    @property
+    def in_process(self) -> bool:
+        """Counts kept in this process alone (no other machine adds to them or reads them)."""
+        return self._memory is not None
 
     def hit(self, keys: Sequence[tuple[str, int, int]], ts: float) -> list[tuple[float, float]]:
         """Add `amount` to each (key, window seconds, amount) — 0 only reads, HIGH counts a
@@ -95,13 +103,12 @@ class SlidingWindows:
     def read_adding(self, read: tuple[str, int, int], keys: Sequence[tuple[str, int, int]],
                     ts: float) -> tuple[float, float]:
         """hit([read, *keys])[0]: on Redis the additions are queued (add) and only the read
-        may be sent (or taken from what was asked ahead); in memory, the read then the
-        additions, whose own counts are not computed."""
+        may be sent (or taken from what was asked ahead); in memory, that hit."""
         memory = self._memory
         if memory is not None:
-            found = memory.slide((read,), ts)[0]
-            memory.count(keys, ts)
-            return found
+            # One pass: the additions' counts are computed and dropped (cheaper than a
+            # second call that would not compute them).
+            return memory.slide((read, *keys), ts)[0]
         self.add(keys, ts)
         return self.hit([read], ts)[0]
 

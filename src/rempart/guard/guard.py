@@ -19,26 +19,30 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
 from rempart.clock import Clock
-from rempart.core.care import Profession
 from rempart.guard import limits_check as lim
 from rempart.guard.alerts import AlertSink
-from rempart.guard.campaign import HOUR_S, CampaignWatch, origin_novelty, still_young
-from rempart.guard.ceilings import Ceilings, LimitPolicy, ceilings_for, learnt_nothing
+from rempart.guard.campaign import (
+    ESTABLISHED_S,
+    HOUR_S,
+    NETWORK_SESSIONS,
+    YOUNG_OWN,
+    CampaignWatch,
+)
+from rempart.guard.ceilings import LimitPolicy
 from rempart.guard.clockwatch import ClockWatch, check_ts
-from rempart.guard.context import CheckContext, EntityId, LookupOutcome, SizeClass
-from rempart.guard.decision import Action, Decision, Evidence
+from rempart.guard.context import Carried, CheckContext, EntityId, LookupOutcome
+from rempart.guard.decision import ALLOW, Action, Decision, Evidence
 from rempart.guard.evidence import (
-    Usual,
+    MIN_INTERVALS,
     composition_evidence,
-    history_evidence,
-    novelty_evidence,
     timing_evidence,
-    usual_and_judged,
     volume_evidence,
 )
+from rempart.guard.hourly import HourlyModel
 from rempart.guard.journal import NO_JOURNAL, ContainmentJournal
 from rempart.guard.ladder import NOTHING, LadderPolicy, assess
 from rempart.guard.learning import Learner
+from rempart.guard.loading import load
 from rempart.guard.netblock import address_block
 from rempart.guard.netwatch import NetworkWatch
 from rempart.guard.operator import ClientStanding, Operations
@@ -51,7 +55,7 @@ from rempart.guard.timeslots import LocalSlots
 
 CLAIM_WINDOW_S = 2 * 86400
 MAX_INTERVAL_GAP_S = 900.0
-CACHE_MAX = 100_000
+_new_tuple = tuple.__new__
 
 
 class StepUpFactor(enum.StrEnum):
@@ -75,12 +79,12 @@ class Guard:
         self._limits = limits or LimitPolicy()
         self._ladder = ladder or LadderPolicy()
         self._slots = LocalSlots(timezone)
-        self._shared = shared
+        # Its scope look-up, or None without a listed network (most instances): no call.
+        self._scope = shared.scope if shared.entries else None
         self.network_watch = NetworkWatch.of(shared, state=state, alerts=alerts)  # or None
         self._campaign = CampaignWatch(state.windows)
-        self._hourly_cache: dict[str, tuple[float, PeerPrior, Ceilings, Usual]] = {}
-        self._cold_cache: dict[tuple[Profession, SizeClass], tuple[PeerPrior, Ceilings,
-                                                                   Usual]] = {}
+        self._hourly_model = HourlyModel(self._limits)
+        self._hourly = self._hourly_model.at
         self._claim_window_s = claim_window_s
         self._learner = Learner(state=state, slots=self._slots, claim_window_s=claim_window_s)
         # Constant per backend: read once, not through a property twice per check.
@@ -88,6 +92,8 @@ class Guard:
         self._asks_ahead = state.asks_ahead
         # A lock that serial() gives for every account (in process), or None (Redis).
         self.one_serial: AbstractContextManager[object] | None = getattr(state, "one_serial", None)
+        # Only in process do the after-step's objects stay the before-step's (Carried).
+        self._carries = self.one_serial is not None
         self._rungs = Rungs(ladder=self._ladder, windows=state.windows, alerts=alerts,
                             journal=journal)
         self._operations = Operations(state=state, journal=journal,
@@ -105,6 +111,7 @@ class Guard:
         ts = check_ts(ctx, self._watch)
         prior = self._profiles.prior(ctx.profession, ctx.size_class)
         keys = self._keys(ctx)
+        block = keys.block
         if self.network_watch is not None:
             self.network_watch.note(ctx.address, ctx.organisation_id, ts)
         if self._asks_ahead:
@@ -112,41 +119,67 @@ class Guard:
             # nothing).
             self._state.ask_ahead(str(ctx.account_id), ts=ts,
                                   hits=(*keys.check, *keys.distrust, keys.sessions))
-        profile, session = self._load(ctx, ts, prior, keys)
+        profile, session, opening = load(self._state, self._campaign, ctx, ts, prior, keys,
+                                         opening_later=self._carries)
         session.note_attempt(ts, MAX_INTERVAL_GAP_S)
-        decision = self._rungs.standing(ctx, ts, profile, session, keys.block)
+        decision = None
+        if (profile.suspended or session.suspended or session.step_up_required
+                or ctx.device_id != session.device or block != session.block
+                or (ctx.network and session.network and ctx.network != session.network)):
+            # Rungs.standing answers None otherwise (nearly every check): not asked.
+            decision = self._rungs.standing(ctx, ts, profile, session, block)
         if decision is None:
-            decision = self._judge_before(ctx, ts, prior, profile, session, keys)
+            decision = self._judge_before(ctx, ts, prior, profile, session, keys, opening)
             if decision.action is not Action.ALLOW:  # record does nothing for ALLOW
                 self._rungs.record(ctx, profile, session, decision)
+        elif opening:  # not counted by _judge_before's hit
+            self._campaign.opened(digest=keys.block_digest, fresh=False, foreign_block=False,
+                                  ts=ts)
         self._save(ctx, profile, session, later=decision.action is Action.ALLOW)
         return decision
 
     def after_lookup(self, ctx: CheckContext, outcome: LookupOutcome) -> Decision:
-        ts = check_ts(ctx, self._watch)  # its before_check's
-        prior = self._profiles.prior(ctx.profession, ctx.size_class)
-        keys = self._keys(ctx)  # its before_check's
+        ts = ctx.ts  # its before_check's (check_ts), read inline
+        if ts is None:
+            ts = check_ts(ctx, self._watch)
+        carried = self._carried(ctx)
+        if carried is not None:
+            # In process, its before_check's objects are still the state's (a session
+            # ended or replaced meanwhile is loaded afresh below): the same as loading
+            # them again, and its hour's ceilings and usual rates.
+            keys, prior, profile, session, ceilings, usual = carried[1:]
+        else:
+            prior = self._profiles.prior(ctx.profession, ctx.size_class)
+            keys = self._keys(ctx)  # its before_check's
+            if self._asks_ahead:
+                self._state.ask_ahead(
+                    str(ctx.account_id), ts=ts, matured=True,
+                    person_key=outcome.person_key if outcome.matched else None,
+                    hits=(keys.sessions,
+                          *(() if outcome.matched else lim.failure_keys(keys, self._limits))))
+            profile, session, _ = load(self._state, self._campaign, ctx, ts, prior, keys)
+            ceilings, usual = None, None
         block = keys.block
-        if self._asks_ahead:
-            self._state.ask_ahead(
-                str(ctx.account_id), ts=ts, matured=True,
-                person_key=outcome.person_key if outcome.matched else None,
-                hits=(keys.sessions,
-                      *(() if outcome.matched else lim.failure_keys(keys, self._limits))))
-        profile, session = self._load(ctx, ts, prior, keys)
-        standing = self._rungs.standing(ctx, ts, profile, session, block)
+        standing = None
+        if (profile.suspended or session.suspended or session.step_up_required
+                or ctx.device_id != session.device or block != session.block
+                or (ctx.network and session.network and ctx.network != session.network)):
+            standing = self._rungs.standing(ctx, ts, profile, session, block)  # as above
         if standing is not None:  # suspended meanwhile: the answer must not leave
             self._save(ctx, profile, session)
             return standing
         retry = not outcome.matched and session.is_retry(outcome.attempt_key, ts)
         new, far = self._learner.observe(ctx, ts, outcome, profile, session, retry=retry)
-        young = still_young(session.young, session.started, ts)
+        young = session.young and ts - session.started < ESTABLISHED_S  # still_young
         sessions = self._campaign.record(fresh=session.fresh, keys=keys,
                                          matched=outcome.matched, far=far, ts=ts, young=young)
-        ceilings, usual = self._hourly(ctx, ts, prior, profile)
+        if ceilings is None or usual is None:
+            ceilings, usual = self._hourly(ctx, ts, prior, profile)
         session.composition = tuple(composition_evidence(profile, session, prior, usual))
         evidence = [*session.novelty, *session.pending, *session.composition,
-                    *self._pooled(profile, session, sessions, ts, young)]
+                    *(self._campaign.pooled(profile, session, sessions, ts, young)
+                      if sessions >= NETWORK_SESSIONS or session.fresh or (  # (*)
+                          session.young and session.far >= YOUNG_OWN) else ())]
         if outcome.near_miss and outcome.person_key:
             repeats = session.note_near_miss(outcome.person_key, ts, retry=retry)
             if repeats >= 2:
@@ -159,14 +192,20 @@ class Guard:
             breaches = lim.failure_breaches(lim.Counts.failures_from(raw), ceilings,
                                             self._limits)
             limit = lim.verdict(breaches, self._limits)
-        decision = self._rungs.decide(
-            ts, profile, session, assess(evidence, self._ladder) if evidence else NOTHING, limit)
+        if not evidence and limit is lim.NO_BREACH and not session.step_up_required:
+            session.last_score = 0.0  # Rungs.decide's first answer, without the call
+            decision = ALLOW
+        else:
+            decision = self._rungs.decide(ts, profile, session, assess(evidence, self._ladder)
+                                          if evidence else NOTHING, limit)
         if decision.action is Action.ALLOW:
             self._learner.after_allowed(
                 ctx, ts, outcome, profile, session, block, new, far,
                 unremarkable=decision.score < self._ladder.learn_below + session.credit)
         else:  # record does nothing for ALLOW
             self._rungs.record(ctx, profile, session, decision)
+        # Saved as ever, carried or not: in process this keeps the sessions in order of
+        # last use (MemoryGuardState.save_session), which forgets the idle ones.
         self._save(ctx, profile, session)
         return decision
 
@@ -258,89 +297,22 @@ class Guard:
         if keys is None or keys.policy is not self._limits:
             keys = lim.keys_for(ctx, address_block(ctx.address), self._limits,
                                 BLOCK_DISTRUST_S, HOUR_S,
-                                self._shared.scope(ctx.address, ctx.organisation_id))
+                                None if self._scope is None
+                                else self._scope(ctx.address, ctx.organisation_id))
             object.__setattr__(ctx, "keys", keys)  # a memo on a frozen context
         return keys
 
-    def _load(self, ctx: CheckContext, ts: float, prior: PeerPrior,
-              keys: lim.CheckKeys) -> tuple[AccountProfile, SessionState]:
-        account_id = str(ctx.account_id)
-        block = keys.block
-        found, session = self._state.load_pair(account_id, ctx.session_id)
-        profile = found or AccountProfile.new(ts)
-        if session is None or session.account_id != account_id:
-            session = SessionState(account_id=account_id, device=ctx.device_id, block=block,
-                                   network=ctx.network, started=ts, last=ts)
-            session.novelty = (*novelty_evidence(profile, prior, device=ctx.device_id,
-                                                 block=block),
-                               *history_evidence(profile, ts, prior.noun))
-            self._note_fresh(profile, session, ctx.device_id, keys, ts)
-            if ctx.session_id in profile.suspended_keys or (
-                    profile.suspended and ctx.session_id in profile.keys_with_client):
-                # An API key contained, idle long enough to be forgotten (Rungs.keep_key).
-                session.suspended = True
-            elif profile.is_tainted(ctx.device_id, block, ts):
-                # Where a step-up went unanswered, the next session is asked again first.
-                session.step_up_required = True
-                session.step_up_reasons = (
-                    "this device or network was last used in a session of this account that "
-                    "was asked for a second factor and never gave it",)
-
-        if session.scope != keys.scope:
-            session.scope = keys.scope
-        profile.last = max(profile.last, ts)
-        return profile, session
-
-    def _note_fresh(self, profile: AccountProfile, session: SessionState,
-                    device: str, keys: lim.CheckKeys, ts: float) -> None:
-        """Whether a new session is fresh: from a device or block that is not its
-        account's own, on an account that has one (rempart.guard.campaign)."""
-        fresh, foreign, young = origin_novelty(profile, device=device, block=keys.block, ts=ts)
-        session.fresh, session.foreign_block, session.young = fresh, foreign, young
-        self._campaign.opened(digest=keys.block_digest, fresh=fresh, foreign_block=foreign, ts=ts)
-
-    def _hourly(self, ctx: CheckContext, ts: float, prior: PeerPrior,
-                profile: AccountProfile) -> tuple[Ceilings, Usual]:
-        """An account's ceilings and usual rates, recomputed once an hour of the clock
-        (habits move slowly), in a cache local to this process."""
-        if learnt_nothing(profile, prior):
-            # A new account is its peer group (most accounts on their first checks):
-            # one entry per peer group, not one per account.
-            cold = self._cold_cache.get((ctx.profession, ctx.size_class))
-            if cold is None or cold[0] is not prior:
-                cold = (prior, ceilings_for(self._limits, prior, profile),
-                        usual_and_judged(profile, prior))
-                self._cold_cache[(ctx.profession, ctx.size_class)] = cold
-            return cold[1], cold[2]
-        key = str(ctx.account_id)
-        hour = ts // 3600
-        found = self._hourly_cache.get(key)
-        if found is None or found[0] != hour or found[1] is not prior:
-            if len(self._hourly_cache) >= CACHE_MAX:
-                self._hourly_cache.clear()
-            found = (hour, prior, ceilings_for(self._limits, prior, profile),
-                     usual_and_judged(profile, prior))
-            self._hourly_cache[key] = found
-        return found[2], found[3]
-
-    def _pooled(self, profile: AccountProfile, session: SessionState, sessions: float,
-                ts: float, young: bool | None = None) -> list[Evidence]:
-        """Evidence from the whole platform, for sessions from a device or network their
-        account has not confirmed (`sessions`: opened from the network in the hour;
-        `young`: still_young's, where the caller has it)."""
-        if not session.fresh and session.block in profile.blocks:
-            return []
-        if young is None:
-            young = still_young(session.young, session.started, ts)
-        if not CampaignWatch.may_apply(sessions, session.fresh, young, session.far):
-            return []
-        return self._campaign.evidence(block=session.wide, sessions=sessions,
-                                       fresh=session.fresh,
-                                       foreign_block=session.foreign_block, ts=ts,
-                                       own=(session.checks, session.far + session.fail),
-                                       young=young,
-                                       own_far=(session.far_known, session.far),
-                                       places=session.far_places)
+    def _carried(self, ctx: CheckContext) -> Carried | None:
+        """Its before_check's objects, if this guard kept them and they are still the
+        state's (in process; on Redis nothing is carried: other machines' writes)."""
+        carried = ctx.carried
+        if carried is None or carried[0] is not self:
+            return None
+        object.__setattr__(ctx, "carried", None)  # once: a context sent again loads
+        found, session = self._state.load_pair(str(ctx.account_id), ctx.session_id)
+        if found is not carried[3] or session is not carried[4]:
+            return None
+        return carried
 
     def _save(self, ctx: CheckContext, profile: AccountProfile, session: SessionState, *,
               later: bool = False) -> None:
@@ -348,23 +320,26 @@ class Guard:
 
     def _judge_before(self, ctx: CheckContext, ts: float, prior: PeerPrior,
                       profile: AccountProfile, session: SessionState,
-                      check_keys: lim.CheckKeys) -> Decision:
+                      check_keys: lim.CheckKeys, opening: bool = False) -> Decision:
         windows = self._windows
         policy = self._limits
         block = check_keys.block
         # After the limits' seven counts, read only where they are used: the block's
         # step-ups asked and answered (a block new to the account, no step-up pending),
-        # and the sessions opened from it in the hour (see _pooled).
+        # and the sessions opened from it in the hour (see CampaignWatch.pooled).
         keys = check_keys.check
+        # Skipped where no block has a step-up left unanswered in its window (nearly
+        # always, in process): the reads would find 0.
         distrust = (not session.step_up_required and session.max_action < Action.STEP_UP
-                    and block not in profile.blocks)
+                    and block not in profile.blocks and self._rungs.may_distrust(ts))
         if distrust:
             keys = (*keys, *check_keys.distrust)
         pooled = session.fresh or session.block not in profile.blocks
         if pooled:
-            keys = (*keys, check_keys.sessions)
+            # A new account's session opening counted with the read (load's opening).
+            keys = (*keys, (*check_keys.sessions[:2], 1) if opening else check_keys.sessions)
         raw = windows.hit(keys, ts)
-        counts = lim.Counts.from_check(raw)
+        minute_count, hour_count, day_count = raw[0][0], raw[2][0], raw[3][0]
         opened = raw[-1][0] if pooled else 0.0
         if distrust and raw[7][0] - raw[8][0] >= DISTRUST_AFTER:
             # One attacker, many stolen accounts, one network: what it did with one
@@ -375,25 +350,39 @@ class Guard:
                 "this network was used lately in a session of another account that was "
                 "asked for a second factor and never gave it",)
         ceilings, usual = self._hourly(ctx, ts, prior, profile)
-        breaches = (lim.check_breaches(counts, ceilings, policy, prior.noun)
-                    + lim.failure_breaches(counts.failures, ceilings, policy))
-        session.counts = (counts.session_minute, counts.account_hour, counts.account_day)
+        if self._carries:
+            object.__setattr__(ctx, "carried", _new_tuple(  # Carried(...) without its __new__
+                Carried, (self, check_keys, prior, profile, session, ceilings, usual)))
+        breaches: list[lim.Breach] = []
+        if not lim.within(raw, ceilings):
+            counts = lim.Counts.from_check(raw)
+            breaches = (lim.check_breaches(counts, ceilings, policy, prior.noun)
+                        + lim.failure_breaches(counts.failures, ceilings, policy))
+        session.counts = (minute_count, hour_count, day_count)
         slot, _, when = self._slots.at(ts)
-        expected_hour, expected_day = profile.expected_volume(ts, slot, prior)
-        session.pending = (
-            *volume_evidence(expected_hour=expected_hour, expected_day=expected_day,
-                             hour_count=counts.account_hour, day_count=counts.account_day,
-                             minute_count=counts.session_minute, noun=prior.noun,
-                             when=when),
-            *timing_evidence(session))
+        expected_hour, expected_day = self._hourly_model.volume(profile, ts, slot, prior)
+        volume = volume_evidence(
+            expected_hour=expected_hour, expected_day=expected_day,
+            hour_count=hour_count, day_count=day_count, minute_count=minute_count,
+            noun=prior.noun, when=when)
+        # Timing only from MIN_INTERVALS intervals (timing_evidence's own first answer).
+        intervals = session.intervals
+        session.pending = (*volume, *(timing_evidence(session) if intervals is not None
+                                      and len(intervals) >= MIN_INTERVALS else ()))
         if session.attempts == 1:
             # A new session of an account whose recent checks already look wrong is
             # judged on them before it reads anything; later checks of the session
             # reuse what their last lookup showed.
             session.composition = tuple(composition_evidence(profile, session, prior, usual))
         evidence = [*session.novelty, *session.pending, *session.composition,
-                    *self._pooled(profile, session, opened, ts)]
+                    *(self._campaign.pooled(profile, session, opened, ts)
+                      # (*) CampaignWatch.may_apply with the session's young, which
+                      # still_young only narrows: where it is False, pooled gives [].
+                      if opened >= NETWORK_SESSIONS or session.fresh or (
+                          session.young and session.far >= YOUNG_OWN) else ())]
+        if not evidence and not breaches and not session.step_up_required:
+            session.last_score = 0.0  # Rungs.decide's first answer, without the call
+            return ALLOW
         return self._rungs.decide(ts, profile, session,
                                   assess(evidence, self._ladder) if evidence else NOTHING,
                                   lim.verdict(breaches, policy))
-

@@ -11,9 +11,9 @@ once, from allowed checks whose score stayed low.
 from __future__ import annotations
 
 from rempart.guard import rates as rw
-from rempart.guard.campaign import note_place
 from rempart.guard.context import CheckContext, LookupOutcome
 from rempart.guard.geo import is_far
+from rempart.guard.places import note_place
 from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
 from rempart.guard.state import GuardState
 from rempart.guard.timeslots import LocalSlots
@@ -74,7 +74,7 @@ class Learner:
         if matched and outcome.covered and outcome.check_reference:
             origin = None if session.origin_sent else (session.device, block, session.network)
             self._state.add_pending_claim(account_id, outcome.check_reference,
-                                          ts + self._claim_window_s, PendingCheck(
+                                          ts + self._claim_window_s, _pending(
                                               ts, new, far, session.unsettled_failures,
                                               session.unsettled_near, origin))
             session.unsettled_failures = session.unsettled_near = 0
@@ -104,3 +104,23 @@ class Learner:
         if check.origin is not None:
             device, block, network = check.origin
             profile.learn_session(device, block, network, check.ts)
+
+
+# PendingCheck's slot setters, in its fields' order (see _pending).
+_SET_TS, _SET_NEW, _SET_FAR, _SET_FAILURES, _SET_NEAR, _SET_ORIGIN = (
+    getattr(PendingCheck, name).__set__ for name in PendingCheck.__slots__)
+
+
+def _pending(ts: float, new: bool, far: bool | None, failures: int, near_misses: int,
+             origin: tuple[str, str, str | None] | None) -> PendingCheck:
+    """PendingCheck(...) with every field given, made through its slots: a frozen
+    dataclass's __init__ calls object.__setattr__ per field (every covered check makes
+    one; as rempart.guard.context.new_context does for the context)."""
+    check = object.__new__(PendingCheck)
+    _SET_TS(check, ts)
+    _SET_NEW(check, new)
+    _SET_FAR(check, far)
+    _SET_FAILURES(check, failures)
+    _SET_NEAR(check, near_misses)
+    _SET_ORIGIN(check, origin)
+    return check

@@ -23,11 +23,18 @@ def block_digest(block: str) -> str:
     return _digest(block)
 
 
+# An empty blake2b of the digests' size, copied per value: the same digest without
+# parsing the constructor's keywords and initialising the state at each new value.
+_BLAKE2B_10 = hashlib.blake2b(digest_size=10)
+
+
 @lru_cache(maxsize=65536)
 def _digest(value: str) -> str:
     # One digest per value, whatever the kinds of counter it keys (a session's checks and
     # failures, a block's checks and step-ups).
-    return hashlib.blake2b(value.encode(), digest_size=10).hexdigest()
+    h = _BLAKE2B_10.copy()
+    h.update(value.encode())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +151,19 @@ class Counts(NamedTuple):
     def failures_from(raw: list[tuple[float, float]]) -> tuple[float, ...]:
         session_fail, hour, org, address, block = raw
         return (session_fail[0], hour[1], org[1], address[1], block[1])
+
+
+def within(raw: list[tuple[float, float]], c: Ceilings) -> bool:
+    """Whether a check's raw counts (keys_for's seven, as hit gives them) breach no
+    ceiling: check_breaches and failure_breaches would both give [] (their first
+    tests, on the raw counts: no Counts made, two calls fewer, nearly every check)."""
+    session, session_fail, hour, day, org, address, block = raw[:7]
+    return (session[0] <= c.session_minute and hour[0] <= c.account_hour
+            and day[0] <= c.account_day and org[0] <= c.organisation_hour
+            and address[0] <= c.address_hour and block[0] <= c.block_hour
+            and session_fail[0] < c.fail_session and hour[1] < c.fail_account
+            and org[1] < c.fail_organisation and address[1] < c.fail_address
+            and block[1] < c.fail_block)
 
 
 def check_breaches(counts: Counts, c: Ceilings, policy: LimitPolicy, noun: str) -> list[Breach]:

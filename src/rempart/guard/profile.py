@@ -39,6 +39,7 @@ MAX_SUSPENDED_KEYS = 16
 NEAR_MISS_SPAN_S = 1800.0
 
 _HOURS_RATE = math.log(2.0) / HOURS_HALF_LIFE_S
+_ZERO_RATES = rw.empty()  # copied per new profile, never changed
 _STEP_UP_RATE = math.log(2.0) / (7 * 86400.0)
 
 
@@ -73,7 +74,7 @@ class AccountProfile:
     created: float
     last: float
     # The five features' (hits, trials) over three horizons, flat (rempart.guard.rates).
-    rates: list[float] = field(default_factory=rw.empty)
+    rates: list[float] = field(default_factory=_ZERO_RATES.copy)  # rw.empty(), one C call
     # None until the first learnt check (most accounts seen once never get one): no
     # list per new account for the cyclic collector to track.
     hours_raw: list[float] | None = None

@@ -35,6 +35,7 @@ class Rungs:
         self._windows = windows
         self._alerts = alerts
         self._journal = journal
+        self._in_process = windows.in_process
 
     def standing(self, ctx: CheckContext, ts: float, profile: AccountProfile,
                  session: SessionState, block: str) -> Decision | None:
@@ -136,6 +137,21 @@ class Rungs:
         """Count a step-up asked of a session from this block (or one it answered); read
         with the limits' counts before each check (`Guard._judge_before`)."""
         self._windows.add(lim.distrust_keys(block, BLOCK_DISTRUST_S, answered=answered), ts)
+        if not answered:
+            # When a block's step-up was last counted unanswered, kept with the counts
+            # (every guard over them sees it): any block's count is 0 two windows later.
+            latest = self._windows.latest
+            latest["tb"] = max(latest.get("tb", ts), ts)
+
+    def may_distrust(self, ts: float) -> bool:
+        """Whether some block's count of unanswered step-ups may be above 0 at `ts` (what
+        the limits' reads of a check's block would find; False only in process, where
+        every count is this process's). A sliding count holds its current and previous
+        buckets: an increment counts for two windows at most."""
+        if not self._in_process:
+            return True
+        last = self._windows.latest.get("tb")
+        return last is not None and ts - last < 2 * BLOCK_DISTRUST_S
 
     def record(self, ctx: CheckContext, profile: AccountProfile, session: SessionState,
                decision: Decision) -> None:
