@@ -235,7 +235,10 @@ def measure(src: str, workload: str, checks: int, redis_url: str | None,
     return {"src": src, "us_per_check": round(spent / measured * 1e6, 1),
             "redis_per_check": per_check,
             "collector_us_per_check": round(collector["spent"] / measured * 1e6, 1),
-            "alerts": len(alerts.alerts), "digest": digest.hexdigest()[:16]}
+            "alerts": len(alerts.alerts), "digest": digest.hexdigest()[:16],
+            # Whether this tree's guard ran compiled (scripts/build_guard_mypyc.py).
+            "compiled": str(getattr(sys.modules["rempart.guard.guard"], "__file__", "")
+                            ).endswith(".so")}
 
 
 def main() -> None:
@@ -284,7 +287,8 @@ def main() -> None:
         print(f"  {src}: {statistics.median(cpu):.0f} µs per check (runs {cpu}), collector "
               f"{[r['collector_us_per_check'] for r in rows]}, alerts {rows[0]['alerts']}, "
               f"redis per check {rows[0]['redis_per_check'] if args.redis else '-'}, "
-              f"decisions {sorted({str(r['digest']) for r in rows})}")
+              f"decisions {sorted({str(r['digest']) for r in rows})}, "
+              f"compiled {rows[0]['compiled']}")
     if args.against:
         pairs = zip(results[HERE_SRC], results[args.against], strict=True)
         print("  this / other, per round:",

@@ -147,6 +147,11 @@ def count_in(marks: Any, target: str) -> None:
     setattr(owner, name, counted)
 
 
+def _compiled() -> bool:
+    """Whether the guard ran compiled (scripts/build_guard_mypyc.py's tree on the path)."""
+    return str(getattr(sys.modules.get("rempart.guard.guard"), "__file__", "")).endswith(".so")
+
+
 def served(data_dir: Path, checks: int, gate_only: bool, count_in: str | None) -> dict[str, Any]:
     import bench_served_inprocess as bench
     import uvloop
@@ -179,7 +184,7 @@ def served(data_dir: Path, checks: int, gate_only: bool, count_in: str | None) -
     statuses = uvloop.run(run())
     return {"what": "served", "guard": os.environ.get("REMPART_BENCH_GUARD", "on"),
             "gate_only": gate_only, "checks": checks, "befores": gates.befores,
-            "afters": gates.afters, "statuses": statuses}
+            "afters": gates.afters, "statuses": statuses, "compiled": _compiled()}
 
 
 def loop(checks: int, gate_only: bool, count_in: str | None) -> dict[str, Any]:

@@ -124,7 +124,7 @@ def test_a_stale_write_from_another_machine_never_lifts_a_suspension(
     profile, session = first._state.load_pair("a1", "s1")
     assert profile is not None
     assert session is not None
-    profile.suspended, profile.suspension = True, ["account suspended pending review"]
+    profile.suspended, profile.suspension = True, ("account suspended pending review",)
     session.suspended = True
     first._state.save_pair("a1", profile, "s1", session)
     # ...and then the second machine saves what it had read.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from typing import Any
 
 import pytest
 
@@ -145,21 +146,33 @@ def test_honest_traffic_with_cold_start_practices_is_not_stepped_up(seed: int,
     assert not suspended
 
 
+class _CampaignWatcher:
+    """The world's guard, its refusals on campaign evidence noted: a stand-in, not the
+    guard's methods replaced on the instance (a compiled guard's are read-only)."""
+
+    def __init__(self, guard: Any, refused: list[str]) -> None:
+        self._guard, self._refused = guard, refused
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._guard, name)
+
+    def _noted(self, ctx: Any, decision: Decision) -> Decision:
+        if not decision.discloses and any(
+                e.feature.startswith("campaign") for e in decision.evidence):
+            self._refused.append(str(ctx.account_id))
+        return decision
+
+    def before_check(self, ctx: Any) -> Decision:
+        return self._noted(ctx, self._guard.before_check(ctx))
+
+    def after_lookup(self, ctx: Any, outcome: Any) -> Decision:
+        return self._noted(ctx, self._guard.after_lookup(ctx, outcome))
+
+
 def _watch_campaign(world: World) -> list[str]:
     """The accounts refused with platform-wide (campaign) evidence among the reasons."""
     refused: list[str] = []
-    guard = world.guard
-    for name in ("before_check", "after_lookup"):
-        method = getattr(guard, name)
-
-        def wrapped(ctx: object, *rest: object, _method: object = method) -> Decision:
-            decision: Decision = _method(ctx, *rest)  # type: ignore[operator]
-            if not decision.discloses and any(
-                    e.feature.startswith("campaign") for e in decision.evidence):
-                refused.append(str(ctx.account_id))  # type: ignore[attr-defined]
-            return decision
-
-        setattr(guard, name, wrapped)
+    world.guard = _CampaignWatcher(world.guard, refused)  # type: ignore[assignment]
     return refused
 
 

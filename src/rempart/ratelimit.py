@@ -19,7 +19,8 @@ import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-from limits.storage import MovingWindowSupport, Storage, storage_from_string
+from limits.storage import storage_from_string
+from limits.storage.base import MovingWindowSupport, Storage
 
 from rempart.clock import Clock
 

@@ -1,10 +1,18 @@
 """Profiles and sessions to and from JSON, for state kept outside the process (Redis, and
-the memory backend's snapshots in the database)."""
+the memory backend's snapshots in the database).
+
+The guard's dataclasses are turned into dicts and lists here before orjson sees them:
+orjson reads a dataclass's slots itself, which crashes the process on the native classes
+mypyc makes of them when the guard is compiled (docs/guard.md). The bytes are the ones
+orjson's own dataclass support wrote: the fields in their declared order, tuples as lists
+(tests/test_guard_codec.py pins them).
+"""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
 import orjson
@@ -14,10 +22,35 @@ from rempart.guard.decision import Evidence
 from rempart.guard.patients import FILTER_BYTES, PatientFilter, Patients
 from rempart.guard.profile import AccountProfile, PendingCheck, SessionState
 
+# Field names in declared order, read once: what orjson's dataclass support wrote.
+_ACCOUNT_FIELDS = tuple(f.name for f in fields(AccountProfile))
+_SESSION_FIELDS = tuple(f.name for f in fields(SessionState))
+_PENDING_FIELDS = tuple(f.name for f in fields(PendingCheck))
+_EVIDENCE_FIELDS = ("novelty", "pending", "composition")
+
+
+def _evidence(found: tuple[Evidence, ...]) -> list[dict[str, Any]]:
+    return [{"feature": e.feature, "bits": e.bits, "reason": e.reason} for e in found]
+
+
+def account_dict(profile: AccountProfile) -> dict[str, Any]:
+    """The profile as plain JSON values (every field holds str, numbers, lists, tuples
+    and dicts of them)."""
+    return {name: getattr(profile, name) for name in _ACCOUNT_FIELDS}
+
+
+def session_dict(session: SessionState) -> dict[str, Any]:
+    """The session as plain JSON values, its evidence as one dict per item."""
+    data = {name: getattr(session, name) for name in _SESSION_FIELDS}
+    for name in _EVIDENCE_FIELDS:
+        data[name] = _evidence(data[name])
+    return data
+
 
 def dump(state: AccountProfile | SessionState) -> bytes:
-    # orjson serialises (slotted) dataclasses, nested ones included.
-    return orjson.dumps(state)
+    if isinstance(state, AccountProfile):
+        return orjson.dumps(account_dict(state))
+    return orjson.dumps(session_dict(state))
 
 
 def load_account(blob: bytes) -> AccountProfile:
@@ -66,8 +99,13 @@ def load_reasons(blob: bytes) -> tuple[str, ...]:
     return tuple(str(reason) for reason in orjson.loads(blob))
 
 
+def pending_list(account_id: str, check: PendingCheck) -> list[Any]:
+    """A pending claim and its account as plain JSON values."""
+    return [account_id, {name: getattr(check, name) for name in _PENDING_FIELDS}]
+
+
 def dump_pending(account_id: str, check: PendingCheck) -> bytes:
-    return orjson.dumps([account_id, check])
+    return orjson.dumps(pending_list(account_id, check))
 
 
 def load_pending(blob: bytes) -> tuple[str, PendingCheck]:

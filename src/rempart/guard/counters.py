@@ -36,7 +36,7 @@ _Step = tuple[list[Any], str, float, int]
 _Ahead = dict[tuple[str, int, int], tuple[float, float, str]]
 
 
-class _AskedAhead(threading.local):
+class _AskedAhead:
     """The hits a guard step asked ahead, per thread (Redis only): a step runs in one
     thread, and threads run steps of other accounts at once."""
 
@@ -68,7 +68,9 @@ class SlidingWindows:
         # Per (key, window): [bucket, its Redis key, the previous bucket's], replaced when
         # the bucket changes.
         self._names: dict[tuple[str, int], list[Any]] = {}
-        self._step = _AskedAhead()
+        # Per thread, its _AskedAhead (_step_here). Not a subclass of threading.local:
+        # compiled with mypyc that is a native class whose attributes all threads share.
+        self._local = threading.local()
         # The latest time some kinds of counts were added, where their readers keep a
         # bound on them (rempart.guard.rungs.Rungs.may_distrust); in process only.
         self.latest: dict[str, float] = {}
@@ -77,6 +79,12 @@ class SlidingWindows:
     def in_process(self) -> bool:
         """Counts kept in this process alone (no other machine adds to them or reads them)."""
         return self._memory is not None
+
+    def _step_here(self) -> _AskedAhead:
+        step: _AskedAhead | None = getattr(self._local, "step", None)
+        if step is None:
+            step = self._local.step = _AskedAhead()
+        return step
 
     def hit(self, keys: Sequence[tuple[str, int, int]], ts: float) -> list[tuple[float, float]]:
         """Add `amount` to each (key, window seconds, amount) — 0 only reads, HIGH counts a
@@ -94,7 +102,7 @@ class SlidingWindows:
         if self._trips is None:  # the constructor pairs Redis with trips
             raise TypeError("SlidingWindows: no trips")
         self._trips.later(self._command(self._plan(keys, ts)))
-        step = self._step
+        step = self._step_here()
         if step.ahead:
             added = step.added
             for key, window, amount in keys:
@@ -119,7 +127,7 @@ class SlidingWindows:
         self.settle()
         if self._trips is None or len({(k, w, a) for k, w, a in keys}) != len(keys):
             return None
-        step = self._step
+        step = self._step_here()
         step.keys = list(keys)
         step.ts = ts
         step.plan = self._plan(keys, ts)
@@ -128,7 +136,7 @@ class SlidingWindows:
     def took_ahead(self, reply: Any) -> None:
         """The reply to ask_ahead's command."""
         replies = list(reply)
-        asked = self._step
+        asked = self._step_here()
         plan = asked.plan
         counts = _sliding(_ints(replies[0::2]), _ints(replies[1::2]), plan)
         asked.ahead = {key: (low, high, step[0][1]) for key, (low, high), step
@@ -138,7 +146,7 @@ class SlidingWindows:
     def settle(self) -> None:
         """End of a guard step: take back increments asked ahead that no hit used (the
         check ended on a standing decision before counting), in the next trip."""
-        step = self._step
+        step = self._step_here()
         if not step.ahead:
             return
         undo: list[Command] = []
@@ -152,7 +160,7 @@ class SlidingWindows:
 
     def _hit_trips(self, trips: Trips, keys: Sequence[tuple[str, int, int]],
                    ts: float) -> list[tuple[float, float]]:
-        step = self._step
+        step = self._step_here()
         ahead = step.ahead
         out: list[tuple[float, float] | None] = []
         missing: list[tuple[str, int, int]] = []

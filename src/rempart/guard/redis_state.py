@@ -103,7 +103,7 @@ def _session(blob: object, suspended: object,
     return session
 
 
-class _Step(threading.local):
+class _Step:
     """A guard step's reads asked ahead and fetched, per thread: a step (before_check,
     after_lookup) runs in one thread, and threads run steps of other accounts at once."""
 
@@ -146,7 +146,15 @@ class RedisGuardState:
         self._prefix = prefix
         self._trips = Trips(client)
         self._windows = SlidingWindows(storage, trips=self._trips)
-        self._step = _Step()
+        # Per thread, its _Step (_step_here). Not a subclass of threading.local:
+        # compiled with mypyc that is a native class whose attributes all threads share.
+        self._local = threading.local()
+
+    def _step_here(self) -> _Step:
+        step: _Step | None = getattr(self._local, "step", None)
+        if step is None:
+            step = self._local.step = _Step()
+        return step
 
     @classmethod
     def connect(cls, uri: str, *, prefix: str, timeout_s: float = 0.5) -> RedisGuardState:
@@ -210,7 +218,7 @@ class RedisGuardState:
 
     def ask_ahead(self, account_id: str, *, hits: Sequence[tuple[str, int, int]], ts: float,
                   person_key: str | None = None, matured: bool = False) -> None:
-        step = self._step
+        step = self._step_here()
         ahead: list[Command] = []
         count = self._windows.ask_ahead(hits, ts) if hits else None
         if count is not None:
@@ -224,7 +232,7 @@ class RedisGuardState:
 
     def load_pair(self, account_id: str,
                   session_id: str) -> tuple[AccountProfile | None, SessionState | None]:
-        step = self._step
+        step = self._step_here()
         ahead, step.ahead = step.ahead, []
         asked, step.asked = step.asked, None
         kept, step.kept = step.kept, None
@@ -256,7 +264,7 @@ class RedisGuardState:
     def save_pair(self, account_id: str, profile: AccountProfile, session_id: str,
                   session: SessionState, *, later: bool = False) -> None:
         self._windows.settle()
-        step = self._step
+        step = self._step_here()
         step.seen = step.matured = None
         account = self._account_writes(account_id, profile)
         session_writes = self._session_writes(session_id, session)
@@ -291,7 +299,7 @@ class RedisGuardState:
         self._trips.flush("state write")
 
     def patient_seen(self, account_id: str, person_key: str, ts: float) -> bool:
-        step = self._step
+        step = self._step_here()
         seen, step.seen = step.seen, None
         if seen is not None and seen[:3] == (account_id, person_key, ts):
             return seen[3]
@@ -338,7 +346,7 @@ class RedisGuardState:
 
     def matured_claims(self, account_id: str, ts: float) -> int:
         queue = self._key("pc", account_id)
-        step = self._step
+        step = self._step_here()
         matured, step.matured = step.matured, None
         if matured is not None and matured[:2] == (account_id, ts):
             found = matured[2]

@@ -125,18 +125,14 @@ class Lane:
         self.queued: list[Command] = []
 
 
-class _Held(threading.local):
-    """The lanes this thread holds (Trips.serial), in order; empty outside."""
-
-    def __init__(self) -> None:
-        self.lanes: tuple[Lane, ...] = ()
-
-
 class Trips:
     def __init__(self, client: redis.Redis, *, lanes: int = LANES) -> None:
         self._client = client
         self._lanes = tuple(Lane() for _ in range(lanes))
-        self._held = _Held()
+        # The lanes this thread holds (serial), in order; none outside. A plain
+        # threading.local, read with a default: a subclass of it compiled with mypyc is a
+        # native class whose attributes every thread would share.
+        self._held = threading.local()
         # Connections of the client's pool, held between trips and used by one trip at a
         # time: redis-py's per-command path (pool, health check, retries, metrics) costs
         # more than the trip. As many as trips ever ran at once (list.pop and append are
@@ -153,7 +149,7 @@ class Trips:
         """Hold `key`'s lane (None: every lane, in order) while calling the guard about it:
         its trips, and the writes queued in it, are then in the order of the calls, and
         the writes ride with the next trip of the same lane. Not reentrant."""
-        if self._held.lanes:
+        if getattr(self._held, "lanes", ()):
             raise RuntimeError("Trips.serial: this thread already holds a lane")
         lanes = self._lanes if key is None else (self.lane(key),)
         taken: list[Lane] = []
@@ -171,7 +167,7 @@ class Trips:
     def later(self, *commands: Command) -> None:
         """Queue writes for the next trip of this lane (their replies are checked, not
         read); outside `serial`, for the next trip of any."""
-        held = self._held.lanes
+        held: tuple[Lane, ...] = getattr(self._held, "lanes", ())
         if held:
             held[0].queued.extend(commands)
             return
@@ -185,7 +181,7 @@ class Trips:
 
         Inside `serial`, the writes queued in the lanes held; outside, every lane is held
         for the trip (one caller's order, as before lanes)."""
-        held = self._held.lanes
+        held: tuple[Lane, ...] = getattr(self._held, "lanes", ())
         if held:
             return self._run(held, operation, commands)
         with self.serial(None):

@@ -126,6 +126,8 @@ class MemoryGuardState:
         # a deque from the second on (an empty deque is ~600 bytes; a tuple ~60).
         self._pending_by_account: dict[str, _Queued | deque[_Queued]] = {}
         self._networks = MemoryNetworkLedger()
+        # Set while the saved state could not be read at start (hold_checks).
+        self._held: Callable[[], object] | None = None
 
     @property
     def windows(self) -> SlidingWindows:
@@ -175,19 +177,20 @@ class MemoryGuardState:
     def hold_checks(self, ready: Callable[[], object]) -> None:
         """Refuse every check (GuardUnavailable: 503, nothing disclosed) until `ready()`
         returns instead of raising: the saved state could not be read at start, and
-        checking without it would lift its containments. Once ready the class's own
-        load_pair is back: nothing is added to the check path."""
+        checking without it would lift its containments. An attribute load_pair tests,
+        not a method replaced on the instance: a compiled guard (mypyc) has no instance
+        dict, and its callers bind load_pair natively."""
+        self._held = ready
 
-        def loading_pair(account_id: str, session_id: str) -> tuple[
-                AccountProfile | None, SessionState | None]:
-            try:
-                ready()
-            except Exception as exc:
-                raise GuardUnavailable("loading its saved state") from exc
-            self.__dict__.pop("load_pair", None)
-            return self.load_pair(account_id, session_id)
-
-        self.__dict__["load_pair"] = loading_pair
+    def _load_held(self) -> None:
+        ready = self._held
+        if ready is None:
+            return
+        try:
+            ready()
+        except Exception as exc:
+            raise GuardUnavailable("loading its saved state") from exc
+        self._held = None
 
     def account_ids(self) -> list[str]:
         return list(self._accounts)
@@ -214,6 +217,8 @@ class MemoryGuardState:
 
     def load_pair(self, account_id: str,
                   session_id: str) -> tuple[AccountProfile | None, SessionState | None]:
+        if self._held is not None:
+            self._load_held()
         return self._accounts.get(account_id), self._sessions.get(session_id)
 
     def save_pair(self, account_id: str, profile: AccountProfile, session_id: str,
