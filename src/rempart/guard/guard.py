@@ -56,6 +56,7 @@ CACHE_MAX = 100_000
 class StepUpFactor(enum.StrEnum):
     PASSKEY = "passkey"
     TOTP = "totp"
+    RECOVERY = "recovery"  # a one-time recovery code: no more credit than TOTP
 
 
 class Guard:
