@@ -213,7 +213,8 @@ def test_malformed_ceremony_answers_are_refused(env: PortalEnv, body: bytes) -> 
     [failed] = env.events.of_kind(EventKind.LOGIN_FAILED)
     assert (failed.reason, failed.details["why"]) == ("passkey", "malformed")
     assert failed.details["field"] in ("body", "ceremony_id", "credential")
-    assert "nope" not in repr(failed) and "not json" not in repr(failed)
+    assert "nope" not in repr(failed)
+    assert "not json" not in repr(failed)
     assert count(env, LoginSession) == sessions
 
 
@@ -289,13 +290,16 @@ def test_a_passkey_holders_step_up_takes_only_the_passkey(env: PortalEnv, how: s
     env.clock.advance(30)
     _step_up(env, browser, account_id, how)
     page = browser.get("/portal/second-factor?next=/portal/check")
-    assert 'id="passkey-second-factor"' in page.text and 'id="passkey-only"' in page.text
-    assert 'id="totp-code"' not in page.text and 'id="recovery-code"' not in page.text
+    assert 'id="passkey-second-factor"' in page.text
+    assert 'id="passkey-only"' in page.text
+    assert 'id="totp-code"' not in page.text
+    assert 'id="recovery-code"' not in page.text
     env.events.events.clear()
     # A fresh TOTP code, as a phishing proxy holding the session would relay: refused.
     refused = _code(browser, page, "totp", env.totp(secret))
     assert refused.status_code == 403
-    assert "clé d&#39;accès" in refused.text and 'id="totp-code"' not in refused.text
+    assert "clé d&#39;accès" in refused.text
+    assert 'id="totp-code"' not in refused.text
     assert browser.get("/portal/check").status_code == 303
     [failed] = env.events.of_kind(EventKind.SECOND_FACTOR_FAILED)
     assert (failed.reason, failed.details["why"]) == ("totp", "passkey_required")
@@ -345,7 +349,8 @@ def test_a_passkey_holder_who_lost_it_signs_in_afresh_with_totp(env: PortalEnv) 
     env.events.events.clear()
     browser = env.browser(address="192.0.2.99")
     page = browser.get(env.password_login(browser, email).headers["location"])
-    assert 'id="totp-code"' in page.text and 'id="passkey-only"' not in page.text
+    assert 'id="totp-code"' in page.text
+    assert 'id="passkey-only"' not in page.text
     done = browser.form("/portal/second-factor/totp", page, {"code": env.totp(secret)})
     assert done.headers["location"] == "/portal/check"
     assert browser.get("/portal/check").status_code == 200
