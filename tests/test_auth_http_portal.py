@@ -312,6 +312,24 @@ def test_a_passkey_holders_step_up_takes_only_the_passkey(env: PortalEnv, how: s
     assert (passed.reason, passed.details["step_up"]) == ("passkey", "true")
 
 
+def test_a_passkey_holders_stale_factor_is_refreshed_only_by_the_passkey(
+        env: PortalEnv) -> None:
+    """A FULL session whose factor is too old for a sensitive action (new recovery codes)."""
+    browser, _, _, secret, authenticator = _passkey_and_totp(env)
+    env.clock.advance(env.auth.settings.recent_auth_seconds + 60)
+    stale = browser.form("/portal/security/recovery-codes", browser.get("/portal/security"), {})
+    assert stale.headers["location"] == "/portal/second-factor?next=/portal/security"
+    page = browser.get(stale.headers["location"])
+    assert 'id="totp-code"' not in page.text
+    assert _code(browser, page, "totp", env.totp(secret)).status_code == 403
+    assert env.passkey_second_factor(browser, authenticator, page,
+                                     "/portal/security").status_code == 200
+    fresh_codes = browser.form("/portal/security/recovery-codes",
+                               browser.get("/portal/security"), {})
+    assert fresh_codes.status_code == 200
+    assert 'id="recovery-codes"' in fresh_codes.text
+
+
 def test_a_recovery_code_does_not_answer_a_passkey_holders_step_up(env: PortalEnv) -> None:
     _, email = env.account()
     browser = env.browser()
