@@ -256,6 +256,29 @@ def test_a_changed_browser_must_step_up(env: PortalEnv) -> None:
         "agent_changed"]
 
 
+def test_a_credential_the_domain_cannot_parse_is_a_security_event(env: PortalEnv) -> None:
+    """Well-formed JSON around an unreadable credential (its rawId): refused by the
+    passkey service, at the login and at the second factor alike, and reported."""
+    browser = env.browser()
+    page = browser.get("/portal/login")
+    begin = browser.json("/portal/webauthn/login/begin", page, {}).json()
+    answer = browser.json("/portal/webauthn/login/finish", page, {
+        "ceremony_id": begin["ceremony_id"], "credential": {"rawId": "a"}})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_input"
+    [failed] = env.events.of_kind(EventKind.LOGIN_FAILED)
+    assert failed.details == {"why": "malformed", "field": "credential"}
+    signed, account_id, _, _ = env.signed_in()
+    page = signed.get("/portal/enrol")
+    begin = signed.json("/portal/webauthn/second-factor/begin", page, {}).json()
+    answer = signed.json("/portal/webauthn/second-factor/finish", page, {
+        "ceremony_id": begin["ceremony_id"], "credential": {"rawId": "a"}})
+    assert answer.status_code == 400
+    [failed] = env.events.of_kind(EventKind.SECOND_FACTOR_FAILED)
+    assert (failed.account_id, failed.reason) == (account_id, "passkey")
+    assert failed.details == {"why": "malformed", "field": "credential"}
+
+
 # -- a passkey holder's step-up ----------------------------------------------------------------
 
 

@@ -186,7 +186,8 @@ class SecondFactorService:
         self._events.emit(SecurityEvent(
             EventKind.SECOND_FACTOR_FAILED, self._clock.now(), account_id=view.account.id,
             organisation_id=view.account.organisation_id, session_id=view.id,
-            address=client.address, reason=method, details={"why": "malformed"}))
+            address=client.address, reason=method,
+            details={"why": "malformed", "field": exc.field}))
         raise exc
 
     def _failed(self, view: SessionView, client: ClientInfo, method: str,
