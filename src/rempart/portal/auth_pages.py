@@ -137,15 +137,16 @@ def _second_factor_page(request: Request, session: PortalSession, *, next_path: 
                         status: int = 200, error: str | None = None) -> Response:
     portal = portal_of(request)
     level = session.view.level
-    methods = portal.auth.second_factor.methods(session.view.account.id,
-                                                step_up=level is not SessionLevel.PASSWORD)
+    step_up = level is not SessionLevel.PASSWORD  # past the password: moved, stale or guarded
+    methods = portal.auth.second_factor.methods(session.view.account.id, step_up=step_up)
     if not methods:
         return RedirectResponse("/portal/enrol", 303)
     return portal.templates.page(
         request, "second_factor.html", status=status,
         csrf=portal.auth.sessions.csrf_token(session.token), methods=methods,
         next_path=next_path, step_up=level is SessionLevel.STEP_UP,
-        passkey_only=methods == ["passkey"] and not session.view.account.role.is_operator,
+        passkey_only=step_up and methods == ["passkey"]
+        and not session.view.account.role.is_operator,
         error=error, section="second_factor")
 
 
