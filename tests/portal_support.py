@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import html
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,15 @@ import httpx
 import pyotp
 import pytest
 
-from auth_support import BACKENDS, BROWSER, PASSWORD, TEST_AUTH, DpopClient, backend_settings
+from auth_support import (
+    BACKENDS,
+    BROWSER,
+    PASSWORD,
+    TEST_AUTH,
+    DpopClient,
+    SoftAuthenticator,
+    backend_settings,
+)
 from checks_support import Population, build_population
 from rempart.auth.config import AuthSettings
 from rempart.auth.events import MemoryEventSink
@@ -157,6 +166,29 @@ class PortalEnv:
         account_id, email = self.account(role=role, which=which)
         secret = self.enrol_totp(browser, email)
         return browser, account_id, email, secret
+
+
+    def add_passkey(self, browser: Browser) -> SoftAuthenticator:
+        """Register a passkey through the JSON endpoints (at first login, or within the
+        session's recent second factor); returns the authenticator."""
+        page = browser.get("/portal/enrol")
+        begin = browser.json("/portal/webauthn/register/begin", page, {}).json()
+        authenticator = SoftAuthenticator(origin=ORIGIN)
+        done = browser.json("/portal/webauthn/register/finish", page, {
+            "ceremony_id": begin["ceremony_id"], "label": "Comptoir",
+            "credential": authenticator.create(json.dumps(begin["options"]))})
+        if done.status_code != 200:
+            raise AssertionError(f"passkey registration failed: {done.text}")
+        return authenticator
+
+    def passkey_second_factor(self, browser: Browser, authenticator: SoftAuthenticator,
+                              page: httpx.Response, next_path: str = "/portal/check",
+                              ) -> httpx.Response:
+        """Answer the second-factor page with the passkey."""
+        begin = browser.json("/portal/webauthn/second-factor/begin", page, {}).json()
+        return browser.json("/portal/webauthn/second-factor/finish", page, {
+            "ceremony_id": begin["ceremony_id"], "next": next_path,
+            "credential": authenticator.get(json.dumps(begin["options"]))})
 
 
 def sqlite_instance(directory: Path) -> Settings:

@@ -22,6 +22,7 @@ from portal_support import (
     PortalEnv,
     fresh,
     shared_portal_or_redis_guard,
+    totp_secret_of,
 )
 from rempart.auth.events import EventKind
 from rempart.auth.mail import render
@@ -323,3 +324,53 @@ def test_each_release_is_told_to_the_organisation_s_admins(env: PortalEnv) -> No
     assert _confirm(person, other_code).status_code == 409
     for admin in admins:
         assert len(env.auth.outbox.for_account(admin)) == before[admin] + 1
+
+
+# -- which second factor releases a key -----------------------------------------------------
+
+
+def test_a_passkey_holder_releases_a_key_only_with_the_passkey(env: PortalEnv) -> None:
+    """An admin signed in with TOTP who has a passkey: a relayed TOTP code is no proof
+    against a phishing proxy, so the release asks for the passkey first."""
+    key, answer = _stepped_up_key(env, _software(env))
+    code = _code(answer)
+    person, account_id, _, _ = env.signed_in(role=ADMIN)
+    authenticator = env.add_passkey(person)
+    sent = _enter(person, code)
+    assert sent.status_code == 303
+    assert sent.headers["location"] == f"/portal/second-factor?next={PAGE}"
+    [refused] = env.events.of_kind(EventKind.REQUEST_REFUSED)
+    assert (refused.account_id, refused.reason) == (account_id, "api_step_up_passkey_required")
+    assert code.replace("-", "") not in repr(env.events.events)
+    assert _code(key.check(env.browser(address=ELSEWHERE))) == code  # still held
+    page = person.get(sent.headers["location"])
+    assert 'id="passkey-only"' in page.text
+    assert 'id="totp-code"' not in page.text
+    assert env.passkey_second_factor(person, authenticator, page, PAGE).status_code == 200
+    assert _confirm(person, code).headers["location"] == f"{PAGE}?notice=api_step_up_done"
+    assert key.check(env.browser(address=ELSEWHERE)).status_code == 201
+    [event] = env.events.of_kind(EventKind.API_CLIENT_STEPPED_UP)
+    assert (event.account_id, event.reason) == (account_id, "passkey")
+
+
+def test_a_recovery_code_is_told_to_the_guard_as_one(env: PortalEnv) -> None:
+    """An admin without a passkey, signed in with a recovery code: the release (and the
+    guard) records a recovery code, not TOTP."""
+    key, answer = _stepped_up_key(env, _software(env))
+    code = _code(answer)
+    account_id, email = env.account(role=ADMIN)
+    first = env.browser()
+    env.password_login(first, email)
+    shown = first.form("/portal/enrol/totp", first.get("/portal/enrol"), {})
+    codes_page = first.form("/portal/enrol/totp/confirm", shown,
+                            {"code": env.totp(totp_secret_of(shown))})
+    recovery = re.findall(r"<li><code>([^<]+)</code></li>", codes_page.text)
+    assert recovery
+    person = env.browser()
+    page = person.get(env.password_login(person, email).headers["location"])
+    signed = person.form("/portal/second-factor/recovery", page, {"code": recovery[0]})
+    assert signed.headers["location"] == "/portal/check"
+    assert _confirm(person, code).status_code == 303
+    assert key.check(env.browser(address=ELSEWHERE)).status_code == 201
+    [event] = env.events.of_kind(EventKind.API_CLIENT_STEPPED_UP)
+    assert (event.account_id, event.reason) == (account_id, "recovery")

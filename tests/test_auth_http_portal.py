@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -23,6 +24,8 @@ from portal_support import (
 from rempart.auth.events import EventKind
 from rempart.auth.models import LoginSession
 from rempart.coverage.models import Check
+from rempart.guard.gate import PORTAL_PREFIX
+from rempart.web.containment import AuthContainment
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -202,10 +205,39 @@ def test_a_replayed_ceremony_is_refused(env: PortalEnv) -> None:
 def test_malformed_ceremony_answers_are_refused(env: PortalEnv, body: bytes) -> None:
     browser = env.browser()
     page = browser.get("/portal/login")
+    sessions = count(env, LoginSession)
     answer = browser.post("/portal/webauthn/login/finish", content=body, headers={
         "content-type": "application/json", "x-csrf-token": meta_csrf_of(page)})
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "invalid_input"
+    [failed] = env.events.of_kind(EventKind.LOGIN_FAILED)
+    assert (failed.reason, failed.details["why"]) == ("passkey", "malformed")
+    assert failed.details["field"] in ("body", "ceremony_id", "credential")
+    assert "nope" not in repr(failed)
+    assert "not json" not in repr(failed)
+    assert count(env, LoginSession) == sessions
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", b'{"ceremony_id": "x", "credential": "nope"}'])
+def test_malformed_answers_to_session_ceremonies_are_security_events(
+        env: PortalEnv, body: bytes) -> None:
+    """The second factor and a passkey's registration, on a signed-in session."""
+    browser, account_id, _, _ = env.signed_in()
+    page = browser.get("/portal/enrol")
+    headers = {"content-type": "application/json", "x-csrf-token": meta_csrf_of(page)}
+    for path, kind, reason in (
+            ("/portal/webauthn/second-factor/finish", EventKind.SECOND_FACTOR_FAILED, "passkey"),
+            ("/portal/webauthn/register/finish", EventKind.REQUEST_REFUSED,
+             "passkey_registration")):
+        answer = browser.post(path, content=body, headers=headers)
+        assert answer.status_code == 400, path
+        assert answer.json()["error"]["code"] == "invalid_input"
+        [event] = env.events.of_kind(kind)
+        assert (event.reason, event.details["why"]) == (reason, "malformed")
+        assert (event.account_id, event.session_id) == (
+            account_id, env.auth.sessions.list_for_account(account_id)[0].id)
+        assert "nope" not in repr(event)
+    assert env.auth.passkeys.for_account(account_id) == []
 
 
 def test_a_changed_browser_must_step_up(env: PortalEnv) -> None:
@@ -222,6 +254,156 @@ def test_a_changed_browser_must_step_up(env: PortalEnv) -> None:
     assert browser.get("/portal/check").status_code == 200
     assert [e.reason for e in env.events.of_kind(EventKind.STEP_UP_REQUIRED)] == [
         "agent_changed"]
+
+
+def test_a_credential_the_domain_cannot_parse_is_a_security_event(env: PortalEnv) -> None:
+    """Well-formed JSON around an unreadable credential (its rawId): refused by the
+    passkey service, at the login and at the second factor alike, and reported."""
+    browser = env.browser()
+    page = browser.get("/portal/login")
+    begin = browser.json("/portal/webauthn/login/begin", page, {}).json()
+    answer = browser.json("/portal/webauthn/login/finish", page, {
+        "ceremony_id": begin["ceremony_id"], "credential": {"rawId": "a"}})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_input"
+    [failed] = env.events.of_kind(EventKind.LOGIN_FAILED)
+    assert failed.details == {"why": "malformed", "field": "credential"}
+    signed, account_id, _, _ = env.signed_in()
+    page = signed.get("/portal/enrol")
+    begin = signed.json("/portal/webauthn/second-factor/begin", page, {}).json()
+    answer = signed.json("/portal/webauthn/second-factor/finish", page, {
+        "ceremony_id": begin["ceremony_id"], "credential": {"rawId": "a"}})
+    assert answer.status_code == 400
+    [failed] = env.events.of_kind(EventKind.SECOND_FACTOR_FAILED)
+    assert (failed.account_id, failed.reason) == (account_id, "passkey")
+    assert failed.details == {"why": "malformed", "field": "credential"}
+
+
+# -- a passkey holder's step-up ----------------------------------------------------------------
+
+
+def _passkey_and_totp(env: PortalEnv) -> tuple[Browser, int, str, str, SoftAuthenticator]:
+    """A provider with TOTP (first login) who then added a passkey; signed in with TOTP."""
+    browser, account_id, email, secret = env.signed_in()
+    return browser, account_id, email, secret, env.add_passkey(browser)
+
+
+def _step_up(env: PortalEnv, browser: Browser, account_id: int, how: str) -> None:
+    """Put the browser's session at the step-up: its browser changed, or the guard's
+    containment asked for it (rempart.web.containment, as the guard's rung does)."""
+    if how == "agent":
+        browser.http.headers["user-agent"] = OTHER_BROWSER
+    else:
+        [session] = env.auth.sessions.list_for_account(account_id)
+        AuthContainment(auth=env.auth, clock=env.clock).require_step_up(
+            f"{PORTAL_PREFIX}{session.id}")
+    answer = browser.get("/portal/check")
+    assert answer.headers["location"] == "/portal/second-factor?next=/portal/check"
+
+
+def _code(browser: Browser, page: httpx.Response, method: str, code: str) -> httpx.Response:
+    """Post a code as a proxy would, though the page (passkey only) has no such form."""
+    return browser.post(f"/portal/second-factor/{method}", data={
+        "csrf_token": meta_csrf_of(page), "code": code, "next": "/portal/check"})
+
+
+@pytest.mark.parametrize("how", ["agent", "guard"])
+def test_a_passkey_holders_step_up_takes_only_the_passkey(env: PortalEnv, how: str) -> None:
+    browser, account_id, _, secret, authenticator = _passkey_and_totp(env)
+    env.clock.advance(30)
+    _step_up(env, browser, account_id, how)
+    page = browser.get("/portal/second-factor?next=/portal/check")
+    assert 'id="passkey-second-factor"' in page.text
+    assert 'id="passkey-only"' in page.text
+    assert 'id="totp-code"' not in page.text
+    assert 'id="recovery-code"' not in page.text
+    env.events.events.clear()
+    # A fresh TOTP code, as a phishing proxy holding the session would relay: refused.
+    refused = _code(browser, page, "totp", env.totp(secret))
+    assert refused.status_code == 403
+    assert "clé d&#39;accès" in refused.text
+    assert 'id="totp-code"' not in refused.text
+    assert browser.get("/portal/check").status_code == 303
+    [failed] = env.events.of_kind(EventKind.SECOND_FACTOR_FAILED)
+    assert (failed.reason, failed.details["why"]) == ("totp", "passkey_required")
+    assert env.events.of_kind(EventKind.SECOND_FACTOR_SUCCEEDED) == []
+    # The passkey answers it.
+    done = env.passkey_second_factor(browser, authenticator, page)
+    assert done.status_code == 200, done.text
+    assert browser.get("/portal/check").status_code == 200
+    [passed] = env.events.of_kind(EventKind.SECOND_FACTOR_SUCCEEDED)
+    assert (passed.reason, passed.details["step_up"]) == ("passkey", "true")
+
+
+def test_a_passkey_holders_stale_factor_is_refreshed_only_by_the_passkey(
+        env: PortalEnv) -> None:
+    """A FULL session whose factor is too old for a sensitive action (new recovery codes)."""
+    browser, _, _, secret, authenticator = _passkey_and_totp(env)
+    env.clock.advance(env.auth.settings.recent_auth_seconds + 60)
+    stale = browser.form("/portal/security/recovery-codes", browser.get("/portal/security"), {})
+    assert stale.headers["location"] == "/portal/second-factor?next=/portal/security"
+    page = browser.get(stale.headers["location"])
+    assert 'id="totp-code"' not in page.text
+    assert _code(browser, page, "totp", env.totp(secret)).status_code == 403
+    assert env.passkey_second_factor(browser, authenticator, page,
+                                     "/portal/security").status_code == 200
+    fresh_codes = browser.form("/portal/security/recovery-codes",
+                               browser.get("/portal/security"), {})
+    assert fresh_codes.status_code == 200
+    assert 'id="recovery-codes"' in fresh_codes.text
+
+
+def test_a_recovery_code_does_not_answer_a_passkey_holders_step_up(env: PortalEnv) -> None:
+    _, email = env.account()
+    browser = env.browser()
+    env.password_login(browser, email)
+    page = browser.get("/portal/enrol")
+    begin = browser.json("/portal/webauthn/register/begin", page, {}).json()
+    authenticator = SoftAuthenticator(origin=ORIGIN)
+    registered = browser.json("/portal/webauthn/register/finish", page, {
+        "ceremony_id": begin["ceremony_id"], "credential": authenticator.create(
+            _options(begin))})
+    codes = registered.json()["recovery_codes"]
+    assert browser.get("/portal/check").status_code == 200
+    browser.http.headers["user-agent"] = OTHER_BROWSER
+    page = browser.get(browser.get("/portal/check").headers["location"])
+    refused = _code(browser, page, "recovery", codes[0])
+    assert refused.status_code == 403
+    assert browser.get("/portal/check").status_code == 303
+    [failed] = env.events.of_kind(EventKind.SECOND_FACTOR_FAILED)
+    assert (failed.reason, failed.details["why"]) == ("recovery", "passkey_required")
+    assert codes[0] not in repr(env.events.events)
+    # Not spent: the code still opens a new login (the way back for a lost passkey).
+    fresh_browser = env.browser(address="192.0.2.99")
+    second = fresh_browser.get(env.password_login(fresh_browser, email).headers["location"])
+    assert 'id="recovery-code"' in second.text
+    done = fresh_browser.form("/portal/second-factor/recovery", second, {"code": codes[0]})
+    assert done.headers["location"] == "/portal/check"
+    assert fresh_browser.get("/portal/check").status_code == 200
+
+
+def test_a_passkey_holder_who_lost_it_signs_in_afresh_with_totp(env: PortalEnv) -> None:
+    """The way back: a new login (password, then TOTP) is no step-up; it is recorded as
+    a passkey skipped, and that session's own later step-up needs the passkey again."""
+    _, account_id, email, secret, _ = _passkey_and_totp(env)
+    env.clock.advance(30)
+    env.events.events.clear()
+    browser = env.browser(address="192.0.2.99")
+    page = browser.get(env.password_login(browser, email).headers["location"])
+    assert 'id="totp-code"' in page.text
+    assert 'id="passkey-only"' not in page.text
+    done = browser.form("/portal/second-factor/totp", page, {"code": env.totp(secret)})
+    assert done.headers["location"] == "/portal/check"
+    assert browser.get("/portal/check").status_code == 200
+    [passed] = env.events.of_kind(EventKind.SECOND_FACTOR_SUCCEEDED)
+    assert passed.details["passkey_skipped"] == "true"
+    # Recent, so the lost passkey's replacement can be registered from this session.
+    assert env.add_passkey(browser) is not None
+    assert len(env.auth.passkeys.for_account(account_id)) == 2
+    browser.http.headers["user-agent"] = OTHER_BROWSER
+    env.clock.advance(30)
+    page = browser.get(browser.get("/portal/check").headers["location"])
+    assert _code(browser, page, "totp", env.totp(secret)).status_code == 403
 
 
 def test_logging_out_ends_the_session(env: PortalEnv) -> None:

@@ -36,9 +36,17 @@ def require_recent_second_factor(view: SessionView, *, now: dt.datetime,
 
 
 def methods_for(*, is_operator: bool, has_passkey: bool, has_totp: bool,
-                has_recovery: bool) -> list[str]:
-    """Second factors the account may use now, passkeys first (phishing resistant)."""
+                has_recovery: bool, step_up: bool = False) -> list[str]:
+    """Second factors the account may use now, passkeys first (phishing resistant).
+
+    At a step-up (a session past its password: moved, stepped up by the guard, or
+    refreshed for a sensitive action) an account with a passkey has only the passkey:
+    a real-time phishing proxy holding the session could relay a fresh TOTP code, not a
+    passkey's signature. Its login still takes TOTP or a recovery code, the way back
+    for a lost passkey (docs/auth.md "Step-up")."""
     methods = [PASSKEY] if has_passkey else []
+    if has_passkey and step_up:
+        return methods
     if not is_operator:
         methods += [TOTP] if has_totp else []
         methods += [RECOVERY] if has_recovery else []

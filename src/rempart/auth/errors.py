@@ -81,8 +81,10 @@ class SecondFactorRequired(AuthError):
 
 
 class PasskeyRequired(SecondFactorRequired):
-    def __init__(self) -> None:
-        super().__init__("operator accounts must use a passkey")
+    """Only a passkey will do: an operator account, or a passkey holder's step-up."""
+
+    def __init__(self, message: str = "operator accounts must use a passkey") -> None:
+        super().__init__(message)
 
 
 class StepUpRequired(SecondFactorRequired):

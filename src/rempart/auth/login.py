@@ -131,6 +131,10 @@ class LoginService:
         try:
             account_id = self._passkeys.finish_authentication(ceremony_id=ceremony_id,
                                                               credential=credential)
+        except InvalidInput as exc:  # reported, not counted: a malformed answer is no guess
+            self._emit(EventKind.LOGIN_FAILED, client, reason="passkey",
+                       details={"why": "malformed", "field": exc.field})
+            raise
         except InvalidSecondFactor as exc:
             self._throttle.failed(attempt)
             self._emit(EventKind.LOGIN_FAILED, client, reason="passkey",

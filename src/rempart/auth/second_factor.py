@@ -5,6 +5,11 @@ Success renews the session id at the FULL level. A full login from a browser the
 account has not used before sends the owner a login alert (except on the account's
 very first device). Failures are throttled per account like passwords, so a TOTP
 code cannot be brute-forced; operator accounts must use a passkey.
+
+A passkey holder's step-up (any second factor on a session already past its password)
+takes only the passkey: a TOTP or recovery code there is refused before it is checked
+(so not spent) and reported. Its login still takes them: signing in afresh is the way
+back for a lost passkey, and that new session is judged by the guard as any new one.
 """
 
 from __future__ import annotations
@@ -54,12 +59,17 @@ class SecondFactorService:
         self._clock = clock
         self._events = events
 
-    def methods(self, account_id: int) -> list[str]:
+    def methods(self, account_id: int, *, step_up: bool = False) -> list[str]:
+        """The account's usable second factors; at a step-up, only its passkey if any."""
         account = self._accounts.get(account_id)
         return methods_for(is_operator=account.role.is_operator,
-                           has_passkey=self._passkeys.count(account_id) > 0,
+                           has_passkey=self.has_passkey(account_id),
                            has_totp=self._totp.has_confirmed(account_id),
-                           has_recovery=self._recovery.remaining(account_id) > 0)
+                           has_recovery=self._recovery.remaining(account_id) > 0,
+                           step_up=step_up)
+
+    def has_passkey(self, account_id: int) -> bool:
+        return self._passkeys.count(account_id) > 0
 
     # -- the three methods ---------------------------------------------------------------
 
@@ -74,6 +84,8 @@ class SecondFactorService:
         try:
             self._passkeys.finish_authentication(ceremony_id=ceremony_id,
                                                  credential=credential)
+        except InvalidInput as exc:
+            self._malformed(view, client, PASSKEY, exc)
         except InvalidSecondFactor as exc:
             self._failed(view, client, PASSKEY, exc)
         return self.promote(view=view, client=client, method=PASSKEY)
@@ -81,8 +93,7 @@ class SecondFactorService:
     def complete_totp(self, *, session_token: str, client: ClientInfo,
                       code: str) -> IssuedSession:
         view = self._sessions.authenticate(token=session_token, client=client)
-        if view.account.role.is_operator:
-            raise PasskeyRequired
+        held = self._passkey_only(view, client, TOTP)
         self._check_throttle(view, client)
         try:
             self._totp.verify(account_id=view.account.id, code=code)
@@ -90,13 +101,12 @@ class SecondFactorService:
             self._malformed(view, client, TOTP, exc)
         except InvalidSecondFactor as exc:
             self._failed(view, client, TOTP, exc)
-        return self.promote(view=view, client=client, method=TOTP)
+        return self.promote(view=view, client=client, method=TOTP, passkey_skipped=held)
 
     def complete_recovery(self, *, session_token: str, client: ClientInfo,
                           code: str) -> IssuedSession:
         view = self._sessions.authenticate(token=session_token, client=client)
-        if view.account.role.is_operator:
-            raise PasskeyRequired
+        held = self._passkey_only(view, client, RECOVERY)
         self._check_throttle(view, client)
         try:
             self._recovery.use(account_id=view.account.id, code=code)
@@ -104,12 +114,14 @@ class SecondFactorService:
             self._malformed(view, client, RECOVERY, exc)
         except InvalidSecondFactor as exc:
             self._failed(view, client, RECOVERY, exc)
-        return self.promote(view=view, client=client, method=RECOVERY)
+        return self.promote(view=view, client=client, method=RECOVERY, passkey_skipped=held)
 
     # -- success -------------------------------------------------------------------------
 
-    def promote(self, *, view: SessionView, client: ClientInfo, method: str) -> IssuedSession:
-        """Renew the session at FULL after a second factor; alert on a new device."""
+    def promote(self, *, view: SessionView, client: ClientInfo, method: str,
+                passkey_skipped: bool = False) -> IssuedSession:
+        """Renew the session at FULL after a second factor; alert on a new device.
+        passkey_skipped: a passkey holder logged in with TOTP or a recovery code."""
         issued = self._sessions.renew(session=view, client=client, level=SessionLevel.FULL,
                                       method=method)
         account_id = view.account.id
@@ -124,7 +136,8 @@ class SecondFactorService:
             organisation_id=view.account.organisation_id, session_id=view.id,
             address=client.address, reason=method,
             details={"step_up": str(view.level is not SessionLevel.PASSWORD).lower(),
-                     "new_device": str(new_device).lower()}))
+                     "new_device": str(new_device).lower(),
+                     **({"passkey_skipped": "true"} if passkey_skipped else {})}))
         if view.level is SessionLevel.PASSWORD:
             self._events.emit(SecurityEvent(
                 EventKind.LOGIN_SUCCEEDED, now, account_id=account_id,
@@ -139,6 +152,22 @@ class SecondFactorService:
         return issued
 
     # -- failure and throttling ------------------------------------------------------------
+
+    def _passkey_only(self, view: SessionView, client: ClientInfo, method: str) -> bool:
+        """Refuse a TOTP or recovery code where only a passkey will do; else say whether
+        the account holds a passkey (it is then a login's fallback, recorded as such)."""
+        if view.account.role.is_operator:
+            raise PasskeyRequired
+        held = self.has_passkey(view.account.id)
+        if held and view.level is not SessionLevel.PASSWORD:
+            # Not a guess (the code is not even looked at): reported, not throttled.
+            self._events.emit(SecurityEvent(
+                EventKind.SECOND_FACTOR_FAILED, self._clock.now(), account_id=view.account.id,
+                organisation_id=view.account.organisation_id, session_id=view.id,
+                address=client.address, reason=method,
+                details={"why": "passkey_required", "step_up": "true"}))
+            raise PasskeyRequired("this account has a passkey: a step-up needs it")
+        return held
 
     def _attempt(self, view: SessionView, client: ClientInfo) -> Attempt:
         return Attempt(login_key=f"account-{view.account.id}", address=client.address)
@@ -157,7 +186,8 @@ class SecondFactorService:
         self._events.emit(SecurityEvent(
             EventKind.SECOND_FACTOR_FAILED, self._clock.now(), account_id=view.account.id,
             organisation_id=view.account.organisation_id, session_id=view.id,
-            address=client.address, reason=method, details={"why": "malformed"}))
+            address=client.address, reason=method,
+            details={"why": "malformed", "field": exc.field}))
         raise exc
 
     def _failed(self, view: SessionView, client: ClientInfo, method: str,

@@ -61,6 +61,7 @@ _new_tuple = tuple.__new__
 class StepUpFactor(enum.StrEnum):
     PASSKEY = "passkey"
     TOTP = "totp"
+    RECOVERY = "recovery"  # a one-time recovery code: no more credit than TOTP
 
 
 class Guard:

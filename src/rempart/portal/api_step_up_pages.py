@@ -2,14 +2,16 @@
 
 The software shows its user the code from its 401; a person of the same organisation
 types it here, sees which software it is for (its name, never a patient), and confirms
-with a second factor passed within the last minutes (a passkey where the account has
-one: the second-factor page offers it first). Only then does the guard release that one
-key. Who may confirm is the organisation's choice (rempart.auth.api_step_up_policy):
-its admins only by default, any of its users if an admin chose so; anyone else who
-types a right code is told that an admin must confirm it, the code stays valid, and
-the organisation's admins are told once per code (rempart.auth.api_release_notices).
-Every other refusal changes nothing and says the same for a code unknown, expired, used
-or another organisation's; wrong codes are throttled per account and per address.
+with a second factor passed within the last minutes: a passkey where the account has one
+(a session opened with TOTP or a recovery code is sent to the second-factor page, which
+then offers only the passkey, and the refusal is reported). Only then does the guard
+release that one key. Who may confirm is the organisation's choice
+(rempart.auth.api_step_up_policy): its admins only by default, any of its users if an
+admin chose so; anyone else who types a right code is told that an admin must confirm
+it, the code stays valid, and the organisation's admins are told once per code
+(rempart.auth.api_release_notices). Every other refusal changes nothing and says the
+same for a code unknown, expired, used or another organisation's; wrong codes are
+throttled per account and per address.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 
 from rempart.auth.access import PASSKEY, require_recent_second_factor
 from rempart.auth.api_step_up import PendingStepUp, displayed, normalise
+from rempart.auth.errors import PasskeyRequired
 from rempart.auth.events import EventKind, SecurityEvent
 from rempart.auth.throttle import Attempt
 from rempart.guard.guard import StepUpFactor
@@ -64,6 +67,7 @@ def _checked(request: Request, raw: RawForm, user: PortalUser) -> tuple[str, Res
     # Sent to the second-factor page (StepUpRequired) when it is not recent.
     require_recent_second_factor(user.view, now=portal.clock.now(),
                                  within_seconds=portal.auth.settings.recent_auth_seconds)
+    _require_passkey_if_held(request, user)
     wait = portal.auth.api_step_up_throttle.retry_after(_attempt(request, user))
     if wait > 0:
         seconds = max(1, round(wait))
@@ -71,6 +75,19 @@ def _checked(request: Request, raw: RawForm, user: PortalUser) -> tuple[str, Res
         return "", _page(request, user, status=429, headers={"retry-after": str(seconds)},
                          error=t("api_step_up.throttled", seconds=seconds))
     return form.get("code", ""), None
+
+
+def _require_passkey_if_held(request: Request, user: PortalUser) -> None:
+    """A passkey holder releases a key only with the passkey: a TOTP code can be relayed
+    by a phishing proxy, its signature cannot. Reported; the code is not looked at."""
+    portal = portal_of(request)
+    if user.view.method == PASSKEY or not portal.auth.second_factor.has_passkey(
+            user.account.id):
+        return
+    portal.refused(reason="api_step_up_passkey_required", address=client_address(request),
+                   account_id=user.account.id, session_id=user.view.id,
+                   details={"method": user.view.method or "-"})
+    raise PasskeyRequired("this account has a passkey: releasing a key needs it")
 
 
 def _refused(request: Request, user: PortalUser, reason: str) -> Response:
@@ -139,7 +156,9 @@ def confirm(request: Request, raw: Form, user: Provider) -> Response:
         code=code, organisation_id=user.requester.organisation_id, account_id=user.account.id)
     if redeemed is None:
         return _refused(request, user, "api_step_up_code")
-    factor = StepUpFactor.PASSKEY if user.view.method == PASSKEY else StepUpFactor.TOTP
+    # What the session's factor was (recent and FULL, so one is set): no credit beyond TOTP's
+    # for anything but a passkey.
+    factor = next((f for f in StepUpFactor if f.value == user.view.method), StepUpFactor.TOTP)
     released = portal.guard is not None and portal.guard.api_stepped_up(
         client_id=redeemed.client_id, key_thumbprint=redeemed.key_thumbprint, factor=factor)
     portal.auth.events.emit(SecurityEvent(

@@ -1,8 +1,11 @@
 """Login, logout, the second factor, enrolment and invitations: the portal's own
 authentication pages. Each route calls one service and maps its answer (docs/auth.md).
 
-Passkeys come first on every page; TOTP is offered as the phishable fallback. The
-JavaScript half of the passkey ceremonies lives in webauthn_routes.py and static/.
+Passkeys come first on every page; TOTP is offered as the phishable fallback, except
+at a passkey holder's step-up, where the page offers only the passkey and a TOTP or
+recovery code is refused (rempart.auth.second_factor). The guard is told which factor
+answered its step-up (a recovery code as such, not as TOTP). The JavaScript half of
+the passkey ceremonies lives in webauthn_routes.py and static/.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from rempart.auth.errors import (
     InvitationInvalid,
     LoginThrottled,
     LoginUnavailable,
+    PasskeyRequired,
     WeakPassword,
 )
 from rempart.auth.session_store import SessionLevel
@@ -132,13 +136,17 @@ def switch_language(request: Request, language: str, next: str | None = None) ->
 def _second_factor_page(request: Request, session: PortalSession, *, next_path: str,
                         status: int = 200, error: str | None = None) -> Response:
     portal = portal_of(request)
-    methods = portal.auth.second_factor.methods(session.view.account.id)
+    level = session.view.level
+    step_up = level is not SessionLevel.PASSWORD  # past the password: moved, stale or guarded
+    methods = portal.auth.second_factor.methods(session.view.account.id, step_up=step_up)
     if not methods:
         return RedirectResponse("/portal/enrol", 303)
     return portal.templates.page(
         request, "second_factor.html", status=status,
         csrf=portal.auth.sessions.csrf_token(session.token), methods=methods,
-        next_path=next_path, step_up=session.view.level is SessionLevel.STEP_UP,
+        next_path=next_path, step_up=level is SessionLevel.STEP_UP,
+        passkey_only=step_up and methods == ["passkey"]
+        and not session.view.account.role.is_operator,
         error=error, section="second_factor")
 
 
@@ -168,8 +176,12 @@ def second_factor(request: Request, method: str, raw: Form, session: AnySession)
     except LoginThrottled as exc:
         return _second_factor_page(request, session, next_path=next_path, status=429,
                                    error=t("login.throttled", seconds=exc.retry_after))
+    except PasskeyRequired:  # a passkey holder's step-up (or an operator): the page says so
+        return _second_factor_page(request, session, next_path=next_path, status=403,
+                                   error=t("second_factor.passkey_required"))
     if portal.guard is not None:  # a fresh second factor answers the guard's step-up
-        portal.guard.stepped_up(portal_session_id=session.view.id, factor=StepUpFactor.TOTP)
+        portal.guard.stepped_up(portal_session_id=session.view.id,
+                                factor=StepUpFactor(method))
     response = RedirectResponse(next_path, 303)
     portal.cookies.set_session(response, issued)
     return response
