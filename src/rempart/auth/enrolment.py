@@ -5,6 +5,12 @@ may do that and nothing else, and the enrolment completes the login (the session
 renewed at FULL). Adding a factor to an account that has one needs a recent second
 factor, and the owner is told by e-mail. Operator accounts can enrol passkeys only.
 Recovery codes are issued with the first factor of a provider account.
+
+A passkey holder changes its factors (a passkey added, TOTP enrolled again, new recovery
+codes) only from a session whose recent second factor was the passkey: a login with a
+phished password and TOTP code would otherwise make the account its own for good. The
+refusal (FactorChangeNeedsPasskey) is a security event and changes nothing; a lost
+passkey is removed by the organisation's admin or an operator (rempart.auth.passkey_removal).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from rempart.auth.access import PASSKEY, TOTP, require_recent_second_factor
 from rempart.auth.accounts import AccountService
 from rempart.auth.client import ClientInfo
 from rempart.auth.config import AuthSettings
-from rempart.auth.errors import PasskeyRequired
+from rempart.auth.errors import FactorChangeNeedsPasskey, PasskeyRequired
 from rempart.auth.events import EventKind, SecurityEvent, SecurityEventSink
 from rempart.auth.outbox import NotificationKind, Outbox
 from rempart.auth.passkeys import Ceremony, PasskeyInfo, PasskeyService
@@ -55,7 +61,7 @@ class EnrolmentService:
     # -- TOTP ---------------------------------------------------------------------
 
     def begin_totp(self, *, session_token: str, client: ClientInfo) -> TotpEnrolment:
-        view = self._enrolling(session_token, client)
+        view = self._enrolling(session_token, client, TOTP)
         if view.account.role.is_operator:
             raise PasskeyRequired
         email = self._accounts.contact(view.account.id).email
@@ -63,7 +69,7 @@ class EnrolmentService:
 
     def confirm_totp(self, *, session_token: str, client: ClientInfo,
                      code: str) -> EnrolmentResult:
-        view = self._enrolling(session_token, client)
+        view = self._enrolling(session_token, client, TOTP)
         if view.account.role.is_operator:
             raise PasskeyRequired
         first = not self._second_factor.methods(view.account.id)
@@ -73,7 +79,7 @@ class EnrolmentService:
     # -- passkeys -------------------------------------------------------------------
 
     def begin_passkey(self, *, session_token: str, client: ClientInfo) -> Ceremony:
-        view = self._enrolling(session_token, client)
+        view = self._enrolling(session_token, client, PASSKEY)
         contact = self._accounts.contact(view.account.id)
         return self._passkeys.begin_registration(
             account_id=view.account.id, user_handle=bytes.fromhex(view.account.public_id),
@@ -81,7 +87,7 @@ class EnrolmentService:
 
     def finish_passkey(self, *, session_token: str, client: ClientInfo, ceremony_id: str,
                        credential: str | dict[str, Any], label: str) -> EnrolmentResult:
-        view = self._enrolling(session_token, client)
+        view = self._enrolling(session_token, client, PASSKEY)
         first = not self._second_factor.methods(view.account.id)
         self._passkeys.finish_registration(account_id=view.account.id,
                                            ceremony_id=ceremony_id, credential=credential,
@@ -100,17 +106,37 @@ class EnrolmentService:
         self._require_recent(view)
         if view.account.role.is_operator:
             raise PasskeyRequired
+        self._require_passkey_if_held(view, client, "recovery_codes")
         return self._recovery.generate(account_id=view.account.id,
                                        count=self._settings.recovery_code_count)
 
     # -- shared ------------------------------------------------------------------------
 
-    def _enrolling(self, session_token: str, client: ClientInfo) -> SessionView:
-        """The session, if it may enrol: any level for a first factor, else recent FULL."""
+    def may_change_factors(self, *, session_token: str, client: ClientInfo) -> bool:
+        """False when the account holds a passkey and the session did not pass it (the
+        pages say so before a ceremony is begun); recency is asked at the change."""
+        view = self._sessions.authenticate(token=session_token, client=client)
+        return view.method == PASSKEY or not self._second_factor.has_passkey(view.account.id)
+
+    def _enrolling(self, session_token: str, client: ClientInfo, what: str) -> SessionView:
+        """The session, if it may enrol: any level for a first factor, else recent FULL
+        (and the passkey, when the account holds one)."""
         view = self._sessions.authenticate(token=session_token, client=client)
         if self._second_factor.methods(view.account.id):
             self._require_recent(view)
+            self._require_passkey_if_held(view, client, what)
         return view
+
+    def _require_passkey_if_held(self, view: SessionView, client: ClientInfo,
+                                 what: str) -> None:
+        if view.method == PASSKEY or not self._second_factor.has_passkey(view.account.id):
+            return
+        self._events.emit(SecurityEvent(
+            EventKind.REQUEST_REFUSED, self._clock.now(), account_id=view.account.id,
+            organisation_id=view.account.organisation_id, session_id=view.id,
+            address=client.address, reason="factor_change_passkey_required",
+            details={"change": what, "method": view.method or "-"}))
+        raise FactorChangeNeedsPasskey
 
     def _require_recent(self, view: SessionView) -> None:
         require_recent_second_factor(view, now=self._clock.now(),

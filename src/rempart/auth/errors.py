@@ -87,6 +87,17 @@ class PasskeyRequired(SecondFactorRequired):
         super().__init__(message)
 
 
+class FactorChangeNeedsPasskey(PasskeyRequired):
+    """A passkey holder's session whose second factor was not the passkey (TOTP or a
+    recovery code: perhaps phished) may not add, replace or renew a factor."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this account has a passkey: adding or changing a second factor needs it. "
+            "Confirm with your passkey; if you lost it, ask your organisation's "
+            "administrator to remove it, then sign in and create a new one")
+
+
 class StepUpRequired(SecondFactorRequired):
     """The session is valid but its client changed: prove a second factor again."""
 

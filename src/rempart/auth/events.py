@@ -24,6 +24,9 @@ class EventKind(StrEnum):
     SECOND_FACTOR_SUCCEEDED = "second_factor_succeeded"
     SECOND_FACTOR_FAILED = "second_factor_failed"
     FACTOR_ENROLLED = "factor_enrolled"
+    # An admin or operator removed an account's passkeys (reason: who: organisation_admin
+    # or operator; details: how many, the acting account's id).
+    FACTOR_REMOVED = "factor_removed"
     STEP_UP_REQUIRED = "step_up_required"
     SESSION_REFUSED = "session_refused"
     SESSION_ENDED = "session_ended"

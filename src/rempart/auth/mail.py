@@ -54,6 +54,32 @@ _TEXTS: dict[NotificationKind, tuple[str, str]] = {
         "A second factor ({method}) was added to your account on {at} (UTC). If this was "
         "not you, tell your organisation's administrator.\n",
     ),
+    NotificationKind.FACTOR_REMOVED: (
+        "Clés d'accès retirées / Passkeys removed",
+        "Le {at} (UTC), un administrateur a retiré les clés d'accès de votre compte "
+        "({count}) et fermé vos sessions. Connectez-vous avec votre mot de passe puis "
+        "votre application d'authentification ou un code de secours, et créez une "
+        "nouvelle clé d'accès. Si "
+        "vous n'aviez rien demandé, prévenez l'administrateur de votre organisation.\n\n"
+        "On {at} (UTC), an administrator removed your account's passkeys ({count}) and ended your "
+        "sessions. Sign in with your password, then your authenticator app or a recovery "
+        "code, and create a new passkey. If you did not ask for this, tell your "
+        "organisation's administrator.\n",
+    ),
+    NotificationKind.LOGIN_WITHOUT_PASSKEY: (
+        "Connexion sans votre clé d'accès / Sign-in without your passkey",
+        "Le {at} (UTC), votre compte rempart a été ouvert sans votre clé d'accès ({method}) "
+        "depuis : {device}, adresse {address}.\n"
+        "Si ce n'était pas vous, votre mot de passe et votre second facteur sont connus "
+        "d'un tiers : ouvrez le portail vous-même (sans suivre de lien), confirmez avec "
+        "votre clé d'accès, terminez cette session, changez votre mot de passe et "
+        "prévenez l'administrateur de votre organisation.\n\n"
+        "On {at} (UTC), your rempart account was signed in to without your passkey "
+        "({method}) from: {device}, address {address}.\n"
+        "If this was not you, someone knows your password and second factor: open the "
+        "portal yourself (do not follow any link), confirm with your passkey, end that "
+        "session, change your password and tell your organisation's administrator.\n",
+    ),
     NotificationKind.INVITATION: (
         "Invitation au portail rempart / Invitation to the rempart portal",
         "Vous êtes invité(e) à créer votre compte : {link}\nCe lien expire le {expires} "

@@ -22,6 +22,9 @@ OUTBOX_KIND = b"outbox"
 class NotificationKind(StrEnum):
     NEW_DEVICE_LOGIN = "new_device_login"
     FACTOR_ADDED = "factor_added"
+    FACTOR_REMOVED = "factor_removed"
+    # A passkey holder signed in with TOTP or a recovery code instead (each such login).
+    LOGIN_WITHOUT_PASSKEY = "login_without_passkey"
     INVITATION = "invitation"
     API_KEY_RELEASED = "api_key_released"
     API_STEP_UP_REFUSED = "api_step_up_refused"

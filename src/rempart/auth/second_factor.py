@@ -9,7 +9,9 @@ code cannot be brute-forced; operator accounts must use a passkey.
 A passkey holder's step-up (any second factor on a session already past its password)
 takes only the passkey: a TOTP or recovery code there is refused before it is checked
 (so not spent) and reported. Its login still takes them: signing in afresh is the way
-back for a lost passkey, and that new session is judged by the guard as any new one.
+back for a lost passkey, and that new session is judged by the guard as any new one;
+the owner is told of each such login (LOGIN_WITHOUT_PASSKEY in the outbox), and the
+session may not change the account's factors (rempart.auth.enrolment).
 """
 
 from __future__ import annotations
@@ -143,7 +145,15 @@ class SecondFactorService:
                 EventKind.LOGIN_SUCCEEDED, now, account_id=account_id,
                 organisation_id=view.account.organisation_id, session_id=view.id,
                 address=client.address, reason=method))
-        if new_device and had_devices:
+        if passkey_skipped:
+            # Each such login, known device or not, in place of the new-device alert: a
+            # phished password and TOTP code would be used just so.
+            self._outbox.enqueue(
+                account_id=account_id, recipient=self._accounts.contact(account_id).email,
+                kind=NotificationKind.LOGIN_WITHOUT_PASSKEY,
+                payload={"at": now.strftime("%Y-%m-%d %H:%M"), "device": client.label,
+                         "address": client.address, "method": method})
+        elif new_device and had_devices:
             self._outbox.enqueue(
                 account_id=account_id, recipient=self._accounts.contact(account_id).email,
                 kind=NotificationKind.NEW_DEVICE_LOGIN,

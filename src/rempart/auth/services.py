@@ -23,6 +23,7 @@ from rempart.auth.events import LogEventSink, SecurityEventSink
 from rempart.auth.invitations import InvitationService
 from rempart.auth.login import LoginService
 from rempart.auth.outbox import Outbox
+from rempart.auth.passkey_removal import PasskeyRemoval
 from rempart.auth.passkeys import PasskeyService
 from rempart.auth.passwords import PasswordHasher, PasswordPolicy
 from rempart.auth.recovery import RecoveryCodes
@@ -65,6 +66,8 @@ class AuthServices:
     api_release_notices: ApiReleaseNotices
     # Who of an organisation may confirm those codes (its admins by default).
     api_step_up_policies: ApiStepUpPolicies
+    # The way back for a lost passkey: an admin or operator removes the account's passkeys.
+    passkey_removal: PasskeyRemoval
 
     @classmethod
     def build(cls, runtime: Runtime, *, events: SecurityEventSink | None = None,
@@ -133,4 +136,7 @@ class AuthServices:
                                                       settings=cfg, namespace="api-step-up"),
                    api_release_notices=ApiReleaseNotices(accounts=accounts, outbox=outbox),
                    api_step_up_policies=ApiStepUpPolicies(engine=engine, clock=clock,
-                                                          events=sink))
+                                                          events=sink),
+                   passkey_removal=PasskeyRemoval(accounts=accounts, passkeys=passkeys,
+                                                  sessions=sessions, outbox=outbox,
+                                                  clock=clock, events=sink))

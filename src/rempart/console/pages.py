@@ -4,6 +4,7 @@
     GET  /portal/console/accounts/{id}                an account: sessions, alerts, timeline
     POST /portal/console/accounts/{id}/suspend        contain: suspend, end sessions, revoke
     POST /portal/console/accounts/{id}/restore        lift the suspension
+    POST /portal/console/accounts/{id}/passkeys/remove  a lost passkey: remove them all
     POST /portal/console/sessions/{id}/suspend        end one session
     POST /portal/console/alerts/{id}/close            close an alert
     /portal/console/clients/...                       practice software (client_pages)
@@ -23,6 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from rempart.console.service import SecurityConsole, require_operator
 from rempart.portal.access import CSRF_FIELD, PortalUser, SignedIn, portal_of, require_csrf
 from rempart.web.forms import RawForm, parse_form, raw_form
+from rempart.web.identity import client_address
 
 router = APIRouter(prefix="/portal/console", include_in_schema=False)
 Form = Annotated[RawForm, Depends(raw_form)]
@@ -85,6 +87,16 @@ def restore_account(request: Request, account_id: int, raw: Form, user: Operator
     console_of(request).restore_account(actor=user.actor, account_id=_id(account_id))
     return RedirectResponse(f"/portal/console/accounts/{account_id}?notice=console_restored",
                             303)
+
+
+@router.post("/accounts/{account_id}/passkeys/remove")
+def remove_passkeys(request: Request, account_id: int, raw: Form, user: Operator) -> Response:
+    _posted(request, user, raw)
+    console_of(request).remove_passkeys(actor=user.actor, account_id=_id(account_id),
+                                        session_id=user.view.id,
+                                        address=client_address(request))
+    return RedirectResponse(
+        f"/portal/console/accounts/{account_id}?notice=console_passkeys_removed", 303)
 
 
 @router.post("/sessions/{session_id}/suspend")

@@ -7,6 +7,8 @@
                                                          API clients it registered
     console.restore_account(actor=..., account_id=...)   lift the suspension, tell the guard,
                                                          close the account's open alerts
+    console.remove_passkeys(actor=..., account_id=...)  a lost passkey: remove the account's
+                                                         passkeys, end its sessions, tell it
     console.close_alert(actor=..., alert_id=...)
     console.client(actor=..., client_id=...)             an API client: its keys as the guard
                                                          holds them, its alerts
@@ -76,6 +78,7 @@ class AccountFile:
     timeline: list[TimelineItem]
     manageable: bool
     clients: list[ApiClientInfo]  # its organisation's practice software
+    passkeys: int = 0  # how many it holds (a lost one is removed from the console)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +153,7 @@ class SecurityConsole:
             timeline=merged(audit_items(self._engine, account_id), alert_items(alerts)),
             manageable=can_manage_account(actor, role=view.role,
                                           organisation_id=view.organisation_id),
-            clients=clients)
+            clients=clients, passkeys=self._auth.passkeys.count(account_id))
 
     def suspend_session(self, *, actor: Actor, session_id: int, client: ClientInfo) -> int:
         """End one session; returns its account's id."""
@@ -182,6 +185,17 @@ class SecurityConsole:
         self._auth.accounts.reactivate(actor=actor, account_id=account_id)
         return self._restored(actor, account_id, "console.account_restored",
                               target_account=account_id)
+
+    def remove_passkeys(self, *, actor: Actor, account_id: int, session_id: int,
+                        address: str | None) -> int:
+        """A lost passkey (rempart.auth.passkey_removal): its sessions end, its owner is
+        told, and signs in with TOTP or a recovery code to create a new one."""
+        require_operator(actor)
+        removed = self._auth.passkey_removal.remove_all(
+            actor=actor, account_id=account_id, session_id=session_id, address=address)
+        self._record("console.passkeys_removed", actor, target_account=account_id,
+                     passkeys=removed)
+        return removed
 
     # -- API clients: the guard's account `client:<id>`, each DPoP key a session of it ----
 

@@ -6,6 +6,10 @@ Registering or revoking an API client, and changing who confirms its codes, need
 second factor passed within the last minutes (require_recent_second_factor): an older
 session is sent to step up first.
 A new client's secret and a new invitation's link are shown once, on the answer page.
+
+A lost passkey: the admin removes a member's passkeys (never their own), with a recent
+second factor of their own (rempart.auth.passkey_removal: the member's sessions end,
+the member is told, and signs in with TOTP or a recovery code to create a new one).
 """
 
 from __future__ import annotations
@@ -55,7 +59,8 @@ def _admin_page(request: Request, user: PortalUser, *, status: int = 200,
         section="admin", members=members, clients=clients,
         roles=[r.value for r in INVITABLE], approver_choices=[a.value for a in Approvers],
         approvers=portal.auth.api_step_up_policies.approvers(
-            organisation_id=organisation_id).value, **values)
+            organisation_id=organisation_id).value,
+        passkey_holders=_passkey_holders(request, user, members), **values)
 
 
 def _require_recent(request: Request, user: PortalUser) -> None:
@@ -160,3 +165,29 @@ def set_api_step_up_policy(request: Request, raw: Form, user: SignedIn) -> Respo
         return _admin_page(request, user, status=400,
                            error=t("error.field", field=t("admin.approvers_label")))
     return RedirectResponse("/portal/admin?notice=approvers_saved", 303)
+
+
+# -- a member's lost passkey -------------------------------------------------------------
+
+
+def _passkey_holders(request: Request, user: PortalUser,
+                     members: list[tuple[Any, ContactFields]]) -> list[tuple[Any, ContactFields,
+                                                                            int]]:
+    """The members (not the admin) holding passkeys, with how many."""
+    passkeys = portal_of(request).auth.passkeys
+    held = [(view, contact, passkeys.count(view.id)) for view, contact in members
+            if view.id != user.account.id]
+    return [entry for entry in held if entry[2]]
+
+
+@router.post("/accounts/{account_id}/passkeys/remove")
+def remove_passkeys(request: Request, account_id: int, raw: Form, user: SignedIn) -> Response:
+    portal = portal_of(request)
+    form = parse_form(raw, limits=CSRF_ONLY)
+    require_csrf(request, user.session, form.get(CSRF_FIELD))
+    _organisation(user)
+    _require_recent(request, user)
+    portal.auth.passkey_removal.remove_all(actor=user.actor, account_id=account_id,
+                                           session_id=user.view.id,
+                                           address=client_address(request))
+    return RedirectResponse("/portal/admin?notice=passkeys_removed", 303)

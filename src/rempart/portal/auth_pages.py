@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from rempart.auth.errors import (
     AccountSuspended,
+    FactorChangeNeedsPasskey,
     InvalidCredentials,
     InvalidInput,
     InvalidSecondFactor,
@@ -204,7 +205,20 @@ def _enrol_page(request: Request, session: PortalSession, *, status: int = 200,
 
 @router.get("/enrol")
 def enrol_page(request: Request, session: AnySession) -> Response:
+    portal = portal_of(request)
+    if not portal.auth.enrolment.may_change_factors(session_token=session.token,
+                                                    client=session.client):
+        # Said before a ceremony is begun; the enrolment itself refuses it anyway.
+        t = Translator(language_of(request))
+        return _enrol_page(request, session, error=t("enrol.passkey_required"))
     return _enrol_page(request, session)
+
+
+def _needs_passkey(request: Request, session: PortalSession) -> Response:
+    """A passkey holder's session that did not pass the passkey (FactorChangeNeedsPasskey,
+    reported by the domain): what to do, nothing changed."""
+    t = Translator(language_of(request))
+    return _enrol_page(request, session, status=403, error=t("enrol.passkey_required"))
 
 
 @router.post("/enrol/totp")
@@ -212,8 +226,11 @@ def begin_totp(request: Request, raw: Form, session: AnySession) -> Response:
     portal = portal_of(request)
     form = parse_form(raw, limits=CSRF_ONLY)
     require_csrf(request, session, form.get(CSRF_FIELD))
-    enrolment = portal.auth.enrolment.begin_totp(session_token=session.token,
-                                                 client=session.client)
+    try:
+        enrolment = portal.auth.enrolment.begin_totp(session_token=session.token,
+                                                     client=session.client)
+    except FactorChangeNeedsPasskey:
+        return _needs_passkey(request, session)
     secret = enrolment.secret
     return portal.templates.page(
         request, "enrol_totp.html", csrf=portal.auth.sessions.csrf_token(session.token),
@@ -234,6 +251,8 @@ def confirm_totp(request: Request, raw: Form, session: AnySession) -> Response:
                                                     code=form.get("code", ""))
     except (InvalidSecondFactor, InvalidInput):
         return _enrol_page(request, session, status=400, error=t("enrol.totp_refused"))
+    except FactorChangeNeedsPasskey:
+        return _needs_passkey(request, session)
     token = result.session.token if result.session else session.token
     next_path = "/portal/check" if result.session else "/portal/security?notice=factor_added"
     response: Response

@@ -8,7 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
+from rempart.auth.errors import FactorChangeNeedsPasskey
 from rempart.portal.access import CSRF_FIELD, SignedIn, portal_of, require_csrf
+from rempart.portal.errors import error_page
+from rempart.portal.i18n import Translator, language_of
 from rempart.portal.recent_logins import recent_logins
 from rempart.web.forms import RawForm, parse_form, raw_form
 
@@ -51,8 +54,12 @@ def new_recovery_codes(request: Request, raw: Form, user: SignedIn) -> Response:
     portal = portal_of(request)
     form = parse_form(raw, limits=CSRF_ONLY)
     require_csrf(request, user.session, form.get(CSRF_FIELD))
-    codes = portal.auth.enrolment.regenerate_recovery_codes(session_token=user.session.token,
-                                                            client=user.session.client)
+    try:
+        codes = portal.auth.enrolment.regenerate_recovery_codes(
+            session_token=user.session.token, client=user.session.client)
+    except FactorChangeNeedsPasskey:  # reported by the domain; the old codes stand
+        t = Translator(language_of(request))
+        return error_page(request, status=403, message=t("enrol.passkey_required"))
     return portal.templates.page(request, "recovery_codes.html", account=user.account,
                                  csrf=user.csrf, codes=codes, next_path="/portal/security",
                                  section="security")
