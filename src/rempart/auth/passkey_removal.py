@@ -27,6 +27,7 @@ from rempart.auth.sessions import SessionService
 from rempart.clock import Clock
 
 SESSIONS_ENDED_REASON = "passkeys_removed"
+MAX_ACCOUNT_ID = 2**31 - 1  # the column's range: beyond it, no account (PostgreSQL errs)
 
 
 class PasskeyRemoval:
@@ -47,6 +48,8 @@ class PasskeyRemoval:
         organisation's or an unknown one (one answer); NotFound when it holds none."""
         if account_id == actor.account_id:
             raise NotPermitted("remove your own passkeys")
+        if not 0 < account_id <= MAX_ACCOUNT_ID:
+            raise NotPermitted("remove this account's passkeys")
         try:
             target = self._accounts.get(account_id)
         except NotFound:
