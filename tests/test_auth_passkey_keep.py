@@ -71,7 +71,8 @@ def test_a_totp_login_may_not_register_its_own_passkey(env: PortalEnv) -> None:
     thief = _totp_login(env, email, secret)
     env.events.events.clear()
     page = thief.get("/portal/enrol")
-    assert 'id="page-error"' in page.text and ASK_ADMIN in page.text
+    assert 'id="page-error"' in page.text
+    assert ASK_ADMIN in page.text
     begin = thief.json("/portal/webauthn/register/begin", page, {})
     assert begin.status_code == 401
     assert begin.json()["error"]["code"] == "passkey_required"
@@ -91,7 +92,8 @@ def test_a_totp_login_may_not_enrol_totp_again(env: PortalEnv) -> None:
     page = thief.get("/portal/enrol")
     shown = thief.form("/portal/enrol/totp", page, {})
     assert shown.status_code == 403
-    assert "data-secret" not in shown.text and ASK_ADMIN in shown.text
+    assert "data-secret" not in shown.text
+    assert ASK_ADMIN in shown.text
     confirmed = thief.form("/portal/enrol/totp/confirm", page, {"code": "123456"})
     assert confirmed.status_code == 403
     assert _refusals(env) == [("totp", "totp"), ("totp", "totp")]
@@ -106,7 +108,8 @@ def test_a_totp_login_may_not_make_new_recovery_codes(env: PortalEnv) -> None:
     env.events.events.clear()
     answer = thief.form("/portal/security/recovery-codes", thief.get("/portal/security"), {})
     assert answer.status_code == 403
-    assert 'id="recovery-codes"' not in answer.text and ASK_ADMIN in answer.text
+    assert 'id="recovery-codes"' not in answer.text
+    assert ASK_ADMIN in answer.text
     assert env.auth.recovery.remaining(account_id) == left
     assert _refusals(env) == [("recovery_codes", "totp")]
 
@@ -148,7 +151,9 @@ def test_a_login_without_the_passkey_is_told_to_the_owner_each_time(env: PortalE
     owner.form("/portal/logout", owner.get("/portal/check"), {})
     _totp_login(env, email, secret, browser=owner)
     [known] = _told(env, account_id, NotificationKind.LOGIN_WITHOUT_PASSKEY)
-    assert known["method"] == "totp" and known["device"] and known["at"]
+    assert known["method"] == "totp"
+    assert known["device"]
+    assert known["at"]
     # From a new browser: one message (this one, not also the new-device alert).
     _totp_login(env, email, secret)
     assert len(_told(env, account_id, NotificationKind.LOGIN_WITHOUT_PASSKEY)) == 2
@@ -161,7 +166,8 @@ def test_a_login_without_the_passkey_is_told_to_the_owner_each_time(env: PortalE
                 if m.kind is NotificationKind.LOGIN_WITHOUT_PASSKEY]
     assert len(messages) == 2
     body = render(messages[-1], mail_from="rempart@example.org").get_content()
-    assert "without your passkey" in body and "198.51.100.7" in body
+    assert "without your passkey" in body
+    assert "198.51.100.7" in body
     assert secret not in repr(messages)
 
 
@@ -177,7 +183,8 @@ def test_an_admin_removes_a_lost_passkey_and_the_owner_creates_a_new_one(
     owner, account_id, email, secret, _ = _holder(env)
     admin, admin_id, _, _ = env.signed_in(role=Role.ORGANISATION_ADMIN)
     page = admin.get("/portal/admin")
-    assert 'id="member-passkeys"' in page.text and _removal_url(account_id) in page.text
+    assert 'id="member-passkeys"' in page.text
+    assert _removal_url(account_id) in page.text
     env.events.events.clear()
     done = admin.form(_removal_url(account_id), page, {})
     assert done.headers["location"] == "/portal/admin?notice=passkeys_removed"
@@ -207,7 +214,8 @@ def test_who_may_not_remove_a_passkey(env: PortalEnv) -> None:
     env.add_passkey(admin)
     colleague, _, _, _ = env.signed_in()
     page = admin.get("/portal/admin")
-    assert _removal_url(admin_id) not in page.text and _removal_url(other_id) not in page.text
+    assert _removal_url(admin_id) not in page.text
+    assert _removal_url(other_id) not in page.text
     env.events.events.clear()
     assert admin.form(_removal_url(other_id), page, {}).status_code == 403
     assert admin.form(_removal_url(admin_id), page, {}).status_code == 403
