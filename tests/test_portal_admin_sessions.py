@@ -42,7 +42,8 @@ def test_an_admin_sees_and_ends_a_colleagues_session(env: PortalEnv) -> None:
     page = admin.get("/portal/admin")
     assert f'action="/portal/admin/sessions/{session_id}/end"' in page.text
     # The network, not the colleague's exact address.
-    assert "192.0.2.0/24" in page.text and "192.0.2.10" not in page.text
+    assert "192.0.2.0/24" in page.text
+    assert "192.0.2.10" not in page.text
     assert "Sessions ouvertes de l&#39;organisation" in page.text
     admin.get("/portal/lang/en?next=/portal/admin")
     assert "Open sessions of the organisation" in admin.get("/portal/admin").text

@@ -1,10 +1,11 @@
 """The organisation admin's page: the organisation's accounts (suspend, reactivate),
-their open sessions (end one), invitations, the practice-software API clients (register, revoke), and who may confirm
-their step-up codes (rempart.auth.api_step_up_policy: admins only, or any user).
+their open sessions (end one), invitations, the practice-software API clients
+(register, revoke), and who may confirm their step-up codes
+(rempart.auth.api_step_up_policy: admins only, or any user).
 
 Ending a colleague's session, registering or revoking an API client, and changing who
-confirms its codes, need a second factor passed within the last minutes (require_recent_second_factor): an older
-session is sent to step up first.
+confirms its codes, need a second factor passed within the last minutes
+(require_recent_second_factor): an older session is sent to step up first.
 Sessions are listed with what the account's own security page shows, but the address
 cut to its network (/24 or /48): the admin needs to tell a session in the pharmacy from
 one elsewhere, not the colleague's exact address.
