@@ -8,17 +8,28 @@ file behind the `PasswordRangeSource` protocol. Its data comes from the "passwor
 list of zxcvbn 4.5.0 (the 30,000 most common passwords of Mark Burnett's public
 10-million-password corpus), padded variants of them and French passwords; see
 scripts/build_password_blocklist.py.
+
+A deployment may add a larger local file in the same layout (REMPART_PASSWORD_LIST_FILE,
+`load_file`): one `PREFIX:SUFFIX` line per hash (five hex digits, then 1 to 35), an
+optional `:COUNT` after it as Have I Been Pwned's files carry, `#` comments. It is read
+whole at start-up, checked line by line (a malformed line stops the start with its
+number), and consulted together with the shipped list (`Either`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Protocol
+
+from rempart.core.errors import ConfigurationError
 
 DATA_FILE = "common-passwords-sha1.txt"
 PREFIX_DIGITS = 5
+_LINE = re.compile(r"[0-9A-Fa-f]{5}:[0-9A-Fa-f]{1,35}(:[0-9]+)?")
 
 
 class PasswordRangeSource(Protocol):
@@ -28,7 +39,7 @@ class PasswordRangeSource(Protocol):
 
 
 class PrefixFile:
-    """The prefix file shipped with the package, loaded once."""
+    """A list in the prefix layout: the shipped one (loaded once) or a local file."""
 
     def __init__(self, text: str) -> None:
         buckets: dict[str, set[str]] = {}
@@ -54,6 +65,44 @@ class PrefixFile:
 def _shipped() -> PrefixFile:
     text = resources.files("rempart.auth.data").joinpath(DATA_FILE).read_text("utf-8")
     return PrefixFile(text)
+
+
+def load_file(path: str | Path) -> PrefixFile:
+    """A deployment's local list, refused with the first malformed line's number."""
+    try:
+        text = Path(path).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"password list {str(path)!r} cannot be read: "
+                                 f"{type(exc).__name__}") from None
+    kept: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if _LINE.fullmatch(line) is None:
+            raise ConfigurationError(
+                f"password list {str(path)!r} line {number} is not PREFIX:SUFFIX[:COUNT] "
+                "(five hex digits, a colon, 1 to 35 hex digits)")
+        kept.append(line.rsplit(":", 1)[0] if line.count(":") == 2 else line)
+    if not kept:
+        raise ConfigurationError(f"password list {str(path)!r} holds no hash")
+    return PrefixFile("\n".join(kept))
+
+
+class Either:
+    """Several sources as one: a password listed in any of them is listed."""
+
+    def __init__(self, *sources: PasswordRangeSource) -> None:
+        self._sources = sources
+
+    def suffixes(self, prefix: str) -> frozenset[str]:
+        return frozenset().union(*(s.suffixes(prefix) for s in self._sources))
+
+
+def configured(path: str | None) -> PasswordRangeSource:
+    """The shipped list, with the deployment's local file when it names one."""
+    shipped = PrefixFile.shipped()
+    return shipped if path is None else Either(shipped, load_file(path))
 
 
 def is_listed(source: PasswordRangeSource, password: str) -> bool:
