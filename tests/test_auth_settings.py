@@ -26,6 +26,7 @@ ABSOLUTE = "REMPART_SESSION_ABSOLUTE_SECONDS"
 LIST = "REMPART_PASSWORD_LIST_FILE"
 # Long, varied, not in the shipped list: only a local list can refuse it.
 LOCAL_ONLY = "Corbeau-violet du matin 1987"
+ALSO_LISTED = "Mouette grise sur le quai 64"
 
 
 def test_timeouts_default_to_aal2_and_may_be_shortened() -> None:
@@ -100,7 +101,7 @@ def test_a_local_list_refuses_what_the_shipped_one_lets_through(tmp_path: Path) 
     listed = tmp_path / "pwned.txt"
     # Have I Been Pwned's counts may stay; comments and blank lines are skipped.
     listed.write_text(f"# local list\n\n{_prefix_line(LOCAL_ONLY, ':41')}\n"
-                      f"{_prefix_line('another one entirely')}\n")
+                      f"{_prefix_line(ALSO_LISTED)[:21]}\n")  # 15 digits, as shipped
     PasswordPolicy(AuthSettings()).check(LOCAL_ONLY)
     settings = AuthSettings.from_env({LIST: str(listed)})
     assert settings.password_list_file == str(listed)
@@ -110,6 +111,8 @@ def test_a_local_list_refuses_what_the_shipped_one_lets_through(tmp_path: Path) 
     assert refused.value.reason == "common"
     with pytest.raises(WeakPassword):  # the shipped list still counts
         policy.check("password12345")
+    with pytest.raises(WeakPassword):
+        policy.check(ALSO_LISTED)
     policy.check(PASSWORD)
     assert len(load_file(listed)) == 2
 
