@@ -10,6 +10,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from auth_support import PASSWORD
 from portal_support import PORTAL_AUTH, portal_env, sqlite_instance
@@ -18,6 +19,7 @@ from rempart.auth.config import AuthSettings
 from rempart.auth.errors import WeakPassword
 from rempart.auth.events import EventKind
 from rempart.auth.passwords import PasswordPolicy
+from rempart.cli.main import app
 from rempart.core.errors import ConfigurationError
 from rempart.settings import Settings
 
@@ -61,6 +63,11 @@ def test_the_one_settings_place_reads_them(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv(IDLE, "7200")
     with pytest.raises(ConfigurationError, match="from 300 to 1800"):
         Settings.load(data_dir=tmp_path)
+    # `rempart doctor` reads the settings as the server does: it stops and says why.
+    refused = CliRunner().invoke(app, ["doctor", "--data-dir", str(tmp_path)])
+    assert refused.exit_code == 2
+    assert "REMPART_SESSION_IDLE_SECONDS must be a whole number of seconds from 300 to " \
+        "1800" in " ".join(refused.output.split())
 
 
 def test_configured_timeouts_end_portal_sessions(tmp_path: Path) -> None:

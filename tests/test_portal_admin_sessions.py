@@ -107,3 +107,13 @@ def test_an_old_second_factor_is_asked_again_first(env: PortalEnv) -> None:
     done = admin.form(f"/portal/admin/sessions/{session_id}/end", page, {})
     assert done.headers["location"] == "/portal/admin?notice=session_ended_other"
     assert not _still_in(colleague)
+
+
+def test_an_admin_ending_their_own_session_is_signed_out(env: PortalEnv) -> None:
+    admin, admin_id, _, _ = env.signed_in(role=Role.ORGANISATION_ADMIN)
+    session_id = _session_of(env, admin_id)
+    done = admin.form(f"/portal/admin/sessions/{session_id}/end", admin.get("/portal/admin"),
+                      {})
+    assert done.headers["location"] == "/portal/login?notice=signed_out"
+    assert "rempart-session" not in admin.http.cookies
+    assert admin.get("/portal/admin").headers["location"].startswith("/portal/login")
