@@ -218,3 +218,16 @@ def test_a_database_connection_limit_is_counted(production: Settings) -> None:
     assert "more than the 40 clients may open (the database's CONNECTION LIMIT 40)" \
         in finding.problem
     assert diagnose_instance(dataclasses.replace(production, workers=1, db_threads=4)) == []
+
+
+def test_a_malformed_password_list(production: Settings, tmp_path: Path) -> None:
+    listed = tmp_path / "pwned.txt"
+    listed.write_text("00096:5C0ACD3516888D3\n")
+    good = dataclasses.replace(production, auth=dataclasses.replace(
+        production.auth, password_list_file=str(listed)))
+    assert diagnose(good, REDIS_ENV) == []
+    listed.write_text("00096:5C0ACD3516888D3\npassword123\n")
+    found = diagnose(good, REDIS_ENV)
+    assert checks(found) == ["password_list"]
+    assert "line 2" in found[0].problem
+    assert "password123" not in found[0].problem

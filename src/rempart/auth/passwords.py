@@ -17,7 +17,7 @@ from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from rempart.auth.blocklist import PasswordRangeSource, PrefixFile, is_listed
+from rempart.auth.blocklist import PasswordRangeSource, configured, is_listed
 from rempart.auth.config import AuthSettings
 from rempart.auth.errors import WeakPassword
 
@@ -74,7 +74,7 @@ class PasswordPolicy:
                  blocklist: PasswordRangeSource | None = None) -> None:
         self._min = settings.password_min_length
         self._max = settings.password_max_length
-        self._blocklist = blocklist or PrefixFile.shipped()
+        self._blocklist = blocklist or configured(settings.password_list_file)
 
     def check(self, password: str, *, login: str = "") -> None:
         """Raise WeakPassword with a reason code the edges can translate."""

@@ -223,7 +223,8 @@ class SessionService:
         if not can_manage_account(actor, role=target.role,
                                   organisation_id=target.organisation_id):
             raise NotPermitted("end this session")
-        self._end(record, "ended_by_admin", client)
+        # The event names who ended it: the audit log answers "which admin, when".
+        self._end(record, "ended_by_admin", client, by=actor.account_id)
 
     def end_all(self, *, account_id: int, reason: str, keep: int | None = None) -> list[int]:
         now = self._clock.now()
@@ -233,15 +234,17 @@ class SessionService:
                                             session_id=session_id, reason=reason))
         return ended
 
-    def _end(self, record: SessionRecord, reason: str, client: ClientInfo) -> None:
+    def _end(self, record: SessionRecord, reason: str, client: ClientInfo,
+             by: int | None = None) -> None:
         if self._store.end(record.id, at=self._clock.now(), reason=reason):
-            self._emit(EventKind.SESSION_ENDED, record, client, reason)
+            self._emit(EventKind.SESSION_ENDED, record, client, reason, by=by)
 
     def _emit(self, kind: EventKind, record: SessionRecord, client: ClientInfo,
-              reason: str) -> None:
+              reason: str, by: int | None = None) -> None:
+        details = {} if by is None else {"by_account": str(by)}
         self._events.emit(SecurityEvent(kind, self._clock.now(), account_id=record.account_id,
                                         session_id=record.id, address=client.address,
-                                        reason=reason))
+                                        reason=reason, details=details))
 
     def _view(self, record: SessionRecord, account: AccountView) -> SessionView:
         return SessionView(

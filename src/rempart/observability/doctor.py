@@ -17,6 +17,9 @@ What a production deployment needs (docs/deploy.md):
 - no listed shared network (REMPART_GUARD_SHARED_NETWORKS) holding a trusted proxy: every
   client would look as if it were behind that network. (A malformed list stops the
   settings from loading: doctor names the entry and stops there.)
+- a local breached-password list (REMPART_PASSWORD_LIST_FILE) well formed: the server
+  reads it at start-up and would refuse to start. (Session timeouts beyond NIST's AAL2
+  limits, like a missing list, stop the settings from loading.)
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from sqlalchemy.engine import make_url
 from rempart.audit.errors import SigningKeyError
 from rempart.audit.signing import KEY_ENV_VAR as SIGNING_ENV
 from rempart.audit.signing import SigningKey
+from rempart.auth.blocklist import load_file
 from rempart.core.errors import RempartError
 from rempart.guard.config import REDIS_SCHEMES, GuardSettings
 from rempart.guard.errors import GuardConfigError
@@ -58,7 +62,7 @@ def diagnose(settings: Settings, env: Mapping[str, str] | None = None) -> list[F
     """Every configuration finding (no connection is made)."""
     env = os.environ if env is None else env
     checks: list[Check] = [_data_keys, _signing_key, _demo_switches, _shared_state, _tls,
-                           _proxies, _shared_networks]
+                           _proxies, _shared_networks, _password_list]
     return [finding for check in checks for finding in check(settings, env)]
 
 
@@ -136,6 +140,18 @@ def _demo_switches(settings: Settings, env: Mapping[str, str]) -> list[Finding]:
                              "serve with `uvicorn --factory "
                              "rempart.web.asgi:create_app_from_environment`"))
     return found
+
+
+def _password_list(settings: Settings, env: Mapping[str, str]) -> list[Finding]:
+    path = settings.auth.password_list_file
+    if path is None:
+        return []
+    try:
+        load_file(path)
+    except RempartError as exc:
+        return [Finding("password_list", str(exc), "fix or replace the file "
+                        "REMPART_PASSWORD_LIST_FILE names (docs/auth.md), or unset it")]
+    return []
 
 
 def _shared_state(settings: Settings, env: Mapping[str, str]) -> list[Finding]:

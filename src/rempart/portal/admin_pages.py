@@ -1,10 +1,14 @@
 """The organisation admin's page: the organisation's accounts (suspend, reactivate),
-invitations, the practice-software API clients (register, revoke), and who may confirm
-their step-up codes (rempart.auth.api_step_up_policy: admins only, or any user).
+their open sessions (end one), invitations, the practice-software API clients
+(register, revoke), and who may confirm their step-up codes
+(rempart.auth.api_step_up_policy: admins only, or any user).
 
-Registering or revoking an API client, and changing who confirms its codes, need a
-second factor passed within the last minutes (require_recent_second_factor): an older
-session is sent to step up first.
+Ending a colleague's session, registering or revoking an API client, and changing who
+confirms its codes, need a second factor passed within the last minutes
+(require_recent_second_factor): an older session is sent to step up first.
+Sessions are listed with what the account's own security page shows, but the address
+cut to its network (/24 or /48): the admin needs to tell a session in the pharmacy from
+one elsewhere, not the colleague's exact address.
 A new client's secret and a new invitation's link are shown once, on the answer page.
 
 A lost passkey: the admin removes a member's passkeys (never their own), with a recent
@@ -21,6 +25,7 @@ from starlette.responses import RedirectResponse, Response
 
 from rempart.auth.access import require_recent_second_factor
 from rempart.auth.api_step_up_policy import Approvers
+from rempart.auth.client import network_of
 from rempart.auth.errors import AccountConflict, InvalidInput, NotPermitted
 from rempart.auth.roles import Role
 from rempart.auth.tokens import ContactFields
@@ -50,13 +55,17 @@ def _admin_page(request: Request, user: PortalUser, *, status: int = 200,
     organisation_id = _organisation(user)
     members = [(view, portal.auth.accounts.contact(view.id))
                for view in portal.auth.accounts.in_organisation(organisation_id)]
+    sessions = [(contact, session, network_of(session.address))
+                for view, contact in members
+                for session in portal.auth.sessions.list_for_account(view.id)]
     clients = portal.auth.api_clients.for_organisation(actor=user.actor,
                                                        organisation_id=organisation_id)
     values: dict[str, Any] = {"invitation": None, "registered": None, "error": None}
     values.update(context)
     return portal.templates.page(
         request, "admin.html", status=status, account=user.account, csrf=user.csrf,
-        section="admin", members=members, clients=clients,
+        section="admin", members=members, clients=clients, sessions=sessions,
+        current_session=user.view.id,
         roles=[r.value for r in INVITABLE], approver_choices=[a.value for a in Approvers],
         approvers=portal.auth.api_step_up_policies.approvers(
             organisation_id=organisation_id).value,
@@ -117,6 +126,24 @@ def manage_account(request: Request, account_id: int, action: str, raw: Form,
         raise NotPermitted(f"{action[:20]} this account")
     notice = "account_suspended" if action == "suspend" else "account_reactivated"
     return RedirectResponse(f"/portal/admin?notice={notice}", 303)
+
+
+@router.post("/sessions/{session_id}/end")
+def end_session(request: Request, session_id: int, raw: Form, user: SignedIn) -> Response:
+    """End one session of the organisation's (SessionService.end_as_admin refuses any
+    other); an audited security event naming the admin."""
+    portal = portal_of(request)
+    form = parse_form(raw, limits=CSRF_ONLY)
+    require_csrf(request, user.session, form.get(CSRF_FIELD))
+    _organisation(user)
+    _require_recent(request, user)
+    portal.auth.sessions.end_as_admin(actor=user.actor, session_id=session_id,
+                                      client=user.session.client)
+    if session_id == user.view.id:
+        response = RedirectResponse("/portal/login?notice=signed_out", 303)
+        portal.cookies.clear_session(response)
+        return response
+    return RedirectResponse("/portal/admin?notice=session_ended_other", 303)
 
 
 @router.post("/api-clients")
