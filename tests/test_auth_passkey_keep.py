@@ -232,6 +232,33 @@ def test_who_may_not_remove_a_passkey(env: PortalEnv) -> None:
     assert env.events.of_kind(EventKind.FACTOR_REMOVED) == []
 
 
+def test_an_admin_holding_a_passkey_removes_one_only_after_passing_it(
+        env: PortalEnv) -> None:
+    # An admin's phished password and TOTP code must not strip a colleague's passkey.
+    _, member_id, _, _, _ = _holder(env)
+    admin, admin_id, _, _ = env.signed_in(role=Role.ORGANISATION_ADMIN)
+    authenticator = env.add_passkey(admin)  # from its TOTP session: it held none
+    env.events.events.clear()
+    refused = admin.form(_removal_url(member_id), admin.get("/portal/admin"), {})
+    # Sent to its second factor, which for a passkey holder is the passkey alone.
+    assert refused.headers["location"] == "/portal/second-factor?next=/portal/admin"
+    assert len(env.auth.passkeys.for_account(member_id)) == 1
+    assert _refusals(env) == [("remove_passkeys", "totp")]
+    assert env.events.of_kind(EventKind.FACTOR_REMOVED) == []
+    # Signed in with its passkey, the same admin removes it.
+    browser = env.browser()
+    page = browser.get("/portal/login")
+    begin = browser.json("/portal/webauthn/login/begin", page, {}).json()
+    assert browser.json("/portal/webauthn/login/finish", page, {
+        "ceremony_id": begin["ceremony_id"],
+        "credential": authenticator.get(json.dumps(begin["options"]))}).status_code == 200
+    done = browser.form(_removal_url(member_id), browser.get("/portal/admin"), {})
+    assert done.headers["location"] == "/portal/admin?notice=passkeys_removed"
+    assert env.auth.passkeys.for_account(member_id) == []
+    [removed] = env.events.of_kind(EventKind.FACTOR_REMOVED)
+    assert removed.details["by"] == str(admin_id)
+
+
 def _console_entries(env: PortalEnv) -> list[tuple[str, int, dict[str, object]]]:
     with env.runtime.engine.connect() as conn:
         rows = conn.execute(text("SELECT event, account_id, detail FROM audit_entries "

@@ -12,13 +12,16 @@ first (docs/auth.md "A lost passkey").
 Who may: `can_manage_account` (an organisation admin for its own organisation's
 non-operator accounts, operators as for suspending), never on one's own account.
 Whether the actor's own second factor is fresh is the edge's check, as for the
-other admin actions.
+other admin actions; an actor who holds a passkey must have passed it (`actor_method`),
+as for changing one's own factors: an admin's phished password and TOTP do not strip a
+colleague's passkey.
 """
 
 from __future__ import annotations
 
+from rempart.auth.access import PASSKEY
 from rempart.auth.accounts import AccountService
-from rempart.auth.errors import NotFound, NotPermitted
+from rempart.auth.errors import FactorChangeNeedsPasskey, NotFound, NotPermitted
 from rempart.auth.events import EventKind, SecurityEvent, SecurityEventSink
 from rempart.auth.outbox import NotificationKind, Outbox
 from rempart.auth.passkeys import PasskeyService
@@ -41,11 +44,13 @@ class PasskeyRemoval:
         self._clock = clock
         self._events = events
 
-    def remove_all(self, *, actor: Actor, account_id: int, session_id: int | None = None,
-                   address: str | None = None) -> int:
+    def remove_all(self, *, actor: Actor, actor_method: str | None, account_id: int,
+                   session_id: int | None = None, address: str | None = None) -> int:
         """Remove every passkey of the account, end its sessions, tell its owner; return
         how many passkeys were removed. NotPermitted for one's own account, another
-        organisation's or an unknown one (one answer); NotFound when it holds none."""
+        organisation's or an unknown one (one answer); NotFound when it holds none;
+        FactorChangeNeedsPasskey when the actor holds a passkey its session did not pass
+        (`actor_method`: the second factor the actor's session passed)."""
         if account_id == actor.account_id:
             raise NotPermitted("remove your own passkeys")
         if not 0 < account_id <= MAX_ACCOUNT_ID:
@@ -57,6 +62,13 @@ class PasskeyRemoval:
         if not can_manage_account(actor, role=target.role,
                                   organisation_id=target.organisation_id):
             raise NotPermitted("remove this account's passkeys")
+        if actor_method != PASSKEY and self._passkeys.for_account(actor.account_id):
+            self._events.emit(SecurityEvent(
+                EventKind.REQUEST_REFUSED, self._clock.now(), account_id=actor.account_id,
+                organisation_id=actor.organisation_id, session_id=session_id,
+                address=address, reason="factor_change_passkey_required",
+                details={"change": "remove_passkeys", "method": actor_method or "-"}))
+            raise FactorChangeNeedsPasskey
         held = self._passkeys.for_account(account_id)
         if not held:
             raise NotFound("passkey")

@@ -92,7 +92,8 @@ def restore_account(request: Request, account_id: int, raw: Form, user: Operator
 @router.post("/accounts/{account_id}/passkeys/remove")
 def remove_passkeys(request: Request, account_id: int, raw: Form, user: Operator) -> Response:
     _posted(request, user, raw)
-    console_of(request).remove_passkeys(actor=user.actor, account_id=_id(account_id),
+    console_of(request).remove_passkeys(actor=user.actor, actor_method=user.view.method,
+                                        account_id=_id(account_id),
                                         session_id=user.view.id,
                                         address=client_address(request))
     return RedirectResponse(

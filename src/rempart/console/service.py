@@ -186,13 +186,14 @@ class SecurityConsole:
         return self._restored(actor, account_id, "console.account_restored",
                               target_account=account_id)
 
-    def remove_passkeys(self, *, actor: Actor, account_id: int, session_id: int,
-                        address: str | None) -> int:
+    def remove_passkeys(self, *, actor: Actor, actor_method: str | None, account_id: int,
+                        session_id: int, address: str | None) -> int:
         """A lost passkey (rempart.auth.passkey_removal): its sessions end, its owner is
         told, and signs in with TOTP or a recovery code to create a new one."""
         require_operator(actor)
         removed = self._auth.passkey_removal.remove_all(
-            actor=actor, account_id=account_id, session_id=session_id, address=address)
+            actor=actor, actor_method=actor_method, account_id=account_id,
+            session_id=session_id, address=address)
         self._record("console.passkeys_removed", actor, target_account=account_id,
                      passkeys=removed)
         return removed

@@ -214,7 +214,8 @@ def remove_passkeys(request: Request, account_id: int, raw: Form, user: SignedIn
     require_csrf(request, user.session, form.get(CSRF_FIELD))
     _organisation(user)
     _require_recent(request, user)
-    portal.auth.passkey_removal.remove_all(actor=user.actor, account_id=account_id,
+    portal.auth.passkey_removal.remove_all(actor=user.actor, actor_method=user.view.method,
+                                           account_id=account_id,
                                            session_id=user.view.id,
                                            address=client_address(request))
     return RedirectResponse("/portal/admin?notice=passkeys_removed", 303)
