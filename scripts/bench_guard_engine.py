@@ -104,6 +104,7 @@ def measure(src: str, workload: str, checks: int, redis_url: str | None,
         session_id: str | None
         client_address: str | None
         device_id: str | None
+        network: str | None = None
 
     class Organisations:
         def __init__(self, rnd: random.Random) -> None:

@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager
 
 from rempart.clock import Clock
 from rempart.guard import limits_check as lim
+from rempart.guard import network_limits as nl
 from rempart.guard.alerts import AlertSink
 from rempart.guard.campaign import (
     ESTABLISHED_S,
@@ -118,7 +119,8 @@ class Guard:
             # Every count _judge_before may read, fetched with the state (reads change
             # nothing).
             self._state.ask_ahead(str(ctx.account_id), ts=ts,
-                                  hits=(*keys.check, *keys.distrust, keys.sessions))
+                                  hits=(*keys.check, *(keys.network or ()), *keys.distrust,
+                                        keys.sessions))
         profile, session, opening = load(self._state, self._campaign, ctx, ts, prior, keys,
                                          opening_later=self._carries)
         session.note_attempt(ts, MAX_INTERVAL_GAP_S)
@@ -135,6 +137,9 @@ class Guard:
         elif opening:  # not counted by _judge_before's hit
             self._campaign.opened(digest=keys.block_digest, fresh=False, foreign_block=False,
                                   ts=ts)
+        if keys.network is not None and decision.action is Action.ALLOW:
+            # Its AS's usual share learns from allowed checks only (network_limits).
+            self._windows.add(nl.learn(keys.network), ts)
         self._save(ctx, profile, session, later=decision.action is Action.ALLOW)
         return decision
 
@@ -191,6 +196,9 @@ class Guard:
             raw = self._windows.hit(lim.failure_keys(keys, self._limits), ts)
             breaches = lim.failure_breaches(lim.Counts.failures_from(raw), ceilings,
                                             self._limits)
+            if keys.network is not None and ctx.network is not None:
+                breaches += lim.network_breaches(raw[5:], ceilings, self._limits,
+                                                 ctx.network, checks=False)
             limit = lim.verdict(breaches, self._limits)
         if not evidence and limit is lim.NO_BREACH and not session.step_up_required:
             session.last_score = 0.0  # Rungs.decide's first answer, without the call
@@ -328,6 +336,10 @@ class Guard:
         # step-ups asked and answered (a block new to the account, no step-up pending),
         # and the sessions opened from it in the hour (see CampaignWatch.pooled).
         keys = check_keys.check
+        network = check_keys.network
+        if network is not None:  # the AS's four counts after the seven (network_limits)
+            keys = (*keys, *network)
+        after = len(keys)
         # Skipped where no block has a step-up left unanswered in its window (nearly
         # always, in process): the reads would find 0.
         distrust = (not session.step_up_required and session.max_action < Action.STEP_UP
@@ -341,7 +353,7 @@ class Guard:
         raw = windows.hit(keys, ts)
         minute_count, hour_count, day_count = raw[0][0], raw[2][0], raw[3][0]
         opened = raw[-1][0] if pooled else 0.0
-        if distrust and raw[7][0] - raw[8][0] >= DISTRUST_AFTER:
+        if distrust and raw[after][0] - raw[after + 1][0] >= DISTRUST_AFTER:
             # One attacker, many stolen accounts, one network: what it did with one
             # account is held against the others before they read more. Once: a
             # session that answered a step-up has shown who holds it.
@@ -358,6 +370,9 @@ class Guard:
             counts = lim.Counts.from_check(raw)
             breaches = (lim.check_breaches(counts, ceilings, policy, prior.noun)
                         + lim.failure_breaches(counts.failures, ceilings, policy))
+        if network is not None and ctx.network is not None:
+            breaches += lim.network_breaches(raw[7:11], ceilings, policy, ctx.network,
+                                             checks=True)
         session.counts = (minute_count, hour_count, day_count)
         slot, _, when = self._slots.at(ts)
         expected_hour, expected_day = self._hourly_model.volume(profile, ts, slot, prior)

@@ -1,0 +1,72 @@
+"""Limits per autonomous system (AS), where the edge knows a check's AS.
+
+A botnet or a residential proxy pool rents addresses across many /24s of one provider:
+each block stays under its own ceiling (rempart.guard.ceilings), the provider's whole
+network does not. An AS is not one actor, though: a national ISP carries thousands of
+practices, a hosting provider none or a hosted practice software. So its hourly ceiling
+is learnt from its own history, not from one account's peers:
+
+    usual hour = its share of the platform's AS-known checks over the week
+                 x the platform's AS-known checks this hour
+    ceiling    = max(network_blocks x the account's block ceiling,    (its floor)
+                     network_margin x its usual hour)
+
+A share, not a count: it needs no week of history to mean something (a restart, a
+first day, a quiet night all scale the platform's hour and the AS's alike), and an
+ISP whose practices make a third of the checks keeps a third of every hour's. Only
+allowed checks are added to the week's counts (`learn`): attempts refused or slowed
+teach the baseline nothing. Failed matches: the same share of the ceiling as every
+scope's (LimitPolicy.failure_share), at least the shared scopes' floor.
+
+A check whose AS is unknown has no network keys: nothing is counted, read or judged.
+A check from a listed shared network (rempart.guard.shared) is judged per organisation
+within that network, as its block is: not counted in its AS either (the operator said
+who is behind it; one attacked practice there must not slow its AS's other networks).
+"""
+
+from __future__ import annotations
+
+from rempart.guard.ceilings import Ceilings, LimitPolicy
+from rempart.ratelimit import HIGH
+
+# Every AS-known check's counter: the platform's hour and week (the share's divisor).
+PLATFORM = "as*"
+
+# A network's keys, in this order: its hour (counted by the hit; failures in the high
+# half), its week (read; added once allowed), the platform's hour (counted), its week
+# (read; added once allowed).
+NetworkKeys = tuple[tuple[str, int, int], tuple[str, int, int], tuple[str, int, int],
+                    tuple[str, int, int]]
+
+
+def network_keys(digest: str, platform: str, policy: LimitPolicy) -> NetworkKeys:
+    """The keys of an AS (`digest`: limits_check's digest of its number) and of the
+    platform (`platform`: the digest of PLATFORM)."""
+    week = policy.network_window_s
+    return (("as:" + digest, policy.hour_window_s, 1), ("as:" + digest, week, 0),
+            (platform, policy.hour_window_s, 1), (platform, week, 0))
+
+
+def learn(keys: NetworkKeys) -> tuple[tuple[str, int, int], tuple[str, int, int]]:
+    """An allowed check's additions to the AS's and the platform's week."""
+    return (keys[1][0], keys[1][1], 1), (keys[3][0], keys[3][1], 1)
+
+
+def failure_keys(keys: NetworkKeys) -> tuple[tuple[str, int, int], ...]:
+    """A failed match: the AS's hour, high half; and the reads its ceiling needs."""
+    return ((keys[0][0], keys[0][1], HIGH), keys[1], (keys[2][0], keys[2][1], 0), keys[3])
+
+
+def usual_hour(as_week: float, platform_hour: float, platform_week: float) -> float:
+    """The AS's usual checks in this hour: its week's share of the platform's hour."""
+    if platform_week <= 0.0:
+        return 0.0
+    return min(as_week, platform_week) / platform_week * platform_hour
+
+
+def network_ceiling(usual: float, c: Ceilings, policy: LimitPolicy) -> float:
+    return max(c.network_hour, policy.network_margin * usual)
+
+
+def failure_ceiling(ceiling: float, policy: LimitPolicy) -> float:
+    return max(policy.failure_floor_shared, policy.failure_share * ceiling)
