@@ -33,9 +33,13 @@ class LimitPolicy:
     # floor, where it has no history: a hosting provider's), else this multiple of its
     # usual hour (its share of the platform's week applied to the platform's hour);
     # its share counted over this window (rempart.guard.network_limits).
-    network_blocks: float = 4.0
+    network_blocks: float = 2.0
     network_margin: float = 3.0
     network_window_s: int = 7 * 86400
+    # ...learnt from its allowed checks while its hour stays within this multiple of
+    # its usual hour or a margin's share of its floor: a network reading far above its
+    # usual teaches its baseline nothing.
+    network_learn: float = 1.5
     # Failed matches allowed, as a share of the checks ceiling, with a floor per scope.
     failure_share: float = 0.2
     failure_floor_session: int = 6

@@ -137,9 +137,6 @@ class Guard:
         elif opening:  # not counted by _judge_before's hit
             self._campaign.opened(digest=keys.block_digest, fresh=False, foreign_block=False,
                                   ts=ts)
-        if keys.network is not None and decision.action is Action.ALLOW:
-            # Its AS's usual share learns from allowed checks only (network_limits).
-            self._windows.add(nl.learn(keys.network), ts)
         self._save(ctx, profile, session, later=decision.action is Action.ALLOW)
         return decision
 
@@ -194,11 +191,7 @@ class Guard:
         limit = lim.NO_BREACH
         if not outcome.matched:
             raw = self._windows.hit(lim.failure_keys(keys, self._limits), ts)
-            breaches = lim.failure_breaches(lim.Counts.failures_from(raw), ceilings,
-                                            self._limits)
-            if keys.network is not None and ctx.network is not None:
-                breaches += lim.network_breaches(raw[5:], ceilings, self._limits,
-                                                 ctx.network, checks=False)
+            breaches = lim.failed_breaches(raw, ceilings, self._limits, ctx.network)
             limit = lim.verdict(breaches, self._limits)
         if not evidence and limit is lim.NO_BREACH and not session.step_up_required:
             session.last_score = 0.0  # Rungs.decide's first answer, without the call
@@ -370,9 +363,8 @@ class Guard:
             counts = lim.Counts.from_check(raw)
             breaches = (lim.check_breaches(counts, ceilings, policy, prior.noun)
                         + lim.failure_breaches(counts.failures, ceilings, policy))
-        if network is not None and ctx.network is not None:
-            breaches += lim.network_breaches(raw[7:11], ceilings, policy, ctx.network,
-                                             checks=True)
+        learns = network is not None and lim.judge_network(  # its AS's (network_limits)
+            raw[7:11], ceilings, policy, ctx.network, breaches)
         session.counts = (minute_count, hour_count, day_count)
         slot, _, when = self._slots.at(ts)
         expected_hour, expected_day = self._hourly_model.volume(profile, ts, slot, prior)
@@ -397,6 +389,8 @@ class Guard:
                           session.young and session.far >= YOUNG_OWN) else ())]
         if not evidence and not breaches and not session.step_up_required:
             session.last_score = 0.0  # Rungs.decide's first answer, without the call
+            if learns and network is not None:  # its AS learns from unremarkable checks
+                windows.add(nl.learn(network), ts)
             return ALLOW
         return self._rungs.decide(ts, profile, session,
                                   assess(evidence, self._ladder) if evidence else NOTHING,

@@ -249,6 +249,25 @@ def network_breaches(raw: list[tuple[float, float]], c: Ceilings, policy: LimitP
     return found
 
 
+def judge_network(raw: list[tuple[float, float]], c: Ceilings, policy: LimitPolicy,
+                  network: str | None, breaches: list[Breach]) -> bool:
+    """Before the look-up: add the AS's breaches (its four counts) to `breaches`, and
+    whether an allowed check learns (network_limits.learns)."""
+    breaches += network_breaches(raw, c, policy, network or "its network", checks=True)
+    return nl.learns(raw, c, policy)
+
+
+def failed_breaches(raw: list[tuple[float, float]], c: Ceilings, policy: LimitPolicy,
+                    network: str | None) -> list[Breach]:
+    """A failed match's breaches from failure_keys' counts: the five scopes', then its
+    AS's where it was counted."""
+    found = failure_breaches(Counts.failures_from(raw), c, policy)
+    if len(raw) > 5:
+        found += network_breaches(raw[5:], c, policy, network or "its network",
+                                  checks=False)
+    return found
+
+
 NO_BREACH = LimitVerdict(Action.ALLOW, 0.0, ())
 
 

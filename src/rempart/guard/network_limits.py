@@ -14,9 +14,12 @@ is learnt from its own history, not from one account's peers:
 A share, not a count: it needs no week of history to mean something (a restart, a
 first day, a quiet night all scale the platform's hour and the AS's alike), and an
 ISP whose practices make a third of the checks keeps a third of every hour's. Only
-allowed checks are added to the week's counts (`learn`): attempts refused or slowed
-teach the baseline nothing. Failed matches: the same share of the ceiling as every
-scope's (LimitPolicy.failure_share), at least the shared scopes' floor.
+allowed checks are added to the week's counts (`learn`), and only while the AS reads
+within 1.5x its usual hour or a third of its floor (`learns`): attempts refused or
+slowed, and a surge, teach the baseline nothing, so an attacker held at the floor
+stays there instead of raising its own ceiling hour after hour. Failed matches: the
+same share of the ceiling as every scope's (LimitPolicy.failure_share), at least the
+shared scopes' floor.
 
 A check whose AS is unknown has no network keys: nothing is counted, read or judged.
 A check from a listed shared network (rempart.guard.shared) is judged per organisation
@@ -62,6 +65,16 @@ def usual_hour(as_week: float, platform_hour: float, platform_week: float) -> fl
     if platform_week <= 0.0:
         return 0.0
     return min(as_week, platform_week) / platform_week * platform_hour
+
+
+def learns(raw: list[tuple[float, float]], c: Ceilings, policy: LimitPolicy) -> bool:
+    """Whether an allowed check's AS (its four counts, network_keys' order) learns from
+    it: while its hour stays within network_learn x its usual hour, or within its floor
+    divided by the margin (an AS without history yet)."""
+    hour, week, platform_hour, platform_week = raw
+    usual = usual_hour(week[0], platform_hour[0], platform_week[0])
+    return hour[0] <= max(c.network_hour / policy.network_margin,
+                          policy.network_learn * usual)
 
 
 def network_ceiling(usual: float, c: Ceilings, policy: LimitPolicy) -> float:
