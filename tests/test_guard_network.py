@@ -234,7 +234,8 @@ def test_an_unknown_as_counts_nothing_and_a_listed_network_counts_per_organisati
         {"network": [{"label": "hosted", "cidrs": ["192.0.2.0/24"]}]}))
     guard = build_guard(shared, clock=ManualClock(T0), alerts=MemoryAlertSink())
     guard.before_check(known)
-    assert known.keys is not None and known.keys.network is None
+    assert known.keys is not None
+    assert known.keys.network is None
 
 
 def _session(network: str | None, address: str = "192.0.2.10") -> CheckContext:
