@@ -252,7 +252,18 @@ def network_breaches(raw: list[tuple[float, float]], c: Ceilings, policy: LimitP
 def judge_network(raw: list[tuple[float, float]], c: Ceilings, policy: LimitPolicy,
                   network: str | None, breaches: list[Breach]) -> bool:
     """Before the look-up: add the AS's breaches (its four counts) to `breaches`, and
-    whether an allowed check learns (network_limits.learns)."""
+    whether an allowed check learns (network_limits.learns). Inline, one call a check:
+    network_breaches' and learns' arithmetic, for the check that breaches nothing."""
+    hour, week, platform_hour, platform_week = raw
+    total = platform_week[0]
+    usual = (week[0] if week[0] < total else total) / total * platform_hour[0] if total else 0.0
+    floor = c.network_hour
+    margin = policy.network_margin
+    ceiling = margin * usual if margin * usual > floor else floor
+    count = hour[0]
+    if count <= ceiling and (hour[1] < policy.failure_share * ceiling
+                             or hour[1] < policy.failure_floor_shared):
+        return count <= floor / margin or count <= policy.network_learn * usual
     breaches += network_breaches(raw, c, policy, network or "its network", checks=True)
     return nl.learns(raw, c, policy)
 
