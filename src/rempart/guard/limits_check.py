@@ -118,11 +118,24 @@ def keys_for(ctx: CheckContext, block: str, policy: LimitPolicy, distrust_s: int
         (("tb:" + block_d, distrust_s, 0), ("tb+:" + block_d, distrust_s, 0)),
         ("nb:" + block_d, sessions_window_s, 0),
         block_d, policy, scope,
-        None if network is None or scope is not None
-        else nl.network_keys(_digest(network), _PLATFORM, policy))
+        None if network is None or scope is not None else _network_keys(network, policy))
 
 
 _PLATFORM = "as:" + _digest(nl.PLATFORM)
+# An AS's keys, made once per AS and policy (a few thousand ASes carry a platform's
+# checks), not four tuples and their strings per check.
+_NETWORK_KEYS: dict[str, tuple[LimitPolicy, nl.NetworkKeys]] = {}
+
+
+def _network_keys(network: str, policy: LimitPolicy) -> nl.NetworkKeys:
+    found = _NETWORK_KEYS.get(network)
+    if found is not None and found[0] is policy:
+        return found[1]
+    keys = nl.network_keys(_digest(network), _PLATFORM, policy)
+    if len(_NETWORK_KEYS) >= 65536:
+        _NETWORK_KEYS.clear()
+    _NETWORK_KEYS[network] = (policy, keys)
+    return keys
 
 
 def distrust_keys(block: str, distrust_s: int, *,
