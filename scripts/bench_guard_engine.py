@@ -50,7 +50,8 @@ ORGANISATIONS = 3558
 
 
 def measure(src: str, workload: str, checks: int, redis_url: str | None,
-            evict_kib: int = 0, profile: int = 0, shared: str | None = None) -> dict[str, object]:
+            evict_kib: int = 0, profile: int = 0, shared: str | None = None,
+            networks: int = 0) -> dict[str, object]:
     """Run the stream on the rempart package found in `src` (imported here, in a process
     of its own)."""
     sys.path.insert(0, src)
@@ -104,6 +105,7 @@ def measure(src: str, workload: str, checks: int, redis_url: str | None,
         session_id: str | None
         client_address: str | None
         device_id: str | None
+        network: str | None = None
 
     class Organisations:
         def __init__(self, rnd: random.Random) -> None:
@@ -130,7 +132,9 @@ def measure(src: str, workload: str, checks: int, redis_url: str | None,
             matched = rnd.random() < 0.9
             stream.append((0.001, Requester(
                 None, k % ORGANISATIONS, None, f"demo:bench-{k}",
-                f"10.{k % 250}.{k // 250 % 250}.1", None), LookupOutcome(
+                f"10.{k % 250}.{k // 250 % 250}.1", None,
+                # Its AS where the edge knows it (--networks: that many, round robin).
+                f"AS{64500 + k % networks}" if networks else None), LookupOutcome(
                 matched=matched, person_key=f"p{rnd.randrange(10**6)}" if matched else None,
                 departement=rnd.choice(DEPARTEMENTS) if matched else None, covered=matched,
                 check_reference=f"r{i}" if matched else None), False))

@@ -73,6 +73,7 @@ def measure(src: str, threads: int, checks: int, wait_s: float,
         session_id: str | None
         client_address: str | None
         device_id: str | None
+        network: str | None = None
 
     class Organisations:
         def facts(self, organisation_id: int) -> Facts | None:

@@ -187,7 +187,8 @@ def served(data_dir: Path, checks: int, gate_only: bool, count_in: str | None) -
             "afters": gates.afters, "statuses": statuses, "compiled": _compiled()}
 
 
-def loop(checks: int, gate_only: bool, count_in: str | None) -> dict[str, Any]:
+def loop(checks: int, gate_only: bool, count_in: str | None,
+         networks: int = 0) -> dict[str, Any]:
     import bench_guard_engine as engine
 
     # The stream's first fifth is its warm-up (bench_guard_engine.measure).
@@ -200,7 +201,8 @@ def loop(checks: int, gate_only: bool, count_in: str | None) -> dict[str, Any]:
     gates.install()
     if count_in:
         gates.count_in(count_in)
-    result = engine.measure(str(HERE.parent / "src"), "bench", total, None)
+    result = engine.measure(str(HERE.parent / "src"), "bench", total, None,
+                            **({"networks": networks} if networks else {}))
     marks.cg_dump(b"measured")
     if gate_only or count_in:
         gates.calibrate()
@@ -215,6 +217,8 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=1_000)
     parser.add_argument("--gate-only", action="store_true",
                         help="count only inside CheckGate.before/after")
+    parser.add_argument("--networks", type=int, default=0, metavar="N",
+                        help="loop: each check's AS known, one of N (default: unknown)")
     parser.add_argument("--count-in", metavar="MODULE:CLASS.METHOD",
                         help="count only inside this method (run with --collect-atstart=no)")
     args = parser.parse_args()
@@ -224,7 +228,7 @@ def main() -> None:
         print(json.dumps(served(args.data_dir, args.checks, args.gate_only,
                                 args.count_in)))
     else:
-        print(json.dumps(loop(args.checks, args.gate_only, args.count_in)))
+        print(json.dumps(loop(args.checks, args.gate_only, args.count_in, args.networks)))
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ class Requester:
     session_id: str
     client_address: str
     device_id: str | None
+    network: str | None = None
 
 
 class Organisations:

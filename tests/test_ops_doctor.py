@@ -131,6 +131,11 @@ def test_trusted_proxies(production: Settings) -> None:
     assert proxies("::/0", "10.0.0.5") == ["trusted_proxies"]
     assert proxies("proxy.example") == ["trusted_proxies"]
     assert proxies("10.0.0.0/29", "fd00::5") == []
+    # The AS header is read from trusted proxies only: without any, it is never read.
+    header = dataclasses.replace(production, network_header="x-rempart-asn")
+    assert checks(diagnose(header, REDIS_ENV)) == []
+    assert checks(diagnose(dataclasses.replace(header, trusted_proxies=()), REDIS_ENV)) == [
+        "trusted_proxies", "network_header"]
 
 
 def test_a_shared_network_holding_a_trusted_proxy(production: Settings) -> None:

@@ -56,6 +56,10 @@ class Settings:
     # Peers (CIDRs) whose X-Forwarded-For is believed: the reverse proxies in front of the
     # workers. Empty: the header is ignored and the peer's own address is the client's.
     trusted_proxies: tuple[str, ...] = ()
+    # The header in which those proxies give the client's autonomous system (e.g.
+    # X-Rempart-ASN, from nginx's GeoIP2 module: deploy/nginx.conf); None: unknown, and
+    # the guard's per-AS limits and binding do nothing (docs/guard.md).
+    network_header: str | None = None
     # Addresses (CIDRs) that may read /metrics; empty: anyone who reaches the server.
     metrics_allow: tuple[str, ...] = ()
     # Log lines: "json" (one JSON object a line, for a log pipeline) or "console" (demo).
@@ -81,6 +85,7 @@ class Settings:
                        alert_webhook_url=env.get("REMPART_ALERT_WEBHOOK_URL") or None,
                        alert_webhook_secret=env.get("REMPART_ALERT_WEBHOOK_SECRET") or None,
                        trusted_proxies=_listed(env.get("REMPART_TRUSTED_PROXIES")),
+                       network_header=_header(env.get("REMPART_NETWORK_HEADER")),
                        metrics_allow=_listed(env.get("REMPART_METRICS_ALLOW")),
                        log_format=env.get("REMPART_LOG_FORMAT", "json"),
                        workers=_count("REMPART_WORKERS", env.get("REMPART_WORKERS"), 1),
@@ -102,6 +107,17 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _header(raw: str | None) -> str | None:
+    """A header's name (RFC 9110 token characters, at most 64), refused otherwise."""
+    name = (raw or "").strip()
+    if not name:
+        return None
+    if len(name) > 64 or not all(c.isascii() and (c.isalnum() or c in "!#$%&'*+-.^_`|~")
+                                 for c in name):
+        raise ConfigurationError("REMPART_NETWORK_HEADER must be a header name")
+    return name.lower()
 
 
 def _listed(raw: str | None) -> tuple[str, ...]:

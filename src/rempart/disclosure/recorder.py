@@ -36,6 +36,11 @@ class Requester(Protocol):
     @property
     def device_id(self) -> str | None: ...
 
+    @property
+    def network(self) -> str | None:
+        """The client's autonomous system ("AS64500"), where a trusted proxy said it
+        (rempart.web.proxies); None elsewhere."""
+
 
 class DisclosureEvent(enum.StrEnum):
     """Event names, `subject.action` in lower case (the audit log's convention)."""

@@ -1,4 +1,5 @@
-"""Rate ceilings per session, account, organisation, address and address block.
+"""Rate ceilings per session, account, organisation, address, address block and, where
+the edge knows it, autonomous system (rempart.guard.network_limits).
 
 Not one global number: each ceiling is max(the peer group's high mark, the account's
 own high mark over the last four weeks) x a margin, so a large hospital desk and a
@@ -14,7 +15,7 @@ from rempart.guard import rates as rw
 from rempart.guard.peers import PeerPrior
 from rempart.guard.profile import AccountProfile
 
-SCOPES = ("session", "account", "organisation", "address", "block")
+SCOPES = ("session", "account", "organisation", "address", "block", "network")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,17 @@ class LimitPolicy:
     # a block this many addresses'.
     address_organisations: float = 2.0
     block_addresses: float = 4.0
+    # An autonomous system's hourly checks: at least this many blocks' ceilings (its
+    # floor, where it has no history: a hosting provider's), else this multiple of its
+    # usual hour (its share of the platform's week applied to the platform's hour);
+    # its share counted over this window (rempart.guard.network_limits).
+    network_blocks: float = 2.0
+    network_margin: float = 3.0
+    network_window_s: int = 7 * 86400
+    # ...learnt from its allowed checks while its hour stays within this multiple of
+    # its usual hour or a margin's share of its floor: a network reading far above its
+    # usual teaches its baseline nothing.
+    network_learn: float = 1.5
     # Failed matches allowed, as a share of the checks ceiling, with a floor per scope.
     failure_share: float = 0.2
     failure_floor_session: int = 6
@@ -46,6 +58,9 @@ class Ceilings:
     organisation_hour: float
     address_hour: float
     block_hour: float
+    # An autonomous system's floor (network_blocks x block_hour): its ceiling where it
+    # has no usual hour yet (rempart.guard.network_limits.network_ceiling).
+    network_hour: float
     fail_session: float
     fail_account: float
     fail_organisation: float
@@ -67,6 +82,7 @@ def ceilings_for(policy: LimitPolicy, prior: PeerPrior, profile: AccountProfile)
     return Ceilings(
         session_minute=minute, account_hour=hour, account_day=day,
         organisation_hour=organisation, address_hour=address, block_hour=block,
+        network_hour=block * policy.network_blocks,
         fail_session=max(policy.failure_floor_session,
                          share * minute * minutes_per_failure_window / 4),
         fail_account=max(policy.failure_floor_account, share * hour),

@@ -175,7 +175,7 @@ class CheckGate:
             account_key(requester), requester.organisation_id,
             f"{session}|{device}" if api else session, profession, size, departement,
             requester.client_address or "0.0.0.0", device, at,  # noqa: S104
-            Channel.API if api else Channel.PORTAL, postcode)
+            Channel.API if api else Channel.PORTAL, postcode, requester.network)
 
     def _enforce(self, ctx: CheckContext, requester: Requester, decision: Decision) -> None:
         action = decision.action

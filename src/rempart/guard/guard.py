@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager
 
 from rempart.clock import Clock
 from rempart.guard import limits_check as lim
+from rempart.guard import network_limits as nl
 from rempart.guard.alerts import AlertSink
 from rempart.guard.campaign import (
     ESTABLISHED_S,
@@ -119,7 +120,8 @@ class Guard:
             # Every count _judge_before may read, fetched with the state (reads change
             # nothing).
             self._state.ask_ahead(str(ctx.account_id), ts=ts,
-                                  hits=(*keys.check, *keys.distrust, keys.sessions))
+                                  hits=(*keys.check, *(keys.network or ()), *keys.distrust,
+                                        keys.sessions))
         profile, session, opening = load(self._state, self._campaign, ctx, ts, prior, keys,
                                          opening_later=self._carries)
         session.note_attempt(ts, MAX_INTERVAL_GAP_S)
@@ -190,8 +192,7 @@ class Guard:
         limit = lim.NO_BREACH
         if not outcome.matched:
             raw = self._windows.hit(lim.failure_keys(keys, self._limits), ts)
-            breaches = lim.failure_breaches(lim.Counts.failures_from(raw), ceilings,
-                                            self._limits)
+            breaches = lim.failed_breaches(raw, ceilings, self._limits, ctx.network)
             limit = lim.verdict(breaches, self._limits)
         if not evidence and limit is lim.NO_BREACH and not session.step_up_required:
             session.last_score = 0.0  # Rungs.decide's first answer, without the call
@@ -329,6 +330,10 @@ class Guard:
         # step-ups asked and answered (a block new to the account, no step-up pending),
         # and the sessions opened from it in the hour (see CampaignWatch.pooled).
         keys = check_keys.check
+        network = check_keys.network
+        if network is not None:  # the AS's four counts after the seven (network_limits)
+            keys = (*keys, *network)
+        after = len(keys)
         # Skipped where no block has a step-up left unanswered in its window (nearly
         # always, in process): the reads would find 0.
         distrust = (not session.step_up_required and session.max_action < Action.STEP_UP
@@ -342,7 +347,7 @@ class Guard:
         raw = windows.hit(keys, ts)
         minute_count, hour_count, day_count = raw[0][0], raw[2][0], raw[3][0]
         opened = raw[-1][0] if pooled else 0.0
-        if distrust and raw[7][0] - raw[8][0] >= DISTRUST_AFTER:
+        if distrust and raw[after][0] - raw[after + 1][0] >= DISTRUST_AFTER:
             # One attacker, many stolen accounts, one network: what it did with one
             # account is held against the others before they read more. Once: a
             # session that answered a step-up has shown who holds it.
@@ -359,6 +364,8 @@ class Guard:
             counts = lim.Counts.from_check(raw)
             breaches = (lim.check_breaches(counts, ceilings, policy, prior.noun)
                         + lim.failure_breaches(counts.failures, ceilings, policy))
+        learns = network is not None and lim.judge_network(  # its AS's (network_limits)
+            raw[7:11], ceilings, policy, ctx.network, breaches)
         session.counts = (minute_count, hour_count, day_count)
         slot, _, when = self._slots.at(ts)
         expected_hour, expected_day = self._hourly_model.volume(profile, ts, slot, prior)
@@ -383,6 +390,8 @@ class Guard:
                           session.young and session.far >= YOUNG_OWN) else ())]
         if not evidence and not breaches and not session.step_up_required:
             session.last_score = 0.0  # Rungs.decide's first answer, without the call
+            if learns and network is not None:  # its AS learns from unremarkable checks
+                windows.add(nl.learn(network), ts)
             return ALLOW
         return self._rungs.decide(ts, profile, session,
                                   assess(evidence, self._ladder) if evidence else NOTHING,

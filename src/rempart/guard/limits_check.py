@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
+from rempart.guard import network_limits as nl
 from rempart.guard.ceilings import Ceilings, LimitPolicy
 from rempart.guard.context import CheckContext
 from rempart.guard.decision import Action
@@ -76,6 +77,10 @@ class CheckKeys(NamedTuple):
     # network-wide counts are keyed by instead of the block: its organisation within
     # that network. None elsewhere.
     scope: str | None = None
+    # The check's autonomous system's and the platform's counts (network_limits), where
+    # the AS is known and the check is not scoped by a listed shared network; else None:
+    # nothing counted, read or judged.
+    network: nl.NetworkKeys | None = None
 
     @property
     def wide(self) -> str:
@@ -100,6 +105,7 @@ def keys_for(ctx: CheckContext, block: str, policy: LimitPolicy, distrust_s: int
     session = _digest(ctx.session_id)
     block_d = _digest(scope or block)
     address = _digest(ctx.address if scope is None else scope + "|" + ctx.address)
+    network = ctx.network
     return CheckKeys(
         block,
         (("s:" + session, policy.session_window_s, 1),
@@ -111,7 +117,25 @@ def keys_for(ctx: CheckContext, block: str, policy: LimitPolicy, distrust_s: int
          ("b:" + block_d, policy.hour_window_s, 1)),
         (("tb:" + block_d, distrust_s, 0), ("tb+:" + block_d, distrust_s, 0)),
         ("nb:" + block_d, sessions_window_s, 0),
-        block_d, policy, scope)
+        block_d, policy, scope,
+        None if network is None or scope is not None else _network_keys(network, policy))
+
+
+_PLATFORM = "as:" + _digest(nl.PLATFORM)
+# An AS's keys, made once per AS and policy (a few thousand ASes carry a platform's
+# checks), not four tuples and their strings per check.
+_NETWORK_KEYS: dict[str, tuple[LimitPolicy, nl.NetworkKeys]] = {}
+
+
+def _network_keys(network: str, policy: LimitPolicy) -> nl.NetworkKeys:
+    found = _NETWORK_KEYS.get(network)
+    if found is not None and found[0] is policy:
+        return found[1]
+    keys = nl.network_keys(_digest(network), _PLATFORM, policy)
+    if len(_NETWORK_KEYS) >= 65536:
+        _NETWORK_KEYS.clear()
+    _NETWORK_KEYS[network] = (policy, keys)
+    return keys
 
 
 def distrust_keys(block: str, distrust_s: int, *,
@@ -125,8 +149,11 @@ def failure_keys(keys: CheckKeys, policy: LimitPolicy) -> list[tuple[str, int, i
     """Count a failed match: the session's own counter, and the high half of the hourly
     counters of the account, organisation, address and block (check_keys' keys)."""
     check = keys.check
-    return [(check[_SESSION_FAILURES][0], policy.failure_session_window_s, 1),
-            *((check[i][0], policy.hour_window_s, HIGH) for i in _HOURLY_SCOPES)]
+    found = [(check[_SESSION_FAILURES][0], policy.failure_session_window_s, 1),
+             *((check[i][0], policy.hour_window_s, HIGH) for i in _HOURLY_SCOPES)]
+    if keys.network is not None:  # the AS's four counts after the five (network_breaches)
+        found.extend(nl.failure_keys(keys.network))
+    return found
 
 
 class Counts(NamedTuple):
@@ -149,7 +176,7 @@ class Counts(NamedTuple):
 
     @staticmethod
     def failures_from(raw: list[tuple[float, float]]) -> tuple[float, ...]:
-        session_fail, hour, org, address, block = raw
+        session_fail, hour, org, address, block = raw[:5]
         return (session_fail[0], hour[1], org[1], address[1], block[1])
 
 
@@ -209,6 +236,60 @@ def failure_breaches(failures: tuple[float, ...], c: Ceilings,
                ("failed matches from this address in 1 h", policy.hour_window_s),
                ("failed matches from this address block in 1 h", policy.hour_window_s)]
     return [Breach(wording[i][0], failures[i], ceilings[i], wording[i][1], False) for i in over]
+
+
+def network_breaches(raw: list[tuple[float, float]], c: Ceilings, policy: LimitPolicy,
+                     network: str, *, checks: bool) -> list[Breach]:
+    """An autonomous system's breaches from its four counts (network_limits' keys, in
+    their order): of its checks ceiling (`checks`: before the look-up) and of its
+    failed matches' (rempart.guard.network_limits)."""
+    hour, week, platform_hour, platform_week = raw
+    usual = nl.usual_hour(week[0], platform_hour[0], platform_week[0])
+    ceiling = nl.network_ceiling(usual, c, policy)
+    fail = nl.failure_ceiling(ceiling, policy)
+    if (not checks or hour[0] <= ceiling) and hour[1] < fail:
+        return []  # nearly every check
+    found = []
+    if checks and hour[0] > ceiling:
+        times = (f"{hour[0] / usual:.1f}x its usual hour" if usual >= 1.0
+                 else "no usual hour of its own yet")
+        found.append(Breach(f"checks in 1 h from {network} ({times})", hour[0], ceiling,
+                            policy.hour_window_s, False))
+    if hour[1] >= fail:
+        found.append(Breach(f"failed matches in 1 h from {network} (its usual hour: "
+                            f"{usual:.0f} checks)", hour[1], fail, policy.hour_window_s,
+                            False))
+    return found
+
+
+def judge_network(raw: list[tuple[float, float]], c: Ceilings, policy: LimitPolicy,
+                  network: str | None, breaches: list[Breach]) -> bool:
+    """Before the look-up: add the AS's breaches (its four counts) to `breaches`, and
+    whether an allowed check learns (network_limits.learns). Inline, one call a check:
+    network_breaches' and learns' arithmetic, for the check that breaches nothing."""
+    hour, week, platform_hour, platform_week = raw
+    total = platform_week[0]
+    usual = (week[0] if week[0] < total else total) / total * platform_hour[0] if total else 0.0
+    floor = c.network_hour
+    margin = policy.network_margin
+    ceiling = margin * usual if margin * usual > floor else floor
+    count = hour[0]
+    if count <= ceiling and (hour[1] < policy.failure_share * ceiling
+                             or hour[1] < policy.failure_floor_shared):
+        return count <= floor / margin or count <= policy.network_learn * usual
+    breaches += network_breaches(raw, c, policy, network or "its network", checks=True)
+    return nl.learns(raw, c, policy)
+
+
+def failed_breaches(raw: list[tuple[float, float]], c: Ceilings, policy: LimitPolicy,
+                    network: str | None) -> list[Breach]:
+    """A failed match's breaches from failure_keys' counts: the five scopes', then its
+    AS's where it was counted."""
+    found = failure_breaches(Counts.failures_from(raw), c, policy)
+    if len(raw) > 5:
+        found += network_breaches(raw[5:], c, policy, network or "its network",
+                                  checks=False)
+    return found
 
 
 NO_BREACH = LimitVerdict(Action.ALLOW, 0.0, ())

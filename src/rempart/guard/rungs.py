@@ -54,7 +54,10 @@ class Rungs:
         if block != session.block:
             moved.append("the session moved to another network (address block)")
         elif ctx.network and session.network and ctx.network != session.network:
-            moved.append("the session moved to another network (operator)")
+            # Its AS, where the edge knows it (rempart.web.proxies): within one block
+            # only if the AS database or the header changed (docs/guard.md).
+            moved.append(f"the session moved to another network (from {session.network} "
+                         f"to {ctx.network}, same address block)")
         if moved and not session.step_up_required:
             profile.note_step_up(ts, passed=False)
             profile.taint(ts, device=ctx.device_id if ctx.device_id != session.device else None,

@@ -199,12 +199,20 @@ def _proxies(settings: Settings, env: Mapping[str, str]) -> list[Finding]:
     except RempartError as exc:
         return [Finding("trusted_proxies", str(exc), "list the proxies' addresses or CIDRs")]
     if not networks:
+        found = []
         if any(o.startswith("https://") for o in settings.auth.origins):
-            return [Finding("trusted_proxies", "served over https (through a TLS proxy) but "
-                            "no trusted proxy is set: every client has the proxy's address, "
-                            "so one client's limits and audit address are everyone's",
-                            "set REMPART_TRUSTED_PROXIES to the proxies' addresses")]
-        return []
+            found.append(Finding("trusted_proxies", "served over https (through a TLS proxy) "
+                                 "but no trusted proxy is set: every client has the proxy's "
+                                 "address, so one client's limits and audit address are "
+                                 "everyone's",
+                                 "set REMPART_TRUSTED_PROXIES to the proxies' addresses"))
+        if settings.network_header:
+            found.append(Finding("network_header", "REMPART_NETWORK_HEADER is set but no "
+                                 "trusted proxy is: the clients' AS is never read, so the "
+                                 "guard's per-AS limits and binding do nothing",
+                                 "set REMPART_TRUSTED_PROXIES, or unset "
+                                 "REMPART_NETWORK_HEADER"))
+        return found
     if any(network.prefixlen == 0 for network in networks):
         return [Finding("trusted_proxies", "REMPART_TRUSTED_PROXIES trusts every address: "
                         "any client can forge X-Forwarded-For",

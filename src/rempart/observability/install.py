@@ -35,4 +35,5 @@ def install_operations(app: FastAPI, runtime: Runtime, *, audit: AuditLog,
         app.router.lifespan_context, drain=[check_service], close=closing, start=writers)
     if runtime.settings.trusted_proxies:
         app.add_middleware(TrustedProxyMiddleware, networks=parse_networks(
-            "REMPART_TRUSTED_PROXIES", runtime.settings.trusted_proxies))
+            "REMPART_TRUSTED_PROXIES", runtime.settings.trusted_proxies),
+            network_header=runtime.settings.network_header)

@@ -53,7 +53,12 @@ from rempart.auth.second_factor import device_key
 from rempart.auth.sessions import SessionService, SessionView
 from rempart.providers.directory import OrganisationDirectory
 from rempart.web.cookies import CookiePolicy, client_info
-from rempart.web.identity import NotAuthenticated, ProviderIdentity, client_address
+from rempart.web.identity import (
+    NotAuthenticated,
+    ProviderIdentity,
+    client_address,
+    client_network,
+)
 from rempart.web.worker_threads import started_executor
 
 log = structlog.get_logger(__name__)
@@ -96,6 +101,8 @@ class PortalSession:
     view: SessionView
     token: str
     client: ClientInfo
+    # The client's autonomous system, where a trusted proxy said it (client_network).
+    network: str | None = None
 
 
 class SessionAuthenticator:
@@ -112,7 +119,8 @@ class SessionAuthenticator:
             raise SessionInvalid("no session")
         client = client_info(request, self._cookies)
         view = self._sessions.authenticate(token=token, client=client)
-        return PortalSession(view=view, token=token, client=client)
+        return PortalSession(view=view, token=token, client=client,
+                             network=client_network(request))
 
     def identity(self, portal: PortalSession) -> ProviderIdentity:
         """The provider behind a session that passed its second factor."""
@@ -125,7 +133,8 @@ class SessionAuthenticator:
             professional_id=account.professional_id,
             profession=self._organisations.profession(account.organisation_id),
             session_id=f"portal:{portal.view.id}", client_address=portal.client.address,
-            device_id=f"device:{device_key(portal.client.device_token)}")
+            device_id=f"device:{device_key(portal.client.device_token)}",
+            network=portal.network)
 
 
 class DpopAuthenticator:
@@ -174,7 +183,7 @@ class DpopAuthenticator:
         if not known:  # the proof is spent: only the directory is read in a thread
             profession = await in_fallback_thread(self._organisations.profession,
                                                   principal.organisation_id)
-        return _api_identity(principal, profession, address)
+        return _api_identity(principal, profession, address, client_network(request))
 
     def identify(self, request: Request) -> ProviderIdentity:
         """In full, reading what it needs (in a worker thread)."""
@@ -185,7 +194,7 @@ class DpopAuthenticator:
             method=request.method, url=request_url(request), address=address)
         return _api_identity(principal,
                              self._organisations.profession(principal.organisation_id),
-                             address)
+                             address, client_network(request))
 
     def _start_poll_when_ahead(self) -> None:
         """The revocation poll in a worker thread, started before it is due: the checks
@@ -233,11 +242,11 @@ def dpop_headers(request: Request) -> tuple[str | None, str | None]:
 
 
 def _api_identity(principal: ApiPrincipal, profession: str | None,
-                  address: str | None) -> ProviderIdentity:
+                  address: str | None, network: str | None) -> ProviderIdentity:
     return ProviderIdentity(
         account_id=None, organisation_id=principal.organisation_id, professional_id=None,
         profession=profession, session_id=f"api:{principal.client_id}",
-        client_address=address, device_id=f"jkt:{principal.jkt}")
+        client_address=address, device_id=f"jkt:{principal.jkt}", network=network)
 
 
 def request_url(request: Request) -> str:

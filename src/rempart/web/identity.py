@@ -27,6 +27,7 @@ from starlette.requests import Request
 from rempart.core.errors import RempartError
 from rempart.providers.models import Organisation
 from rempart.settings import Settings
+from rempart.web.proxies import NETWORK_SCOPE_KEY
 
 DEMO_HEADER = "x-rempart-demo-organisation"
 DEMO_SESSION_HEADER = "x-rempart-demo-session"
@@ -57,6 +58,8 @@ class ProviderIdentity:
     session_id: str | None
     client_address: str | None
     device_id: str | None
+    # The client's autonomous system, where a trusted proxy said it (client_network).
+    network: str | None = None
 
 
 class IdentitySource(Protocol):
@@ -69,6 +72,13 @@ def client_address(request: Request) -> str | None:
     """The peer's IP address, or None when the transport gave something else."""
     host = request.client.host if request.client else None
     return None if host is None else _normal_address(host)
+
+
+def client_network(request: Request) -> str | None:
+    """The client's autonomous system ("AS64500"), where a trusted proxy said it: set by
+    rempart.web.proxies from its header, never read from a header here."""
+    found = request.scope.get(NETWORK_SCOPE_KEY)
+    return found if isinstance(found, str) else None
 
 
 # A client keeps its address: parse it once. The demo address header goes through the
@@ -88,7 +98,8 @@ class StaticIdentity:
         self._identity = identity
 
     async def identify(self, request: Request) -> ProviderIdentity:
-        return replace(self._identity, client_address=client_address(request))
+        return replace(self._identity, client_address=client_address(request),
+                       network=client_network(request))
 
 
 class DemoHeaderIdentity:
@@ -124,7 +135,8 @@ class DemoHeaderIdentity:
         return ProviderIdentity(
             account_id=None, organisation_id=organisation_id, professional_id=None,
             profession=profession, session_id=f"demo:{session}" if session else None,
-            client_address=_demo_address(request), device_id=None)
+            client_address=_demo_address(request), device_id=None,
+            network=client_network(request))
 
     def _profession(self, organisation_id: int) -> str:
         profession = self._professions.get(organisation_id)
