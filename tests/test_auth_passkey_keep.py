@@ -53,6 +53,17 @@ def _totp_login(env: PortalEnv, email: str, secret: str, *,
     return browser
 
 
+def _passkey_login(env: PortalEnv, authenticator: SoftAuthenticator) -> Browser:
+    """A login with the passkey alone, from a new browser."""
+    browser = env.browser()
+    page = browser.get("/portal/login")
+    begin = browser.json("/portal/webauthn/login/begin", page, {}).json()
+    assert browser.json("/portal/webauthn/login/finish", page, {
+        "ceremony_id": begin["ceremony_id"],
+        "credential": authenticator.get(json.dumps(begin["options"]))}).status_code == 200
+    return browser
+
+
 def _refusals(env: PortalEnv) -> list[tuple[str, str]]:
     return [(e.details["change"], e.details["method"])
             for e in env.events.of_kind(EventKind.REQUEST_REFUSED)
@@ -119,12 +130,7 @@ def test_a_passkey_session_changes_factors_and_first_logins_enrol_as_before(
     # TOTP at first login, then a passkey from that session: the account held none.
     _, account_id, _, _, authenticator = _holder(env)
     # Signed in with the passkey: a second passkey, TOTP again, new recovery codes.
-    browser = env.browser()
-    page = browser.get("/portal/login")
-    begin = browser.json("/portal/webauthn/login/begin", page, {}).json()
-    assert browser.json("/portal/webauthn/login/finish", page, {
-        "ceremony_id": begin["ceremony_id"],
-        "credential": authenticator.get(json.dumps(begin["options"]))}).status_code == 200
+    browser = _passkey_login(env, authenticator)
     assert 'id="page-error"' not in browser.get("/portal/enrol").text
     env.add_passkey(browser)
     assert len(env.auth.passkeys.for_account(account_id)) == 2
@@ -246,12 +252,7 @@ def test_an_admin_holding_a_passkey_removes_one_only_after_passing_it(
     assert _refusals(env) == [("remove_passkeys", "totp")]
     assert env.events.of_kind(EventKind.FACTOR_REMOVED) == []
     # Signed in with its passkey, the same admin removes it.
-    browser = env.browser()
-    page = browser.get("/portal/login")
-    begin = browser.json("/portal/webauthn/login/begin", page, {}).json()
-    assert browser.json("/portal/webauthn/login/finish", page, {
-        "ceremony_id": begin["ceremony_id"],
-        "credential": authenticator.get(json.dumps(begin["options"]))}).status_code == 200
+    browser = _passkey_login(env, authenticator)
     done = browser.form(_removal_url(member_id), browser.get("/portal/admin"), {})
     assert done.headers["location"] == "/portal/admin?notice=passkeys_removed"
     assert env.auth.passkeys.for_account(member_id) == []

@@ -78,6 +78,18 @@ def _require_recent(request: Request, user: PortalUser) -> None:
                                  within_seconds=portal.auth.settings.recent_auth_seconds)
 
 
+def _posted(request: Request, raw: RawForm, user: PortalUser, *,
+            limits: dict[str, int] = CSRF_ONLY, recent: bool = True) -> tuple[dict[str, str], int]:
+    """A form posted to this page: its fields within `limits`, its CSRF token checked, the
+    admin's organisation, and (`recent`) a second factor passed within the last minutes."""
+    form = parse_form(raw, limits=limits)
+    require_csrf(request, user.session, form.get(CSRF_FIELD))
+    organisation_id = _organisation(user)
+    if recent:
+        _require_recent(request, user)
+    return form, organisation_id
+
+
 @router.get("")
 def admin_page(request: Request, user: SignedIn) -> Response:
     return _admin_page(request, user)
@@ -86,9 +98,7 @@ def admin_page(request: Request, user: SignedIn) -> Response:
 @router.post("/invitations")
 def invite(request: Request, raw: Form, user: SignedIn) -> Response:
     portal = portal_of(request)
-    form = parse_form(raw, limits=INVITE_FIELDS)
-    require_csrf(request, user.session, form.get(CSRF_FIELD))
-    organisation_id = _organisation(user)
+    form, organisation_id = _posted(request, raw, user, limits=INVITE_FIELDS, recent=False)
     t = Translator(language_of(request))
     role = form.get("role", "")
     if role not in {r.value for r in INVITABLE}:
@@ -112,9 +122,7 @@ def invite(request: Request, raw: Form, user: SignedIn) -> Response:
 def manage_account(request: Request, account_id: int, action: str, raw: Form,
                    user: SignedIn) -> Response:
     portal = portal_of(request)
-    form = parse_form(raw, limits=CSRF_ONLY)
-    require_csrf(request, user.session, form.get(CSRF_FIELD))
-    _organisation(user)
+    _posted(request, raw, user, recent=False)
     if action == "suspend" and account_id != user.account.id:
         portal.auth.accounts.suspend(actor=user.actor, account_id=account_id,
                                      reason="organisation_admin")
@@ -133,10 +141,7 @@ def end_session(request: Request, session_id: int, raw: Form, user: SignedIn) ->
     """End one session of the organisation's (SessionService.end_as_admin refuses any
     other); an audited security event naming the admin."""
     portal = portal_of(request)
-    form = parse_form(raw, limits=CSRF_ONLY)
-    require_csrf(request, user.session, form.get(CSRF_FIELD))
-    _organisation(user)
-    _require_recent(request, user)
+    _posted(request, raw, user)
     portal.auth.sessions.end_as_admin(actor=user.actor, session_id=session_id,
                                       client=user.session.client)
     if session_id == user.view.id:
@@ -149,10 +154,7 @@ def end_session(request: Request, session_id: int, raw: Form, user: SignedIn) ->
 @router.post("/api-clients")
 def register_client(request: Request, raw: Form, user: SignedIn) -> Response:
     portal = portal_of(request)
-    form = parse_form(raw, limits=CLIENT_FIELDS)
-    require_csrf(request, user.session, form.get(CSRF_FIELD))
-    organisation_id = _organisation(user)
-    _require_recent(request, user)
+    form, organisation_id = _posted(request, raw, user, limits=CLIENT_FIELDS)
     t = Translator(language_of(request))
     try:
         registered = portal.auth.api_clients.register(
@@ -166,10 +168,7 @@ def register_client(request: Request, raw: Form, user: SignedIn) -> Response:
 @router.post("/api-clients/{client_id}/revoke")
 def revoke_client(request: Request, client_id: str, raw: Form, user: SignedIn) -> Response:
     portal = portal_of(request)
-    form = parse_form(raw, limits=CSRF_ONLY)
-    require_csrf(request, user.session, form.get(CSRF_FIELD))
-    _organisation(user)
-    _require_recent(request, user)
+    _posted(request, raw, user)
     portal.auth.api_clients.revoke(actor=user.actor, client_id=client_id[:40])
     return RedirectResponse("/portal/admin?notice=client_revoked", 303)
 
@@ -178,10 +177,7 @@ def revoke_client(request: Request, client_id: str, raw: Form, user: SignedIn) -
 def set_api_step_up_policy(request: Request, raw: Form, user: SignedIn) -> Response:
     """Who may confirm the organisation's software codes: a change is a security event."""
     portal = portal_of(request)
-    form = parse_form(raw, limits=APPROVERS_FIELDS)
-    require_csrf(request, user.session, form.get(CSRF_FIELD))
-    organisation_id = _organisation(user)
-    _require_recent(request, user)
+    form, organisation_id = _posted(request, raw, user, limits=APPROVERS_FIELDS)
     try:
         portal.auth.api_step_up_policies.set(
             actor=user.actor, organisation_id=organisation_id,
@@ -210,10 +206,7 @@ def _passkey_holders(request: Request, user: PortalUser,
 @router.post("/accounts/{account_id}/passkeys/remove")
 def remove_passkeys(request: Request, account_id: int, raw: Form, user: SignedIn) -> Response:
     portal = portal_of(request)
-    form = parse_form(raw, limits=CSRF_ONLY)
-    require_csrf(request, user.session, form.get(CSRF_FIELD))
-    _organisation(user)
-    _require_recent(request, user)
+    _posted(request, raw, user)
     portal.auth.passkey_removal.remove_all(actor=user.actor, actor_method=user.view.method,
                                            account_id=account_id,
                                            session_id=user.view.id,
