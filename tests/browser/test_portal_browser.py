@@ -8,7 +8,7 @@ from typing import Any
 
 import pyotp
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from auth_support import PASSWORD
 from browser.browser_support import LivePortal, add_authenticator, new_context, screenshot
@@ -39,6 +39,17 @@ def enrol_totp_in_page(page: Page, portal: LivePortal, email: str) -> str:
     page.wait_for_selector("#recovery-codes")
     portal.env.clock.advance(30)  # later codes belong to later time steps
     return secret
+
+
+def signed_in_at_check(portal: LivePortal, chromium: Browser) -> tuple[BrowserContext, Page]:
+    """A new provider's browser, enrolled with TOTP and on the check page."""
+    _, email = portal.env.account()
+    context = new_context(chromium)
+    page = context.new_page()
+    enrol_totp_in_page(page, portal, email)
+    page.goto(f"{portal.url}/portal/check")
+    page.wait_for_selector("#check-submit")
+    return context, page
 
 
 def sign_out(page: Page) -> None:
@@ -181,12 +192,7 @@ def test_totp_login_by_keyboard_and_the_admin_page(live_portal: LivePortal,
 def test_a_session_cookie_replayed_from_another_browser_is_refused(
         live_portal: LivePortal, chromium: Browser) -> None:
     portal = live_portal
-    _, email = portal.env.account()
-    victim = new_context(chromium)
-    page = victim.new_page()
-    enrol_totp_in_page(page, portal, email)
-    page.goto(f"{portal.url}/portal/check")
-    page.wait_for_selector("#check-submit")
+    victim, page = signed_in_at_check(portal, chromium)
     stolen = [c for c in victim.cookies() if c["name"] == "rempart-session"]
     assert len(stolen) == 1
     assert stolen[0]["httpOnly"] is True

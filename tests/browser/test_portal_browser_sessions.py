@@ -12,7 +12,7 @@ from playwright.sync_api import Browser
 
 from auth_support import PASSWORD, DpopClient
 from browser.browser_support import LivePortal, new_context, screenshot
-from browser.test_portal_browser import enrol_totp_in_page
+from browser.test_portal_browser import enrol_totp_in_page, signed_in_at_check
 from portal_support import Browser as HttpBrowser
 from rempart.auth.events import EventKind
 from rempart.auth.roles import Role
@@ -49,12 +49,7 @@ def _software_code(portal: LivePortal, client_id: str, secret: str) -> str:
 def test_a_thief_with_every_cookie_and_another_browser_must_step_up(
         live_portal: LivePortal, chromium: Browser) -> None:
     portal = live_portal
-    _, email = portal.env.account()
-    victim = new_context(chromium)
-    page = victim.new_page()
-    enrol_totp_in_page(page, portal, email)
-    page.goto(f"{portal.url}/portal/check")
-    page.wait_for_selector("#check-submit")
+    victim, _ = signed_in_at_check(portal, chromium)
     stolen = victim.cookies()
     assert {"rempart-session", "rempart-device"} <= {c["name"] for c in stolen}
 
