@@ -15,6 +15,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
+from starlette.responses import RedirectResponse, Response
 
 from rempart.auth.access import require_personal_data_access
 from rempart.auth.accounts import AccountView
@@ -40,6 +41,14 @@ class CsrfRefused(RempartError):
 def portal_of(request: Request) -> Portal:
     portal: Portal = request.app.state.portal
     return portal
+
+
+def signed_out(portal: Portal) -> Response:
+    """The answer to a browser whose own session just ended: to the login page, its
+    session cookie cleared."""
+    response = RedirectResponse("/portal/login?notice=signed_out", 303)
+    portal.cookies.clear_session(response)
+    return response
 
 
 def any_session(request: Request) -> PortalSession:

@@ -29,7 +29,14 @@ from rempart.auth.client import network_of
 from rempart.auth.errors import AccountConflict, InvalidInput, NotPermitted
 from rempart.auth.roles import Role
 from rempart.auth.tokens import ContactFields
-from rempart.portal.access import CSRF_FIELD, PortalUser, SignedIn, portal_of, require_csrf
+from rempart.portal.access import (
+    CSRF_FIELD,
+    PortalUser,
+    SignedIn,
+    portal_of,
+    require_csrf,
+    signed_out,
+)
 from rempart.portal.i18n import Translator, language_of
 from rempart.web.forms import RawForm, parse_form, raw_form
 from rempart.web.identity import client_address
@@ -145,9 +152,7 @@ def end_session(request: Request, session_id: int, raw: Form, user: SignedIn) ->
     portal.auth.sessions.end_as_admin(actor=user.actor, session_id=session_id,
                                       client=user.session.client)
     if session_id == user.view.id:
-        response = RedirectResponse("/portal/login?notice=signed_out", 303)
-        portal.cookies.clear_session(response)
-        return response
+        return signed_out(portal)
     return RedirectResponse("/portal/admin?notice=session_ended_other", 303)
 
 

@@ -37,6 +37,7 @@ from rempart.portal.access import (
     require_anonymous_csrf,
     require_csrf,
     safe_next,
+    signed_out,
 )
 from rempart.portal.i18n import LANGUAGES, Translator, language_of
 from rempart.portal.qr import qr_data_uri
@@ -118,9 +119,7 @@ def logout(request: Request, raw: Form, session: AnySession) -> Response:
     portal.auth.sessions.logout(token=session.token, client=session.client)
     if portal.guard is not None:
         portal.guard.session_ended(portal_session_id=session.view.id)
-    response = RedirectResponse("/portal/login?notice=signed_out", 303)
-    portal.cookies.clear_session(response)
-    return response
+    return signed_out(portal)
 
 
 @router.get("/lang/{language}")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
 from rempart.auth.errors import FactorChangeNeedsPasskey
-from rempart.portal.access import CSRF_FIELD, SignedIn, portal_of, require_csrf
+from rempart.portal.access import CSRF_FIELD, SignedIn, portal_of, require_csrf, signed_out
 from rempart.portal.errors import error_page
 from rempart.portal.i18n import Translator, language_of
 from rempart.portal.recent_logins import recent_logins
@@ -43,9 +43,7 @@ def end_session(request: Request, session_id: int, raw: Form, user: SignedIn) ->
     portal.auth.sessions.end_own(session=user.view, session_id=session_id,
                                  client=user.session.client)
     if session_id == user.view.id:
-        response = RedirectResponse("/portal/login?notice=signed_out", 303)
-        portal.cookies.clear_session(response)
-        return response
+        return signed_out(portal)
     return RedirectResponse("/portal/security?notice=session_ended_other", 303)
 
 
