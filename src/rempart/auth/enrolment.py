@@ -112,10 +112,10 @@ class EnrolmentService:
 
     # -- shared ------------------------------------------------------------------------
 
-    def may_change_factors(self, *, session_token: str, client: ClientInfo) -> bool:
-        """False when the account holds a passkey and the session did not pass it (the
-        pages say so before a ceremony is begun); recency is asked at the change."""
-        view = self._sessions.authenticate(token=session_token, client=client)
+    def may_change_factors(self, *, view: SessionView) -> bool:
+        """False when the account holds a passkey and the session (authenticated by the
+        caller) did not pass it (the pages say so before a ceremony is begun); recency is
+        asked at the change."""
         return view.method == PASSKEY or not self._second_factor.has_passkey(view.account.id)
 
     def _enrolling(self, session_token: str, client: ClientInfo, what: str) -> SessionView:

@@ -24,8 +24,8 @@ class EventKind(StrEnum):
     SECOND_FACTOR_SUCCEEDED = "second_factor_succeeded"
     SECOND_FACTOR_FAILED = "second_factor_failed"
     FACTOR_ENROLLED = "factor_enrolled"
-    # An admin or operator removed an account's passkeys (reason: who: organisation_admin
-    # or operator; details: how many, the acting account's id).
+    # An admin or operator removed an account's passkeys (reason: "passkey"; details: how
+    # many, the sessions ended, the acting account's id and role).
     FACTOR_REMOVED = "factor_removed"
     STEP_UP_REQUIRED = "step_up_required"
     SESSION_REFUSED = "session_refused"

@@ -62,7 +62,7 @@ class PasskeyRemoval:
         if not can_manage_account(actor, role=target.role,
                                   organisation_id=target.organisation_id):
             raise NotPermitted("remove this account's passkeys")
-        if actor_method != PASSKEY and self._passkeys.for_account(actor.account_id):
+        if actor_method != PASSKEY and self._passkeys.count(actor.account_id):
             self._events.emit(SecurityEvent(
                 EventKind.REQUEST_REFUSED, self._clock.now(), account_id=actor.account_id,
                 organisation_id=actor.organisation_id, session_id=session_id,

@@ -164,7 +164,7 @@ class CampaignWatch:
             fresh: tuple((f"campaign:{group}:{what}", window_s, 1)
                          for what in ("n", "far", "fail"))
             for fresh, group in ((True, "fresh"), (False, "known"))}
-        # The platform-wide counts a check of each class adds to (tally.check_class). In
+        # The platform-wide counts a check of each class adds to (tally.CLASSES). In
         # process they are tallied by class and counted before they are read
         # (rempart.guard.tally); on Redis each check counts its own.
         self._class_adds = [self._platform_keys(index) for index in range(CLASSES)]
@@ -209,7 +209,7 @@ class CampaignWatch:
         one call; return the sessions opened from the block in the hour (`keys`: the
         check's, whose `sessions` is that count's key)."""
         digest = keys.block_digest
-        # tally.check_class, inline (every check).
+        # The class index of tally.CLASSES (every check).
         index = (fresh << 3) | (young << 2) | (bool(far) << 1) | (not matched)
         adding = ([("nb:n:" + digest, HOUR_S, 1), ("nb:odd:" + digest, HOUR_S, 1)]
                   if far or not matched else [("nb:n:" + digest, HOUR_S, 1)])

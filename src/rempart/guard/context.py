@@ -42,8 +42,8 @@ class SizeClass(enum.StrEnum):
 class Carried(NamedTuple):
     """What an allowed before_check loaded and computed, kept on its context for its
     after_lookup: in process the same objects, changed in place, so that the after-step
-    needs no second load, peer prior or hourly look-up while they are still the state's
-    (rempart.guard.guard.Guard._carried)."""
+    needs no second peer prior, hourly look-up or session set-up while they are still the
+    state's (its one load_pair checks that: rempart.guard.guard.Guard._carried)."""
 
     guard: object
     keys: CheckKeys

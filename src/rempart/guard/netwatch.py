@@ -228,10 +228,6 @@ class NetworkWatch:
         ledger: NetworkLedger | None = getattr(state, "network_ledger", lambda: None)()
         return cls(shared, ledger=ledger or MemoryNetworkLedger(), alerts=alerts)
 
-    @property
-    def shared(self) -> SharedNetworks:
-        return self._shared
-
     def note(self, address: str, organisation: object, ts: float) -> None:
         """A check from `address` by `organisation` at `ts` (the check path)."""
         entry = self._shared.entry(address)

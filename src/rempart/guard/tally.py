@@ -29,11 +29,6 @@ CLASSES = 16
 OPENED = CLASSES
 
 
-def check_class(*, fresh: bool, young: bool, far: bool, failed: bool) -> int:
-    """The tally index of a check that reached its look-up (see CLASSES)."""
-    return (fresh << 3) | (young << 2) | (far << 1) | failed
-
-
 class PlatformTally:
     """Per class, the checks counted since the last flush (see the module docstring)."""
 
@@ -41,7 +36,7 @@ class PlatformTally:
 
     def __init__(self, windows: SlidingWindows, *, keys: Sequence[Sequence[tuple[str, int]]],
                  granule_s: int) -> None:
-        """`keys`: per class (CLASSES + 1 entries, see check_class and OPENED), the
+        """`keys`: per class (CLASSES + 1 entries, see CLASSES and OPENED), the
         (counter key, window) pairs one of its checks adds one to; every window a whole
         multiple of `granule_s`."""
         if len(keys) != CLASSES + 1:

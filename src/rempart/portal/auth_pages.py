@@ -205,8 +205,7 @@ def _enrol_page(request: Request, session: PortalSession, *, status: int = 200,
 @router.get("/enrol")
 def enrol_page(request: Request, session: AnySession) -> Response:
     portal = portal_of(request)
-    if not portal.auth.enrolment.may_change_factors(session_token=session.token,
-                                                    client=session.client):
+    if not portal.auth.enrolment.may_change_factors(view=session.view):
         # Said before a ceremony is begun; the enrolment itself refuses it anyway.
         t = Translator(language_of(request))
         return _enrol_page(request, session, error=t("enrol.passkey_required"))
