@@ -116,7 +116,8 @@ class EnrolmentService:
         """False when the account holds a passkey and the session (authenticated by the
         caller) did not pass it (the pages say so before a ceremony is begun); recency is
         asked at the change."""
-        return view.method == PASSKEY or not self._second_factor.has_passkey(view.account.id)
+        return not self._second_factor.skipped_passkey(account_id=view.account.id,
+                                                       method=view.method)
 
     def _enrolling(self, session_token: str, client: ClientInfo, what: str) -> SessionView:
         """The session, if it may enrol: any level for a first factor, else recent FULL
@@ -129,7 +130,8 @@ class EnrolmentService:
 
     def _require_passkey_if_held(self, view: SessionView, client: ClientInfo,
                                  what: str) -> None:
-        if view.method == PASSKEY or not self._second_factor.has_passkey(view.account.id):
+        if not self._second_factor.skipped_passkey(account_id=view.account.id,
+                                                   method=view.method):
             return
         self._events.emit(SecurityEvent(
             EventKind.REQUEST_REFUSED, self._clock.now(), account_id=view.account.id,

@@ -73,6 +73,11 @@ class SecondFactorService:
     def has_passkey(self, account_id: int) -> bool:
         return self._passkeys.count(account_id) > 0
 
+    def skipped_passkey(self, *, account_id: int, method: str | None) -> bool:
+        """Whether a session that passed `method` skipped the account's passkey (it holds
+        one): such a session may not change factors nor release an API key."""
+        return method != PASSKEY and self.has_passkey(account_id)
+
     # -- the three methods ---------------------------------------------------------------
 
     def begin_passkey(self, *, session_token: str, client: ClientInfo) -> Ceremony:

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
-from rempart.auth.access import PASSKEY, require_recent_second_factor
+from rempart.auth.access import require_recent_second_factor
 from rempart.auth.api_step_up import PendingStepUp, displayed, normalise
 from rempart.auth.errors import PasskeyRequired
 from rempart.auth.events import EventKind, SecurityEvent
@@ -81,8 +81,8 @@ def _require_passkey_if_held(request: Request, user: PortalUser) -> None:
     """A passkey holder releases a key only with the passkey: a TOTP code can be relayed
     by a phishing proxy, its signature cannot. Reported; the code is not looked at."""
     portal = portal_of(request)
-    if user.view.method == PASSKEY or not portal.auth.second_factor.has_passkey(
-            user.account.id):
+    if not portal.auth.second_factor.skipped_passkey(account_id=user.account.id,
+                                                     method=user.view.method):
         return
     portal.refused(reason="api_step_up_passkey_required", address=client_address(request),
                    account_id=user.account.id, session_id=user.view.id,
